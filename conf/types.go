@@ -1,0 +1,320 @@
+// Package conf holds tollgate's configuration as plain data: the schema of
+// CONTRACT.md section 2 as typed structs, a strict YAML loader that reports
+// every error with its file, line and key path, the defaults (filled in one
+// place) and validation. Nothing here starts goroutines or opens sockets.
+package conf
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Config is one loaded, defaulted and validated configuration file. A
+// *Config is never mutated after Load returns; a reload builds a new one.
+type Config struct {
+	// Path is the file the config was read from ("" for the embedded one).
+	Path string `json:"-"`
+	// Version is a hex hash of the file's bytes, shown by /config.
+	Version string `json:"-"`
+
+	Server    Server               `json:"server"`
+	Admin     Admin                `json:"admin"`
+	Upstreams map[string]*Upstream `json:"upstreams"`
+	// UpstreamOrder lists upstream names in file order.
+	UpstreamOrder []string `json:"-"`
+	Auth          Auth     `json:"auth"`
+	Clients       Clients  `json:"clients"`
+	Limits        Limits   `json:"limits"`
+	Routes        []Route  `json:"routes"`
+}
+
+// Server is the client-facing listener's configuration.
+type Server struct {
+	Listen            string         `json:"listen"`
+	AcceptLoops       int            `json:"accept_loops"` // 0 = one per CPU (resolved by the proxy)
+	ReadHeaderTimeout time.Duration  `json:"read_header_timeout"`
+	IdleTimeout       time.Duration  `json:"idle_timeout"`
+	MaxHeaderBytes    int            `json:"max_header_bytes"`
+	MaxBodyBytes      int64          `json:"max_body_bytes"` // 0 = unlimited
+	ShutdownTimeout   time.Duration  `json:"shutdown_timeout"`
+	TrustedProxies    []netip.Prefix `json:"trusted_proxies"`
+	TLS               TLS            `json:"tls"`
+	AccessLog         bool           `json:"access_log"`
+}
+
+// TLS names the certificate and key files; both set means the listener
+// speaks TLS. Paths are already resolved against the config directory.
+type TLS struct {
+	CertFile string `json:"cert_file"`
+	KeyFile  string `json:"key_file"`
+}
+
+// Enabled reports whether TLS termination is configured.
+func (t TLS) Enabled() bool { return t.CertFile != "" && t.KeyFile != "" }
+
+// Admin is the admin listener's configuration.
+type Admin struct {
+	Listen string `json:"listen"` // "" disables the admin listener
+}
+
+// Upstream is one named group of targets that routes send traffic to.
+type Upstream struct {
+	Name        string       `json:"-"`
+	Targets     []Target     `json:"targets"`
+	Balance     string       `json:"balance"` // round_robin | least_conn | random | hash
+	Pool        Pool         `json:"pool"`
+	Timeouts    Timeouts     `json:"timeouts"`
+	Retries     Retries      `json:"retries"`
+	HealthCheck *HealthCheck `json:"health_check,omitempty"` // nil = off
+	Breaker     *Breaker     `json:"breaker,omitempty"`      // nil = off
+}
+
+// Balance policies.
+const (
+	BalanceRoundRobin = "round_robin"
+	BalanceLeastConn  = "least_conn"
+	BalanceRandom     = "random"
+	BalanceHash       = "hash"
+)
+
+// Target is one upstream address with its balancing weight (>= 1).
+type Target struct {
+	Addr   string `json:"addr"`
+	Weight int    `json:"weight"`
+}
+
+// Pool bounds the keep-alive connections kept to each target.
+type Pool struct {
+	MaxConnsPerTarget int           `json:"max_conns_per_target"`
+	MaxIdlePerTarget  int           `json:"max_idle_per_target"`
+	IdleTimeout       time.Duration `json:"idle_timeout"`
+}
+
+// Timeouts apply per try.
+type Timeouts struct {
+	Connect        time.Duration `json:"connect"`
+	ResponseHeader time.Duration `json:"response_header"`
+}
+
+// Retries are extra tries after the first one. On lists the conditions:
+// "connect_failure", "timeout", "reset" or a status code such as "502".
+type Retries struct {
+	Attempts int      `json:"attempts"`
+	On       []string `json:"on"`
+}
+
+// HealthCheck configures active probing of each target.
+type HealthCheck struct {
+	Path           string        `json:"path"`
+	Interval       time.Duration `json:"interval"`
+	Timeout        time.Duration `json:"timeout"`
+	UnhealthyAfter int           `json:"unhealthy_after"`
+	HealthyAfter   int           `json:"healthy_after"`
+}
+
+// Breaker configures one circuit breaker per target (sony/gobreaker
+// semantics). FailureOn lists "5xx", "timeout" and/or "connect_failure".
+type Breaker struct {
+	MinRequests         uint32        `json:"min_requests"`
+	FailureRatio        float64       `json:"failure_ratio"`
+	ConsecutiveFailures uint32        `json:"consecutive_failures"`
+	Interval            time.Duration `json:"interval"`
+	OpenFor             time.Duration `json:"open_for"`
+	HalfOpenRequests    uint32        `json:"half_open_requests"`
+	FailureOn           []string      `json:"failure_on"`
+}
+
+// Auth configures the credential checks routes may ask for.
+type Auth struct {
+	JWT           *JWT           `json:"jwt,omitempty"`
+	Introspection *Introspection `json:"introspection,omitempty"`
+	APIKeys       *APIKeys       `json:"api_keys,omitempty"`
+}
+
+// Auth method names used in routes[].auth.
+const (
+	AuthJWT           = "jwt"
+	AuthIntrospection = "introspection"
+	AuthAPIKey        = "api_key"
+)
+
+// JWT configures bearer JWT verification.
+type JWT struct {
+	Issuer        string        `json:"issuer"`
+	Audiences     []string      `json:"audiences"`
+	Algorithms    []string      `json:"algorithms"`
+	Keys          []JWTKey      `json:"keys"`
+	Leeway        time.Duration `json:"leeway"`
+	ClientIDClaim string        `json:"client_id_claim"`
+	ScopesClaim   string        `json:"scopes_claim"`
+}
+
+// JWTKey is either a PEM/secret file or a JWKS URL.
+type JWTKey struct {
+	File    string        `json:"file,omitempty"` // resolved against the config directory
+	JWKSURL string        `json:"jwks_url,omitempty"`
+	Refresh time.Duration `json:"refresh,omitempty"`
+}
+
+// Introspection configures RFC 7662 token introspection.
+type Introspection struct {
+	URL              string `json:"url"`
+	ClientID         string `json:"client_id"`
+	ClientSecretFile string `json:"client_secret_file,omitempty"`
+	ClientSecretEnv  string `json:"client_secret_env,omitempty"`
+	// ClientSecret is read from the file or environment at load time,
+	// whitespace-trimmed; it is redacted by Redacted.
+	ClientSecret string        `json:"client_secret,omitempty"`
+	CacheTTL     time.Duration `json:"cache_ttl"`
+	Timeout      time.Duration `json:"timeout"`
+}
+
+// APIKeys configures API-key authentication.
+type APIKeys struct {
+	Header string   `json:"header"`
+	Keys   []APIKey `json:"keys"`
+}
+
+// APIKey maps the SHA-256 of a key (lower-case hex) to a client id.
+type APIKey struct {
+	SHA256   string `json:"sha256"`
+	ClientID string `json:"client_id"`
+}
+
+// Clients holds the per-client quotas.
+type Clients struct {
+	// Default applies to every caller not named in Named.
+	Default Quota `json:"default"`
+	// Named maps client id to its quota.
+	Named map[string]*Quota `json:"named"`
+}
+
+// Quota modes.
+const (
+	ModeEnforce = "enforce"
+	ModeShadow  = "shadow"
+)
+
+// Quota is one client's allowance.
+type Quota struct {
+	Rate        Rate                  `json:"rate"`
+	Burst       int                   `json:"burst"`
+	Concurrency int                   `json:"concurrency"` // 0 = unlimited
+	Routes      map[string]RouteQuota `json:"routes,omitempty"`
+	Mode        string                `json:"mode"` // enforce | shadow
+}
+
+// RouteQuota overrides a client's rate and burst on one route.
+type RouteQuota struct {
+	Rate  Rate `json:"rate"`
+	Burst int  `json:"burst"`
+}
+
+// Rate is N tokens per Per ("100/s" is {100, time.Second}).
+type Rate struct {
+	N   float64       `json:"n"`
+	Per time.Duration `json:"per"`
+}
+
+// PerSecond returns the rate in tokens per second (0 for the zero Rate).
+func (r Rate) PerSecond() float64 {
+	if r.Per <= 0 {
+		return 0
+	}
+	return r.N / r.Per.Seconds()
+}
+
+// Limits configures how quotas are enforced.
+type Limits struct {
+	Store          string   `json:"store"` // local | redis
+	Redis          Redis    `json:"redis"`
+	Adaptive       Adaptive `json:"adaptive"`
+	Headers        string   `json:"headers"` // ietf | legacy | none
+	MaxTrackedKeys int      `json:"max_tracked_keys"`
+}
+
+// Redis configures the shared quota store.
+type Redis struct {
+	Addrs        []string      `json:"addrs"`
+	Username     string        `json:"username"`
+	PasswordEnv  string        `json:"password_env"`
+	Password     string        `json:"password,omitempty"` // read from PasswordEnv at load; redacted
+	SyncInterval time.Duration `json:"sync_interval"`
+	OnFailure    string        `json:"on_failure"` // local | allow | deny
+}
+
+// Adaptive configures load shedding by upstream latency.
+type Adaptive struct {
+	Enabled       bool          `json:"enabled"`
+	TargetLatency time.Duration `json:"target_latency"`
+	MinFactor     float64       `json:"min_factor"`
+}
+
+// Route is one routing rule; routes are matched in file order.
+type Route struct {
+	Name        string        `json:"name"`
+	Match       Match         `json:"match"`
+	Upstream    string        `json:"upstream"`
+	StripPrefix string        `json:"strip_prefix,omitempty"`
+	HostRewrite string        `json:"host_rewrite,omitempty"`
+	Auth        []string      `json:"auth"`
+	Scopes      []string      `json:"scopes"`
+	Limit       bool          `json:"limit"`
+	Timeout     time.Duration `json:"timeout"`
+	Plugins     []Plugin      `json:"plugins"`
+	// Line is the route's line in the file, for messages.
+	Line int `json:"-"`
+}
+
+// Match selects requests for a route. Exactly one of Path and PathPrefix is
+// set. Host is exact or "*.suffix"; Methods and Headers empty match any.
+type Match struct {
+	Host       string            `json:"host,omitempty"`
+	Path       string            `json:"path,omitempty"`
+	PathPrefix string            `json:"path_prefix,omitempty"`
+	Methods    []string          `json:"methods,omitempty"`
+	Headers    map[string]string `json:"headers,omitempty"`
+}
+
+// Plugin is one entry of routes[].plugins: exactly one field is set.
+type Plugin struct {
+	RequestID *RequestIDPlugin `json:"request_id,omitempty"`
+	Headers   *HeadersPlugin   `json:"headers,omitempty"`
+	CORS      *CORSPlugin      `json:"cors,omitempty"`
+}
+
+// Name returns the plugin's kind ("request_id", "headers", "cors").
+func (p Plugin) Name() string {
+	switch {
+	case p.RequestID != nil:
+		return "request_id"
+	case p.Headers != nil:
+		return "headers"
+	case p.CORS != nil:
+		return "cors"
+	}
+	return ""
+}
+
+// RequestIDPlugin keeps or generates a request id header.
+type RequestIDPlugin struct {
+	Header string `json:"header"` // default X-Request-Id
+}
+
+// HeadersPlugin edits request and response headers.
+type HeadersPlugin struct {
+	RequestSet     map[string]string `json:"request_set,omitempty"`
+	RequestRemove  []string          `json:"request_remove,omitempty"`
+	ResponseSet    map[string]string `json:"response_set,omitempty"`
+	ResponseRemove []string          `json:"response_remove,omitempty"`
+}
+
+// CORSPlugin answers preflights and decorates responses.
+type CORSPlugin struct {
+	AllowedOrigins   []string      `json:"allowed_origins"` // "*" allows any
+	AllowedMethods   []string      `json:"allowed_methods"`
+	AllowedHeaders   []string      `json:"allowed_headers,omitempty"`
+	ExposedHeaders   []string      `json:"exposed_headers,omitempty"`
+	AllowCredentials bool          `json:"allow_credentials,omitempty"`
+	MaxAge           time.Duration `json:"max_age,omitempty"`
+}
