@@ -91,4 +91,3 @@ func commonPrefix(a, b string) int {
 	}
 	return n
 }
-
