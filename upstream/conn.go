@@ -1,0 +1,137 @@
+package upstream
+
+import (
+	"bufio"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// readerSize is the size of Conn.R's buffer.
+const readerSize = 4 << 10
+
+// Conn is one connection to a target, lent to a single caller between
+// Acquire and exactly one call to Release or Close. After that call neither
+// the Conn nor R may be used: the same *Conn may already be lent to someone
+// else. To interrupt a blocked read from another goroutine use SetDeadline
+// (or c.Conn.Close()), then let the owner call Close.
+type Conn struct {
+	// Conn is the TCP connection (a *net.TCPConn, so splice(2) applies).
+	net.Conn
+	// R buffers reads from the connection; its 4 KiB buffer is pooled and
+	// valid only until Release or Close.
+	R *bufio.Reader
+	// Reused is true when the connection has carried an earlier exchange, so
+	// a failure before any response byte may be the keep-alive race (retry
+	// once on Target.AcquireFresh).
+	Reused bool
+
+	t         *Target
+	raw       syscall.RawConn // nil if the conn offers none: liveness unchecked
+	idleSince time.Time
+
+	// peek's results; peekFn is bound once per conn so raw.Read allocates nothing.
+	peekFn  func(fd uintptr) bool
+	peekBuf [1]byte
+	peekN   int
+	peekErr error
+}
+
+// newConn wraps a freshly dialled connection for target t.
+func newConn(t *Target, nc net.Conn) *Conn {
+	c := &Conn{Conn: nc, t: t}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.raw = raw
+		}
+	}
+	c.peekFn = c.peekFD
+	return c
+}
+
+// Release returns the connection for reuse after an exchange that finished
+// cleanly (response fully read, nothing unread in R). It goes to a waiting
+// caller or the idle list, or is closed if the idle list is full, the target
+// has been retired, or R still holds unread bytes. Calling Release or Close
+// again before the next Acquire does nothing.
+func (c *Conn) Release() {
+	if c.R == nil {
+		return
+	}
+	if c.R.Buffered() > 0 || c.Conn.SetDeadline(time.Time{}) != nil {
+		c.Close()
+		return
+	}
+	t := c.t
+	c.detach()
+	t.pool.put(c)
+}
+
+// Close discards the connection (after an error, a "Connection: close"
+// response or a half-read body) and frees its pool slot.
+func (c *Conn) Close() {
+	if c.R == nil {
+		return
+	}
+	t := c.t
+	c.detach()
+	t.pool.discard(c)
+}
+
+// lend marks c as lent to a caller: it counts as active and gets a reader.
+func (c *Conn) lend(reused bool) {
+	c.Reused = reused
+	c.R = c.t.readers.Get().(*bufio.Reader)
+	c.R.Reset(c.Conn)
+	c.t.active.Add(1)
+}
+
+// detach undoes lend: R goes back to its sync.Pool, the active count drops.
+func (c *Conn) detach() {
+	c.R.Reset(nil)
+	c.t.readers.Put(c.R)
+	c.R = nil
+	c.t.active.Add(-1)
+}
+
+// closeSocket closes the underlying connection; the slot is the caller's
+// business.
+func (c *Conn) closeSocket() {
+	_ = c.Conn.Close()
+}
+
+// alive reports whether an idle connection may be handed out: a
+// non-blocking MSG_PEEK recv must find nothing to read (EAGAIN). EOF means
+// the server closed it; an error means it was reset; unsolicited bytes (a
+// server's 408, say) mean the stream is out of step — none of these is
+// reusable.
+func (c *Conn) alive() bool {
+	if c.raw == nil {
+		return true
+	}
+	c.peekN, c.peekErr = 0, nil
+	if err := c.raw.Read(c.peekFn); err != nil {
+		return false
+	}
+	return c.peekErr == unix.EAGAIN
+}
+
+// peekFD is the raw.Read callback; it never asks to wait for readiness.
+func (c *Conn) peekFD(fd uintptr) bool {
+	for {
+		n, _, err := unix.Recvfrom(int(fd), c.peekBuf[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		if err == unix.EINTR {
+			continue
+		}
+		c.peekN, c.peekErr = n, err
+		return true
+	}
+}
+
+// newReaderPool returns the sync.Pool that Conn.R readers come from.
+func newReaderPool() *sync.Pool {
+	return &sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readerSize) }}
+}

@@ -1,0 +1,95 @@
+package upstream
+
+import (
+	"fmt"
+	"net"
+	"sort"
+	"time"
+
+	"tollgate/conf"
+)
+
+// upstreamSpec is one upstream's config, checked and normalised before any
+// registry state is touched, so a bad Apply changes nothing.
+type upstreamSpec struct {
+	name    string
+	conf    *conf.Upstream
+	policy  string
+	pool    poolSettings
+	connect time.Duration
+	addrs   []string
+	weights []int64
+}
+
+// buildSpecs checks and normalises every upstream, in name order so errors
+// come out stably. Zero values: Balance "" is round_robin, Weight < 1 is 1,
+// Timeouts.Connect <= 0 leaves only the caller's deadline; pool bounds as in
+// newPoolSettings.
+func buildSpecs(cfg map[string]*conf.Upstream) ([]upstreamSpec, error) {
+	names := make([]string, 0, len(cfg))
+	for name := range cfg {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	specs := make([]upstreamSpec, 0, len(names))
+	for _, name := range names {
+		s, err := buildSpec(name, cfg[name])
+		if err != nil {
+			return nil, fmt.Errorf("upstream %q: %w", name, err)
+		}
+		specs = append(specs, s)
+	}
+	return specs, nil
+}
+
+func buildSpec(name string, c *conf.Upstream) (upstreamSpec, error) {
+	if c == nil {
+		return upstreamSpec{}, fmt.Errorf("no configuration")
+	}
+	policy, err := normalPolicy(c.Balance)
+	if err != nil {
+		return upstreamSpec{}, err
+	}
+	if len(c.Targets) == 0 {
+		return upstreamSpec{}, fmt.Errorf("no targets")
+	}
+	s := upstreamSpec{
+		name:    name,
+		conf:    c,
+		policy:  policy,
+		pool:    newPoolSettings(c.Pool),
+		connect: max(c.Timeouts.Connect, 0),
+		addrs:   make([]string, 0, len(c.Targets)),
+		weights: make([]int64, 0, len(c.Targets)),
+	}
+	seen := make(map[string]bool, len(c.Targets))
+	for i, t := range c.Targets {
+		if err := checkAddr(t.Addr, seen); err != nil {
+			return upstreamSpec{}, fmt.Errorf("targets[%d]: %w", i, err)
+		}
+		s.addrs = append(s.addrs, t.Addr)
+		s.weights = append(s.weights, int64(max(t.Weight, 1)))
+	}
+	return s, nil
+}
+
+func normalPolicy(p string) (string, error) {
+	switch p {
+	case "":
+		return conf.BalanceRoundRobin, nil
+	case conf.BalanceRoundRobin, conf.BalanceLeastConn, conf.BalanceRandom, conf.BalanceHash:
+		return p, nil
+	}
+	return "", fmt.Errorf("balance: unknown policy %q", p)
+}
+
+func checkAddr(addr string, seen map[string]bool) error {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("address %q: %w", addr, err)
+	}
+	if seen[addr] {
+		return fmt.Errorf("duplicate address %q", addr)
+	}
+	seen[addr] = true
+	return nil
+}

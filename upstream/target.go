@@ -1,0 +1,144 @@
+package upstream
+
+import (
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// targetKey is a Target's identity across reloads: a reload that keeps all
+// three keeps the Target, its pool and its idle connections.
+type targetKey struct {
+	upstream string
+	addr     string
+	pool     poolSettings
+}
+
+// Target is one address of an upstream with its connection pool. It outlives
+// config snapshots: every Set whose config still names the same upstream,
+// address and pool settings shares the same *Target. Safe for concurrent use.
+type Target struct {
+	// Addr is the target's "host:port" as configured.
+	Addr string
+
+	key     targetKey
+	pool    *pool
+	readers *sync.Pool // of *bufio.Reader, shared registry-wide
+	seed    uint64     // per-address hash seed for rendezvous hashing
+
+	// connectTimeout is the latest snapshot's timeouts.connect (ns; 0 = none).
+	connectTimeout atomic.Int64
+	active         atomic.Int64
+	unhealthy      atomic.Bool // set by health checks (later); zero = healthy
+
+	refs         int // unreleased Sets naming this target; guarded by Registry.mu
+	errExhausted error
+}
+
+func newTarget(key targetKey, readers *sync.Pool, now func() time.Time) *Target {
+	return &Target{
+		Addr:         key.addr,
+		key:          key,
+		pool:         newPool(key.pool, now),
+		readers:      readers,
+		seed:         addrSeed(key.addr),
+		errExhausted: fmt.Errorf("upstream %q target %s: %w", key.upstream, key.addr, ErrPoolExhausted),
+	}
+}
+
+// addrSeed hashes an address with a fixed seed, so a target scores the same
+// keys the same way in every snapshot and every process.
+func addrSeed(addr string) uint64 {
+	return HashString(addr)
+}
+
+// HashString is the FNV-1a hash the proxy may use to turn a client id into
+// the hashKey of Upstream.Pick. It allocates nothing.
+func HashString(s string) uint64 {
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= prime
+	}
+	return h
+}
+
+// Upstream returns the name of the upstream this target belongs to.
+func (t *Target) Upstream() string { return t.key.upstream }
+
+// Active returns the number of connections currently lent out.
+func (t *Target) Active() int { return int(t.active.Load()) }
+
+// Idle returns the number of idle pooled connections.
+func (t *Target) Idle() int { return int(t.pool.idleN.Load()) }
+
+// Healthy reports whether Pick may choose the target. Targets start healthy.
+func (t *Target) Healthy() bool { return !t.unhealthy.Load() }
+
+// SetHealthy marks the target healthy or not; Pick skips unhealthy targets.
+// The health checker calls it.
+func (t *Target) SetHealthy(ok bool) { t.unhealthy.Store(!ok) }
+
+// usable reports whether Pick may choose t. A breaker check joins here.
+func (t *Target) usable() bool { return !t.unhealthy.Load() }
+
+// Acquire returns a pooled idle connection that is checked to be still open,
+// or dials a new one within the connect timeout. When max_conns_per_target
+// connections are in use it waits for one to be released until deadline
+// (zero = no limit), then returns an error wrapping ErrPoolExhausted. Dial
+// failures return *DialError. The caller must end with Release or Close.
+func (t *Target) Acquire(deadline time.Time) (*Conn, error) {
+	for {
+		c, err := t.pool.get(deadline, false, t.errExhausted)
+		if err != nil {
+			return nil, err
+		}
+		if c == nil {
+			return t.dial(deadline)
+		}
+		if c.alive() {
+			c.lend(true)
+			return c, nil
+		}
+		t.pool.discard(c)
+	}
+}
+
+// AcquireFresh is Acquire without the idle list: it always dials, for the
+// retry after a reused connection hit the keep-alive race. When the pool is
+// full it closes the oldest idle connection to make room, else it waits as
+// Acquire does.
+func (t *Target) AcquireFresh(deadline time.Time) (*Conn, error) {
+	c, err := t.pool.get(deadline, true, t.errExhausted)
+	if err != nil {
+		return nil, err
+	}
+	if c != nil { // a released conn handed to us: keep its slot, not the conn
+		c.closeSocket()
+	}
+	return t.dial(deadline)
+}
+
+// dial opens a connection on a slot already reserved in the pool; on failure
+// the slot is freed.
+func (t *Target) dial(deadline time.Time) (*Conn, error) {
+	d := net.Dialer{
+		Timeout:         time.Duration(t.connectTimeout.Load()),
+		Deadline:        deadline,
+		KeepAliveConfig: net.KeepAliveConfig{Enable: true},
+	}
+	nc, err := d.Dial("tcp", t.Addr)
+	if err != nil {
+		t.pool.freeSlot()
+		return nil, &DialError{Addr: t.Addr, Err: err}
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true) // Go's default, made explicit
+	}
+	c := newConn(t, nc)
+	c.lend(false)
+	return c, nil
+}
