@@ -56,6 +56,9 @@ func buildPlugins(route *conf.Route, deps Deps) (cors, rest Chain, err error) {
 	for i, p := range route.Plugins {
 		name := p.Name()
 		factory := factories[name]
+		if name == "" {
+			return nil, nil, fmt.Errorf("route %q: plugins[%d]: entry names no plugin", route.Name, i)
+		}
 		if factory == nil {
 			return nil, nil, fmt.Errorf("route %q: plugins[%d]: unknown plugin %q", route.Name, i, name)
 		}
