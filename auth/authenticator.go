@@ -1,0 +1,270 @@
+// Package auth decides who is calling: it verifies bearer JWTs (file keys
+// and JWKS URLs), introspects opaque tokens (RFC 7662) and checks API
+// keys, then checks the route's required scopes. It is a plain library
+// with no transport: the plugins package adapts it to the request path.
+//
+// An Authenticator is built per config snapshot by New and never changed
+// afterwards; state that should survive a reload (JWKS key sets, the
+// verified-token cache) is handed over by passing the previous
+// Authenticator to New.
+package auth
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"slices"
+	"sync"
+	"time"
+
+	"tollgate/conf"
+)
+
+// Identity is a verified caller. Scopes may be shared between requests
+// presenting the same token: read it, never modify it.
+type Identity struct {
+	// ClientID is safe to send as a header value.
+	ClientID string
+	// Method is "jwt", "introspection" or "api_key".
+	Method string
+	// Scopes are the granted scopes; nil for API keys.
+	Scopes []string
+}
+
+// Options are an Authenticator's dependencies. Every zero value has a
+// default, filled in by New.
+type Options struct {
+	// Logger receives JWKS and configuration messages; nil discards them.
+	Logger *slog.Logger
+	// HTTPClient makes the JWKS and introspection calls; nil means a
+	// client over http.DefaultTransport. Timeouts come from contexts, so
+	// the client's own Timeout may stay zero.
+	HTTPClient *http.Client
+	// Now is the clock for token times, caches and the unknown-kid fetch
+	// limit; nil means time.Now.
+	Now func() time.Time
+	// CacheSize bounds the verified-JWT and introspection caches (entries
+	// each); 0 means 10000, negative disables both caches.
+	CacheSize int
+	// JWKSTimeout bounds one JWKS fetch, and so the wait of a request
+	// whose kid is unknown; 0 means 3s.
+	JWKSTimeout time.Duration
+}
+
+// normalise fills in the defaults.
+func (o Options) normalise() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.CacheSize == 0 {
+		o.CacheSize = 10000
+	}
+	if o.JWKSTimeout <= 0 {
+		o.JWKSTimeout = 3 * time.Second
+	}
+	return o
+}
+
+// Authenticator checks credentials for one config snapshot. It is safe
+// for concurrent use. Close stops its JWKS refreshers.
+type Authenticator struct {
+	cfg   conf.Auth
+	jwt   *jwtVerifier
+	intro *introspector
+	keys  *apiKeys
+	log   *slog.Logger
+
+	closeOnce sync.Once
+}
+
+// New builds the Authenticator for cfg. prev, which may be nil, is the
+// running snapshot's: the key sets of JWKS URLs still configured are
+// carried over (no refetch on reload), and so are the verified-JWT cache
+// when the jwt block and its key files are unchanged and the introspection
+// cache when that block is unchanged. New never changes prev; the caller
+// closes prev once the new snapshot is published. On error nothing is
+// left running.
+func New(cfg conf.Auth, prev *Authenticator, opts Options) (*Authenticator, error) {
+	opts = opts.normalise()
+	a := &Authenticator{cfg: cfg, log: opts.Logger}
+	if cfg.APIKeys != nil {
+		keys, err := newAPIKeys(cfg.APIKeys)
+		if err != nil {
+			return nil, err
+		}
+		a.keys = keys
+	}
+	if cfg.Introspection != nil {
+		intro, err := newIntrospector(cfg.Introspection, opts.HTTPClient, a.introCache(prev, opts), opts.Now)
+		if err != nil {
+			return nil, err
+		}
+		a.intro = intro
+	}
+	if cfg.JWT != nil {
+		v, err := newJWTVerifier(cfg.JWT, opts.Now)
+		if err != nil {
+			return nil, err
+		}
+		a.jwt = v
+		a.attachJWKS(prev, opts)
+	}
+	return a, nil
+}
+
+// introCache reuses prev's introspection cache when that block is
+// unchanged.
+func (a *Authenticator) introCache(prev *Authenticator, opts Options) *tokenCache {
+	if prev != nil && prev.intro != nil && reflect.DeepEqual(prev.cfg.Introspection, a.cfg.Introspection) {
+		return prev.intro.cache
+	}
+	return newTokenCache(opts.CacheSize)
+}
+
+// attachJWKS gives the verifier its cache and its JWKS sources (carried
+// over from prev by URL) and starts them. It runs last in New, after
+// everything that can fail.
+func (a *Authenticator) attachJWKS(prev *Authenticator, opts Options) {
+	v := a.jwt
+	var old *jwtVerifier
+	if prev != nil {
+		old = prev.jwt
+	}
+	v.cache = newTokenCache(opts.CacheSize)
+	if old != nil && old.cache != nil && old.staticSum == v.staticSum && reflect.DeepEqual(prev.cfg.JWT, a.cfg.JWT) {
+		v.cache = old.cache
+	}
+	deps := sourceDeps{client: opts.HTTPClient, log: opts.Logger, now: opts.Now,
+		timeout: opts.JWKSTimeout, onChange: v.cache.invalidate}
+	for _, k := range a.cfg.JWT.Keys {
+		if k.JWKSURL != "" {
+			v.sources = append(v.sources, newJWKSSource(k, old.source(k.JWKSURL), deps))
+		}
+	}
+	for _, s := range v.sources {
+		s.start()
+	}
+}
+
+// source returns v's source for url, or nil.
+func (v *jwtVerifier) source(url string) *jwksSource {
+	if v == nil {
+		return nil
+	}
+	for _, s := range v.sources {
+		if s.url == url {
+			return s
+		}
+	}
+	return nil
+}
+
+// Close stops the JWKS refreshers and waits for them. It is idempotent;
+// Authenticate keeps working afterwards with the keys already fetched.
+func (a *Authenticator) Close() {
+	if a == nil || a.jwt == nil {
+		return
+	}
+	a.closeOnce.Do(func() {
+		for _, s := range a.jwt.sources {
+			s.stop()
+		}
+	})
+}
+
+// Authenticate checks c for a route that accepts methods (in order) and
+// requires every one of scopes. The first method the request carries
+// credentials for decides: a Bearer token of three dot-separated parts is
+// for "jwt", any other Bearer token for "introspection", the API-key
+// header for "api_key". A Bearer token whose shape matches no listed
+// method goes to the route's first bearer method, so it is refused as
+// invalid rather than as missing (and a JWT access token can be
+// introspected on an introspection-only route). Methods the config does
+// not set up are skipped. ctx bounds nothing but is passed to
+// introspection for its values; a nil ctx is allowed.
+func (a *Authenticator) Authenticate(ctx context.Context, methods []string, scopes []string, c Credentials) (Identity, *Error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	method, token := a.choose(methods, c)
+	var (
+		id  Identity
+		err *Error
+	)
+	switch method {
+	case conf.AuthJWT:
+		id, err = a.jwt.verify(token)
+	case conf.AuthIntrospection:
+		id, err = a.intro.check(ctx, token)
+	case conf.AuthAPIKey:
+		id, err = a.keys.check(c.APIKey)
+	default:
+		return Identity{}, errMissing()
+	}
+	if err != nil {
+		return Identity{}, err
+	}
+	if !hasAll(id.Scopes, scopes) {
+		return Identity{}, errScope(method, scopes)
+	}
+	return id, nil
+}
+
+// choose picks the deciding method and, for bearer methods, the token.
+func (a *Authenticator) choose(methods []string, c Credentials) (string, []byte) {
+	if a == nil {
+		return "", nil
+	}
+	token, isBearer := bearer(c.Authorization)
+	shaped := isBearer && jwtShaped(token)
+	for _, m := range methods {
+		if !a.configured(m) {
+			continue
+		}
+		switch {
+		case m == conf.AuthJWT && shaped,
+			m == conf.AuthIntrospection && isBearer && !shaped:
+			return m, token
+		case m == conf.AuthAPIKey && len(c.APIKey) > 0:
+			return m, nil
+		}
+	}
+	if isBearer {
+		for _, m := range methods {
+			if (m == conf.AuthJWT || m == conf.AuthIntrospection) && a.configured(m) {
+				return m, token
+			}
+		}
+	}
+	return "", nil
+}
+
+// configured reports whether method m is set up.
+func (a *Authenticator) configured(m string) bool {
+	switch m {
+	case conf.AuthJWT:
+		return a.jwt != nil
+	case conf.AuthIntrospection:
+		return a.intro != nil
+	case conf.AuthAPIKey:
+		return a.keys != nil
+	}
+	return false
+}
+
+// hasAll reports whether granted holds every required scope.
+func hasAll(granted, required []string) bool {
+	for _, r := range required {
+		if !slices.Contains(granted, r) {
+			return false
+		}
+	}
+	return true
+}
