@@ -1,0 +1,83 @@
+package proxy
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"tollgate/conf"
+)
+
+// startAdmin serves the admin endpoints of CONTRACT.md section 4 on addr
+// ("" disables them).
+func (g *Gateway) startAdmin(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return &BindError{Addr: addr, Err: err}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", g.handleReady)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g.Metrics.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /config", g.handleConfig)
+	mux.HandleFunc("POST /reload", g.handleReload)
+	g.adminLn = ln
+	g.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go g.admin.Serve(ln)
+	return nil
+}
+
+func (g *Gateway) handleReady(w http.ResponseWriter, r *http.Request) {
+	if !g.ready.Load() || g.engine.draining.Load() {
+		http.Error(w, "not ready\n", http.StatusServiceUnavailable)
+		return
+	}
+	w.Write([]byte("ready\n"))
+}
+
+func (g *Gateway) handleConfig(w http.ResponseWriter, r *http.Request) {
+	snap := g.engine.Current()
+	cfgJSON, err := snap.Conf.PublicJSON()
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"version":   snap.Conf.Version,
+		"loaded_at": snap.LoadedAt.UTC().Format(time.RFC3339),
+		"config":    json.RawMessage(cfgJSON),
+	})
+}
+
+func (g *Gateway) handleReload(w http.ResponseWriter, r *http.Request) {
+	cfg, err := g.Reload()
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "reload_failed", "errors": errorLines(err)})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"version": cfg.Version})
+}
+
+// errorLines splits a config error list into one string per error.
+func errorLines(err error) []string {
+	if el, ok := err.(conf.ErrorList); ok {
+		out := make([]string, 0, len(el))
+		for _, e := range el {
+			out = append(out, e.Error())
+		}
+		return out
+	}
+	return []string{err.Error()}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,175 @@
+package proxy
+
+import (
+	"bufio"
+	"io"
+	"strconv"
+)
+
+// chunkedReader decodes a chunked body strictly: hex sizes without
+// overflow, CRLF after every chunk, trailers read and dropped.
+type chunkedReader struct {
+	r    *bufio.Reader
+	left int64 // bytes left in the current chunk
+	done bool
+	err  error
+}
+
+func (c *chunkedReader) reset(r *bufio.Reader) { *c = chunkedReader{r: r} }
+
+// Read implements io.Reader over the decoded bytes.
+func (c *chunkedReader) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	if c.left == 0 && !c.done {
+		if c.err = c.nextChunk(); c.err != nil {
+			return 0, c.err
+		}
+	}
+	if c.done {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	if err == nil && c.left == 0 {
+		err = c.readCRLF()
+	}
+	c.err = err
+	return n, err
+}
+
+func (c *chunkedReader) nextChunk() error {
+	line, err := c.readLine()
+	if err != nil {
+		return err
+	}
+	size, err := parseChunkSize(line)
+	if err != nil {
+		return err
+	}
+	if size == 0 {
+		c.done = true
+		return c.skipTrailers()
+	}
+	c.left = size
+	return nil
+}
+
+func (c *chunkedReader) readLine() ([]byte, error) {
+	line, err := c.r.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		return nil, errBadChunk
+	}
+	if err == io.EOF {
+		return nil, io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(line) < 2 || line[len(line)-2] != '\r' {
+		return nil, errBadChunk
+	}
+	return line[:len(line)-2], nil
+}
+
+func (c *chunkedReader) readCRLF() error {
+	line, err := c.readLine()
+	if err != nil {
+		return err
+	}
+	if len(line) != 0 {
+		return errBadChunk
+	}
+	return nil
+}
+
+func (c *chunkedReader) skipTrailers() error {
+	for i := 0; i < 64; i++ {
+		line, err := c.readLine()
+		if err != nil {
+			return err
+		}
+		if len(line) == 0 {
+			return io.EOF
+		}
+	}
+	return errBadChunk
+}
+
+// parseChunkSize reads "HEX[;ext]" with at most 15 hex digits.
+func parseChunkSize(line []byte) (int64, error) {
+	var n int64
+	i := 0
+	for ; i < len(line); i++ {
+		c := line[i]
+		var d byte
+		switch {
+		case '0' <= c && c <= '9':
+			d = c - '0'
+		case 'a' <= c && c <= 'f':
+			d = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			goto ext
+		}
+		if i >= 15 {
+			return 0, errBadChunk
+		}
+		n = n<<4 | int64(d)
+	}
+ext:
+	if i == 0 {
+		return 0, errBadChunk
+	}
+	rest := line[i:]
+	for len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t') {
+		rest = rest[1:]
+	}
+	if len(rest) > 0 && rest[0] != ';' {
+		return 0, errBadChunk
+	}
+	return n, nil
+}
+
+// writeChunk frames p as one chunk on w.
+func writeChunk(w *bufio.Writer, p []byte) error {
+	if len(p) == 0 {
+		return nil
+	}
+	var tmp [16]byte
+	w.Write(strconv.AppendInt(tmp[:0], int64(len(p)), 16))
+	w.WriteString("\r\n")
+	w.Write(p)
+	_, err := w.WriteString("\r\n")
+	return err
+}
+
+// copyChunked decodes a chunked body from src and re-frames it as chunks on
+// dst, ending with the last-chunk. It returns the decoded byte count.
+func copyChunked(dst *bufio.Writer, src *chunkedReader, buf []byte) (int64, error) {
+	var total int64
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			total += int64(n)
+			if werr := writeChunk(dst, buf[:n]); werr != nil {
+				return total, werr
+			}
+		}
+		if err == io.EOF {
+			_, werr := dst.WriteString("0\r\n\r\n")
+			return total, werr
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}

@@ -1,0 +1,101 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"syscall"
+
+	"tollgate/upstream"
+)
+
+// failure is a classified reason why the gateway answers a request
+// itself. Errors are classified once, here, and mapped to a status by
+// statusOf; nothing else inspects error strings.
+type failure int
+
+const (
+	failNone           failure = iota
+	failBadRequest             // 400 malformed or ambiguous request
+	failNoRoute                // 404
+	failBodyTooLarge           // 413
+	failHeadTooLarge           // 431
+	failConnect                // 502 upstream refused
+	failReset                  // 502 upstream reset or closed early
+	failBadResponse            // 502 malformed upstream response
+	failUnavailable            // 503 no target, pool exhausted
+	failTimeout                // 504 upstream did not answer in time
+	failConnectTimeout         // 504 connect timed out
+)
+
+var failureInfo = [...]struct {
+	status  int
+	code    string
+	message string
+}{
+	failNone:           {200, "", ""},
+	failBadRequest:     {400, "bad_request", "malformed or ambiguous request"},
+	failNoRoute:        {404, "no_route", "no route matches the request"},
+	failBodyTooLarge:   {413, "body_too_large", "request body exceeds max_body_bytes"},
+	failHeadTooLarge:   {431, "header_too_large", "request head exceeds max_header_bytes"},
+	failConnect:        {502, "bad_gateway", "upstream refused the connection"},
+	failReset:          {502, "bad_gateway", "upstream closed the connection"},
+	failBadResponse:    {502, "bad_gateway", "upstream sent a malformed response"},
+	failUnavailable:    {503, "unavailable", "no upstream target is available"},
+	failTimeout:        {504, "gateway_timeout", "upstream did not answer in time"},
+	failConnectTimeout: {504, "gateway_timeout", "upstream connect timed out"},
+}
+
+// statusOf maps a failure to its HTTP status.
+func statusOf(f failure) int { return failureInfo[f].status }
+
+// classifyUpstream maps an error from talking to an upstream to a failure.
+func classifyUpstream(err error) failure {
+	var de *upstream.DialError
+	switch {
+	case errors.As(err, &de):
+		if de.Timeout() {
+			return failConnectTimeout
+		}
+		return failConnect
+	case errors.Is(err, upstream.ErrNoTarget), errors.Is(err, upstream.ErrPoolExhausted):
+		return failUnavailable
+	case errors.Is(err, errBadResponse), errors.Is(err, errBadStatus), errors.Is(err, errBadVersion),
+		errors.Is(err, errHeadTooLarge), errors.Is(err, errBareLF), errors.Is(err, errObsFold):
+		return failBadResponse
+	case isTimeout(err):
+		return failTimeout
+	}
+	return failReset
+}
+
+// classifyHead maps an error from reading or parsing a client head.
+func classifyHead(err error) failure {
+	if errors.Is(err, errHeadTooLarge) {
+		return failHeadTooLarge
+	}
+	return failBadRequest
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// isPeerGone reports an error that means the peer closed or reset.
+func isPeerGone(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, errEOF)
+}
+
+var errEOF = errors.New("EOF")
+
+// clientError wraps a failure while reading the client's body.
+type clientError struct {
+	f   failure
+	err error
+}
+
+func (e *clientError) Error() string { return fmt.Sprintf("client body: %v", e.err) }
+func (e *clientError) Unwrap() error { return e.err }

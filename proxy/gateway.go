@@ -1,0 +1,208 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"tollgate/conf"
+	"tollgate/plugins"
+	"tollgate/upstream"
+)
+
+// Options configure a Gateway.
+type Options struct {
+	Logger *slog.Logger
+	// Load reads the config again for a reload (SIGHUP, POST /reload).
+	Load func() (*conf.Config, error)
+	// Filters builds the auth and limit filter factories for a config; nil
+	// means routes get only their configured plugins.
+	Filters func(cfg *conf.Config) (plugins.Deps, func(), error)
+	// Collectors are registered on the metrics registry (limiter, breakers).
+	Collectors []prometheus.Collector
+}
+
+// Gateway ties the long-lived pieces together: listeners (never closed by
+// a reload), the engine, the upstream registry, the admin server, and the
+// current snapshot.
+type Gateway struct {
+	log       *slog.Logger
+	opts      Options
+	Metrics   *Metrics
+	engine    *Engine
+	upstreams *upstream.Registry
+
+	listeners []net.Listener
+	admin     *http.Server
+	adminLn   net.Listener
+	cert      atomic.Pointer[tls.Certificate]
+	ready     atomic.Bool
+	reloadMu  sync.Mutex
+	serveWG   sync.WaitGroup
+}
+
+// New returns a gateway that is not yet listening.
+func New(opts Options) *Gateway {
+	m := NewMetrics()
+	g := &Gateway{log: opts.Logger, opts: opts, Metrics: m, upstreams: upstream.NewRegistry(opts.Logger)}
+	m.Registry.MustRegister(g.upstreams)
+	for _, c := range opts.Collectors {
+		m.Registry.MustRegister(c)
+	}
+	g.engine = NewEngine(m, opts.Logger)
+	return g
+}
+
+// Engine returns the gateway's engine.
+func (g *Gateway) Engine() *Engine { return g.engine }
+
+// Start builds the first snapshot from cfg, binds the listeners and the
+// admin listener, and starts serving. A *BindError means a port could not
+// be bound.
+func (g *Gateway) Start(cfg *conf.Config) error {
+	snap, err := g.build(cfg)
+	if err != nil {
+		return err
+	}
+	if err := g.loadCert(cfg); err != nil {
+		snap.Retire()
+		return err
+	}
+	g.engine.Swap(snap)
+	lns, err := listenReusePort(cfg.Server.Listen, cfg.Server.AcceptLoops)
+	if err != nil {
+		return err
+	}
+	if err := g.startAdmin(cfg.Admin.Listen); err != nil {
+		for _, l := range lns {
+			l.Close()
+		}
+		return err
+	}
+	for _, l := range lns {
+		if cfg.Server.TLS.Enabled() {
+			l = tlsListener(l, g.getCert)
+		}
+		g.listeners = append(g.listeners, l)
+		g.serveWG.Add(1)
+		go func(l net.Listener) {
+			defer g.serveWG.Done()
+			g.engine.Serve(l)
+		}(l)
+	}
+	g.ready.Store(true)
+	g.log.Info("tollgate listening", "listen", g.Addr(), "admin", g.AdminAddr(), "accept_loops", len(lns), "version", cfg.Version)
+	return nil
+}
+
+// Addr returns the bound client listener address.
+func (g *Gateway) Addr() string {
+	if len(g.listeners) == 0 {
+		return ""
+	}
+	return g.listeners[0].Addr().String()
+}
+
+// AdminAddr returns the bound admin address ("" when disabled).
+func (g *Gateway) AdminAddr() string {
+	if g.adminLn == nil {
+		return ""
+	}
+	return g.adminLn.Addr().String()
+}
+
+func (g *Gateway) build(cfg *conf.Config) (*Snapshot, error) {
+	return BuildSnapshot(cfg, BuildDeps{Upstreams: g.upstreams, Metrics: g.Metrics, Filters: g.opts.Filters})
+}
+
+func (g *Gateway) loadCert(cfg *conf.Config) error {
+	t := cfg.Server.TLS
+	if !t.Enabled() {
+		return nil
+	}
+	c, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+	if err != nil {
+		return fmt.Errorf("loading TLS certificate: %w", err)
+	}
+	g.cert.Store(&c)
+	return nil
+}
+
+func (g *Gateway) getCert(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return g.cert.Load(), nil
+}
+
+// Reload reads the config again and swaps it in. On any error the running
+// snapshot stays, the error is counted and returned.
+func (g *Gateway) Reload() (*conf.Config, error) {
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
+	cfg, err := g.opts.Load()
+	if err == nil {
+		err = g.checkReloadable(cfg)
+	}
+	var snap *Snapshot
+	if err == nil {
+		snap, err = g.build(cfg)
+	}
+	if err == nil {
+		err = g.loadCert(cfg)
+		if err != nil {
+			snap.Retire()
+		}
+	}
+	if err != nil {
+		g.Metrics.Reload("error")
+		g.log.Error("config reload failed; keeping the running config", "err", err)
+		return nil, err
+	}
+	old := g.engine.Swap(snap)
+	old.Retire()
+	g.Metrics.Reload("ok")
+	g.log.Info("config reloaded", "version", cfg.Version, "routes", len(cfg.Routes))
+	return cfg, nil
+}
+
+// checkReloadable refuses changes that a reload cannot apply because the
+// listeners are never closed.
+func (g *Gateway) checkReloadable(cfg *conf.Config) error {
+	cur := g.engine.Current().Conf
+	if cfg.Server.Listen != cur.Server.Listen || cfg.Server.TLS.Enabled() != cur.Server.TLS.Enabled() {
+		return errors.New("server.listen and enabling/disabling TLS need a restart")
+	}
+	if cfg.Admin.Listen != cur.Admin.Listen {
+		g.log.Warn("admin.listen changed; the new address applies after a restart")
+	}
+	return nil
+}
+
+// Shutdown turns readyz to 503, stops accepting, drains in-flight requests
+// for up to shutdown_timeout, closes idle connections and the admin server.
+func (g *Gateway) Shutdown() error {
+	g.ready.Store(false)
+	timeout := g.engine.Current().Conf.Server.ShutdownTimeout
+	for _, l := range g.listeners {
+		l.Close()
+	}
+	g.serveWG.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	err := g.engine.Shutdown(ctx)
+	if g.admin != nil {
+		actx, acancel := context.WithTimeout(context.Background(), time.Second)
+		g.admin.Shutdown(actx)
+		acancel()
+	}
+	g.engine.Current().Retire()
+	g.upstreams.Close()
+	return err
+}

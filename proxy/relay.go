@@ -1,0 +1,241 @@
+package proxy
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"tollgate/upstream"
+)
+
+// How the response body is framed towards the client.
+type outFraming int
+
+const (
+	outNone    outFraming = iota // no body (HEAD, 204, 304)
+	outLength                    // Content-Length
+	outChunked                   // re-framed as chunks (HTTP/1.1 client)
+	outClose                     // delimited by closing (HTTP/1.0 client)
+)
+
+// relay runs the response hooks, writes the response head to the client
+// and streams the body; the upstream connection goes back to its pool
+// when the whole response was read and the upstream keeps it open.
+func (cc *clientConn) relay(snap *Snapshot, rt *routeRT, conn *upstream.Conn, t *upstream.Target) exchangeResult {
+	p, q, x := &cc.p, &cc.q, &cc.x
+	x.Response, x.Status = &p.h, p.status
+	rt.chain.RunResponse(x, len(rt.chain))
+	res := exchangeResult{status: p.status, target: t.Addr}
+	if p.status == 101 {
+		return cc.tunnel(conn, res)
+	}
+	framing := cc.outFraming()
+	keep := q.keepAlive && !cc.e.draining.Load() && framing != outClose
+	cc.writeResponseHead(framing, keep)
+	idle := snap.Conf.Server.IdleTimeout
+	conn.SetReadDeadline(time.Now().Add(idle))
+	cc.c.SetWriteDeadline(time.Now().Add(idle))
+	n, upOK, err := cc.copyResponseBody(conn, framing, idle)
+	cc.c.SetWriteDeadline(time.Time{})
+	res.bytes = n
+	if upOK && !p.closeAfter {
+		conn.Release()
+	} else {
+		conn.Close()
+	}
+	if err != nil || !upOK {
+		keep = false
+	}
+	q.keepAlive = keep
+	cc.e.metrics.observeUpstream(rt, time.Since(cc.start))
+	return res
+}
+
+func (cc *clientConn) outFraming() outFraming {
+	p, q := &cc.p, &cc.q
+	switch {
+	case p.bodyless(q.isHead()):
+		return outNone
+	case p.contentLen >= 0:
+		return outLength
+	case q.minor == 1:
+		return outChunked
+	}
+	return outClose
+}
+
+// writeResponseHead writes the upstream's head, minus hop-by-hop fields,
+// plus headers queued by filters and the engine's own framing.
+func (cc *clientConn) writeResponseHead(framing outFraming, keep bool) {
+	p, w := &cc.p, cc.w
+	writeStatusLine(w, p.status, p.Reason())
+	writeFields(w, &p.h, p.h.Get("Connection"))
+	for _, kv := range cc.x.ResponseHeaders() {
+		writeField(w, kv[0], kv[1])
+	}
+	switch {
+	case framing == outLength || (framing == outNone && p.contentLen >= 0 && p.status != 204):
+		w.WriteString("Content-Length: ")
+		var tmp [20]byte
+		w.Write(strconv.AppendInt(tmp[:0], p.contentLen, 10))
+		w.WriteString("\r\n")
+	case framing == outChunked:
+		w.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	writeConnection(w, keep, cc.q.minor)
+	w.WriteString("\r\n")
+}
+
+// copyResponseBody streams the body. upOK reports that the upstream's
+// body was read completely (so its connection may be reused); err is a
+// failure writing to the client.
+func (cc *clientConn) copyResponseBody(conn *upstream.Conn, framing outFraming, idle time.Duration) (n int64, upOK bool, err error) {
+	p := &cc.p
+	switch {
+	case framing == outNone:
+		return 0, true, nil
+	case p.contentLen >= 0:
+		return cc.copySized(conn, p.contentLen)
+	case p.chunked:
+		return cc.copyChunkedResponse(conn, framing)
+	}
+	return cc.copyUntilClose(conn, framing)
+}
+
+// copySized relays a Content-Length body; large remainders are spliced.
+func (cc *clientConn) copySized(conn *upstream.Conn, n int64) (int64, bool, error) {
+	upTCP, _ := conn.Conn.(*net.TCPConn)
+	b := int64(conn.R.Buffered())
+	if n > spliceThreshold && cc.tcp != nil && upTCP != nil && n-b > spliceThreshold {
+		head, _ := conn.R.Peek(int(b))
+		cc.w.Write(head)
+		conn.R.Discard(int(b))
+		if err := cc.w.Flush(); err != nil {
+			return b, false, err
+		}
+		w, err := cc.tcp.ReadFrom(&io.LimitedReader{R: upTCP, N: n - b})
+		cc.e.metrics.splicedResp.Add(float64(w))
+		return b + w, b+w == n, err
+	}
+	buf := cc.e.getBuf()
+	defer cc.e.putBuf(buf)
+	src := &readTagger{r: io.LimitReader(conn.R, n)}
+	w, err := io.CopyBuffer(writerOnly{cc.w}, src, *buf)
+	if src.err != nil || w < n {
+		return w, false, err
+	}
+	return w, true, err
+}
+
+func (cc *clientConn) copyChunkedResponse(conn *upstream.Conn, framing outFraming) (int64, bool, error) {
+	cc.cr.reset(conn.R)
+	buf := cc.e.getBuf()
+	defer cc.e.putBuf(buf)
+	if framing == outChunked {
+		n, err := copyChunked(cc.w, &cc.cr, *buf)
+		if err != nil && cc.cr.err != nil && cc.cr.err != io.EOF {
+			return n, false, nil
+		}
+		return n, err == nil, err
+	}
+	src := &readTagger{r: &cc.cr}
+	n, err := io.CopyBuffer(writerOnly{cc.w}, src, *buf)
+	return n, src.err == nil, err
+}
+
+func (cc *clientConn) copyUntilClose(conn *upstream.Conn, framing outFraming) (int64, bool, error) {
+	buf := cc.e.getBuf()
+	defer cc.e.putBuf(buf)
+	var total int64
+	for {
+		n, rerr := conn.R.Read(*buf)
+		if n > 0 {
+			total += int64(n)
+			var werr error
+			if framing == outChunked {
+				werr = writeChunk(cc.w, (*buf)[:n])
+			} else {
+				_, werr = cc.w.Write((*buf)[:n])
+			}
+			if werr != nil {
+				return total, false, werr
+			}
+		}
+		if rerr == io.EOF {
+			if framing == outChunked {
+				cc.w.WriteString("0\r\n\r\n")
+			}
+			return total, false, nil
+		}
+		if rerr != nil {
+			return total, false, nil
+		}
+	}
+}
+
+// tunnel relays a 101 Switching Protocols answer and then copies bytes
+// both ways until either side closes. The connection is not reused.
+func (cc *clientConn) tunnel(conn *upstream.Conn, res exchangeResult) exchangeResult {
+	p, w := &cc.p, cc.w
+	defer conn.Close()
+	cc.q.keepAlive = false
+	if !cc.q.upgrade {
+		return cc.replyFailure(cc.e.snap.Load(), nil, failBadResponse, 0)
+	}
+	writeStatusLine(w, 101, p.Reason())
+	writeFields(w, &p.h, p.h.Get("Connection"))
+	w.WriteString("Connection: Upgrade\r\nUpgrade: ")
+	w.Write(p.h.Get("Upgrade"))
+	w.WriteString("\r\n\r\n")
+	if b := conn.R.Buffered(); b > 0 {
+		pending, _ := conn.R.Peek(b)
+		w.Write(pending)
+	}
+	if err := w.Flush(); err != nil {
+		return res
+	}
+	if b := cc.r.Buffered(); b > 0 {
+		pending, _ := cc.r.Peek(b)
+		conn.Write(pending)
+		cc.r.Discard(b)
+	}
+	cc.c.SetDeadline(time.Time{})
+	conn.SetDeadline(time.Time{})
+	res.bytes = cc.pipeBoth(conn.Conn)
+	return res
+}
+
+// pipeBoth copies client↔upstream until one direction ends, then closes
+// both so the other copy ends too.
+func (cc *clientConn) pipeBoth(up net.Conn) int64 {
+	var wg sync.WaitGroup
+	var down int64
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		n, _ := io.Copy(up, cc.c)
+		cc.e.metrics.splicedTunnel.Add(float64(n))
+		up.Close()
+		cc.c.Close()
+	}()
+	down, _ = io.Copy(cc.c, up)
+	cc.e.metrics.splicedTunnel.Add(float64(down))
+	up.Close()
+	cc.c.Close()
+	wg.Wait()
+	return down
+}
+
+func (e *Engine) getUpWriter(w io.Writer) *bufio.Writer {
+	uw := e.upWriters.Get().(*bufio.Writer)
+	uw.Reset(w)
+	return uw
+}
+
+func (e *Engine) putUpWriter(uw *bufio.Writer) {
+	uw.Reset(nil)
+	e.upWriters.Put(uw)
+}

@@ -1,0 +1,130 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// exchangeResult is what the access log and metrics need of one request.
+type exchangeResult struct {
+	status int
+	bytes  int64
+	target string
+}
+
+// serveOne reads, routes and answers one request. It returns whether the
+// connection may serve another.
+func (cc *clientConn) serveOne(snap *Snapshot) bool {
+	q := &cc.q
+	q.reset()
+	var err error
+	q.h.buf, err = readHead(cc.r, q.h.buf, snap.Conf.Server.MaxHeaderBytes)
+	if err != nil {
+		if errors.Is(err, errHeadTooLarge) || (len(q.h.buf) > 0 && !isTimeout(err) && !errors.Is(err, io.EOF)) {
+			cc.refuse(snap, classifyHead(err))
+		}
+		return false
+	}
+	if err := q.parse(); err != nil {
+		cc.e.log.Debug("refused request", "err", err, "peer", cc.peer.String())
+		cc.refuse(snap, failBadRequest)
+		return false
+	}
+	cc.c.SetReadDeadline(time.Time{})
+	if max := snap.Conf.Server.MaxBodyBytes; max > 0 && q.contentLen > max {
+		cc.refuse(snap, failBodyTooLarge)
+		return false
+	}
+	idx := snap.table.Match(q)
+	if idx < 0 {
+		res := cc.replyFailure(snap, nil, failNoRoute, 0)
+		cc.finish(snap, nil, res)
+		return cc.keepAfterReply()
+	}
+	return cc.serveRoute(snap, snap.routes[idx])
+}
+
+// refuse answers a request the engine cannot trust and closes.
+func (cc *clientConn) refuse(snap *Snapshot, f failure) {
+	cc.q.keepAlive = false
+	res := cc.replyFailure(snap, nil, f, 0)
+	cc.finish(snap, nil, res)
+}
+
+// serveRoute runs the route's filter chain and forwards the request.
+func (cc *clientConn) serveRoute(snap *Snapshot, rt *routeRT) bool {
+	q, x := &cc.q, &cc.x
+	x.Reset()
+	q.h.Del("X-Client-Id")
+	cc.ensureRequestID()
+	x.Ctx = context.Background()
+	x.Route, x.Upstream = rt.name, rt.upName
+	x.Method, x.Host, x.Path = q.Method(), q.Host(), q.Target()
+	x.Peer = cc.peer
+	x.ClientIP = snap.clientIP(cc.peer.Addr(), &q.h)
+	x.Request = &q.h
+	reply, ran := rt.chain.RunRequest(x)
+	var res exchangeResult
+	if reply != nil {
+		res = cc.writeReply(snap, rt, reply, ran)
+	} else {
+		res = cc.forward(snap, rt)
+	}
+	x.End()
+	cc.finish(snap, rt, res)
+	if reply != nil {
+		return cc.keepAfterReply()
+	}
+	return res.status != 0 && cc.q.keepAlive
+}
+
+// keepAfterReply decides whether a connection can go on after the gateway
+// answered without reading the body: a small unread body is discarded,
+// anything else closes the connection.
+func (cc *clientConn) keepAfterReply() bool {
+	q := &cc.q
+	if !q.keepAlive {
+		return false
+	}
+	if !q.hasBody() {
+		return true
+	}
+	if q.expect100 || q.chunked || q.contentLen > discardLimit {
+		return false
+	}
+	cc.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err := cc.r.Discard(int(q.contentLen))
+	cc.c.SetReadDeadline(time.Time{})
+	return err == nil
+}
+
+// ensureRequestID keeps a sane client X-Request-Id or generates one.
+func (cc *clientConn) ensureRequestID() {
+	q, x := &cc.q, &cc.x
+	if v := q.h.Get("X-Request-Id"); validRequestID(v) {
+		x.RequestID = string(v)
+		return
+	}
+	id := cc.e.reqIDs.next(cc.scratch[:0])
+	q.h.SetBytes("X-Request-Id", id)
+	x.RequestID = string(id)
+}
+
+// finish records metrics and the access log line for one exchange.
+func (cc *clientConn) finish(snap *Snapshot, rt *routeRT, res exchangeResult) {
+	d := time.Since(cc.start)
+	name := "no_route"
+	if rt != nil {
+		name = rt.name
+	}
+	cc.e.metrics.observeRequest(rt, name, res.status, d)
+	if snap.Conf.Server.AccessLog {
+		cc.e.log.Info("access",
+			"route", name, "method", string(cc.q.Method()), "path", string(cc.q.Path()),
+			"status", res.status, "duration_ms", float64(d.Microseconds())/1000,
+			"bytes", res.bytes, "upstream_target", res.target, "client_id", cc.x.ClientID,
+			"request_id", cc.x.RequestID, "peer", cc.peer.String())
+	}
+}
