@@ -1,0 +1,107 @@
+package conf
+
+import (
+	"gopkg.in/yaml.v3"
+)
+
+// config decodes the document's root mapping (nil for an empty file) on
+// top of the defaults.
+func (d *decoder) config(root *yaml.Node) *Config {
+	c := defaultConfig()
+	d.mapping(root, "", fields{
+		"server":    func(n *yaml.Node, p string) { d.server(n, p, &c.Server) },
+		"admin":     func(n *yaml.Node, p string) { d.mapping(n, p, fields{"listen": d.str(&c.Admin.Listen)}) },
+		"upstreams": func(n *yaml.Node, p string) { d.upstreams(n, p, &c) },
+		"auth":      func(n *yaml.Node, p string) { d.auth(n, p, &c.Auth) },
+		"clients":   func(n *yaml.Node, p string) { d.clients(n, p, &c.Clients) },
+		"limits":    func(n *yaml.Node, p string) { d.limits(n, p, &c.Limits) },
+		"routes":    func(n *yaml.Node, p string) { d.routes(n, p, &c.Routes) },
+	})
+	return &c
+}
+
+// server decodes the server block.
+func (d *decoder) server(n *yaml.Node, path string, s *Server) {
+	d.mapping(n, path, fields{
+		"listen":              d.str(&s.Listen),
+		"accept_loops":        d.integerField(&s.AcceptLoops),
+		"read_header_timeout": d.durationField(&s.ReadHeaderTimeout),
+		"idle_timeout":        d.durationField(&s.IdleTimeout),
+		"max_header_bytes":    d.integerField(&s.MaxHeaderBytes),
+		"max_body_bytes":      d.integer64Field(&s.MaxBodyBytes),
+		"shutdown_timeout":    d.durationField(&s.ShutdownTimeout),
+		"trusted_proxies":     d.prefixList(&s.TrustedProxies),
+		"access_log":          d.flagField(&s.AccessLog),
+		"tls": func(n *yaml.Node, p string) {
+			d.mapping(n, p, fields{"cert_file": d.file(&s.TLS.CertFile), "key_file": d.file(&s.TLS.KeyFile)})
+		},
+	})
+}
+
+// clients decodes the clients block: the key "default" is the quota of
+// every caller not named, any other key names a client.
+func (d *decoder) clients(n *yaml.Node, path string, cs *Clients) {
+	d.pairs(n, path, func(k, v *yaml.Node, p string) {
+		q := d.quota(v, p)
+		if k.Value == "default" {
+			cs.Default = *q
+			return
+		}
+		cs.Named[k.Value] = q
+	})
+}
+
+// quota decodes one client's quota.
+func (d *decoder) quota(n *yaml.Node, path string) *Quota {
+	q := defaultQuota()
+	present := d.mapping(n, path, fields{
+		"rate":        d.rateField(&q.Rate),
+		"burst":       d.integerField(&q.Burst),
+		"concurrency": d.integerField(&q.Concurrency),
+		"mode":        d.str(&q.Mode),
+		"routes":      func(n *yaml.Node, p string) { q.Routes = d.routeQuotas(n, p) },
+	})
+	if !present["burst"] {
+		q.Burst = defaultBurst(q.Rate)
+	}
+	return q
+}
+
+// routeQuotas decodes a client's per-route overrides, keyed by route name.
+func (d *decoder) routeQuotas(n *yaml.Node, path string) map[string]RouteQuota {
+	out := map[string]RouteQuota{}
+	d.pairs(n, path, func(k, v *yaml.Node, p string) {
+		var rq RouteQuota
+		present := d.mapping(v, p, fields{"rate": d.rateField(&rq.Rate), "burst": d.integerField(&rq.Burst)})
+		if !present["burst"] {
+			rq.Burst = defaultBurst(rq.Rate)
+		}
+		out[k.Value] = rq
+	})
+	return out
+}
+
+// limits decodes the limits block.
+func (d *decoder) limits(n *yaml.Node, path string, l *Limits) {
+	d.mapping(n, path, fields{
+		"store": d.str(&l.Store),
+		"redis": func(n *yaml.Node, p string) {
+			d.mapping(n, p, fields{
+				"addrs":         d.strList(&l.Redis.Addrs),
+				"username":      d.str(&l.Redis.Username),
+				"password_env":  d.str(&l.Redis.PasswordEnv),
+				"sync_interval": d.durationField(&l.Redis.SyncInterval),
+				"on_failure":    d.str(&l.Redis.OnFailure),
+			})
+		},
+		"adaptive": func(n *yaml.Node, p string) {
+			d.mapping(n, p, fields{
+				"enabled":        d.flagField(&l.Adaptive.Enabled),
+				"target_latency": d.durationField(&l.Adaptive.TargetLatency),
+				"min_factor":     d.numberField(&l.Adaptive.MinFactor),
+			})
+		},
+		"headers":          d.str(&l.Headers),
+		"max_tracked_keys": d.integerField(&l.MaxTrackedKeys),
+	})
+}

@@ -1,0 +1,111 @@
+package conf
+
+import (
+	"strings"
+)
+
+// jwtAlgorithms lists the accepted JWT signing algorithms.
+func jwtAlgorithms() []string {
+	return []string{
+		"HS256", "HS384", "HS512", "RS256", "RS384", "RS512",
+		"PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+	}
+}
+
+// auth checks the configured authentication methods.
+func (v validator) auth(a *Auth) {
+	if a.JWT != nil {
+		v.jwt("auth.jwt", a.JWT)
+	}
+	if a.Introspection != nil {
+		v.introspection("auth.introspection", a.Introspection)
+	}
+	if a.APIKeys != nil {
+		v.apiKeys("auth.api_keys", a.APIKeys)
+	}
+}
+
+// jwt checks the auth.jwt block.
+func (v validator) jwt(path string, j *JWT) {
+	if len(j.Algorithms) == 0 {
+		v.errorf(path+".algorithms", "at least one algorithm is required")
+	}
+	for i, alg := range j.Algorithms {
+		p := indexPath(path+".algorithms", i)
+		if strings.EqualFold(alg, "none") {
+			v.errorf(p, `algorithm "none" is never accepted`)
+			continue
+		}
+		v.oneOf(p, alg, jwtAlgorithms()...)
+	}
+	if len(j.Keys) == 0 {
+		v.errorf(path+".keys", "at least one key is required")
+	}
+	for i, k := range j.Keys {
+		v.jwtKey(indexPath(path+".keys", i), k)
+	}
+	v.notNegative(path+".leeway", j.Leeway)
+	v.required(path+".client_id_claim", j.ClientIDClaim)
+	v.required(path+".scopes_claim", j.ScopesClaim)
+}
+
+// jwtKey checks one key source: exactly one of file and jwks_url.
+func (v validator) jwtKey(path string, k JWTKey) {
+	if v.hasFailed(path+".file", path+".jwks_url") {
+		return
+	}
+	switch {
+	case (k.File == "") == (k.JWKSURL == ""):
+		v.errorf(path, "exactly one of file or jwks_url is required")
+	case k.File != "":
+		v.readable(path+".file", k.File)
+		if k.Refresh != 0 {
+			v.errorf(path+".refresh", "only applies to jwks_url keys")
+		}
+	default:
+		if err := checkHTTPURL(k.JWKSURL); err != nil {
+			v.errorf(path+".jwks_url", "%v", err)
+		}
+		v.positive(path+".refresh", k.Refresh)
+	}
+}
+
+// introspection checks the auth.introspection block.
+func (v validator) introspection(path string, in *Introspection) {
+	if v.required(path+".url", in.URL) {
+		if err := checkHTTPURL(in.URL); err != nil {
+			v.errorf(path+".url", "%v", err)
+		}
+	}
+	v.required(path+".client_id", in.ClientID)
+	if (in.ClientSecretFile == "") == (in.ClientSecretEnv == "") &&
+		!v.hasFailed(path+".client_secret_file", path+".client_secret_env") {
+		v.errorf(path, "exactly one of client_secret_file or client_secret_env is required")
+	}
+	v.notNegative(path+".cache_ttl", in.CacheTTL)
+	v.positive(path+".timeout", in.Timeout)
+}
+
+// apiKeys checks the auth.api_keys block.
+func (v validator) apiKeys(path string, a *APIKeys) {
+	if v.required(path+".header", a.Header) {
+		v.headerName(path+".header", a.Header)
+	}
+	if len(a.Keys) == 0 {
+		v.errorf(path+".keys", "at least one key is required")
+	}
+	seen := map[string]bool{}
+	for i, k := range a.Keys {
+		p := indexPath(path+".keys", i)
+		switch {
+		case k.SHA256 == "":
+			v.errorf(p+".sha256", "required")
+		case !isHex(k.SHA256, 64):
+			v.errorf(p+".sha256", "must be 64 hexadecimal digits (the SHA-256 of the key)")
+		case seen[k.SHA256]:
+			v.errorf(p+".sha256", "duplicate key hash")
+		}
+		seen[k.SHA256] = true
+		v.required(p+".client_id", k.ClientID)
+	}
+}
