@@ -6,6 +6,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -36,8 +37,8 @@ type Conn struct {
 	// peek's results; peekFn is bound once per conn so raw.Read allocates nothing.
 	peekFn  func(fd uintptr) bool
 	peekBuf [1]byte
-	peekN   int
-	peekErr error
+	peekN   uintptr
+	peekErr unix.Errno
 }
 
 // newConn wraps a freshly dialled connection for target t.
@@ -112,21 +113,24 @@ func (c *Conn) alive() bool {
 	if c.raw == nil {
 		return true
 	}
-	c.peekN, c.peekErr = 0, nil
+	c.peekN, c.peekErr = 0, 0
 	if err := c.raw.Read(c.peekFn); err != nil {
 		return false
 	}
 	return c.peekErr == unix.EAGAIN
 }
 
-// peekFD is the raw.Read callback; it never asks to wait for readiness.
+// peekFD is the raw.Read callback; it never asks to wait for readiness. It
+// calls recvfrom(2) directly because unix.Recvfrom allocates its sockaddr.
 func (c *Conn) peekFD(fd uintptr) bool {
 	for {
-		n, _, err := unix.Recvfrom(int(fd), c.peekBuf[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
-		if err == unix.EINTR {
+		n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, fd,
+			uintptr(unsafe.Pointer(&c.peekBuf[0])), uintptr(len(c.peekBuf)),
+			unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
+		if errno == unix.EINTR {
 			continue
 		}
-		c.peekN, c.peekErr = n, err
+		c.peekN, c.peekErr = n, errno
 		return true
 	}
 }

@@ -33,8 +33,8 @@ type testServer struct {
 // serverOption adjusts a testServer before it starts accepting.
 type serverOption func(*testServer)
 
-func closeAfter(n int) serverOption   { return func(s *testServer) { s.closeAfter = n } }
-func reply(r string) serverOption     { return func(s *testServer) { s.reply = r } }
+func closeAfter(n int) serverOption { return func(s *testServer) { s.closeAfter = n } }
+func reply(r string) serverOption   { return func(s *testServer) { s.reply = r } }
 func newServer(t testing.TB, opts ...serverOption) *testServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
