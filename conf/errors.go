@@ -112,14 +112,18 @@ func (r *report) errorf(path, format string, args ...any) {
 	r.add(r.lineOf(path), path, format, args...)
 }
 
-// hasFailed reports whether any of paths, or an ancestor of one, failed to
-// decode.
+// hasFailed reports whether any of paths, or an ancestor of one (up to the
+// root, ""), failed to decode.
 func (r *report) hasFailed(paths ...string) bool {
 	for _, p := range paths {
-		for ; p != ""; p = parentPath(p) {
+		for {
 			if r.failed[p] {
 				return true
 			}
+			if p == "" {
+				break
+			}
+			p = parentPath(p)
 		}
 	}
 	return false

@@ -88,7 +88,11 @@ func (v validator) clients(c *Config) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		v.quota(joinPath("clients", name), c.Clients.Named[name], routes)
+		path := joinPath("clients", name)
+		if name == "" {
+			v.add(v.lineOf(path), "clients", "client names must not be empty")
+		}
+		v.quota(path, c.Clients.Named[name], routes)
 	}
 }
 
