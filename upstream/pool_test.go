@@ -343,3 +343,38 @@ func assertBlocked(t *testing.T, ch chan acquireResult) {
 	case <-time.After(30 * time.Millisecond):
 	}
 }
+
+// TestPoolSlotsBalanceUnderContention races waiters, timeouts, releases and
+// closes on a tiny pool, then checks that no slot leaked.
+func TestPoolSlotsBalanceUnderContention(t *testing.T) {
+	srv := newServer(t)
+	p := conf.Pool{MaxConnsPerTarget: 2, MaxIdlePerTarget: 1, IdleTimeout: time.Minute}
+	_, tg := singleTarget(t, testRegistry(t, registryOptions{}), p, srv.addr)
+	var wg sync.WaitGroup
+	for w := range 6 {
+		wg.Go(func() {
+			for i := range 150 {
+				c, err := tg.Acquire(time.Now().Add(time.Duration(i%3) * time.Millisecond))
+				if err != nil {
+					var de *DialError // a deadline may expire mid-dial
+					if !isExhausted(err) && !errors.As(err, &de) {
+						t.Errorf("acquire: %v", err)
+					}
+					continue
+				}
+				if (w+i)%4 == 0 {
+					c.Close()
+				} else {
+					c.Release()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	tg.pool.mu.Lock()
+	defer tg.pool.mu.Unlock()
+	if tg.Active() != 0 || tg.pool.total != len(tg.pool.idle) || len(tg.pool.waiters) != 0 {
+		t.Fatalf("after the storm: active %d, slots %d, idle %d, waiters %d",
+			tg.Active(), tg.pool.total, len(tg.pool.idle), len(tg.pool.waiters))
+	}
+}
