@@ -233,3 +233,48 @@ func TestParseRate(t *testing.T) {
 		}
 	}
 }
+
+func TestInlineSemantics(t *testing.T) {
+	const head = "server: {listen: \":8080\"}\n"
+	tests := []struct {
+		name, src string
+		check     func(t *testing.T, c *Config)
+	}{
+		{"null admin keeps the default", head + "admin:\n", func(t *testing.T, c *Config) {
+			check(t, "Admin.Listen", c.Admin.Listen, "127.0.0.1:9901")
+		}},
+		{"admin without listen keeps the default", head + "admin: {}\n", func(t *testing.T, c *Config) {
+			check(t, "Admin.Listen", c.Admin.Listen, "127.0.0.1:9901")
+		}},
+		{"empty listen disables admin", head + "admin: {listen: \"\"}\n", func(t *testing.T, c *Config) {
+			check(t, "Admin.Listen", c.Admin.Listen, "")
+		}},
+		{"null health_check stays off", head + "upstreams: {u: {targets: [\"h:1\"], health_check: ~}}\n", func(t *testing.T, c *Config) {
+			check(t, "HealthCheck", c.Upstreams["u"].HealthCheck, (*HealthCheck)(nil))
+		}},
+		{"explicit empty retries.on", head + "upstreams: {u: {targets: [\"h:1\"], retries: {on: []}}}\n", func(t *testing.T, c *Config) {
+			check(t, "Retries", c.Upstreams["u"].Retries, Retries{Attempts: 1, On: []string{}})
+		}},
+		{"burst defaults to ceil(rate per second)", head + "clients: {a: {rate: 150/m}, b: {rate: 7200/h}, c: {rate: 2.5/s}}\n", func(t *testing.T, c *Config) {
+			check(t, "bursts", []int{c.Clients.Named["a"].Burst, c.Clients.Named["b"].Burst, c.Clients.Named["c"].Burst}, []int{3, 2, 3})
+		}},
+		{"numbers are accepted as strings", head + "upstreams: {u: {targets: [\"h:1\"], retries: {on: [502]}}}\n", func(t *testing.T, c *Config) {
+			check(t, "Retries.On", c.Upstreams["u"].Retries.On, []string{"502"})
+		}},
+		{"listen port 0 and IPv6 targets", "server: {listen: \"[::1]:0\"}\nupstreams: {u: {targets: [\"[::1]:9000\"]}}\n", func(t *testing.T, c *Config) {
+			check(t, "Targets", c.Upstreams["u"].Targets, []Target{{"[::1]:9000", 1}})
+		}},
+		{"request_id with no body", head + "upstreams: {u: {targets: [\"h:1\"]}}\nroutes: [{name: r, match: {path: /}, upstream: u, plugins: [{request_id: }]}]\n", func(t *testing.T, c *Config) {
+			check(t, "Plugins", c.Routes[0].Plugins, []Plugin{{RequestID: &RequestIDPlugin{Header: "X-Request-Id"}}})
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse("inline.yaml", []byte(tt.src), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
