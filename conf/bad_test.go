@@ -249,6 +249,14 @@ var badFixtures = map[string][]string{
 		`17: routes[0].auth: expected a list, got a string`,
 		`18: routes[1]: expected a mapping, got a string`,
 	},
+	`yaml_features.bad.yaml`: {
+		`2: defaults: unknown key`,
+		`3: server.listen: required`,
+		`4: server: merge keys (<<) are not supported`,
+		`5: server: keys must be strings, got a list`,
+		`7: server.access_log: expected true or false, got a value tagged !custom`,
+		`8: server.tls.cert_file: expected a file path, got a value tagged !env`,
+	},
 }
 
 // badEnv sets the environment the bad fixtures expect.
