@@ -1,0 +1,279 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binPath is the tollgate binary built once for the end-to-end tests.
+var binPath string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "tollgate-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binPath = filepath.Join(dir, "tollgate")
+	build := exec.Command("go", "build", "-o", binPath, ".")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building tollgate:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// freeAddr returns a loopback address with a port that was free just now.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// syncBuffer is a goroutine-safe buffer for a child's stderr.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// gateway is a running tollgate process.
+type gateway struct {
+	t      testing.TB
+	cmd    *exec.Cmd
+	addr   string
+	admin  string
+	config string
+	logs   *syncBuffer
+	done   chan struct{}
+	exit   int
+}
+
+// startGateway writes cfg (with LISTEN and ADMIN placeholders) to a temp
+// file, starts the binary and waits until /readyz answers 200.
+func startGateway(t testing.TB, cfg string) *gateway {
+	t.Helper()
+	g := &gateway{t: t, addr: freeAddr(t), admin: freeAddr(t), logs: &syncBuffer{}, done: make(chan struct{})}
+	g.config = filepath.Join(t.TempDir(), "tollgate.yaml")
+	g.writeConfig(cfg)
+	g.cmd = exec.Command(binPath, "-config", g.config)
+	g.cmd.Stderr = g.logs
+	g.cmd.Stdout = g.logs
+	if err := g.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		g.cmd.Wait()
+		g.exit = g.cmd.ProcessState.ExitCode()
+		close(g.done)
+	}()
+	t.Cleanup(g.stop)
+	g.waitReady()
+	return g
+}
+
+func (g *gateway) writeConfig(cfg string) {
+	cfg = strings.ReplaceAll(cfg, "LISTEN", g.addr)
+	cfg = strings.ReplaceAll(cfg, "ADMIN", g.admin)
+	if err := os.WriteFile(g.config, []byte(cfg), 0o644); err != nil {
+		g.t.Fatal(err)
+	}
+}
+
+func (g *gateway) waitReady() {
+	g.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-g.done:
+			g.t.Fatalf("tollgate exited with %d:\n%s", g.exit, g.logs.String())
+		default:
+		}
+		resp, err := http.Get("http://" + g.admin + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	g.t.Fatalf("tollgate not ready:\n%s", g.logs.String())
+}
+
+// signal sends sig to the process.
+func (g *gateway) signal(sig syscall.Signal) {
+	if err := g.cmd.Process.Signal(sig); err != nil {
+		g.t.Fatal(err)
+	}
+}
+
+// wait waits for the process to exit and returns its exit code.
+func (g *gateway) wait(d time.Duration) int {
+	g.t.Helper()
+	select {
+	case <-g.done:
+		return g.exit
+	case <-time.After(d):
+		g.t.Fatalf("tollgate did not exit within %v:\n%s", d, g.logs.String())
+		return -1
+	}
+}
+
+func (g *gateway) stop() {
+	select {
+	case <-g.done:
+		return
+	default:
+	}
+	g.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-g.done:
+	case <-time.After(10 * time.Second):
+		g.cmd.Process.Kill()
+		<-g.done
+	}
+	if g.t.Failed() {
+		g.t.Logf("tollgate logs:\n%s", g.logs.String())
+	}
+}
+
+func (g *gateway) url(path string) string { return "http://" + g.addr + path }
+
+// metric returns the value of one sample line of /metrics (the full
+// name with labels as printed), or -1 when absent.
+func (g *gateway) metric(sample string) float64 {
+	g.t.Helper()
+	resp, err := http.Get("http://" + g.admin + "/metrics")
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, sample+" ") {
+			var v float64
+			fmt.Sscan(strings.TrimPrefix(line, sample+" "), &v)
+			return v
+		}
+	}
+	return -1
+}
+
+// origin is a real HTTP server on loopback that counts requests and TCP
+// connections.
+type origin struct {
+	addr     string
+	srv      *http.Server
+	conns    atomic.Int64
+	requests atomic.Int64
+	last     atomic.Pointer[http.Request]
+}
+
+func startOrigin(t testing.TB, h http.HandlerFunc) *origin {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &origin{addr: l.Addr().String()}
+	o.srv = &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			o.requests.Add(1)
+			o.last.Store(r)
+			h(w, r)
+		}),
+		ConnState: func(c net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				o.conns.Add(1)
+			}
+		},
+	}
+	go o.srv.Serve(l)
+	t.Cleanup(func() { o.srv.Close() })
+	return o
+}
+
+// echoHandler answers with the request line and headers as text.
+func echoHandler(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	w.Header().Set("X-Origin-Path", r.URL.RequestURI())
+	w.Header().Set("X-Origin-Method", r.Method)
+	w.Header().Set("X-Origin-Host", r.Host)
+	for name, vals := range r.Header {
+		w.Header()["X-Echo-"+name] = vals
+	}
+	w.Header().Set("X-Origin-Body-Len", fmt.Sprint(len(body)))
+	w.Write(body)
+}
+
+// rawExchange sends raw bytes on a new connection and returns everything
+// the gateway sends back until it closes or the timeout passes.
+func rawExchange(t testing.TB, addr, raw string, timeout time.Duration) string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(timeout))
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(c)
+	return string(out)
+}
+
+// basicConfig routes everything under / to the upstream at addr.
+func basicConfig(addr string, extra string) string {
+	return fmt.Sprintf(`
+server:
+  listen: "LISTEN"
+  read_header_timeout: 2s
+admin:
+  listen: "ADMIN"
+upstreams:
+  app:
+    targets: ["%s"]
+    timeouts: {connect: 500ms, response_header: 1s}
+clients:
+  default: {rate: 100000/s, burst: 100000}
+routes:
+  - name: all
+    match: {path_prefix: /}
+    upstream: app
+%s`, addr, extra)
+}
