@@ -102,19 +102,19 @@ func TestForwardedHeaders(t *testing.T) {
 	resp.Body.Close()
 	h := resp.Header
 	checks := map[string]string{
-		"X-Origin-Path":             "/h?q=1",
-		"X-Origin-Host":             "front.example.com",
-		"X-Echo-X-Hop":              "",
-		"X-Echo-Proxy-Connection":   "",
-		"X-Echo-Te":                 "",
-		"X-Echo-X-Client-Id":        "",
-		"X-Echo-X-Forwarded-For":    "203.0.113.9, 127.0.0.1",
-		"X-Echo-X-Forwarded-Proto":  "http",
-		"X-Echo-X-Forwarded-Host":   "front.example.com",
-		"X-Echo-Traceparent":        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-		"X-Echo-X-Request-Id":       "req-abc",
-		"X-Private":                 "",
-		"Keep-Alive":                "",
+		"X-Origin-Path":            "/h?q=1",
+		"X-Origin-Host":            "front.example.com",
+		"X-Echo-X-Hop":             "",
+		"X-Echo-Proxy-Connection":  "",
+		"X-Echo-Te":                "",
+		"X-Echo-X-Client-Id":       "",
+		"X-Echo-X-Forwarded-For":   "203.0.113.9, 127.0.0.1",
+		"X-Echo-X-Forwarded-Proto": "http",
+		"X-Echo-X-Forwarded-Host":  "front.example.com",
+		"X-Echo-Traceparent":       "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+		"X-Echo-X-Request-Id":      "req-abc",
+		"X-Private":                "",
+		"Keep-Alive":               "",
 	}
 	for k, want := range checks {
 		if got := h.Get(k); got != want {
