@@ -72,8 +72,14 @@ func (cc *clientConn) outFraming() outFraming {
 func (cc *clientConn) writeResponseHead(framing outFraming, keep bool) {
 	p, w := &cc.p, cc.w
 	writeStatusLine(w, p.status, p.Reason())
+	queued := cc.x.ResponseHeaders()
+	for _, kv := range queued {
+		if kv[0] != "Vary" { // Vary lists add up; others set by the gateway replace the upstream's
+			p.h.Del(kv[0])
+		}
+	}
 	writeFields(w, &p.h, p.h.Get("Connection"))
-	for _, kv := range cc.x.ResponseHeaders() {
+	for _, kv := range queued {
 		writeField(w, kv[0], kv[1])
 	}
 	switch {
