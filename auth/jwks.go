@@ -127,6 +127,11 @@ func (s *jwksSource) loaded() bool { return s.set.Load() != nil }
 // (sooner after a failure), until stop.
 func (s *jwksSource) run() {
 	defer close(s.done)
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("jwks refresher stopped by a panic; keys are no longer refreshed", "panic", r)
+		}
+	}()
 	timer := time.NewTimer(s.firstDelay())
 	defer timer.Stop()
 	for {
