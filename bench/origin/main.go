@@ -489,17 +489,21 @@ func (c *conn) sendfile(n int64) error {
 		return err
 	}
 	var serr error
+	var sent int64
 	for n > 0 && serr == nil {
 		err := rc.Write(func(fd uintptr) bool {
 			for n > 0 {
-				off := int64(0)
+				// Any file offset congruent to sent mod 64 continues the
+				// pattern; a partial write leaves sent anywhere.
+				off := sent % int64(len(Pattern))
 				chunk := n
-				if chunk > patternFile {
-					chunk = patternFile
+				if chunk > patternFile-off {
+					chunk = patternFile - off
 				}
 				w, e := syscall.Sendfile(int(fd), sendFD, &off, int(chunk))
 				if w > 0 {
 					n -= int64(w)
+					sent += int64(w)
 				}
 				if e == syscall.EAGAIN {
 					return false
