@@ -26,7 +26,7 @@ type Options struct {
 	Load func() (*conf.Config, error)
 	// Filters builds the auth and limit filter factories for a config; nil
 	// means routes get only their configured plugins.
-	Filters func(cfg *conf.Config) (plugins.Deps, func(), error)
+	Filters func(cfg *conf.Config, m plugins.Metrics) (plugins.Deps, func(), error)
 	// Collectors are registered on the metrics registry (limiter, breakers).
 	Collectors []prometheus.Collector
 }

@@ -72,7 +72,7 @@ type BuildDeps struct {
 	Metrics   *Metrics
 	// Filters returns the auth and limit filter factories for a config
 	// (nil entries mean none); Close is called when the snapshot retires.
-	Filters func(cfg *conf.Config) (plugins.Deps, func(), error)
+	Filters func(cfg *conf.Config, m plugins.Metrics) (plugins.Deps, func(), error)
 }
 
 // BuildSnapshot compiles cfg. On error nothing it built is left behind.
@@ -93,7 +93,7 @@ func BuildSnapshot(cfg *conf.Config, d BuildDeps) (s *Snapshot, err error) {
 	deps := plugins.Deps{Metrics: d.Metrics}
 	if d.Filters != nil {
 		var closer func()
-		if deps, closer, err = d.Filters(cfg); err != nil {
+		if deps, closer, err = d.Filters(cfg, d.Metrics); err != nil {
 			return s, err
 		}
 		if closer != nil {

@@ -1,0 +1,23 @@
+# Convenience targets; the README's two commands work without make.
+GO ?= go
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: build run test check bench fmt
+
+build:
+	CGO_ENABLED=0 $(GO) build -ldflags "-s -w -X main.version=$(VERSION)" -o bin/tollgate ./cmd/tollgate
+
+run:
+	$(GO) run ./cmd/tollgate
+
+test:
+	.ci/run
+
+check: build
+	bin/tollgate -check -config examples/tollgate.yaml
+
+bench:
+	bench/run.sh
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
