@@ -39,6 +39,8 @@ const (
 	// clusterTags is the number of hash tags keys are spread over on Redis
 	// Cluster (one sync call per tag); a single node uses one.
 	clusterTags = 16
+	// probeMin is the first delay between probes of a Redis that is down.
+	probeMin = 100 * time.Millisecond
 	// batchKeys bounds the keys settled by one script call.
 	batchKeys = 256
 )
@@ -87,7 +89,7 @@ func newRedisStore(r conf.Redis, log *slog.Logger, id string, span time.Duration
 		Protocol: 2, DisableIdentity: true,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 		DialTimeout:              timeout, ReadTimeout: timeout, WriteTimeout: timeout,
-		MaxRetries: -1, PoolSize: 4,
+		MaxRetries: -1, DialerRetries: 1, PoolSize: 4,
 	})
 	st := &redisStore{
 		log: log, settings: storeSettings(r), client: client, tags: 1, id: id, span: span, nowNs: nowNs,
@@ -128,27 +130,44 @@ func (st *redisStore) close() {
 	}
 }
 
-// run is the sync goroutine: a heartbeat every second (every tick while
-// Redis is down, to notice its return) and a lease settlement every tick.
+// run is the sync goroutine: a lease settlement every tick and a
+// heartbeat every second. While Redis is down the heartbeat is the probe
+// that notices its return, backing off from 100ms to one second so an
+// outage costs few dial attempts.
 func (st *redisStore) run() {
 	defer close(st.done)
 	defer st.drop()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	var lastBeat time.Time
+	probe := probeMin
 	for {
 		select {
 		case <-st.stop:
 			return
 		case <-timer.C:
 		}
-		if !st.up.Load() || time.Since(lastBeat) >= heartbeatEvery {
+		every := heartbeatEvery
+		if !st.up.Load() {
+			every = probe
+		}
+		if time.Since(lastBeat) >= every {
 			lastBeat = time.Now()
 			st.safely(st.heartbeat)
+			probe = nextProbe(probe, st.up.Load())
 		}
 		st.safely(st.sync)
 		timer.Reset(time.Duration(st.interval.Load()))
 	}
+}
+
+// nextProbe doubles the probe interval while Redis is down (up to a
+// second) and resets it once Redis answers.
+func nextProbe(cur time.Duration, up bool) time.Duration {
+	if up {
+		return probeMin
+	}
+	return min(2*cur, heartbeatEvery)
 }
 
 // safely runs fn, turning a panic into a log line so the goroutine lives.

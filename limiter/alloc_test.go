@@ -1,0 +1,76 @@
+//go:build !race
+
+package limiter
+
+import (
+	"net/netip"
+	"runtime"
+	"testing"
+	"time"
+
+	"tollgate/conf"
+)
+
+// TestAllowDoesNotAllocate pins zero allocations per Allow for a key the
+// limiter already tracks: named, per-route, unlisted id and anonymous IP,
+// with the adaptive factor on.
+func TestAllowDoesNotAllocate(t *testing.T) {
+	clk := newFakeClock()
+	l := New(Options{Now: clk.Now, SweepInterval: -1})
+	defer l.Close()
+	c := partnerClients()
+	c.Named["partner-x"].Concurrency = 0
+	if err := l.Apply(c, adaptiveLimits(), nil); err != nil {
+		t.Fatal(err)
+	}
+	l.Observe("users", time.Millisecond, false)
+	for _, k := range []struct{ id, route string }{{"partner-x", "users"}, {"partner-x", "search"}, {"bob", "users"}, {"", "users"}} {
+		l.Allow(k.id, ipA, k.route, "users")
+		allocs := testing.AllocsPerRun(1000, func() {
+			clk.Advance(time.Second)
+			d := l.Allow(k.id, ipA, k.route, "users")
+			_ = d.PolicyHeader()
+			_ = d.LimitHeader()
+			_ = d.ResetHeader()
+		})
+		if allocs != 0 {
+			t.Errorf("%v: %.1f allocs per Allow", k, allocs)
+		}
+	}
+}
+
+// TestMemoryPerAnonymousCaller reports the heap held per tracked anonymous
+// caller with one million distinct addresses.
+func TestMemoryPerAnonymousCaller(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates about 100 MB")
+	}
+	const n = 1_000_000
+	clk := newFakeClock()
+	l := New(Options{Now: clk.Now, SweepInterval: -1})
+	defer l.Close()
+	if err := l.Apply(conf.Clients{Default: *q(100, 200)}, conf.Limits{MaxTrackedKeys: n}, nil); err != nil {
+		t.Fatal(err)
+	}
+	before := heap()
+	for i := 0; i < n; i++ {
+		l.Allow("", netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), "r", "u")
+	}
+	after := heap()
+	if got := l.Tracked(); got < n*9/10 {
+		t.Fatalf("tracked %d of %d", got, n)
+	}
+	per := float64(after-before) / float64(l.Tracked())
+	t.Logf("1M anonymous callers: %d tracked, %.1f MB, %.1f bytes per key", l.Tracked(), float64(after-before)/1e6, per)
+	if per > 200 {
+		t.Errorf("%.0f bytes per key", per)
+	}
+	runtime.KeepAlive(l)
+}
+
+func heap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
