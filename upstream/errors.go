@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 )
@@ -10,6 +11,16 @@ import (
 // ErrNoTarget is returned by Upstream.Pick when every target is excluded
 // (already tried) or unusable. The proxy maps it to 503.
 var ErrNoTarget = errors.New("no upstream target available")
+
+// ErrAllUnavailable is returned by Upstream.Pick when no target may be
+// picked because every one is out of rotation (breaker open, health check
+// failing), as opposed to all having been tried. It wraps ErrNoTarget. The
+// proxy answers 503 at once with Retry-After from Upstream.RetryAfter.
+var ErrAllUnavailable = fmt.Errorf("every target is unavailable (breaker open or unhealthy): %w", ErrNoTarget)
+
+// ErrBreakerOpen is returned by Target.Begin when the target's breaker
+// refuses a try: it is open, or half-open with all its probe slots taken.
+var ErrBreakerOpen = errors.New("circuit breaker open")
 
 // ErrPoolExhausted is returned by Target.Acquire when max_conns_per_target
 // connections stay in use until the deadline. The proxy maps it to 503.

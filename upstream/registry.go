@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -14,34 +15,51 @@ import (
 const defaultReapEvery = time.Second
 
 // Registry owns upstream state that outlives config snapshots: Targets, with
-// their pools, keyed by (upstream name, address, pool settings). Each Apply
-// returns a Set pointing into it. Safe for concurrent use.
+// their pools, breakers, health flags and health checkers, keyed by
+// (upstream name, address, pool settings), and each upstream's retry budget,
+// keyed by name. Each Apply returns a Set pointing into it. Safe for
+// concurrent use.
 type Registry struct {
-	log     *slog.Logger
-	now     func() time.Time
-	readers *sync.Pool
-	conns   *prometheus.Desc
-	reaper  *reaper
+	log      *slog.Logger
+	now      func() time.Time
+	readers  *sync.Pool
+	conns    *prometheus.Desc
+	breakers *prometheus.Desc
+	reaper   *reaper
+	health   *http.Client
 
 	mu      sync.Mutex
 	targets map[targetKey]*Target
+	budgets map[string]*budgetRef
+	live    []*Set // unreleased Sets, oldest first
 	closed  bool
 	sweep   []*Target // reaper's scratch, reused between ticks; guarded by mu
+}
+
+// budgetRef is an upstream's retry budget with the number of unreleased
+// Sets that use it.
+type budgetRef struct {
+	b    *retryBudget
+	refs int
 }
 
 // registryOptions are the knobs tests turn; NewRegistry uses the defaults.
 type registryOptions struct {
 	reapEvery time.Duration
 	now       func() time.Time
+	log       *slog.Logger
 }
 
 // NewRegistry returns an empty registry and starts its idle reaper; Close
-// stops it. A nil log discards messages.
+// stops it and every health checker. A nil log discards messages.
 func NewRegistry(log *slog.Logger) *Registry {
 	return newRegistry(log, registryOptions{})
 }
 
 func newRegistry(log *slog.Logger, o registryOptions) *Registry {
+	if log == nil {
+		log = o.log
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -52,26 +70,34 @@ func newRegistry(log *slog.Logger, o registryOptions) *Registry {
 		o.now = time.Now
 	}
 	r := &Registry{
-		log:     log,
-		now:     o.now,
-		readers: newReaderPool(),
-		conns:   newConnsDesc(),
-		targets: make(map[targetKey]*Target),
+		log:      log,
+		now:      o.now,
+		readers:  newReaderPool(),
+		conns:    newConnsDesc(),
+		breakers: newBreakerDesc(),
+		health:   newHealthClient(),
+		targets:  make(map[targetKey]*Target),
+		budgets:  make(map[string]*budgetRef),
 	}
 	r.reaper = startReaper(o.reapEvery, r.reapIdle, log)
 	return r
 }
 
 // Apply builds the upstream set for a new config snapshot. A target whose
-// upstream name, address and pool settings are unchanged keeps its Target and
-// pool (idle connections carried over, not re-dialled). Targets no longer
-// referenced are closed when the returned Set's predecessor is released. On
-// error nothing changes.
+// upstream name, address and pool settings are unchanged keeps its Target:
+// its pool (idle connections carried over, not re-dialled), its breaker
+// (unless the breaker settings changed) and its health state. A target new
+// to the registry with health_check set starts out of rotation until its
+// first check passes; that check runs at once. Targets no longer referenced
+// are closed when the returned Set's predecessor is released. On error
+// nothing changes.
 func (r *Registry) Apply(cfg map[string]*conf.Upstream) (*Set, error) {
 	specs, err := buildSpecs(cfg)
 	if err != nil {
 		return nil, err
 	}
+	var stopped []*healthChecker
+	defer waitCheckers(&stopped)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -79,37 +105,133 @@ func (r *Registry) Apply(cfg map[string]*conf.Upstream) (*Set, error) {
 	}
 	s := &Set{reg: r, upstreams: make(map[string]*Upstream, len(specs))}
 	for i := range specs {
-		s.upstreams[specs[i].name] = r.buildUpstreamLocked(&specs[i], s)
+		s.upstreams[specs[i].name] = r.buildUpstreamLocked(&specs[i], s, &stopped)
 	}
+	r.live = append(r.live, s)
 	return s, nil
 }
 
 // buildUpstreamLocked takes a reference on each of spec's targets, creating
-// those the registry does not hold yet, and records them in s.
-func (r *Registry) buildUpstreamLocked(spec *upstreamSpec, s *Set) *Upstream {
+// those the registry does not hold yet, configures them, and records them in
+// s. Health checkers replaced by the new settings are added to stopped.
+func (r *Registry) buildUpstreamLocked(spec *upstreamSpec, s *Set, stopped *[]*healthChecker) *Upstream {
 	targets := make([]*Target, len(spec.addrs))
 	for i, addr := range spec.addrs {
 		key := targetKey{upstream: spec.name, addr: addr, pool: spec.pool}
 		t := r.targets[key]
+		fresh := false
 		if t == nil {
-			t = newTarget(key, r.readers, r.now)
-			r.targets[key] = t
-			r.log.Debug("upstream target added", "upstream", spec.name, "addr", addr)
+			t, fresh = r.newTargetLocked(key)
 		}
 		t.refs++
-		t.connectTimeout.Store(int64(spec.connect))
+		if h := r.configureLocked(t, spec.target, fresh); h != nil {
+			*stopped = append(*stopped, h)
+		}
 		targets[i] = t
 		s.targets = append(s.targets, t)
+		s.settings = append(s.settings, spec.target)
 	}
-	return newUpstream(spec.name, spec.conf, spec.policy, targets, spec.weights)
+	var budget *retryBudget
+	if spec.retries {
+		budget = r.budgetLocked(spec.name)
+		s.budgets = append(s.budgets, spec.name)
+	}
+	return newUpstream(spec, targets, budget)
 }
 
-// release drops one reference per entry; a Target left without any is
-// removed and its pool retired.
-func (r *Registry) release(targets []*Target) {
+// newTargetLocked creates and registers a Target. When a live Target with
+// the same upstream and address exists (only its pool settings differ), the
+// new one inherits its breaker and health flag, and is not fresh.
+func (r *Registry) newTargetLocked(key targetKey) (*Target, bool) {
+	t := newTarget(key, r.readers, r.now)
+	r.targets[key] = t
+	r.log.Debug("upstream target added", "upstream", key.upstream, "addr", key.addr)
+	for k, pred := range r.targets {
+		if k.upstream == key.upstream && k.addr == key.addr && pred != t {
+			t.breaker.Store(pred.breaker.Load())
+			t.unhealthy.Store(pred.unhealthy.Load())
+			return t, false
+		}
+	}
+	return t, true
+}
+
+// configureLocked applies a snapshot's per-target settings to t and
+// returns the health checker it replaced, if any, already cancelled (the
+// caller waits for it after unlocking).
+func (r *Registry) configureLocked(t *Target, ts targetSettings, fresh bool) *healthChecker {
+	t.connectTimeout.Store(int64(ts.connect))
+	r.configureBreakerLocked(t, ts.breaker)
+	return r.configureHealthLocked(t, ts.health, fresh)
+}
+
+// configureBreakerLocked keeps t's breaker if its settings are unchanged,
+// else replaces it with a closed one (or removes it).
+func (r *Registry) configureBreakerLocked(t *Target, s *breakerSettings) {
+	cur := t.breaker.Load()
+	switch {
+	case s == nil && cur == nil:
+	case s == nil:
+		t.breaker.Store(nil)
+		r.log.Info("upstream breaker removed", "upstream", t.Upstream(), "target", t.Addr)
+	case cur == nil:
+		t.breaker.Store(newBreaker(*s, t.Upstream(), t.Addr, r.log))
+	case cur.settings != *s:
+		t.breaker.Store(newBreaker(*s, t.Upstream(), t.Addr, r.log))
+		r.log.Info("upstream breaker settings changed; breaker reset to closed", "upstream", t.Upstream(), "target", t.Addr)
+	}
+}
+
+// configureHealthLocked keeps t's health checker if its settings are
+// unchanged, else cancels it and starts one with the new settings (or none,
+// which puts the target back in rotation). The health flag itself carries
+// over; a fresh target with a health check starts out of rotation.
+func (r *Registry) configureHealthLocked(t *Target, s *healthSettings, fresh bool) *healthChecker {
+	cur := t.checker
+	if cur != nil && s != nil && cur.settings == *s {
+		return nil
+	}
+	if cur != nil {
+		cur.stop()
+		t.checker = nil
+	}
+	if s == nil {
+		t.healthEvery.Store(0)
+		t.SetHealthy(true)
+		return cur
+	}
+	if fresh {
+		t.SetHealthy(false)
+	}
+	t.healthEvery.Store(int64(s.interval))
+	t.checker = startHealthChecker(t, *s, r.health, r.log, fresh)
+	return cur
+}
+
+// budgetLocked returns the named upstream's retry budget, creating it, and
+// takes a reference on it.
+func (r *Registry) budgetLocked(name string) *retryBudget {
+	ref := r.budgets[name]
+	if ref == nil {
+		ref = &budgetRef{b: newRetryBudget(r.now)}
+		r.budgets[name] = ref
+	}
+	ref.refs++
+	return ref.b
+}
+
+// release drops s's references. A Target left without any is removed: its
+// pool retired, its health checker stopped. A Target still referenced is
+// reconfigured from the newest live Set naming it, so releasing a Set that
+// was built but never published (a failed reload) restores what the
+// published one configured.
+func (r *Registry) release(s *Set) {
+	var stopped []*healthChecker
+	defer waitCheckers(&stopped)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, t := range targets {
+	r.dropLiveLocked(s)
+	for _, t := range s.targets {
 		t.refs--
 		if t.refs > 0 {
 			continue
@@ -117,16 +239,80 @@ func (r *Registry) release(targets []*Target) {
 		if r.targets[t.key] == t {
 			delete(r.targets, t.key)
 		}
-		t.pool.retire()
+		stopped = r.retireLocked(t, stopped)
 		r.log.Debug("upstream target retired", "upstream", t.key.upstream, "addr", t.Addr)
+	}
+	for _, name := range s.budgets {
+		if ref := r.budgets[name]; ref != nil {
+			if ref.refs--; ref.refs <= 0 {
+				delete(r.budgets, name)
+			}
+		}
+	}
+	if r.closed {
+		return
+	}
+	for _, t := range s.targets {
+		if ts, ok := r.newestSettingsLocked(t); ok && t.refs > 0 {
+			if h := r.configureLocked(t, ts, false); h != nil {
+				stopped = append(stopped, h)
+			}
+		}
 	}
 }
 
-// Close stops the reaper and closes every pool: idle connections at once,
-// active ones when released. Sets already handed out keep answering Get, but
-// their connections are no longer reused. Calling it again does nothing.
+// retireLocked closes t's pool and cancels its health checker, which is
+// appended to stopped for the caller to wait on.
+func (r *Registry) retireLocked(t *Target, stopped []*healthChecker) []*healthChecker {
+	t.pool.retire()
+	if h := t.checker; h != nil {
+		h.stop()
+		t.checker = nil
+		stopped = append(stopped, h)
+	}
+	return stopped
+}
+
+// dropLiveLocked removes s from the live list.
+func (r *Registry) dropLiveLocked(s *Set) {
+	for i, x := range r.live {
+		if x == s {
+			r.live = append(r.live[:i], r.live[i+1:]...)
+			return
+		}
+	}
+}
+
+// newestSettingsLocked returns the settings the newest live Set gives t.
+func (r *Registry) newestSettingsLocked(t *Target) (targetSettings, bool) {
+	for i := len(r.live) - 1; i >= 0; i-- {
+		s := r.live[i]
+		for j, x := range s.targets {
+			if x == t {
+				return s.settings[j], true
+			}
+		}
+	}
+	return targetSettings{}, false
+}
+
+// waitCheckers waits for cancelled health checkers; Apply and release defer
+// it so the wait happens after the registry lock is released.
+func waitCheckers(stopped *[]*healthChecker) {
+	for _, h := range *stopped {
+		h.wait()
+	}
+}
+
+// Close stops the reaper and every health checker and closes every pool:
+// idle connections at once, active ones when released. Sets already handed
+// out keep answering Get, but their connections are no longer reused.
+// Calling it again does nothing.
 func (r *Registry) Close() {
 	r.reaper.Stop()
+	var stopped []*healthChecker
+	defer r.health.CloseIdleConnections()
+	defer waitCheckers(&stopped)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -134,7 +320,7 @@ func (r *Registry) Close() {
 	}
 	r.closed = true
 	for key, t := range r.targets {
-		t.pool.retire()
+		stopped = r.retireLocked(t, stopped)
 		delete(r.targets, key)
 	}
 }

@@ -152,7 +152,8 @@ func TestApplyErrorsChangeNothing(t *testing.T) {
 			t.Errorf("%s: error %v, want one naming the upstream and %q", name, err, want)
 		}
 	}
-	if n := len(reg.connCounts()); n != 0 {
+	if counts, _ := reg.scrape(); len(counts) != 0 {
+		n := len(counts)
 		t.Fatalf("failed applies left %d upstreams behind", n)
 	}
 }

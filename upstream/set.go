@@ -7,7 +7,9 @@ import "sync"
 type Set struct {
 	reg       *Registry
 	upstreams map[string]*Upstream
-	targets   []*Target // one entry per reference taken in Apply
+	targets   []*Target        // one entry per reference taken in Apply
+	settings  []targetSettings // settings[i] is what this snapshot gives targets[i]
+	budgets   []string         // upstreams whose retry budget this Set references
 	once      sync.Once
 }
 
@@ -20,5 +22,5 @@ func (s *Set) Get(name string) *Upstream { return s.upstreams[name] }
 // when their users release them (in-flight requests may still finish).
 // Calling it again does nothing.
 func (s *Set) Release() {
-	s.once.Do(func() { s.reg.release(s.targets) })
+	s.once.Do(func() { s.reg.release(s) })
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"sort"
-	"time"
 
 	"tollgate/conf"
 )
@@ -16,9 +15,12 @@ type upstreamSpec struct {
 	conf    *conf.Upstream
 	policy  string
 	pool    poolSettings
-	connect time.Duration
 	addrs   []string
 	weights []int64
+	// target is what every target of the upstream is configured with.
+	target targetSettings
+	// retries is true when retries.attempts > 0: the upstream gets a budget.
+	retries bool
 }
 
 // buildSpecs checks and normalises every upstream, in name order so errors
@@ -53,14 +55,19 @@ func buildSpec(name string, c *conf.Upstream) (upstreamSpec, error) {
 	if len(c.Targets) == 0 {
 		return upstreamSpec{}, fmt.Errorf("no targets")
 	}
+	ts, err := newTargetSettings(c)
+	if err != nil {
+		return upstreamSpec{}, err
+	}
 	s := upstreamSpec{
 		name:    name,
 		conf:    c,
 		policy:  policy,
 		pool:    newPoolSettings(c.Pool),
-		connect: max(c.Timeouts.Connect, 0),
 		addrs:   make([]string, 0, len(c.Targets)),
 		weights: make([]int64, 0, len(c.Targets)),
+		target:  ts,
+		retries: c.Retries.Attempts > 0,
 	}
 	seen := make(map[string]bool, len(c.Targets))
 	for i, t := range c.Targets {

@@ -31,7 +31,13 @@ type Target struct {
 	// connectTimeout is the latest snapshot's timeouts.connect (ns; 0 = none).
 	connectTimeout atomic.Int64
 	active         atomic.Int64
-	unhealthy      atomic.Bool // set by health checks (later); zero = healthy
+	unhealthy      atomic.Bool // set by the health checker; zero = healthy
+	// healthEvery is the health check interval (ns; 0 = no health check).
+	healthEvery atomic.Int64
+	// breaker is nil when breaker: is not configured. A reload with other
+	// breaker settings swaps in a new one; tries keep the one they began on.
+	breaker atomic.Pointer[breaker]
+	checker *healthChecker // guarded by Registry.mu; nil = no health check
 
 	refs         int // unreleased Sets naming this target; guarded by Registry.mu
 	errExhausted error
@@ -82,8 +88,41 @@ func (t *Target) Healthy() bool { return !t.unhealthy.Load() }
 // The health checker calls it.
 func (t *Target) SetHealthy(ok bool) { t.unhealthy.Store(!ok) }
 
-// usable reports whether Pick may choose t. A breaker check joins here.
-func (t *Target) usable() bool { return !t.unhealthy.Load() }
+// usable reports whether Pick may choose t: healthy, and its breaker (if
+// any) admits tries. Without a breaker it is one atomic load.
+func (t *Target) usable() bool {
+	if t.unhealthy.Load() {
+		return false
+	}
+	b := t.breaker.Load()
+	return b == nil || b.admits(time.Now())
+}
+
+// BreakerState returns the target's breaker state as exported in
+// tollgate_breaker_state: 0 closed, 1 half-open, 2 open; -1 without a
+// breaker. Asking may move an open breaker whose open_for has passed to
+// half-open.
+func (t *Target) BreakerState() int {
+	b := t.breaker.Load()
+	if b == nil {
+		return -1
+	}
+	return int(b.current())
+}
+
+// unavailableFor estimates how long t stays out of rotation: the rest of
+// its breaker's open_for, and at least one health check interval while it
+// is unhealthy. 0 means usable now.
+func (t *Target) unavailableFor(now time.Time) time.Duration {
+	var d time.Duration
+	if b := t.breaker.Load(); b != nil {
+		d = b.remaining(now)
+	}
+	if t.unhealthy.Load() {
+		d = max(d, time.Duration(t.healthEvery.Load()))
+	}
+	return d
+}
 
 // Acquire returns a pooled idle connection that is checked to be still open,
 // or dials a new one within the connect timeout. When max_conns_per_target

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"fmt"
+	"time"
 
 	"tollgate/conf"
 )
@@ -18,29 +19,72 @@ type Upstream struct {
 	targets     []*Target
 	weights     []int64 // weights[i] >= 1 belongs to targets[i]
 	bal         balancer
-	errNoTarget error // ErrNoTarget wrapped with the name, built once
+	budget      *retryBudget // nil when retries.attempts is 0
+	errNoTarget error        // ErrNoTarget wrapped with the name, built once
+	errAllDown  error        // ErrAllUnavailable wrapped with the name
 }
 
-func newUpstream(name string, c *conf.Upstream, policy string, targets []*Target, weights []int64) *Upstream {
+func newUpstream(spec *upstreamSpec, targets []*Target, budget *retryBudget) *Upstream {
 	return &Upstream{
-		Name:        name,
-		Conf:        c,
+		Name:        spec.name,
+		Conf:        spec.conf,
 		targets:     targets,
-		weights:     weights,
-		bal:         newBalancer(policy, len(targets)),
-		errNoTarget: fmt.Errorf("upstream %q: %w", name, ErrNoTarget),
+		weights:     spec.weights,
+		bal:         newBalancer(spec.policy, len(targets)),
+		budget:      budget,
+		errNoTarget: fmt.Errorf("upstream %q: %w", spec.name, ErrNoTarget),
+		errAllDown:  fmt.Errorf("upstream %q: %w", spec.name, ErrAllUnavailable),
 	}
 }
 
-// Pick chooses a target by the upstream's balance policy, skipping unhealthy
-// targets and those in exclude (already tried for this request). hashKey is
-// used by "hash" only (see HashString). It returns an error wrapping
-// ErrNoTarget when no target is left. Pick allocates nothing.
+// Pick chooses a target by the upstream's balance policy, skipping targets
+// out of rotation (unhealthy, or breaker open) and those in exclude (already
+// tried for this request). hashKey is used by "hash" only (see HashString).
+// It returns an error wrapping ErrAllUnavailable when every target is out of
+// rotation, else one wrapping ErrNoTarget when no target is left. Pick
+// allocates nothing.
 func (u *Upstream) Pick(hashKey uint64, exclude []*Target) (*Target, error) {
 	if t := u.bal.pick(u, hashKey, exclude); t != nil {
 		return t, nil
 	}
-	return nil, u.errNoTarget
+	for _, t := range u.targets {
+		if t.usable() {
+			return nil, u.errNoTarget
+		}
+	}
+	return nil, u.errAllDown
+}
+
+// RetryAfter is how long a caller refused because every target is out of
+// rotation should wait: the shortest time until some target may be picked
+// again (its breaker half-opens; or one health check interval), at least
+// 1 s.
+func (u *Upstream) RetryAfter() time.Duration {
+	now := time.Now()
+	best := time.Duration(-1)
+	for _, t := range u.targets {
+		if d := t.unavailableFor(now); best < 0 || d < best {
+			best = d
+		}
+	}
+	return max(best, time.Second)
+}
+
+// CountRequest records one request to the upstream for the retry budget.
+// The proxy calls it once per request, before the first try. Without
+// retries configured it does nothing.
+func (u *Upstream) CountRequest() {
+	if u.budget != nil {
+		u.budget.countRequest()
+	}
+}
+
+// AllowRetry reports whether the retry budget allows one more retry, and if
+// so records it: retries stay within 20% of the upstream's requests over
+// the last 10 s (plus a small floor, see retryBudget). It is false when
+// retries.attempts is 0.
+func (u *Upstream) AllowRetry() bool {
+	return u.budget != nil && u.budget.allowRetry()
 }
 
 // Targets returns the upstream's targets in config order. The slice is
