@@ -26,33 +26,51 @@ const (
 )
 
 // forward sends the request to the route's upstream, retrying where the
-// route allows, and relays the response.
+// route allows, and relays the response. Each try is reported to its
+// target's breaker. A response whose status is in retries.on is held until
+// the retry's target is picked, and relayed when no retry can happen.
 func (cc *clientConn) forward(snap *Snapshot, rt *routeRT) exchangeResult {
 	deadline := cc.start.Add(rt.conf.Timeout)
-	var triedBuf [8]*upstream.Target
-	tried := triedBuf[:0]
-	attempts := 1 + rt.up.Conf.Retries.Attempts
+	var picker targetPicker
+	up := rt.up
+	attempts := 1 + up.Conf.Retries.Attempts
 	key := hashKey(cc.x.ClientID, cc.x.ClientIP)
 	cc.body, cc.sent100 = bodyUnsent, false
+	up.CountRequest()
 	last := failUnavailable
-	for try := 0; try < attempts && len(tried) < cap(triedBuf); try++ {
-		t, err := rt.up.Pick(key, tried)
+	var held *upstream.Conn // a retryable-status response, relayed if no retry happens
+	var heldT *upstream.Target
+	for try := 0; try < attempts; {
+		t, tr, err := picker.next(up, key)
 		if err != nil {
-			last = classifyUpstream(err)
-			break
+			if try == 0 {
+				return cc.replyNoTarget(snap, rt, err)
+			}
+			break // keep the last try's failure: it says more than "no target"
 		}
-		tried = append(tried, t)
-		conn, f := cc.tryTarget(rt, t, deadline, try == attempts-1)
+		if held != nil {
+			held.Close()
+			held = nil
+		}
+		try++
+		conn, f := cc.tryTarget(rt, t, tr, deadline, try == attempts)
 		if f == failNone {
 			return cc.relay(snap, rt, conn, t)
 		}
 		if f == failRetryStatus {
+			if !time.Now().Before(deadline) || !up.AllowRetry() {
+				return cc.relay(snap, rt, conn, t)
+			}
+			held, heldT = conn, t
 			continue
 		}
 		last = f
-		if f == failBadRequest || f == failBodyTooLarge || f == failClientGone || !cc.mayRetry(rt, f) {
+		if try == attempts || f == failBadRequest || f == failBodyTooLarge || f == failClientGone || !cc.mayRetry(rt, f, deadline) {
 			break
 		}
+	}
+	if held != nil {
+		return cc.relay(snap, rt, held, heldT)
 	}
 	if last == failClientGone {
 		cc.q.keepAlive = false
@@ -66,16 +84,19 @@ const failClientGone = failure(-2)
 
 // mayRetry applies retries.on to a failure: connect failures are always
 // safe (no byte was sent); others need a replayable, idempotent request.
-func (cc *clientConn) mayRetry(rt *routeRT, f failure) bool {
+// A retry also needs time left before the route's deadline and room in
+// the upstream's retry budget (asked last, since asking spends it).
+func (cc *clientConn) mayRetry(rt *routeRT, f failure, deadline time.Time) bool {
+	var ok bool
 	switch f {
 	case failConnect, failConnectTimeout:
-		return rt.retry.connect
+		ok = rt.retry.connect
 	case failTimeout:
-		return rt.retry.timeout && cc.replayable() && idempotent(cc.q.Method())
+		ok = rt.retry.timeout && cc.replayable() && idempotent(cc.q.Method())
 	case failReset, failBadResponse:
-		return rt.retry.reset && cc.replayable() && idempotent(cc.q.Method())
+		ok = rt.retry.reset && cc.replayable() && idempotent(cc.q.Method())
 	}
-	return false
+	return ok && time.Now().Before(deadline) && rt.up.AllowRetry()
 }
 
 func (cc *clientConn) replayable() bool { return cc.body != bodyStreamed }
@@ -88,29 +109,37 @@ func idempotent(m []byte) bool {
 	return false
 }
 
-// tryTarget sends the request to t and reads the response head. A reused
-// connection that the upstream closed before answering is retried once on
-// a fresh connection (the keep-alive race): nothing was processed.
-func (cc *clientConn) tryTarget(rt *routeRT, t *upstream.Target, deadline time.Time, last bool) (*upstream.Conn, failure) {
+// tryTarget sends the request to t and reads the response head, then
+// reports the outcome to the try's breaker. A reused connection that the
+// upstream closed before answering is retried once on a fresh connection
+// (the keep-alive race): nothing was processed. A status listed in
+// retries.on returns failRetryStatus with the connection still open, so
+// forward can relay it if no retry happens.
+func (cc *clientConn) tryTarget(rt *routeRT, t *upstream.Target, tr upstream.Try, deadline time.Time, last bool) (*upstream.Conn, failure) {
 	conn, err := t.Acquire(deadline)
 	if err != nil {
-		return nil, classifyUpstream(err)
+		f := classifyUpstream(err)
+		tr.Done(outcomeOf(f, 0))
+		return nil, f
 	}
 	f := cc.roundTrip(rt, conn, deadline)
 	if f == failReset && conn.Reused && cc.replayable() && cc.nothingRead {
 		conn.Close()
 		if conn, err = t.AcquireFresh(deadline); err != nil {
-			return nil, classifyUpstream(err)
+			f = classifyUpstream(err)
+			tr.Done(outcomeOf(f, 0))
+			return nil, f
 		}
 		f = cc.roundTrip(rt, conn, deadline)
 	}
 	if f != failNone {
 		conn.Close()
+		tr.Done(outcomeOf(f, 0))
 		return nil, f
 	}
+	tr.Done(outcomeOf(f, cc.p.status))
 	if !last && rt.retry.status(cc.p.status) && cc.replayable() && idempotent(cc.q.Method()) {
-		conn.Close()
-		return nil, failRetryStatus
+		return conn, failRetryStatus
 	}
 	return conn, failNone
 }
