@@ -202,6 +202,10 @@ type clientConn struct {
 	body        bodyState
 	sent100     bool
 	nothingRead bool
+	reqID       []byte
+	lr          io.LimitedReader
+	tag         readTagger
+	wo          writerOnly
 }
 
 func newClientConn(e *Engine) *clientConn {

@@ -85,8 +85,7 @@ func (cc *clientConn) writeResponseHead(framing outFraming, keep bool) {
 	switch {
 	case framing == outLength || (framing == outNone && p.contentLen >= 0 && p.status != 204):
 		w.WriteString("Content-Length: ")
-		var tmp [20]byte
-		w.Write(strconv.AppendInt(tmp[:0], p.contentLen, 10))
+		w.Write(strconv.AppendInt(w.AvailableBuffer(), p.contentLen, 10))
 		w.WriteString("\r\n")
 	case framing == outChunked:
 		w.WriteString("Transfer-Encoding: chunked\r\n")
@@ -128,8 +127,9 @@ func (cc *clientConn) copySized(conn *upstream.Conn, n int64) (int64, bool, erro
 	}
 	buf := cc.e.getBuf()
 	defer cc.e.putBuf(buf)
-	src := &readTagger{r: io.LimitReader(conn.R, n)}
-	w, err := io.CopyBuffer(writerOnly{cc.w}, src, *buf)
+	src := cc.limitedSource(conn.R, n)
+	cc.wo = writerOnly{cc.w}
+	w, err := io.CopyBuffer(&cc.wo, src, *buf)
 	if src.err != nil || w < n {
 		return w, false, err
 	}

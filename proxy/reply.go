@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"net/http"
 	"strconv"
 
@@ -32,13 +33,13 @@ func (cc *clientConn) writeReply(snap *Snapshot, rt *routeRT, r *plugins.Reply, 
 // filters see the reply's head before it is written.
 func (cc *clientConn) sendReply(rt *routeRT, ran, status int, code, msg string, hdr [][2]string, body []byte) exchangeResult {
 	x := &cc.x
-	if x.RequestID == "" {
-		x.RequestID = string(cc.e.reqIDs.next(cc.scratch[:0]))
+	if x.RequestID == "" && len(cc.reqID) == 0 {
+		cc.reqID = cc.e.reqIDs.next(cc.reqID[:0])
 	}
 	h := &cc.reply
 	h.reset()
 	if code != "" {
-		body = appendJSONError(cc.scratch[:0], code, msg, x.RequestID)
+		body = appendJSONError(cc.scratch[:0], code, msg, cc.requestID())
 		h.Add("Content-Type", "application/json")
 	}
 	for _, kv := range hdr {
@@ -56,7 +57,7 @@ func (cc *clientConn) sendReply(rt *routeRT, ran, status int, code, msg string, 
 		writeField(w, kv[0], kv[1])
 	}
 	w.WriteString("Content-Length: ")
-	w.Write(strconv.AppendInt(cc.scratch[len(body):len(body)], int64(len(body)), 10))
+	w.Write(strconv.AppendInt(w.AvailableBuffer(), int64(len(body)), 10))
 	w.WriteString("\r\n")
 	writeConnection(w, keep, cc.q.minor)
 	w.WriteString("\r\n")
@@ -104,17 +105,10 @@ func appendJSONString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-type byteWriter interface {
-	Write([]byte) (int, error)
-	WriteString(string) (int, error)
-	WriteByte(byte) error
-}
-
 // writeStatusLine writes "HTTP/1.1 <code> <reason>\r\n".
-func writeStatusLine(w byteWriter, status int, reason []byte) {
+func writeStatusLine(w *bufio.Writer, status int, reason []byte) {
 	w.WriteString("HTTP/1.1 ")
-	var tmp [8]byte
-	w.Write(strconv.AppendInt(tmp[:0], int64(status), 10))
+	w.Write(strconv.AppendInt(w.AvailableBuffer(), int64(status), 10))
 	w.WriteByte(' ')
 	if len(reason) > 0 {
 		w.Write(reason)
@@ -124,7 +118,7 @@ func writeStatusLine(w byteWriter, status int, reason []byte) {
 	w.WriteString("\r\n")
 }
 
-func writeField(w byteWriter, name, value string) {
+func writeField(w *bufio.Writer, name, value string) {
 	w.WriteString(name)
 	w.WriteString(": ")
 	w.WriteString(value)
@@ -134,7 +128,7 @@ func writeField(w byteWriter, name, value string) {
 // writeFields writes h's fields except hop-by-hop ones and the framing
 // headers the engine writes itself. connHdr is the message's Connection
 // value, whose tokens name more hop-by-hop fields.
-func writeFields(w byteWriter, h *Header, connHdr []byte) {
+func writeFields(w *bufio.Writer, h *Header, connHdr []byte) {
 	for i := 0; i < h.Len(); i++ {
 		name, v := h.At(i)
 		if isHopByHop(name, connHdr) || equalFold(name, "Content-Length") {
@@ -147,7 +141,7 @@ func writeFields(w byteWriter, h *Header, connHdr []byte) {
 	}
 }
 
-func writeConnection(w byteWriter, keep bool, minor int) {
+func writeConnection(w *bufio.Writer, keep bool, minor int) {
 	switch {
 	case !keep:
 		w.WriteString("Connection: close\r\n")

@@ -19,6 +19,8 @@ type exchangeResult struct {
 func (cc *clientConn) serveOne(snap *Snapshot) bool {
 	q := &cc.q
 	q.reset()
+	cc.x.Reset()
+	cc.reqID = cc.reqID[:0]
 	var err error
 	q.h.buf, err = readHead(cc.r, q.h.buf, snap.Conf.Server.MaxHeaderBytes)
 	if err != nil {
@@ -56,7 +58,6 @@ func (cc *clientConn) refuse(snap *Snapshot, f failure) {
 // serveRoute runs the route's filter chain and forwards the request.
 func (cc *clientConn) serveRoute(snap *Snapshot, rt *routeRT) bool {
 	q, x := &cc.q, &cc.x
-	x.Reset()
 	q.h.Del("X-Client-Id")
 	cc.ensureRequestID()
 	x.Ctx = context.Background()
@@ -102,14 +103,22 @@ func (cc *clientConn) keepAfterReply() bool {
 
 // ensureRequestID keeps a sane client X-Request-Id or generates one.
 func (cc *clientConn) ensureRequestID() {
-	q, x := &cc.q, &cc.x
+	q := &cc.q
 	if v := q.h.Get("X-Request-Id"); validRequestID(v) {
-		x.RequestID = string(v)
+		cc.reqID = append(cc.reqID[:0], v...)
 		return
 	}
-	id := cc.e.reqIDs.next(cc.scratch[:0])
-	q.h.SetBytes("X-Request-Id", id)
-	x.RequestID = string(id)
+	cc.reqID = cc.e.reqIDs.next(cc.reqID[:0])
+	q.h.SetBytes("X-Request-Id", cc.reqID)
+}
+
+// requestID returns the id of the current request: the one a request_id
+// plugin chose, else the engine's (kept or generated) X-Request-Id.
+func (cc *clientConn) requestID() string {
+	if cc.x.RequestID != "" {
+		return cc.x.RequestID
+	}
+	return string(cc.reqID)
 }
 
 // finish records metrics and the access log line for one exchange.
@@ -125,6 +134,6 @@ func (cc *clientConn) finish(snap *Snapshot, rt *routeRT, res exchangeResult) {
 			"route", name, "method", string(cc.q.Method()), "path", string(cc.q.Path()),
 			"status", res.status, "duration_ms", float64(d.Microseconds())/1000,
 			"bytes", res.bytes, "upstream_target", res.target, "client_id", cc.x.ClientID,
-			"request_id", cc.x.RequestID, "peer", cc.peer.String())
+			"request_id", cc.requestID(), "peer", cc.peer.String())
 	}
 }
