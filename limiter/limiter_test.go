@@ -360,3 +360,24 @@ func TestManyGoroutines(t *testing.T) {
 		t.Fatalf("admitted %d across goroutines, want exactly 400 (4 buckets × 100)", total)
 	}
 }
+
+func TestDefaultRouteOverride(t *testing.T) {
+	c := conf.Clients{Default: conf.Quota{Rate: perSec(1), Burst: 5, Routes: map[string]conf.RouteQuota{"search": {Rate: perSec(1), Burst: 1}}}}
+	l, _ := newLocal(t, c, conf.Limits{})
+	if d := l.Allow("", ipA, "search", "u"); !d.Allowed || d.Policy != "default/search" || d.MetricClient != "default" {
+		t.Fatalf("%+v", d)
+	}
+	if d := l.Allow("", ipA, "search", "u"); d.Allowed {
+		t.Fatal("override burst not applied")
+	}
+	if d := l.Allow("", ipA, "users", "u"); !d.Allowed || d.Remaining != 4 {
+		t.Fatalf("base bucket: %+v", d)
+	}
+	// Reload keeps the route's id, hence the caller's state.
+	if err := l.Apply(c, conf.Limits{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if d := l.Allow("", ipA, "search", "u"); d.Allowed {
+		t.Fatal("override bucket reset by reload")
+	}
+}

@@ -170,7 +170,7 @@ func TestRedisSharedQuota(t *testing.T) {
 			for i := range ls {
 				ls[i] = newRedisLimiter(t, clients, redisLimits(srv.addr(), FailLocal), nil)
 			}
-			time.Sleep(150 * time.Millisecond) // heartbeats: every instance sees the others
+			waitInstances(t, ls, n) // heartbeats: every instance sees the others
 			srv.resetStats(t)
 			const dur = 3 * time.Second
 			start := time.Now()
@@ -258,7 +258,7 @@ func TestRedisOutage(t *testing.T) {
 				newRedisLimiter(t, clients, redisLimits(srv.addr(), mode), log),
 				newRedisLimiter(t, clients, redisLimits(srv.addr(), mode), nil),
 			}
-			time.Sleep(150 * time.Millisecond)
+			waitInstances(t, ls, 2)
 			if s := ls[0].StoreStatus(); s != "redis" || ls[0].Instances() != 2 {
 				t.Fatalf("before: %s, %d instances", s, ls[0].Instances())
 			}
@@ -309,6 +309,23 @@ func TestRedisOutage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitInstances waits (bounded) until every limiter has seen n instances
+// in Redis.
+func waitInstances(t *testing.T, ls []*Limiter, n int) {
+	t.Helper()
+	for i := 0; i < 300; i++ {
+		ok := true
+		for _, l := range ls {
+			ok = ok && l.Instances() == n
+		}
+		if ok {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("instances not seen: %d", ls[0].Instances())
 }
 
 // waitStatus waits (bounded) for the limiter's store status, calling Allow
