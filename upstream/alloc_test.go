@@ -39,3 +39,25 @@ func TestAcquireReleaseIdleAllocatesNothing(t *testing.T) {
 		t.Fatalf("Acquire+Release of an idle conn allocates %v times", n)
 	}
 }
+
+func TestBeginWithoutBreakerAllocatesNothing(t *testing.T) {
+	u := balanced(t, testRegistry(t, registryOptions{}), "round_robin", 1, 1)
+	tg := u.Targets()[0]
+	n := testing.AllocsPerRun(1000, func() {
+		tr, err := tg.Begin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr.Done(Outcome{Status: 200})
+	})
+	if n != 0 {
+		t.Fatalf("Begin+Done without a breaker allocates %v times", n)
+	}
+}
+
+func TestPickWithClosedBreakerAllocatesNothing(t *testing.T) {
+	_, u := guarded(t, testRegistry(t, registryOptions{}), testBreaker(), nil, "127.0.0.1:1", "127.0.0.1:2")
+	if n := testing.AllocsPerRun(1000, func() { _, _ = u.Pick(0, nil) }); n != 0 {
+		t.Fatalf("Pick with closed breakers allocates %v times", n)
+	}
+}

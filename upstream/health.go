@@ -53,7 +53,7 @@ func startHealthChecker(t *Target, s healthSettings, client *http.Client, log *s
 		client:   client,
 		log:      log,
 		url:      "http://" + t.Addr + s.path,
-		rnd:      rand.New(rand.NewPCG(t.seed, uint64(time.Now().UnixNano()))),
+		rnd:      newCheckerRand(t),
 		cancel:   cancel,
 		done:     make(chan struct{}),
 		unproven: fresh,
@@ -64,6 +64,12 @@ func startHealthChecker(t *Target, s healthSettings, client *http.Client, log *s
 	}
 	go h.run(ctx, first)
 	return h
+}
+
+// newCheckerRand seeds a checker's generator from its address and the
+// clock, so checkers of different targets (and processes) draw differently.
+func newCheckerRand(t *Target) *rand.Rand {
+	return rand.New(rand.NewPCG(t.seed, uint64(time.Now().UnixNano())))
 }
 
 // firstDelay is a uniformly random phase in [0, interval).

@@ -166,20 +166,28 @@ func (r *Registry) configureLocked(t *Target, ts targetSettings, fresh bool) *he
 }
 
 // configureBreakerLocked keeps t's breaker if its settings are unchanged,
-// else replaces it with a closed one (or removes it).
+// else replaces it (or removes it). The replaced breaker is remembered, so
+// going back to its settings — a built reload abandoned, the previous one
+// restored — brings its state back instead of a closed breaker.
 func (r *Registry) configureBreakerLocked(t *Target, s *breakerSettings) {
 	cur := t.breaker.Load()
 	switch {
 	case s == nil && cur == nil:
+		return
+	case s != nil && cur != nil && cur.settings == *s:
+		return
 	case s == nil:
 		t.breaker.Store(nil)
 		r.log.Info("upstream breaker removed", "upstream", t.Upstream(), "target", t.Addr)
-	case cur == nil:
+	case t.prevBreaker != nil && t.prevBreaker.settings == *s:
+		t.breaker.Store(t.prevBreaker)
+	default:
 		t.breaker.Store(newBreaker(*s, t.Upstream(), t.Addr, r.log))
-	case cur.settings != *s:
-		t.breaker.Store(newBreaker(*s, t.Upstream(), t.Addr, r.log))
-		r.log.Info("upstream breaker settings changed; breaker reset to closed", "upstream", t.Upstream(), "target", t.Addr)
+		if cur != nil {
+			r.log.Info("upstream breaker settings changed; breaker reset to closed", "upstream", t.Upstream(), "target", t.Addr)
+		}
 	}
+	t.prevBreaker = cur
 }
 
 // configureHealthLocked keeps t's health checker if its settings are

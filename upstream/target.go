@@ -36,8 +36,9 @@ type Target struct {
 	healthEvery atomic.Int64
 	// breaker is nil when breaker: is not configured. A reload with other
 	// breaker settings swaps in a new one; tries keep the one they began on.
-	breaker atomic.Pointer[breaker]
-	checker *healthChecker // guarded by Registry.mu; nil = no health check
+	breaker     atomic.Pointer[breaker]
+	checker     *healthChecker // guarded by Registry.mu; nil = no health check
+	prevBreaker *breaker       // the breaker before the last change; guarded by Registry.mu
 
 	refs         int // unreleased Sets naming this target; guarded by Registry.mu
 	errExhausted error
