@@ -74,3 +74,22 @@ func heap() uint64 {
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
 }
+
+// TestAllowRedisDoesNotAllocate: with the Redis store, deciding from a
+// lease does not allocate either (the sync goroutine's batches do, off the
+// request path).
+func TestAllowRedisDoesNotAllocate(t *testing.T) {
+	srv := startRedis(t)
+	c := conf.Clients{Default: *q(1e6, 1e6), Named: map[string]*conf.Quota{"n": q(1e6, 1e6)}}
+	l := newRedisLimiter(t, c, redisLimits(srv.addr(), FailLocal), nil)
+	for _, id := range []string{"n", "", "bob"} {
+		for i := 0; i < 10; i++ {
+			l.Allow(id, ipA, "r", "u")
+			time.Sleep(60 * time.Millisecond) // first lease settles
+		}
+		allocs := testing.AllocsPerRun(1000, func() { l.Allow(id, ipA, "r", "u") })
+		if allocs > 0.01 {
+			t.Errorf("%q: %.3f allocs per Allow", id, allocs)
+		}
+	}
+}
