@@ -41,6 +41,7 @@ const (
 // long-lived; snapshots are swapped under it.
 type Engine struct {
 	snap     atomic.Pointer[Snapshot]
+	observer Observer
 	metrics  *Metrics
 	log      *slog.Logger
 	draining atomic.Bool
@@ -53,6 +54,12 @@ type Engine struct {
 	bufPool   sync.Pool
 	upWriters sync.Pool
 	reqIDs    requestIDs
+}
+
+// Observer is told how each upstream answered: the adaptive limiter's
+// feed. Implementations must be cheap and safe for concurrent use.
+type Observer interface {
+	Observe(upstream string, latency time.Duration, failed bool)
 }
 
 // NewEngine returns an engine with no snapshot; Swap must be called before

@@ -27,6 +27,12 @@ type Options struct {
 	// Filters builds the auth and limit filter factories for a config; nil
 	// means routes get only their configured plugins.
 	Filters func(cfg *conf.Config, m plugins.Metrics) (plugins.Deps, func(), error)
+	// Commit applies a config to long-lived policy state (limiter quotas)
+	// once its snapshot is built, right before the swap; an error aborts
+	// the load and leaves everything as it was.
+	Commit func(cfg *conf.Config) error
+	// Observer is told each upstream answer's latency and failure.
+	Observer Observer
 	// Collectors are registered on the metrics registry (limiter, breakers).
 	Collectors []prometheus.Collector
 }
@@ -59,6 +65,7 @@ func New(opts Options) *Gateway {
 		m.Registry.MustRegister(c)
 	}
 	g.engine = NewEngine(m, opts.Logger)
+	g.engine.observer = opts.Observer
 	return g
 }
 
@@ -73,7 +80,10 @@ func (g *Gateway) Start(cfg *conf.Config) error {
 	if err != nil {
 		return err
 	}
-	if err := g.loadCert(cfg); err != nil {
+	if err := g.loadCert(cfg); err == nil {
+		err = g.commit(cfg)
+	}
+	if err != nil {
 		snap.Retire()
 		return err
 	}
@@ -137,6 +147,13 @@ func (g *Gateway) loadCert(cfg *conf.Config) error {
 	return nil
 }
 
+func (g *Gateway) commit(cfg *conf.Config) error {
+	if g.opts.Commit == nil {
+		return nil
+	}
+	return g.opts.Commit(cfg)
+}
+
 func (g *Gateway) getCert(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	return g.cert.Load(), nil
 }
@@ -155,7 +172,9 @@ func (g *Gateway) Reload() (*conf.Config, error) {
 		snap, err = g.build(cfg)
 	}
 	if err == nil {
-		err = g.loadCert(cfg)
+		if err = g.loadCert(cfg); err == nil {
+			err = g.commit(cfg)
+		}
 		if err != nil {
 			snap.Retire()
 		}

@@ -104,9 +104,14 @@ func (m *Metrics) observeRequest(rt *routeRT, name string, status int, d time.Du
 	rm.duration.Observe(d.Seconds())
 }
 
-func (m *Metrics) observeUpstream(rt *routeRT, d time.Duration) {
+// observeUpstream records how long an upstream took to answer (or fail)
+// and feeds the adaptive limiter.
+func (e *Engine) observeUpstream(rt *routeRT, d time.Duration, failed bool) {
 	if rt.metrics.upstream != nil {
 		rt.metrics.upstream.Observe(d.Seconds())
+	}
+	if e.observer != nil {
+		e.observer.Observe(rt.upName, d, failed)
 	}
 }
 

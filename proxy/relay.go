@@ -26,6 +26,7 @@ const (
 // when the whole response was read and the upstream keeps it open.
 func (cc *clientConn) relay(snap *Snapshot, rt *routeRT, conn *upstream.Conn, t *upstream.Target) exchangeResult {
 	p, q, x := &cc.p, &cc.q, &cc.x
+	cc.e.observeUpstream(rt, time.Since(cc.start), p.status >= 500)
 	x.Response, x.Status = &p.h, p.status
 	rt.chain.RunResponse(x, len(rt.chain))
 	res := exchangeResult{status: p.status, target: t.Addr}
@@ -50,7 +51,6 @@ func (cc *clientConn) relay(snap *Snapshot, rt *routeRT, conn *upstream.Conn, t 
 		keep = false
 	}
 	q.keepAlive = keep
-	cc.e.metrics.observeUpstream(rt, time.Since(cc.start))
 	return res
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"net/http"
 	"strconv"
+	"time"
 
 	"tollgate/plugins"
 )
@@ -11,6 +12,9 @@ import (
 // replyFailure answers with the contract's JSON error for f.
 func (cc *clientConn) replyFailure(snap *Snapshot, rt *routeRT, f failure, ran int) exchangeResult {
 	info := failureInfo[f]
+	if rt != nil && f >= failConnect && f <= failConnectTimeout && f != failUnavailable {
+		cc.e.observeUpstream(rt, time.Since(cc.start), true)
+	}
 	var hdr [][2]string
 	if info.status == 503 {
 		hdr = retryAfterOne

@@ -185,6 +185,9 @@ func (q *request) readContentLength() error {
 		if !equalFold(name, "Content-Length") {
 			continue
 		}
+		if len(v) == 0 {
+			return errBadCL
+		}
 		for len(v) > 0 {
 			var tok []byte
 			tok, v = nextToken(v)

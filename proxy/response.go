@@ -67,6 +67,9 @@ func (p *response) readFraming() error {
 		if !equalFold(name, "Content-Length") {
 			continue
 		}
+		if len(v) == 0 {
+			return errBadResponse
+		}
 		for len(v) > 0 {
 			var tok []byte
 			tok, v = nextToken(v)

@@ -20,6 +20,8 @@ func reloadConfig(a, b string, version string) string {
 	return fmt.Sprintf(`
 server: {listen: "LISTEN", shutdown_timeout: 5s}
 admin: {listen: "ADMIN"}
+clients:
+  default: {rate: 100000/s, burst: 100000}
 upstreams:
   a: {targets: ["%s"]}
   b: {targets: ["%s"]}

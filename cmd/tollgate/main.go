@@ -112,7 +112,10 @@ func serve(src *source, log *slog.Logger) int {
 		return exitBadConfig
 	}
 	defer rt.close()
-	g := proxy.New(proxy.Options{Logger: log, Load: src.load, Filters: rt.filters, Collectors: rt.collectors()})
+	g := proxy.New(proxy.Options{
+		Logger: log, Load: src.load, Filters: rt.filters, Commit: rt.commit,
+		Observer: rt.limiter, Collectors: rt.collectors(),
+	})
 	if err := g.Start(cfg); err != nil {
 		log.Error("starting", "err", err)
 		var be *proxy.BindError

@@ -1,27 +1,33 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"tollgate/auth"
 	"tollgate/conf"
+	"tollgate/limiter"
 	"tollgate/plugins"
 )
 
 // runtime owns the policy state that outlives config snapshots (limiter
 // buckets, JWKS caches) and builds each snapshot's auth and limit filters.
 type runtime struct {
-	log *slog.Logger
+	log     *slog.Logger
+	limiter *limiter.Limiter
 
 	mu   sync.Mutex
 	auth *auth.Authenticator // the newest one, the "prev" of the next build
 }
 
 func newRuntime(log *slog.Logger) (*runtime, error) {
-	return &runtime{log: log}, nil
+	redis.SetLogger(redisLogger{log})
+	return &runtime{log: log, limiter: limiter.New(limiter.Options{Logger: log})}, nil
 }
 
 // filters returns the auth and limit filter factories for cfg and a
@@ -39,8 +45,23 @@ func (r *runtime) filters(cfg *conf.Config, m plugins.Metrics) (plugins.Deps, fu
 	deps.Auth = func(route *conf.Route) (plugins.Filter, error) {
 		return plugins.NewAuthFilter(a, route, m, apiKeyHeader), nil
 	}
-	closer := func() { r.retireAuth(a) }
-	return deps, closer, nil
+	deps.Limit = func(route *conf.Route) (plugins.Filter, error) {
+		return plugins.NewLimitFilter(r.limiter, route, cfg.Limits.Headers, m), nil
+	}
+	return deps, func() { r.retireAuth(a) }, nil
+}
+
+// commit applies cfg's quotas to the limiter; it runs once the snapshot is
+// built, just before the swap.
+func (r *runtime) commit(cfg *conf.Config) error {
+	routes := make([]string, len(cfg.Routes))
+	for i, rt := range cfg.Routes {
+		routes[i] = rt.Name
+	}
+	if err := r.limiter.Apply(cfg.Clients, cfg.Limits, routes); err != nil {
+		return fmt.Errorf("applying quotas: %w", err)
+	}
+	return nil
 }
 
 func (r *runtime) newAuthenticator(cfg *conf.Config) (*auth.Authenticator, error) {
@@ -65,6 +86,16 @@ func (r *runtime) retireAuth(a *auth.Authenticator) {
 	a.Close()
 }
 
-func (r *runtime) collectors() []prometheus.Collector { return nil }
+func (r *runtime) collectors() []prometheus.Collector {
+	return []prometheus.Collector{r.limiter}
+}
 
-func (r *runtime) close() {}
+func (r *runtime) close() { r.limiter.Close() }
+
+// redisLogger routes go-redis's own log lines into slog at debug level;
+// the limiter logs outages itself, once each.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.Debug("redis client", "msg", fmt.Sprintf(format, v...))
+}
