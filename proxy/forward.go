@@ -148,8 +148,7 @@ func (cc *clientConn) tryTarget(rt *routeRT, t *upstream.Target, tr upstream.Try
 func (cc *clientConn) roundTrip(rt *routeRT, conn *upstream.Conn, deadline time.Time) failure {
 	conn.SetDeadline(deadline)
 	werr := cc.sendRequest(rt, conn, deadline)
-	var ce *clientError
-	if errors.As(werr, &ce) {
+	if ce, ok := werr.(*clientError); ok {
 		return ce.f
 	}
 	rh := time.Now().Add(rt.up.Conf.Timeouts.ResponseHeader)
@@ -259,8 +258,9 @@ func (cc *clientConn) copyBody(conn *upstream.Conn, n int64) error {
 	}
 	buf := cc.e.getBuf()
 	defer cc.e.putBuf(buf)
-	src := &readTagger{r: io.LimitReader(cc.r, n)}
-	w, err := io.CopyBuffer(writerOnly{conn}, src, *buf)
+	src := cc.limitedSource(cc.r, n)
+	cc.wo = writerOnly{conn}
+	w, err := io.CopyBuffer(&cc.wo, src, *buf)
 	if src.err != nil || (err == nil && w < n) {
 		return &clientError{failClientGone, io.ErrUnexpectedEOF}
 	}
@@ -308,6 +308,14 @@ func (cc *clientConn) sendChunkedBody(conn *upstream.Conn) error {
 type readTagger struct {
 	r   io.Reader
 	err error
+}
+
+// limitedSource returns the connection's reusable tagged reader over the
+// next n bytes of r.
+func (cc *clientConn) limitedSource(r io.Reader, n int64) *readTagger {
+	cc.lr = io.LimitedReader{R: r, N: n}
+	cc.tag = readTagger{r: &cc.lr}
+	return &cc.tag
 }
 
 func (t *readTagger) Read(p []byte) (int, error) {
