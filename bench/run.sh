@@ -433,17 +433,8 @@ idle() {
 }
 
 # ---------------------------------------------------------------- syscalls
-cat >"$OUT/count.lua" <<'EOF'
--- stops each wrk thread after WRK_LIMIT responses
-local n, limit = 0, tonumber(os.getenv("WRK_LIMIT") or "0")
-response = function(status, headers, body)
-  n = n + 1
-  if limit > 0 and n >= limit then wrk.thread:stop() end
-end
-EOF
-
 syscalls() {
-	local p size before after spid pids
+	local p size before after spid pids wpid
 	for p in tollgate nginx; do wrk_run "$p" 128 1 >/dev/null || true; done
 	for size in "${SIZES[@]}"; do
 		for p in tollgate nginx; do
@@ -455,9 +446,18 @@ syscalls() {
 			PIDS+=("$spid")
 			sleep 1
 			before=$(curl -fsS "http://$ORIGIN/requests")
-			WRK_LIMIT=$((BENCH_SYSCALL_REQUESTS / BENCH_THREADS)) \
-				wrk -t"$BENCH_THREADS" -c"$BENCH_CONNS" -d120s -s "$OUT/count.lua" \
-				"http://127.0.0.1:${PORT[$p]}/bytes/$size" >"$LOGS/wrk-strace-$p-$size.log" 2>&1 || true
+			# wrk cannot stop after N requests by itself: watch the origin's
+			# request counter and interrupt wrk when it is reached.
+			wrk -t"$BENCH_THREADS" -c"$BENCH_CONNS" -d300s \
+				"http://127.0.0.1:${PORT[$p]}/bytes/$size" >"$LOGS/wrk-strace-$p-$size.log" 2>&1 &
+			wpid=$!
+			PIDS+=("$wpid")
+			while kill -0 "$wpid" 2>/dev/null &&
+				(($(curl -fsS "http://$ORIGIN/requests") - before < BENCH_SYSCALL_REQUESTS)); do
+				sleep 0.05
+			done
+			kill -INT "$wpid" 2>/dev/null || true
+			wait "$wpid" 2>/dev/null || true
 			sleep 0.5
 			after=$(curl -fsS "http://$ORIGIN/requests")
 			kill -INT "$spid" 2>/dev/null || true
@@ -514,7 +514,7 @@ table() {
 			row(gib " " w " proxy RSS growth MiB", get(rss, xc, T, 1), get(rss, xc, N, 1))
 		}
 		if (iseen) row("idle keep-alive RSS KiB/conn (n=" idle_n ")", ("tollgate" in ik) ? ik["tollgate"] : "", ("nginx" in ik) ? ik["nginx"] : "")
-		for (i = 1; i <= n; i++) if ((s = ord[i]) in sys) row("syscalls / request, GET " s " B", sc["tollgate" SUBSEP s], sc["nginx" SUBSEP s])
+		for (i = 1; i <= n; i++) if ((s = ord[i]) in sys) row("syscalls / request, GET " (s >= 1024 ? (s / 1024) " KiB" : s " B"), sc["tollgate" SUBSEP s], sc["nginx" SUBSEP s])
 		for (d in sp) if (spb[d] > 0) printf "tollgate_spliced_bytes_total / bytes moved, %sload: %.1f%%\n", d, 100 * sp[d] / spb[d]
 	}' "$RESULTS"
 }
@@ -540,6 +540,13 @@ alive tollgate || true
 	echo "mode=$MODE BENCH_SECONDS=$BENCH_SECONDS BENCH_ROUNDS=$BENCH_ROUNDS conns=$BENCH_CONNS wrk threads=$BENCH_THREADS accept_loops=worker_processes=$BENCH_LOOPS"
 	echo
 	table
+	if [[ $MODE == syscalls ]]; then
+		for f in "$OUT"/strace-*.txt; do
+			echo
+			echo "top syscalls, $(basename "$f" .txt) (calls over all requests of the run):"
+			awk '$NF != "total" && $4 ~ /^[0-9]+$/ {print $4, $NF}' "$f" | sort -rn | head -n 8 | awk '{printf "  %-18s %8d\n", $2, $1}'
+		done
+	fi
 	if ((${#NOTES[@]})); then
 		echo
 		echo "notes:"
