@@ -101,13 +101,14 @@ func (b *breaker) onChange(_ string, from, to gobreaker.State) {
 
 // admits reports whether Pick may choose the target: closed, half-open with
 // probe slots left, or open with open_for elapsed (which moves it to
-// half-open). A closed breaker costs one atomic load.
-func (b *breaker) admits(now time.Time) bool {
+// half-open). A closed breaker costs one atomic load; only an open one
+// reads the clock.
+func (b *breaker) admits() bool {
 	switch gobreaker.State(b.state.Load()) {
 	case gobreaker.StateClosed:
 		return true
 	case gobreaker.StateOpen:
-		if now.UnixNano() <= b.openUntil.Load() {
+		if time.Now().UnixNano() <= b.openUntil.Load() {
 			return false
 		}
 		if b.cb.State() == gobreaker.StateOpen { // lazily moves to half-open
@@ -124,7 +125,7 @@ func (b *breaker) current() gobreaker.State { return b.cb.State() }
 // open_for when open, 0 when it admits requests now. A half-open breaker
 // whose probe slots are taken answers within a request's time, so 1 s.
 func (b *breaker) remaining(now time.Time) time.Duration {
-	if b.admits(now) {
+	if b.admits() {
 		return 0
 	}
 	if gobreaker.State(b.state.Load()) == gobreaker.StateOpen {

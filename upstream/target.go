@@ -96,7 +96,7 @@ func (t *Target) usable() bool {
 		return false
 	}
 	b := t.breaker.Load()
-	return b == nil || b.admits(time.Now())
+	return b == nil || b.admits()
 }
 
 // BreakerState returns the target's breaker state as exported in
