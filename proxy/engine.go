@@ -3,12 +3,10 @@ package proxy
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,25 +28,23 @@ const (
 	discardLimit = 64 << 10
 )
 
-// Connection states tracked for graceful shutdown.
-const (
-	stateIdle int32 = iota
-	stateActive
-)
-
 // Engine is the HTTP/1.1 engine: it owns the connection loop on the client
 // side and forwards each request through the current snapshot. It is
-// long-lived; snapshots are swapped under it.
+// long-lived; snapshots are swapped under it. Idle keep-alive connections
+// are parked in the reactor, holding neither a goroutine nor buffers.
 type Engine struct {
 	snap     atomic.Pointer[Snapshot]
 	observer Observer
 	metrics  *Metrics
 	log      *slog.Logger
 	draining atomic.Bool
+	reactor  *reactor // nil: idle connections wait in their goroutine
 
-	mu    sync.Mutex
-	conns map[*clientConn]struct{}
-	wg    sync.WaitGroup
+	mu          sync.Mutex
+	sessions    map[*session]struct{}
+	wg          sync.WaitGroup
+	handoff     chan *session // woken sessions to idle workers
+	stopWorkers chan struct{}
 
 	connPool  sync.Pool
 	bufPool   sync.Pool
@@ -63,13 +59,21 @@ type Observer interface {
 }
 
 // NewEngine returns an engine with no snapshot; Swap must be called before
-// serving.
+// serving. It starts the reactor that parks idle connections; Shutdown
+// stops it.
 func NewEngine(m *Metrics, log *slog.Logger) *Engine {
-	e := &Engine{metrics: m, log: log, conns: make(map[*clientConn]struct{})}
+	e := &Engine{metrics: m, log: log, sessions: make(map[*session]struct{}),
+		handoff: make(chan *session), stopWorkers: make(chan struct{})}
 	e.connPool.New = func() any { return newClientConn(e) }
 	e.bufPool.New = func() any { b := make([]byte, copyBufSize); return &b }
 	e.upWriters.New = func() any { return bufio.NewWriterSize(nil, copyBufSize) }
 	e.reqIDs.init()
+	r, err := newReactor(e)
+	if err != nil {
+		log.Warn("epoll reactor unavailable; idle connections keep their goroutine", "err", err)
+	} else {
+		e.reactor = r
+	}
 	return e
 }
 
@@ -88,68 +92,117 @@ func (e *Engine) Serve(l net.Listener) error {
 			if errors.Is(err, net.ErrClosed) {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(5 * time.Millisecond)
-				continue
-			}
 			e.log.Warn("accept failed", "err", err)
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		e.wg.Add(1)
-		go e.handle(c)
+		s := newSession(c)
+		if !e.track(s) {
+			c.Close()
+			continue
+		}
+		e.dispatch(s)
 	}
 }
 
-func (e *Engine) handle(c net.Conn) {
+// workerIdle is how long a worker goroutine waits for a woken session
+// before it exits.
+const workerIdle = 10 * time.Second
+
+// worker serves s, then waits for the next session the reactor wakes, so a
+// keep-alive request arriving on a parked connection costs a channel
+// handoff rather than a new goroutine (and its allocation and stack growth).
+func (e *Engine) worker(s *session) {
 	defer e.wg.Done()
-	cc := e.connPool.Get().(*clientConn)
-	cc.attach(c)
-	if !e.track(cc) {
-		c.Close()
-		cc.detach()
-		e.connPool.Put(cc)
-		return
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		e.serveSession(s)
+		idle.Reset(workerIdle)
+		select {
+		case s = <-e.handoff:
+		case <-idle.C:
+			return
+		case <-e.stopWorkers:
+			return
+		}
 	}
-	e.metrics.activeConns.Inc()
+}
+
+// dispatch hands a readable session to a waiting worker, or starts one.
+func (e *Engine) dispatch(s *session) {
+	select {
+	case e.handoff <- s:
+	default:
+		e.wg.Add(1)
+		go e.worker(s)
+	}
+}
+
+// run serves a session from its own goroutine until it is parked or closed.
+func (e *Engine) run(s *session) {
+	defer e.wg.Done()
+	e.serveSession(s)
+}
+
+// serveSession serves s until it is parked or closed.
+func (e *Engine) serveSession(s *session) {
+	cc := e.connPool.Get().(*clientConn)
+	cc.attach(s)
+	parked := false
 	defer func() {
 		if r := recover(); r != nil {
 			e.log.Error("connection handler panicked", "panic", r)
 		}
-		e.metrics.activeConns.Dec()
-		e.untrack(cc)
-		c.Close()
 		cc.detach()
 		e.connPool.Put(cc)
+		if !parked {
+			e.closeSession(s)
+		}
 	}()
-	cc.serve()
+	parked = cc.serve()
 }
 
-func (e *Engine) track(cc *clientConn) bool {
+func (e *Engine) track(s *session) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.draining.Load() {
 		return false
 	}
-	e.conns[cc] = struct{}{}
+	e.sessions[s] = struct{}{}
+	e.metrics.activeConns.Inc()
 	return true
 }
 
-func (e *Engine) untrack(cc *clientConn) {
+// closeSession closes a connection for good.
+func (e *Engine) closeSession(s *session) {
 	e.mu.Lock()
-	delete(e.conns, cc)
+	_, ok := e.sessions[s]
+	delete(e.sessions, s)
 	e.mu.Unlock()
+	if !ok {
+		return
+	}
+	e.metrics.activeConns.Dec()
+	if s.registered && e.reactor != nil {
+		e.reactor.forget(s)
+	}
+	s.c.Close()
 }
 
-// Shutdown stops keep-alive, wakes idle connections so they close, waits
-// for in-flight requests until ctx ends, then closes what is left.
+// Shutdown stops keep-alive, closes parked connections, wakes connections
+// waiting in their goroutine, waits for in-flight requests until ctx ends,
+// then closes what is left.
 func (e *Engine) Shutdown(ctx context.Context) error {
 	e.draining.Store(true)
+	if e.reactor != nil {
+		e.reactor.stop()
+	}
+	close(e.stopWorkers)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if e.closeIdle() == 0 {
+		if e.wakeIdle() == 0 {
 			e.wg.Wait()
 			return nil
 		}
@@ -163,40 +216,41 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	}
 }
 
-// closeIdle wakes idle connections and returns how many remain open.
-func (e *Engine) closeIdle() int {
+// wakeIdle wakes connections idling in their goroutine and returns how
+// many connections remain open.
+func (e *Engine) wakeIdle() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for cc := range e.conns {
-		if cc.state.Load() == stateIdle {
-			cc.c.SetReadDeadline(time.Unix(1, 0))
+	for s := range e.sessions {
+		if s.state.Load() == stateIdle {
+			s.c.SetReadDeadline(time.Unix(1, 0))
 		}
 	}
-	return len(e.conns)
+	return len(e.sessions)
 }
 
 func (e *Engine) closeAll() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for cc := range e.conns {
-		cc.c.Close()
+	for s := range e.sessions {
+		s.c.Close()
 	}
 }
 
 func (e *Engine) getBuf() *[]byte  { return e.bufPool.Get().(*[]byte) }
 func (e *Engine) putBuf(b *[]byte) { e.bufPool.Put(b) }
 
-// clientConn is one client connection and the per-request state reused
-// across its requests.
+// writerOnly hides ReadFrom so io.CopyBuffer uses the given buffer.
+type writerOnly struct{ io.Writer }
+
+// clientConn is the heavy, pooled state that serves a session while it
+// is active: buffers and per-request state. A parked session gives it back.
 type clientConn struct {
-	e     *Engine
-	c     net.Conn
-	tcp   *net.TCPConn // nil when TLS
-	isTLS bool
-	r     *bufio.Reader
-	w     *bufio.Writer
-	peer  netip.AddrPort
-	state atomic.Int32
+	e *Engine
+	s *session
+	c net.Conn
+	r *bufio.Reader
+	w *bufio.Writer
 
 	q       request
 	p       response
@@ -224,58 +278,57 @@ func newClientConn(e *Engine) *clientConn {
 	}
 }
 
-func (cc *clientConn) attach(c net.Conn) {
-	cc.c = c
-	cc.r.Reset(c)
-	cc.w.Reset(c)
-	cc.tcp, _ = c.(*net.TCPConn)
-	_, cc.isTLS = c.(*tls.Conn)
-	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
-		cc.peer = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	}
-	cc.state.Store(stateIdle)
+func (cc *clientConn) attach(s *session) {
+	cc.s, cc.c = s, s.c
+	cc.r.Reset(s.c)
+	cc.w.Reset(s.c)
 }
 
 func (cc *clientConn) detach() {
-	cc.c, cc.tcp = nil, nil
+	cc.s, cc.c = nil, nil
 	cc.r.Reset(nil)
 	cc.w.Reset(nil)
 	cc.x.Reset()
 }
 
 // serve runs the keep-alive loop: wait for a request, serve it, repeat.
-func (cc *clientConn) serve() {
+// It returns true when the session was parked in the reactor (and is no
+// longer this goroutine's), false when the connection should close.
+func (cc *clientConn) serve() bool {
 	for {
 		snap := cc.e.snap.Load()
-		if !cc.awaitRequest(snap) {
-			return
+		ok, parked := cc.awaitRequest(snap)
+		if !ok || parked {
+			return parked
 		}
-		cc.state.Store(stateActive)
+		cc.s.state.Store(stateActive)
 		keep := cc.serveOne(snap)
-		cc.state.Store(stateIdle)
+		cc.s.state.Store(stateIdle)
 		if !keep || cc.e.draining.Load() {
 			cc.w.Flush()
-			return
+			return false
 		}
 	}
 }
 
-// awaitRequest flushes pending responses and waits up to idle_timeout for
-// the next request's first byte, then arms read_header_timeout.
-func (cc *clientConn) awaitRequest(snap *Snapshot) bool {
-	if cc.r.Buffered() == 0 {
+// awaitRequest flushes pending responses and waits for the next request's
+// first byte: in the reactor when the connection can be parked, else in
+// this goroutine for up to idle_timeout. Then read_header_timeout is armed.
+func (cc *clientConn) awaitRequest(snap *Snapshot) (ok, parked bool) {
+	if cc.r.Buffered() == 0 && !cc.s.fresh {
 		if cc.w.Flush() != nil || cc.e.draining.Load() {
-			return false
+			return false, false
+		}
+		if cc.s.parkable() && cc.e.reactor != nil {
+			return false, cc.e.reactor.park(cc.s, snap.Conf.Server.IdleTimeout)
 		}
 		cc.c.SetReadDeadline(time.Now().Add(snap.Conf.Server.IdleTimeout))
 		if _, err := cc.r.Peek(1); err != nil {
-			return false
+			return false, false
 		}
 	}
+	cc.s.fresh = false
 	cc.start = time.Now()
 	cc.c.SetReadDeadline(cc.start.Add(snap.Conf.Server.ReadHeaderTimeout))
-	return true
+	return true, false
 }
-
-// writerOnly hides ReadFrom so io.CopyBuffer uses the given buffer.
-type writerOnly struct{ io.Writer }

@@ -98,8 +98,10 @@ func BenchmarkEngineSmallGET(b *testing.B) {
 	e, stop := newBenchEngine(b, origin)
 	defer stop()
 	client, server := net.Pipe()
+	sess := newSession(server)
+	e.track(sess)
 	e.wg.Add(1)
-	go e.handle(server)
+	go e.run(sess)
 	defer client.Close()
 	req := []byte("GET /small HTTP/1.1\r\nHost: bench\r\nUser-Agent: bench\r\n\r\n")
 	br := bufio.NewReaderSize(client, 8192)
@@ -147,9 +149,17 @@ func readResponse(br *bufio.Reader) error {
 // on both sides: net.Pipe's deadlines allocate timers that TCP sockets do
 // not, so this is the number that pins the engine's own allocations.
 func BenchmarkEngineSmallGETTCP(b *testing.B) {
+	benchTCP(b, true)
+}
+
+func benchTCP(b *testing.B, park bool) {
 	origin := rawOrigin(b, string(bytes.Repeat([]byte("x"), 128)))
 	e, stop := newBenchEngine(b, origin)
 	defer stop()
+	if !park {
+		e.reactor.stop()
+		e.reactor = nil
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -179,4 +189,10 @@ func BenchmarkEngineSmallGETTCP(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		roundTrip()
 	}
+}
+
+// BenchmarkEngineSmallGETTCPNoPark is BenchmarkEngineSmallGETTCP with idle
+// connections waiting in their goroutine instead of the reactor.
+func BenchmarkEngineSmallGETTCPNoPark(b *testing.B) {
+	benchTCP(b, false)
 }

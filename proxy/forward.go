@@ -248,8 +248,8 @@ func (cc *clientConn) sendSizedBody(conn *upstream.Conn) error {
 // copyBody moves n body bytes from the client to the upstream.
 func (cc *clientConn) copyBody(conn *upstream.Conn, n int64) error {
 	upTCP, _ := conn.Conn.(*net.TCPConn)
-	if n > spliceThreshold && cc.tcp != nil && upTCP != nil && cc.r.Buffered() == 0 {
-		w, err := upTCP.ReadFrom(&io.LimitedReader{R: cc.tcp, N: n})
+	if n > spliceThreshold && cc.s.tcp() != nil && upTCP != nil && cc.r.Buffered() == 0 {
+		w, err := upTCP.ReadFrom(&io.LimitedReader{R: cc.s.tcp(), N: n})
 		cc.e.metrics.splicedRequest.Add(float64(w))
 		if w < n && err == nil {
 			return &clientError{failClientGone, io.ErrUnexpectedEOF}
@@ -345,9 +345,9 @@ func (cc *clientConn) appendRequestHead(dst []byte, rt *routeRT) []byte {
 		dst = cc.appendXFF(dst)
 		dst = append(dst, ", "...)
 	}
-	dst = cc.peer.Addr().AppendTo(dst)
+	dst = cc.s.peer.Addr().AppendTo(dst)
 	dst = append(dst, "\r\nX-Forwarded-Proto: "...)
-	if cc.isTLS {
+	if cc.s.isTLS {
 		dst = append(dst, "https\r\n"...)
 	} else {
 		dst = append(dst, "http\r\n"...)

@@ -114,14 +114,14 @@ func (cc *clientConn) copyResponseBody(conn *upstream.Conn, framing outFraming, 
 func (cc *clientConn) copySized(conn *upstream.Conn, n int64) (int64, bool, error) {
 	upTCP, _ := conn.Conn.(*net.TCPConn)
 	b := int64(conn.R.Buffered())
-	if n > spliceThreshold && cc.tcp != nil && upTCP != nil && n-b > spliceThreshold {
+	if n > spliceThreshold && cc.s.tcp() != nil && upTCP != nil && n-b > spliceThreshold {
 		head, _ := conn.R.Peek(int(b))
 		cc.w.Write(head)
 		conn.R.Discard(int(b))
 		if err := cc.w.Flush(); err != nil {
 			return b, false, err
 		}
-		w, err := cc.tcp.ReadFrom(&io.LimitedReader{R: upTCP, N: n - b})
+		w, err := cc.s.tcp().ReadFrom(&io.LimitedReader{R: upTCP, N: n - b})
 		cc.e.metrics.splicedResp.Add(float64(w))
 		return b + w, b+w == n, err
 	}

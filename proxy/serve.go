@@ -30,7 +30,7 @@ func (cc *clientConn) serveOne(snap *Snapshot) bool {
 		return false
 	}
 	if err := q.parse(); err != nil {
-		cc.e.log.Debug("refused request", "err", err, "peer", cc.peer.String())
+		cc.e.log.Debug("refused request", "err", err, "peer", cc.s.peer.String())
 		cc.refuse(snap, failBadRequest)
 		return false
 	}
@@ -63,8 +63,8 @@ func (cc *clientConn) serveRoute(snap *Snapshot, rt *routeRT) bool {
 	x.Ctx = context.Background()
 	x.Route, x.Upstream = rt.name, rt.upName
 	x.Method, x.Host, x.Path = q.Method(), q.Host(), q.Target()
-	x.Peer = cc.peer
-	x.ClientIP = snap.clientIP(cc.peer.Addr(), &q.h)
+	x.Peer = cc.s.peer
+	x.ClientIP = snap.clientIP(cc.s.peer.Addr(), &q.h)
 	x.Request = &q.h
 	reply, ran := rt.chain.RunRequest(x)
 	var res exchangeResult
@@ -134,6 +134,6 @@ func (cc *clientConn) finish(snap *Snapshot, rt *routeRT, res exchangeResult) {
 			"route", name, "method", string(cc.q.Method()), "path", string(cc.q.Path()),
 			"status", res.status, "duration_ms", float64(d.Microseconds())/1000,
 			"bytes", res.bytes, "upstream_target", res.target, "client_id", cc.x.ClientID,
-			"request_id", cc.requestID(), "peer", cc.peer.String())
+			"request_id", cc.requestID(), "peer", cc.s.peer.String())
 	}
 }

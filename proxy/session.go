@@ -1,0 +1,56 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"net"
+	"net/netip"
+	"sync/atomic"
+)
+
+// Connection states tracked for graceful shutdown.
+const (
+	stateIdle int32 = iota
+	stateActive
+)
+
+// session is what a client connection keeps for its whole life: small, so
+// that a parked idle connection costs little. The heavy clientConn is
+// attached only while a request is being read or served.
+type session struct {
+	c      net.Conn
+	isTCP  bool
+	isTLS  bool
+	fd     int // -1 when the connection cannot be parked
+	peer   netip.AddrPort
+	state  atomic.Int32
+	fresh  bool // just accepted or just woken: data is expected, do not park
+	wheel  wheelLink
+	queued bool // in the reactor's map and wheel
+
+	registered bool // added to the epoll set
+}
+
+func newSession(c net.Conn) *session {
+	s := &session{c: c, fd: -1, fresh: true, wheel: wheelLink{slot: -1}}
+	if tc, ok := c.(*net.TCPConn); ok {
+		s.isTCP = true
+		if raw, err := tc.SyscallConn(); err == nil {
+			raw.Control(func(fd uintptr) { s.fd = int(fd) })
+		}
+	}
+	_, s.isTLS = c.(*tls.Conn)
+	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
+		s.peer = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	return s
+}
+
+// parkable reports whether the session can wait in the epoll reactor: a
+// plain TCP connection (a TLS connection may hold decrypted bytes).
+func (s *session) parkable() bool { return s.fd >= 0 && !s.isTLS }
+
+// tcp returns the connection as *net.TCPConn for splicing, or nil.
+func (s *session) tcp() *net.TCPConn {
+	tc, _ := s.c.(*net.TCPConn)
+	return tc
+}
