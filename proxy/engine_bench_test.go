@@ -69,9 +69,14 @@ func itoa(n int) string {
 
 // newBenchEngine returns an engine with one route to origin.
 func newBenchEngine(tb testing.TB, origin string) (*Engine, func()) {
+	return newBenchEngineIdle(tb, origin, "60s")
+}
+
+// newBenchEngineIdle is newBenchEngine with a given server.idle_timeout.
+func newBenchEngineIdle(tb testing.TB, origin, idle string) (*Engine, func()) {
 	tb.Helper()
 	cfg, err := conf.Parse("bench.yaml", []byte(`
-server: {listen: "127.0.0.1:0"}
+server: {listen: "127.0.0.1:0", idle_timeout: `+idle+`}
 admin: {listen: ""}
 upstreams: {app: {targets: ["`+origin+`"]}}
 routes: [{name: all, match: {path_prefix: /}, upstream: app}]
@@ -88,7 +93,14 @@ routes: [{name: all, match: {path_prefix: /}, upstream: app}]
 	}
 	e := NewEngine(m, log)
 	e.Swap(snap)
-	return e, func() { snap.Retire(); reg.Close() }
+	return e, func() {
+		e.draining.Store(true)
+		if e.reactor != nil {
+			e.reactor.stop()
+		}
+		snap.Retire()
+		reg.Close()
+	}
 }
 
 // BenchmarkEngineSmallGET drives keep-alive GETs through the engine over
