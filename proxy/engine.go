@@ -267,6 +267,7 @@ type clientConn struct {
 	lr          io.LimitedReader
 	tag         readTagger
 	wo          writerOnly
+	picker      targetPicker
 }
 
 func newClientConn(e *Engine) *clientConn {

@@ -31,7 +31,8 @@ const (
 // the retry's target is picked, and relayed when no retry can happen.
 func (cc *clientConn) forward(snap *Snapshot, rt *routeRT) exchangeResult {
 	deadline := cc.start.Add(rt.conf.Timeout)
-	var picker targetPicker
+	cc.picker = targetPicker{}
+	picker := &cc.picker // a field, not a local: Pick's exclusion slice would escape
 	up := rt.up
 	attempts := 1 + up.Conf.Retries.Attempts
 	key := hashKey(cc.x.ClientID, cc.x.ClientIP)
