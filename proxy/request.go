@@ -179,26 +179,38 @@ func (q *request) checkFraming() error {
 }
 
 func (q *request) readContentLength() error {
-	q.contentLen = -1
-	for i := 0; i < q.h.Len(); i++ {
-		name, v := q.h.At(i)
+	n, ok := contentLength(&q.h)
+	if !ok {
+		return errBadCL
+	}
+	q.contentLen = n
+	return nil
+}
+
+// contentLength reads every Content-Length field (comma lists included):
+// -1 when there is none; ok is false when a value is empty, not a decimal
+// or differs from another.
+func contentLength(h *Header) (n int64, ok bool) {
+	n = -1
+	for i := 0; i < h.Len(); i++ {
+		name, v := h.At(i)
 		if !equalFold(name, "Content-Length") {
 			continue
 		}
 		if len(v) == 0 {
-			return errBadCL
+			return 0, false
 		}
 		for len(v) > 0 {
 			var tok []byte
 			tok, v = nextToken(v)
-			n, ok := parseDecimal(tok)
-			if !ok || (q.contentLen >= 0 && n != q.contentLen) {
-				return errBadCL
+			m, valid := parseDecimal(tok)
+			if !valid || (n >= 0 && m != n) {
+				return 0, false
 			}
-			q.contentLen = n
+			n = m
 		}
 	}
-	return nil
+	return n, true
 }
 
 func (q *request) readTransferEncoding() error {

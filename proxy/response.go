@@ -61,25 +61,11 @@ func (p *response) parseStatusLine(line []byte, off int) error {
 func (p *response) Reason() []byte { return p.h.buf[p.reasonS:p.reasonE] }
 
 func (p *response) readFraming() error {
-	p.contentLen = -1
-	for i := 0; i < p.h.Len(); i++ {
-		name, v := p.h.At(i)
-		if !equalFold(name, "Content-Length") {
-			continue
-		}
-		if len(v) == 0 {
-			return errBadResponse
-		}
-		for len(v) > 0 {
-			var tok []byte
-			tok, v = nextToken(v)
-			n, ok := parseDecimal(tok)
-			if !ok || (p.contentLen >= 0 && n != p.contentLen) {
-				return errBadResponse
-			}
-			p.contentLen = n
-		}
+	n, ok := contentLength(&p.h)
+	if !ok {
+		return errBadResponse
 	}
+	p.contentLen = n
 	if te := p.h.Get("Transfer-Encoding"); te != nil {
 		if p.h.Count("Transfer-Encoding") > 1 || !equalFold(trimOWS(te), "chunked") {
 			return errBadResponse
