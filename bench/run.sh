@@ -26,6 +26,7 @@ BENCH_IDLE_CONNS=${BENCH_IDLE_CONNS:-10000}
 BENCH_IDLE_HOLD=${BENCH_IDLE_HOLD:-4}      # seconds the idle connections stay idle
 BENCH_SYSCALL_REQUESTS=${BENCH_SYSCALL_REQUESTS:-20000}
 BENCH_LOOPS=${BENCH_LOOPS:-$(nproc)}       # tollgate accept_loops = nginx worker_processes
+BENCH_NGINX_BUF=${BENCH_NGINX_BUF:-256k}   # nginx buffer for the unbuffered large-body locations
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
@@ -216,8 +217,20 @@ http {
     proxy_set_header X-Forwarded-Host \$http_host;
     proxy_set_header X-Request-Id \$request_id;
     location / { proxy_pass http://origin; }
-    location /stream/ { proxy_pass http://origin; proxy_buffering off; }
-    location /upload { proxy_pass http://origin; proxy_buffering off; }
+    # Large bodies stream through one buffer each way; nginx's default
+    # (one page) would cost it a read and a write per 4 KiB.
+    location /stream/ {
+      proxy_pass http://origin;
+      proxy_buffering off;
+      proxy_buffer_size $BENCH_NGINX_BUF;
+      proxy_buffers 4 $BENCH_NGINX_BUF;
+      proxy_busy_buffers_size $BENCH_NGINX_BUF;
+    }
+    location /upload {
+      proxy_pass http://origin;
+      proxy_buffering off;
+      client_body_buffer_size $BENCH_NGINX_BUF;
+    }
   }
 }
 EOF
@@ -245,11 +258,12 @@ cpu_ticks() { # utime+stime in clock ticks
 	done
 	echo "$t"
 }
-rss_kb() {
-	local t=0 p v
+rss_kb() { # bash builtins only: the sampler below calls this 20 times a second
+	local t=0 p k v _
 	for p in $(rss_pids "$1"); do
-		v=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
-		t=$((t + ${v:-0}))
+		while read -r k v _; do
+			[[ $k == VmRSS: ]] && { t=$((t + v)); break; }
+		done <"/proc/$p/status" 2>/dev/null || true
 	done
 	echo "$t"
 }
@@ -390,7 +404,18 @@ transfer() { # transfer PROXY down|up ROUND
 
 transfers() {
 	truncate -s "$BENCH_BIG_BYTES" "$OUT/zero.bin"
-	local r p dir
+	local r p dir w
+	# One unmeasured transfer each way per proxy (the wall time is logged:
+	# a slow first transfer is worth knowing about).
+	truncate -s $((BENCH_BIG_BYTES / 4)) "$OUT/warm.bin"
+	for p in tollgate nginx; do
+		alive "$p" || continue
+		w=$(curl -sS --max-time 600 -o /dev/null -w '%{time_total}' "http://127.0.0.1:${PORT[$p]}/stream/$((BENCH_BIG_BYTES / 4))" || echo fail)
+		log "warm-up $p download of $((BENCH_BIG_BYTES / 4)) bytes: ${w}s"
+		w=$(curl -sS --max-time 600 -T "$OUT/warm.bin" -H 'Expect:' -o /dev/null -w '%{time_total}' "http://127.0.0.1:${PORT[$p]}/upload" || echo fail)
+		log "warm-up $p upload of $((BENCH_BIG_BYTES / 4)) bytes: ${w}s"
+	done
+	rm -f "$OUT/warm.bin"
 	for ((r = 1; r <= BENCH_ROUNDS; r++)); do
 		for dir in down up; do
 			for p in tollgate nginx; do
@@ -475,8 +500,8 @@ syscalls() {
 table() {
 	awk -v clk="$CLK_TCK" -v big="$BENCH_BIG_BYTES" -v idle_n="$IDLE_N" -v sizelist="${SIZES[*]}" '
 	function fmt(v) { return v == "" ? "n/a" : (v >= 100 ? sprintf("%.0f", v) : (v >= 10 ? sprintf("%.1f", v) : sprintf("%.3g", v))) }
-	function row(name, t, n) {
-		r = (t != "" && n != "" && n + 0 != 0) ? sprintf("%.2f", t / n) : "n/a"
+	function row(name, t, n, floor) { # no ratio when nginx is under floor (noise)
+		r = (t != "" && n != "" && n + 0 != 0 && n + 0 >= floor) ? sprintf("%.2f", t / n) : "n/a"
 		printf "%-42s %12s %12s %9s\n", name, fmt(t), fmt(n), r
 	}
 	$1 == "tp" {
@@ -511,7 +536,7 @@ table() {
 			T = "tollgate" SUBSEP d; N = "nginx" SUBSEP d; w = d == "down" ? "download" : "upload"
 			row(gib " " w " wall s", get(wall, xc, T, 1), get(wall, xc, N, 1))
 			row(gib " " w " proxy CPU s", get(xcpu, xc, T, 1), get(xcpu, xc, N, 1))
-			row(gib " " w " proxy RSS growth MiB", get(rss, xc, T, 1), get(rss, xc, N, 1))
+			row(gib " " w " proxy RSS growth MiB", get(rss, xc, T, 1), get(rss, xc, N, 1), 1)
 		}
 		if (iseen) row("idle keep-alive RSS KiB/conn (n=" idle_n ")", ("tollgate" in ik) ? ik["tollgate"] : "", ("nginx" in ik) ? ik["nginx"] : "")
 		for (i = 1; i <= n; i++) if ((s = ord[i]) in sys) row("syscalls / request, GET " (s >= 1024 ? (s / 1024) " KiB" : s " B"), sc["tollgate" SUBSEP s], sc["nginx" SUBSEP s])
@@ -537,7 +562,7 @@ alive tollgate || true
 {
 	echo
 	echo "tollgate/nginx, $(date -u '+%Y-%m-%d %H:%M UTC'), tollgate $REV, $("$NGINX" -v 2>&1 | sed 's/.*version: //'), $(nproc) CPUs"
-	echo "mode=$MODE BENCH_SECONDS=$BENCH_SECONDS BENCH_ROUNDS=$BENCH_ROUNDS conns=$BENCH_CONNS wrk threads=$BENCH_THREADS accept_loops=worker_processes=$BENCH_LOOPS"
+	echo "mode=$MODE BENCH_SECONDS=$BENCH_SECONDS BENCH_ROUNDS=$BENCH_ROUNDS BENCH_NGINX_BUF=$BENCH_NGINX_BUF conns=$BENCH_CONNS wrk threads=$BENCH_THREADS accept_loops=worker_processes=$BENCH_LOOPS"
 	echo
 	table
 	if [[ $MODE == syscalls ]]; then
