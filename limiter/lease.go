@@ -30,18 +30,34 @@ type lease struct {
 	nextAsk int64
 	lastUse int64
 	queued  bool // waiting in the store's sync queue
+	// returned is set when an idle lease gave its tokens back: the key
+	// comes back like a new one, with its credit, instead of being
+	// refused until Redis answers.
+	returned bool
 }
 
 // take decides one request from the lease. commit false is a peek. ask
 // reports that the lease wants Redis and was marked queued: the caller
-// enqueues it once the lock is released.
-func (ls *lease) take(now int64, rate, burst, want float64, commit bool) (v verdict, ask bool) {
+// enqueues it once the lock is released. credit is what a key coming back
+// after giving its tokens back may spend before Redis answers (charged at
+// the next sync), as a new key would.
+func (ls *lease) take(now int64, rate, burst, want, credit float64, commit bool) (v verdict, ask bool) {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	ls.rate, ls.burst, ls.lastUse = rate, burst, now
 	if ls.pend > 0 && now >= ls.pendAt {
 		ls.avail += ls.pend
 		ls.pend = 0
+	}
+	if ls.returned {
+		ls.returned = false
+		if ls.avail < 1 && ls.pend == 0 {
+			ls.avail += credit
+			ls.owed += credit
+			if !ls.queued {
+				ls.queued, ask = true, true
+			}
+		}
 	}
 	interval := 1e9 / rate
 	if ls.avail >= 1 {
@@ -91,6 +107,7 @@ func (ls *lease) giveBack(idleSince int64) bool {
 	if ls.lastUse >= idleSince || ls.queued {
 		return false
 	}
+	ls.returned = true
 	whole := math.Floor(ls.avail)
 	ls.owed -= whole + ls.pend
 	ls.avail -= whole

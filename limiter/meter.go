@@ -86,7 +86,7 @@ func (m *meter) check(s *slot, commit bool) (v verdict, reason string) {
 		return s.take(m.now, m.rate, m.p.burst, commit), ReasonRate
 	}
 	if st.up.Load() && s.lease != nil {
-		v, ask := s.lease.take(m.now, m.rate, m.p.burst, st.want(m.rate, m.p.burst), commit)
+		v, ask := s.lease.take(m.now, m.rate, m.p.burst, st.want(m.rate, m.p.burst), st.credit(m.rate, m.p.burst), commit)
 		if ask {
 			st.enqueue(s.lease)
 		}
