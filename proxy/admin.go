@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -27,6 +28,9 @@ func (g *Gateway) startAdmin(addr string) error {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.Metrics.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /config", g.handleConfig)
 	mux.HandleFunc("POST /reload", g.handleReload)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	g.adminLn = ln
 	g.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go g.admin.Serve(ln)

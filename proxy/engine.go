@@ -44,6 +44,7 @@ type Engine struct {
 	sessions    map[*session]struct{}
 	wg          sync.WaitGroup
 	handoff     chan *session // woken sessions to idle workers
+	idleWorkers atomic.Int32
 	stopWorkers chan struct{}
 
 	connPool  sync.Pool
@@ -109,6 +110,10 @@ func (e *Engine) Serve(l net.Listener) error {
 // before it exits.
 const workerIdle = 10 * time.Second
 
+// maxIdleWorkers bounds the workers waiting for a session; past it a
+// worker whose session parked exits, returning its stack.
+const maxIdleWorkers = 64
+
 // worker serves s, then waits for the next session the reactor wakes, so a
 // keep-alive request arriving on a parked connection costs a channel
 // handoff rather than a new goroutine (and its allocation and stack growth).
@@ -118,12 +123,19 @@ func (e *Engine) worker(s *session) {
 	defer idle.Stop()
 	for {
 		e.serveSession(s)
+		if e.idleWorkers.Add(1) > maxIdleWorkers {
+			e.idleWorkers.Add(-1)
+			return
+		}
 		idle.Reset(workerIdle)
 		select {
 		case s = <-e.handoff:
+			e.idleWorkers.Add(-1)
 		case <-idle.C:
+			e.idleWorkers.Add(-1)
 			return
 		case <-e.stopWorkers:
+			e.idleWorkers.Add(-1)
 			return
 		}
 	}
@@ -312,6 +324,21 @@ func (cc *clientConn) serve() bool {
 	}
 }
 
+// lingerBeforePark is how long a connection waits for its next request in
+// its goroutine before it is parked. A busy keep-alive client sends again
+// within milliseconds, and waiting here costs one read; parking costs an
+// epoll_ctl and an epoll_wait. Idle connections park soon enough that they
+// hold neither goroutine nor buffers.
+const lingerBeforePark = 50 * time.Millisecond
+
+// linger waits briefly for the next request; false means park (or close,
+// if the read failed for another reason than the wait ending).
+func (cc *clientConn) linger(snap *Snapshot) bool {
+	cc.c.SetReadDeadline(time.Now().Add(min(lingerBeforePark, snap.Conf.Server.IdleTimeout)))
+	_, err := cc.r.Peek(1)
+	return err == nil
+}
+
 // awaitRequest flushes pending responses and waits for the next request's
 // first byte: in the reactor when the connection can be parked, else in
 // this goroutine for up to idle_timeout. Then read_header_timeout is armed.
@@ -321,11 +348,14 @@ func (cc *clientConn) awaitRequest(snap *Snapshot) (ok, parked bool) {
 			return false, false
 		}
 		if cc.s.parkable() && cc.e.reactor != nil {
-			return false, cc.e.reactor.park(cc.s, snap.Conf.Server.IdleTimeout)
-		}
-		cc.c.SetReadDeadline(time.Now().Add(snap.Conf.Server.IdleTimeout))
-		if _, err := cc.r.Peek(1); err != nil {
-			return false, false
+			if !cc.linger(snap) {
+				return false, cc.e.reactor.park(cc.s, snap.Conf.Server.IdleTimeout)
+			}
+		} else {
+			cc.c.SetReadDeadline(time.Now().Add(snap.Conf.Server.IdleTimeout))
+			if _, err := cc.r.Peek(1); err != nil {
+				return false, false
+			}
 		}
 	}
 	cc.s.fresh = false

@@ -175,12 +175,14 @@ func TestReaperClosesExpiredIdle(t *testing.T) {
 
 func TestServerClosedIdleConnIsDetected(t *testing.T) {
 	srv := newServer(t, closeAfter(1))
-	_, tg := singleTarget(t, testRegistry(t, registryOptions{}), defaultPool, srv.addr)
+	clock := newFakeClock()
+	_, tg := singleTarget(t, testRegistry(t, registryOptions{now: clock.now}), defaultPool, srv.addr)
 	c := mustAcquire(t, tg)
 	exchange(t, c)
 	c.Release()
 	eventually(t, "server closes its side", func() bool { return srv.ended.Load() == 1 })
 	time.Sleep(20 * time.Millisecond) // let the FIN reach our socket
+	clock.advance(trustWindow)        // past the window in which the check is skipped
 
 	c = mustAcquire(t, tg)
 	if c.Reused {
@@ -377,4 +379,22 @@ func TestPoolSlotsBalanceUnderContention(t *testing.T) {
 		t.Fatalf("after the storm: active %d, slots %d, idle %d, waiters %d",
 			tg.Active(), tg.pool.total, len(tg.pool.idle), len(tg.pool.waiters))
 	}
+}
+
+// TestRecentlyUsedConnSkipsLivenessCheck: a connection idle for less than
+// trustWindow is handed out without the recvfrom check (the engine's
+// keep-alive-race retry covers the rare server close in that window).
+func TestRecentlyUsedConnSkipsLivenessCheck(t *testing.T) {
+	srv := newServer(t, closeAfter(1))
+	clock := newFakeClock()
+	_, tg := singleTarget(t, testRegistry(t, registryOptions{now: clock.now}), defaultPool, srv.addr)
+	c := mustAcquire(t, tg)
+	exchange(t, c)
+	c.Release()
+	eventually(t, "server closes its side", func() bool { return srv.ended.Load() == 1 })
+	c = mustAcquire(t, tg)
+	if !c.Reused {
+		t.Fatal("a connection used just now was checked and dropped")
+	}
+	c.Close()
 }

@@ -139,7 +139,7 @@ func (t *Target) Acquire(deadline time.Time) (*Conn, error) {
 		if c == nil {
 			return t.dial(deadline)
 		}
-		if c.alive() {
+		if c.recentlyUsed(t.pool.now()) || c.alive() {
 			c.lend(true)
 			return c, nil
 		}
