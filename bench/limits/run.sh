@@ -31,13 +31,14 @@ LIMITS_THREADS=${LIMITS_THREADS:-1}    # wrk threads
 LIMITS_CLIENTS=${LIMITS_CLIENTS:-10000}
 LIMITS_WARMUP=${LIMITS_WARMUP:-3}      # seconds of unmeasured load per gateway first
 OVERLOAD_SECONDS=${OVERLOAD_SECONDS:-10}
-OVERLOAD_WARMUP=${OVERLOAD_WARMUP:-3}
+OVERLOAD_WARMUP=${OVERLOAD_WARMUP:-5}
 OVERLOAD_ROUNDS=${OVERLOAD_ROUNDS:-2}
-OVERLOAD_HEAVY_RATE=${OVERLOAD_HEAVY_RATE:-1500}   # offered by the heavy client, req/s
-OVERLOAD_LIGHT_RATE=${OVERLOAD_LIGHT_RATE:-20}     # offered by each light client = its quota
+OVERLOAD_HEAVY_QUOTA=${OVERLOAD_HEAVY_QUOTA:-500}  # heavy client's rate (burst = rate / 5)
+OVERLOAD_HEAVY_RATE=${OVERLOAD_HEAVY_RATE:-700}    # offered by the heavy client, req/s
+OVERLOAD_LIGHT_RATE=${OVERLOAD_LIGHT_RATE:-10}     # offered by each light client = its quota
 TARGET_MS=${TARGET_MS:-50}                         # limits.adaptive.target_latency
 LOAD_BASE=${LOAD_BASE:-10ms}                       # origin -load-base
-LOAD_K=${LOAD_K:-1ms}                              # origin -load-k
+LOAD_K=${LOAD_K:-2ms}                              # origin -load-k
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -235,7 +236,7 @@ upstreams:
     timeouts: {connect: 1s, response_header: 10s}
 clients:
   default: {rate: 10/s, burst: 10}
-  heavy: {rate: 2000/s, burst: 200}$clients
+  heavy: {rate: ${OVERLOAD_HEAVY_QUOTA}/s, burst: $((OVERLOAD_HEAVY_QUOTA / 5))}$clients
 routes:
   - {name: api, match: {path_prefix: /}, upstream: origin, auth: [api_key], timeout: 10s}
 limits:
@@ -261,7 +262,7 @@ limits:
 	done
 	{
 		echo
-		echo "## overload: origin /load = $LOAD_BASE + $LOAD_K × in-flight; heavy offers ${OVERLOAD_HEAVY_RATE}/s (quota 2000/s), 4 light clients offer ${OVERLOAD_LIGHT_RATE}/s each (= quota); target_latency ${TARGET_MS}ms, min_factor 0.05; ${OVERLOAD_WARMUP}s warm-up + ${OVERLOAD_SECONDS}s measured"
+		echo "## overload: origin /load = $LOAD_BASE + $LOAD_K × in-flight; heavy offers ${OVERLOAD_HEAVY_RATE}/s (quota ${OVERLOAD_HEAVY_QUOTA}/s), 4 light clients offer ${OVERLOAD_LIGHT_RATE}/s each (= quota); target_latency ${TARGET_MS}ms, min_factor 0.05; ${OVERLOAD_WARMUP}s warm-up + ${OVERLOAD_SECONDS}s measured"
 		echo
 		echo "| run | heavy admitted/s | p50 admitted | p99 admitted | p99 light | 1.5 × target | p99 within | light share of quota | factor min / avg |"
 		echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
