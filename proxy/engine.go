@@ -50,6 +50,7 @@ type Engine struct {
 	connPool  sync.Pool
 	bufPool   sync.Pool
 	upWriters sync.Pool
+	pipes     pipePool
 	reqIDs    requestIDs
 }
 

@@ -250,9 +250,13 @@ func (cc *clientConn) sendSizedBody(conn *upstream.Conn) error {
 func (cc *clientConn) copyBody(conn *upstream.Conn, n int64) error {
 	upTCP, _ := conn.Conn.(*net.TCPConn)
 	if n > spliceThreshold && cc.s.tcp() != nil && upTCP != nil && cc.r.Buffered() == 0 {
-		w, err := upTCP.ReadFrom(&io.LimitedReader{R: cc.s.tcp(), N: n})
+		w, clientFailed, err := cc.e.spliceN(upTCP, cc.s.tcp(), n, cc.e.snap.Load().Conf.Server.IdleTimeout)
 		cc.e.metrics.splicedRequest.Add(float64(w))
-		if w < n && err == nil {
+		if err == errSpliceUnsupported {
+			w, err = upTCP.ReadFrom(&io.LimitedReader{R: cc.s.tcp(), N: n})
+			clientFailed = w < n && err == nil
+		}
+		if clientFailed {
 			return &clientError{failClientGone, io.ErrUnexpectedEOF}
 		}
 		return err

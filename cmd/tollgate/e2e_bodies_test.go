@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -94,5 +96,52 @@ func TestGiBBodiesStreamWithFlatMemory(t *testing.T) {
 	up := g.metric(`tollgate_spliced_bytes_total{direction="request"}`)
 	if down < 0.99*gib || up < 0.99*gib {
 		t.Errorf("spliced response=%.0f request=%.0f, want >= 99%% of %d", down, up, gib)
+	}
+}
+
+// TestTruncatedBodies: a client that stops mid-upload and an origin that
+// stops mid-download are handled without hanging, and the gateway keeps
+// serving: the origin sees a short body, the client a cut response.
+func TestTruncatedBodies(t *testing.T) {
+	const announced, sent = 64 << 20, 8 << 20
+	var originGot atomic.Int64
+	o := startOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "PUT" {
+			n, _ := io.Copy(io.Discard, r.Body)
+			originGot.Store(n + 1)
+			return
+		}
+		if r.URL.Path == "/cut" {
+			w.Header().Set("Content-Length", strconv.Itoa(announced))
+			io.Copy(w, io.LimitReader(zeros{}, sent))
+			panic(http.ErrAbortHandler) // close mid-body
+		}
+		io.WriteString(w, "fine")
+	})
+	g := startGateway(t, basicConfig(o.addr, ""))
+
+	c, err := net.Dial("tcp", g.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "PUT /up HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n", announced)
+	io.CopyN(c, zeros{}, sent)
+	c.Close()
+	waitFor(t, func() bool { return originGot.Load() > 0 })
+	if got := originGot.Load() - 1; got >= announced {
+		t.Fatalf("origin read %d bytes of a cut upload", got)
+	}
+
+	resp, err := http.Get(g.url("/cut"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err == nil || n >= announced {
+		t.Fatalf("cut download: %d bytes, err %v", n, err)
+	}
+	if s, body := getStatus(t, g.url("/after")); s != 200 || body != "fine" {
+		t.Fatalf("after truncations: %d %q", s, body)
 	}
 }
