@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -332,6 +333,9 @@ func (cc *clientConn) serve() bool {
 // hold neither goroutine nor buffers.
 const lingerBeforePark = 50 * time.Millisecond
 
+// Only connections that already served two requests linger: one that sent
+// a single request (typical of idle pools) parks at once.
+//
 // linger waits briefly for the next request; false means park (or close,
 // if the read failed for another reason than the wait ending).
 func (cc *clientConn) linger(snap *Snapshot) bool {
@@ -349,7 +353,7 @@ func (cc *clientConn) awaitRequest(snap *Snapshot) (ok, parked bool) {
 			return false, false
 		}
 		if cc.s.parkable() && cc.e.reactor != nil {
-			if !cc.linger(snap) {
+			if cc.s.served < 2 || !cc.linger(snap) {
 				return false, cc.e.reactor.park(cc.s, snap.Conf.Server.IdleTimeout)
 			}
 		} else {
@@ -360,7 +364,23 @@ func (cc *clientConn) awaitRequest(snap *Snapshot) (ok, parked bool) {
 		}
 	}
 	cc.s.fresh = false
+	cc.s.served++
 	cc.start = time.Now()
-	cc.c.SetReadDeadline(cc.start.Add(snap.Conf.Server.ReadHeaderTimeout))
+	if !cc.headBuffered() {
+		cc.c.SetReadDeadline(cc.start.Add(snap.Conf.Server.ReadHeaderTimeout))
+	}
+	if idle := snap.Conf.Server.IdleTimeout; !cc.start.Before(cc.s.writeRearm) {
+		cc.c.SetWriteDeadline(cc.start.Add(idle))
+		cc.s.writeRearm = cc.start.Add(idle / 2)
+	}
 	return true, false
 }
+
+// headBuffered reports that a whole request head is already buffered, so
+// reading it cannot block and needs no read_header_timeout.
+func (cc *clientConn) headBuffered() bool {
+	b, _ := cc.r.Peek(cc.r.Buffered())
+	return bytes.Contains(b, crlfcrlf)
+}
+
+var crlfcrlf = []byte("\r\n\r\n")

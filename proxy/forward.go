@@ -147,7 +147,9 @@ func (cc *clientConn) tryTarget(rt *routeRT, t *upstream.Target, tr upstream.Try
 
 // roundTrip writes the request and reads the response head.
 func (cc *clientConn) roundTrip(rt *routeRT, conn *upstream.Conn, deadline time.Time) failure {
-	conn.SetDeadline(deadline)
+	if cc.q.hasBody() {
+		conn.SetWriteDeadline(deadline) // a bare head never blocks a fresh socket buffer
+	}
 	werr := cc.sendRequest(rt, conn, deadline)
 	if ce, ok := werr.(*clientError); ok {
 		return ce.f

@@ -37,10 +37,13 @@ func (cc *clientConn) relay(snap *Snapshot, rt *routeRT, conn *upstream.Conn, t 
 	keep := q.keepAlive && !cc.e.draining.Load() && framing != outClose
 	cc.writeResponseHead(framing, keep)
 	idle := snap.Conf.Server.IdleTimeout
-	conn.SetReadDeadline(time.Now().Add(idle))
-	cc.c.SetWriteDeadline(time.Now().Add(idle))
+	if !cc.bodyBuffered(conn, framing) {
+		now := time.Now()
+		conn.SetReadDeadline(now.Add(idle))
+		cc.c.SetWriteDeadline(now.Add(idle))
+		cc.s.writeRearm = time.Time{} // the next request re-arms the write deadline
+	}
 	n, upOK, err := cc.copyResponseBody(conn, framing, idle)
-	cc.c.SetWriteDeadline(time.Time{})
 	res.bytes = n
 	if upOK && !p.closeAfter {
 		conn.Release()
@@ -52,6 +55,13 @@ func (cc *clientConn) relay(snap *Snapshot, rt *routeRT, conn *upstream.Conn, t 
 	}
 	q.keepAlive = keep
 	return res
+}
+
+// bodyBuffered reports a response body that is already in the upstream
+// reader's buffer: relaying it reads nothing from the network, and the
+// client write only fills the buffered writer.
+func (cc *clientConn) bodyBuffered(conn *upstream.Conn, framing outFraming) bool {
+	return framing == outNone || (framing == outLength && cc.p.contentLen <= int64(min(conn.R.Buffered(), writeBufSize)))
 }
 
 func (cc *clientConn) outFraming() outFraming {

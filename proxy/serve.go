@@ -34,7 +34,6 @@ func (cc *clientConn) serveOne(snap *Snapshot) bool {
 		cc.refuse(snap, failBadRequest)
 		return false
 	}
-	cc.c.SetReadDeadline(time.Time{})
 	if max := snap.Conf.Server.MaxBodyBytes; max > 0 && q.contentLen > max {
 		cc.refuse(snap, failBodyTooLarge)
 		return false

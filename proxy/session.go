@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"crypto/tls"
+	"time"
 	"net"
 	"net/netip"
 	"sync/atomic"
@@ -28,6 +29,11 @@ type session struct {
 	queued bool // in the reactor's map and wheel
 
 	registered bool // added to the epoll set
+	served     int  // requests served on this connection
+
+	// writeRearm is when the client write deadline must be pushed forward
+	// again: it is armed once per half idle_timeout, not per request.
+	writeRearm time.Time
 }
 
 func newSession(c net.Conn) *session {
