@@ -338,10 +338,11 @@ func (st *redisStore) want(rate, burst float64) float64 {
 }
 
 // credit is what a key new to this instance may spend before Redis has
-// been asked: its share of the burst, charged at the next sync.
+// been asked: its share of the burst (burst ÷ instances seen), charged at
+// the next sync. A whole share, not one batch, so that a caller's first
+// burst is served as the local store would serve it.
 func (st *redisStore) credit(rate, burst float64) float64 {
-	share := math.Floor(burst / float64(st.instances.Load()))
-	return math.Max(1, math.Min(st.want(rate, burst), share))
+	return math.Max(1, math.Floor(burst/float64(st.instances.Load())))
 }
 
 // horizonMs bounds how far in the future a reservation may become usable.

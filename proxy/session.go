@@ -2,10 +2,10 @@ package proxy
 
 import (
 	"crypto/tls"
-	"time"
 	"net"
 	"net/netip"
 	"sync/atomic"
+	"time"
 )
 
 // Connection states tracked for graceful shutdown.

@@ -216,8 +216,8 @@ func (t *spliceTransfer) drain() (int64, error) {
 		// Arm the deadline, then look at the flag: a failing filler sets the
 		// flag and then a past deadline, so one of the two is seen.
 		t.p.r.SetReadDeadline(time.Now().Add(t.idle))
-		if t.first.Load() != 0 {
-			return total, errPeerFailed
+		if t.first.Load() != 0 && queued(t.p.rfd) == 0 {
+			return total, errPeerFailed // what reached the pipe is delivered first
 		}
 		avail := 0
 		err := t.p.rc.Read(func(fd uintptr) bool {
@@ -225,6 +225,9 @@ func (t *spliceTransfer) drain() (int64, error) {
 			return avail > 0
 		})
 		if err != nil {
+			if t.first.Load() == sideSrc && queued(t.p.rfd) > 0 {
+				continue // woken by the filler's end: deliver what it moved
+			}
 			return total, err
 		}
 		for avail > 0 {
