@@ -263,3 +263,30 @@ func TestBindFailureExits2(t *testing.T) {
 		t.Fatalf("exit: %v", err)
 	}
 }
+
+// TestShippedExamples: examples/tollgate.yaml is valid and
+// examples/broken.yaml reports every error with its line, as the README
+// shows.
+func TestShippedExamples(t *testing.T) {
+	out, err := exec.Command(binPath, "-check", "-config", "../../examples/tollgate.yaml").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "ok" {
+		t.Fatalf("examples/tollgate.yaml: %v %s", err, out)
+	}
+	out, err = exec.Command(binPath, "-check", "-config", "../../examples/broken.yaml").CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("broken example exit: %v", err)
+	}
+	want := []string{
+		"broken.yaml:5: server.idle_timeout",
+		"broken.yaml:9: upstreams.users.balance",
+		`broken.yaml:13: routes[0].upstream: unknown upstream "userz"`,
+		`broken.yaml:14: routes[1].name: duplicate route name "users"`,
+		"broken.yaml:17: routes[1].timeout",
+		"broken.yaml:18: routes[1].colour: unknown key",
+	}
+	for _, w := range want {
+		if !strings.Contains(string(out), w) {
+			t.Errorf("missing %q in:\n%s", w, out)
+		}
+	}
+}
