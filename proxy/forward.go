@@ -325,6 +325,7 @@ func (cc *clientConn) limitedSource(r io.Reader, n int64) *readTagger {
 	return &cc.tag
 }
 
+// Read reads from the wrapped reader and remembers a failure.
 func (t *readTagger) Read(p []byte) (int, error) {
 	n, err := t.r.Read(p)
 	if err != nil && err != io.EOF {

@@ -17,7 +17,9 @@ type BindError struct {
 	Err  error
 }
 
+// Error names the address and the cause.
 func (e *BindError) Error() string { return fmt.Sprintf("listen on %s: %v", e.Addr, e.Err) }
+// Unwrap returns the listen error.
 func (e *BindError) Unwrap() error { return e.Err }
 
 // listenReusePort binds n listening sockets on addr with SO_REUSEPORT so

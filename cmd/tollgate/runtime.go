@@ -96,6 +96,7 @@ func (r *runtime) close() { r.limiter.Close() }
 // the limiter logs outages itself, once each.
 type redisLogger struct{ log *slog.Logger }
 
+// Printf implements go-redis's logger interface.
 func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	l.log.Debug("redis client", "msg", fmt.Sprintf(format, v...))
 }
