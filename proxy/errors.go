@@ -99,5 +99,6 @@ type clientError struct {
 
 // Error describes the client-side failure.
 func (e *clientError) Error() string { return fmt.Sprintf("client body: %v", e.err) }
+
 // Unwrap returns the underlying error.
 func (e *clientError) Unwrap() error { return e.err }

@@ -19,6 +19,7 @@ type BindError struct {
 
 // Error names the address and the cause.
 func (e *BindError) Error() string { return fmt.Sprintf("listen on %s: %v", e.Addr, e.Err) }
+
 // Unwrap returns the listen error.
 func (e *BindError) Unwrap() error { return e.Err }
 
