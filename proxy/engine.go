@@ -88,14 +88,20 @@ func (e *Engine) Swap(s *Snapshot) *Snapshot { return e.snap.Swap(s) }
 func (e *Engine) Current() *Snapshot { return e.snap.Load() }
 
 // Serve accepts connections from l until it is closed.
+// Accept errors such as EMFILE are retried after a short pause and
+// logged at most once per second.
 func (e *Engine) Serve(l net.Listener) error {
+	var lastWarn time.Time
 	for {
 		c, err := l.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return nil
 			}
-			e.log.Warn("accept failed", "err", err)
+			if time.Since(lastWarn) >= time.Second {
+				e.log.Warn("accept failed; retrying", "err", err)
+				lastWarn = time.Now()
+			}
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
