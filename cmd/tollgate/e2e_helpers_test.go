@@ -28,7 +28,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binPath = filepath.Join(dir, "tollgate")
-	build := exec.Command("go", "build", "-o", binPath, ".")
+	args := []string{"build", "-o", binPath}
+	if os.Getenv("TOLLGATE_E2E_RACE") != "" {
+		args = append(args, "-race") // run the end-to-end tests against a race-detecting binary
+	}
+	build := exec.Command("go", append(args, ".")...)
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building tollgate:", err)
@@ -163,6 +167,9 @@ func (g *gateway) stop() {
 	case <-time.After(10 * time.Second):
 		g.cmd.Process.Kill()
 		<-g.done
+	}
+	if strings.Contains(g.logs.String(), "WARNING: DATA RACE") {
+		g.t.Errorf("the race detector reported a data race in tollgate")
 	}
 	if g.t.Failed() {
 		g.t.Logf("tollgate logs:\n%s", g.logs.String())
