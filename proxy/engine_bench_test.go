@@ -115,6 +115,11 @@ func BenchmarkEngineSmallGET(b *testing.B) {
 	e.wg.Add(1)
 	go e.run(sess)
 	defer client.Close()
+	benchSmallGETs(b, client)
+}
+
+// benchSmallGETs warms the connection up, then times b.N keep-alive GETs.
+func benchSmallGETs(b *testing.B, client net.Conn) {
 	req := []byte("GET /small HTTP/1.1\r\nHost: bench\r\nUser-Agent: bench\r\n\r\n")
 	br := bufio.NewReaderSize(client, 8192)
 	roundTrip := func() {
@@ -183,24 +188,7 @@ func benchTCP(b *testing.B, park bool) {
 		b.Fatal(err)
 	}
 	defer client.Close()
-	req := []byte("GET /small HTTP/1.1\r\nHost: bench\r\nUser-Agent: bench\r\n\r\n")
-	br := bufio.NewReaderSize(client, 8192)
-	roundTrip := func() {
-		if _, err := client.Write(req); err != nil {
-			b.Fatal(err)
-		}
-		if err := readResponse(br); err != nil {
-			b.Fatal(err)
-		}
-	}
-	for i := 0; i < 100; i++ {
-		roundTrip()
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		roundTrip()
-	}
+	benchSmallGETs(b, client)
 }
 
 // BenchmarkEngineSmallGETTCPNoPark is BenchmarkEngineSmallGETTCP with idle
