@@ -239,6 +239,11 @@ func (cc *clientConn) pipeBoth(up net.Conn) int64 {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		defer func() {
+			if v := recover(); v != nil {
+				cc.e.log.Error("tunnel copy panicked", "panic", v)
+			}
+		}()
 		n, _ := io.Copy(up, cc.c)
 		cc.e.metrics.splicedTunnel.Add(float64(n))
 		up.Close()

@@ -127,7 +127,15 @@ func (e *Engine) spliceN(dst, src *net.TCPConn, n int64, idle time.Duration) (wr
 	}
 	t.srcRC.Control(func(fd uintptr) { t.srcFD = int(fd) })
 	fillErr := make(chan error, 1)
-	go func() { fillErr <- t.fill() }()
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				e.log.Error("splice filler panicked", "panic", v)
+				fillErr <- fmt.Errorf("splice filler panicked: %v", v)
+			}
+		}()
+		fillErr <- t.fill()
+	}()
 	written, derr := t.drain()
 	if derr != nil && t.first.CompareAndSwap(0, sideDst) {
 		src.SetReadDeadline(aLongTimeAgo) // stop the filler promptly
