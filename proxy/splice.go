@@ -131,6 +131,9 @@ func (e *Engine) spliceN(dst, src *net.TCPConn, n int64, idle time.Duration) (wr
 		defer func() {
 			if v := recover(); v != nil {
 				e.log.Error("splice filler panicked", "panic", v)
+				if t.first.CompareAndSwap(0, sideSrc) {
+					t.p.r.SetReadDeadline(aLongTimeAgo) // wake the drainer
+				}
 				fillErr <- fmt.Errorf("splice filler panicked: %v", v)
 			}
 		}()
