@@ -28,6 +28,9 @@ type Metrics struct {
 	splicedResp    prometheus.Counter
 	splicedTunnel  prometheus.Counter
 
+	rlMu    sync.RWMutex
+	rlCache map[string]map[string]prometheus.Counter
+
 	mu     sync.Mutex
 	routes map[string]*routeMetrics
 	ups    map[string]prometheus.Observer
@@ -46,7 +49,8 @@ type routeMetrics struct {
 // NewMetrics registers tollgate's metrics (and the Go runtime's) on a new
 // registry.
 func NewMetrics() *Metrics {
-	m := &Metrics{Registry: prometheus.NewRegistry(), routes: map[string]*routeMetrics{}, ups: map[string]prometheus.Observer{}}
+	m := &Metrics{Registry: prometheus.NewRegistry(), routes: map[string]*routeMetrics{}, ups: map[string]prometheus.Observer{},
+		rlCache: map[string]map[string]prometheus.Counter{}}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_requests_total", Help: "Requests answered, by route and status code."}, []string{"route", "code"})
 	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tollgate_request_duration_seconds", Help: "Time from request head to response head written, by route.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"route"})
 	m.upstreamDur = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tollgate_upstream_duration_seconds", Help: "Time waiting on upstreams, by upstream.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"upstream"})
@@ -123,7 +127,36 @@ func (m *Metrics) AuthFailure(method, reason string) {
 	m.authFailures.WithLabelValues(method, reason).Inc()
 }
 
-// RateLimitDecision implements plugins.Metrics.
+// RateLimitDecision implements plugins.Metrics. It runs on every metered
+// request, so the children are cached per client (a bounded set: the
+// configured names and "default") instead of looked up by labels.
 func (m *Metrics) RateLimitDecision(client, decision string) {
+	m.rlMu.RLock()
+	cs := m.rlCache[client]
+	m.rlMu.RUnlock()
+	if cs == nil {
+		cs = m.rlClient(client)
+	}
+	if c, ok := cs[decision]; ok {
+		c.Inc()
+		return
+	}
 	m.rlDecisions.WithLabelValues(client, decision).Inc()
+}
+
+// rlDecisionsKnown are the decisions cached per client.
+var rlDecisionsKnown = [...]string{"allow", "deny", "shadow_deny"}
+
+func (m *Metrics) rlClient(client string) map[string]prometheus.Counter {
+	m.rlMu.Lock()
+	defer m.rlMu.Unlock()
+	if cs := m.rlCache[client]; cs != nil {
+		return cs
+	}
+	cs := make(map[string]prometheus.Counter, len(rlDecisionsKnown))
+	for _, d := range rlDecisionsKnown {
+		cs[d] = m.rlDecisions.WithLabelValues(client, d)
+	}
+	m.rlCache[client] = cs
+	return cs
 }
