@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"testing"
@@ -49,18 +50,18 @@ func (f *fullFixture) jwt(t *testing.T) string {
 func TestAPIKeys(t *testing.T) {
 	f := newFullFixture(t)
 	api := []string{conf.AuthAPIKey}
-	id, err := f.a.Authenticate(nil, api, nil, Credentials{APIKey: []byte(goodAPIKey)})
+	id, err := f.a.Authenticate(context.Background(), api, nil, Credentials{APIKey: []byte(goodAPIKey)})
 	if err != nil || id.ClientID != "partner-x" || id.Method != "api_key" {
 		t.Fatalf("good key: %+v %v", id, err)
 	}
 	for _, bad := range []string{"k-3f9a1d", goodAPIKey + " ", hexSum(goodAPIKey), "x"} {
-		_, err := f.a.Authenticate(nil, api, nil, Credentials{APIKey: []byte(bad)})
+		_, err := f.a.Authenticate(context.Background(), api, nil, Credentials{APIKey: []byte(bad)})
 		wantRefusal(t, err, 401, ReasonUnknownKey)
 	}
-	_, err = f.a.Authenticate(nil, api, nil, Credentials{})
+	_, err = f.a.Authenticate(context.Background(), api, nil, Credentials{})
 	wantRefusal(t, err, 401, ReasonMissing)
 	// API keys carry no scopes.
-	_, err = f.a.Authenticate(nil, api, []string{"read"}, Credentials{APIKey: []byte(goodAPIKey)})
+	_, err = f.a.Authenticate(context.Background(), api, []string{"read"}, Credentials{APIKey: []byte(goodAPIKey)})
 	wantRefusal(t, err, 403, ReasonInsufficientScope)
 	for _, k := range []conf.APIKey{{SHA256: "abc", ClientID: "x"}, {SHA256: hexSum("a"), ClientID: ""}, {SHA256: hexSum("a"), ClientID: "a\nb"}} {
 		if _, err := New(conf.Auth{APIKeys: &conf.APIKeys{Keys: []conf.APIKey{k}}}, nil, Options{}); err == nil {
@@ -97,7 +98,7 @@ func TestMethodChoice(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			id, err := f.a.Authenticate(nil, tc.methods, nil, tc.creds)
+			id, err := f.a.Authenticate(context.Background(), tc.methods, nil, tc.creds)
 			if tc.method != "" {
 				if err != nil || id.Method != tc.method {
 					t.Fatalf("got %+v %v; want method %s", id, err, tc.method)
@@ -108,7 +109,7 @@ func TestMethodChoice(t *testing.T) {
 		})
 	}
 	// Missing credentials: a challenge without an error code.
-	_, err := f.a.Authenticate(nil, all, nil, Credentials{})
+	_, err := f.a.Authenticate(context.Background(), all, nil, Credentials{})
 	if err.WWWAuthenticate != "Bearer" || err.Method != MethodNone || err.Code != CodeUnauthorized {
 		t.Fatalf("missing: %+v", err)
 	}
@@ -118,26 +119,26 @@ func TestScopes(t *testing.T) {
 	f := newFullFixture(t)
 	tok := f.jwt(t) // scope "read write"
 	methods := []string{conf.AuthJWT}
-	if _, err := f.a.Authenticate(nil, methods, []string{"write", "read"}, bearerCreds(tok)); err != nil {
+	if _, err := f.a.Authenticate(context.Background(), methods, []string{"write", "read"}, bearerCreds(tok)); err != nil {
 		t.Fatalf("refused: %v", err)
 	}
-	_, err := f.a.Authenticate(nil, methods, []string{"read", "users:admin"}, bearerCreds(tok))
+	_, err := f.a.Authenticate(context.Background(), methods, []string{"read", "users:admin"}, bearerCreds(tok))
 	wantRefusal(t, err, 403, ReasonInsufficientScope)
 	want := `Bearer error="insufficient_scope", scope="read users:admin"`
 	if err.WWWAuthenticate != want || err.Code != CodeForbidden || err.Method != "jwt" {
 		t.Fatalf("refusal %+v; want challenge %s", err, want)
 	}
-	_, err = f.a.Authenticate(nil, []string{conf.AuthIntrospection}, []string{"write"}, bearerCreds("opaque-1"))
+	_, err = f.a.Authenticate(context.Background(), []string{conf.AuthIntrospection}, []string{"write"}, bearerCreds("opaque-1"))
 	wantRefusal(t, err, 403, ReasonInsufficientScope)
 }
 
 func TestNilAndEmptyAuthenticator(t *testing.T) {
 	var a *Authenticator
-	_, err := a.Authenticate(nil, []string{conf.AuthJWT}, nil, bearerCreds("a.b.c"))
+	_, err := a.Authenticate(context.Background(), []string{conf.AuthJWT}, nil, bearerCreds("a.b.c"))
 	wantRefusal(t, err, 401, ReasonMissing)
 	a.Close()
 	b := mustNew(t, conf.Auth{}, nil, Options{})
-	_, err = b.Authenticate(nil, []string{conf.AuthJWT}, nil, bearerCreds("a.b.c"))
+	_, err = b.Authenticate(context.Background(), []string{conf.AuthJWT}, nil, bearerCreds("a.b.c"))
 	wantRefusal(t, err, 401, ReasonMissing)
 	b.Close() // twice is fine
 }

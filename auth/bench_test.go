@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -34,7 +35,7 @@ func benchJWT(b *testing.B, m jwt.SigningMethod, cacheSize int) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := a.Authenticate(nil, methods, scopes, creds); err != nil {
+		if _, err := a.Authenticate(context.Background(), methods, scopes, creds); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -64,7 +65,7 @@ func BenchmarkAPIKey(b *testing.B) {
 	creds, methods := Credentials{APIKey: []byte(goodAPIKey)}, []string{conf.AuthAPIKey}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := a.Authenticate(nil, methods, nil, creds); err != nil {
+		if _, err := a.Authenticate(context.Background(), methods, nil, creds); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -56,7 +57,7 @@ func FuzzAuthenticate(f *testing.F) {
 	methods := []string{conf.AuthJWT, conf.AuthIntrospection, conf.AuthAPIKey}
 	f.Fuzz(func(t *testing.T, authz, key string) {
 		c := Credentials{Authorization: []byte(authz), APIKey: []byte(key)}
-		id, err := a.Authenticate(nil, methods, []string{"read"}, c)
+		id, err := a.Authenticate(context.Background(), methods, []string{"read"}, c)
 		checkVerdict(t, id, err)
 	})
 }

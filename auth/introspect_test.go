@@ -209,7 +209,7 @@ func TestIntrospectionUnavailable(t *testing.T) {
 func TestIntrospectionRefusesBadTokensWithoutCalling(t *testing.T) {
 	f := newIntroFixture(t, 30*time.Second)
 	for _, tok := range []string{"", "has space", "quote\"", "a=b", string(make([]byte, maxOpaqueLen+1))} {
-		_, err := f.a.Authenticate(nil, []string{conf.AuthIntrospection}, nil,
+		_, err := f.a.Authenticate(context.Background(), []string{conf.AuthIntrospection}, nil,
 			Credentials{Authorization: []byte("Bearer " + tok)})
 		wantRefusal(t, err, 401, ReasonMalformed)
 	}

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -40,7 +41,7 @@ func (f *jwksFixture) token(t *testing.T, i int, kid string) string {
 }
 
 func (f *jwksFixture) auth(a *Authenticator, tok string) *Error {
-	_, err := a.Authenticate(nil, []string{conf.AuthJWT}, nil, bearerCreds(tok))
+	_, err := a.Authenticate(context.Background(), []string{conf.AuthJWT}, nil, bearerCreds(tok))
 	return err
 }
 
@@ -125,7 +126,7 @@ func TestJWKSNeverFetchedIsUnavailable(t *testing.T) {
 	cfg := conf.Auth{JWT: &conf.JWT{Algorithms: []string{"RS256"}, Keys: []conf.JWTKey{{JWKSURL: srv.URL}}}}
 	a := mustNew(t, cfg, nil, Options{Now: clock.Now, JWKSTimeout: 200 * time.Millisecond})
 	tok := sign(t, jwt.SigningMethodRS256, rsaKey(t, 0), "k0", claimsAt(clock.Now()))
-	_, err := a.Authenticate(nil, []string{conf.AuthJWT}, nil, bearerCreds(tok))
+	_, err := a.Authenticate(context.Background(), []string{conf.AuthJWT}, nil, bearerCreds(tok))
 	wantRefusal(t, err, 503, ReasonKeysUnavailable)
 	if err.Code != CodeUnavailable || err.WWWAuthenticate != "" {
 		t.Fatalf("refusal %+v", err)

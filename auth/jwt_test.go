@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/rand"
@@ -50,7 +51,7 @@ func newJWTFixture(t *testing.T, mutate func(*conf.JWT)) *jwtFixture {
 }
 
 func (f *jwtFixture) auth(tok string, scopes ...string) (Identity, *Error) {
-	return f.a.Authenticate(nil, []string{conf.AuthJWT}, scopes, bearerCreds(tok))
+	return f.a.Authenticate(context.Background(), []string{conf.AuthJWT}, scopes, bearerCreds(tok))
 }
 
 func TestJWTValidTokens(t *testing.T) {
@@ -280,7 +281,7 @@ func TestJWTCacheSkipsVerification(t *testing.T) {
 	}
 	creds, methods, scopes := bearerCreds(tok), []string{conf.AuthJWT}, []string{"read"}
 	allocs := testing.AllocsPerRun(100, func() {
-		if _, err := f.a.Authenticate(nil, methods, scopes, creds); err != nil {
+		if _, err := f.a.Authenticate(context.Background(), methods, scopes, creds); err != nil {
 			t.Fatal(err)
 		}
 	})

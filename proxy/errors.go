@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"syscall"
 
 	"tollgate/upstream"
 )
@@ -47,9 +46,6 @@ var failureInfo = [...]struct {
 	failConnectTimeout: {504, "gateway_timeout", "upstream connect timed out"},
 }
 
-// statusOf maps a failure to its HTTP status.
-func statusOf(f failure) int { return failureInfo[f].status }
-
 // classifyUpstream maps an error from talking to an upstream to a failure.
 func classifyUpstream(err error) failure {
 	var de *upstream.DialError
@@ -82,14 +78,6 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
-
-// isPeerGone reports an error that means the peer closed or reset.
-func isPeerGone(err error) bool {
-	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
-		errors.Is(err, net.ErrClosed) || errors.Is(err, errEOF)
-}
-
-var errEOF = errors.New("EOF")
 
 // clientError wraps a failure while reading the client's body.
 type clientError struct {

@@ -80,7 +80,7 @@ func (g *Gateway) Start(cfg *conf.Config) error {
 	if err != nil {
 		return err
 	}
-	if err := g.loadCert(cfg); err == nil {
+	if err = g.loadCert(cfg); err == nil {
 		err = g.commit(cfg)
 	}
 	if err != nil {

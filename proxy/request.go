@@ -8,15 +8,14 @@ import (
 // Framing errors: ambiguous or unsupported request framing, always 400
 // with the connection closed (CONTRACT.md section 3).
 var (
-	errCLAndTE        = errors.New("both Content-Length and Transfer-Encoding")
-	errBadCL          = errors.New("invalid or conflicting Content-Length")
-	errBadTE          = errors.New("unsupported Transfer-Encoding")
-	errNoHost         = errors.New("missing or repeated Host")
-	errDotSegment     = errors.New("dot segment in path")
-	errBadTarget      = errors.New("unsupported request target")
-	errBodyTooLarge   = errors.New("body too large")
-	errBadChunk       = errors.New("invalid chunked encoding")
-	errClientBodyRead = errors.New("reading request body")
+	errCLAndTE      = errors.New("both Content-Length and Transfer-Encoding")
+	errBadCL        = errors.New("invalid or conflicting Content-Length")
+	errBadTE        = errors.New("unsupported Transfer-Encoding")
+	errNoHost       = errors.New("missing or repeated Host")
+	errDotSegment   = errors.New("dot segment in path")
+	errBadTarget    = errors.New("unsupported request target")
+	errBodyTooLarge = errors.New("body too large")
+	errBadChunk     = errors.New("invalid chunked encoding")
 )
 
 // request is one parsed client request head. It implements router.Request.

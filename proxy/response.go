@@ -81,8 +81,3 @@ func (p *response) readFraming() error {
 func (p *response) bodyless(head bool) bool {
 	return head || p.status == 204 || p.status == 304 || (p.status >= 100 && p.status < 200)
 }
-
-// untilClose reports a body delimited by the upstream closing.
-func (p *response) untilClose(head bool) bool {
-	return !p.bodyless(head) && !p.chunked && p.contentLen < 0
-}

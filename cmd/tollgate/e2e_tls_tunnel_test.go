@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -113,4 +114,20 @@ func TestWebSocketTunnel(t *testing.T) {
 	}
 	c.Close()
 	waitFor(t, func() bool { return g.metric(`tollgate_spliced_bytes_total{direction="tunnel"}`) >= 21 })
+}
+
+// TestBadCertificateRefusesToStart: a certificate file that is readable
+// but not a certificate stops the start with exit code 1.
+func TestBadCertificateRefusesToStart(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
+	os.WriteFile(cert, []byte("not a certificate\n"), 0o600)
+	os.WriteFile(key, []byte("not a key\n"), 0o600)
+	cfg := filepath.Join(dir, "t.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("server: {listen: %q, tls: {cert_file: %q, key_file: %q}}\nadmin: {listen: \"\"}\n",
+		freeAddr(t), cert, key)), 0o644)
+	out, err := exec.Command(binPath, "-config", cfg).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "TLS certificate") {
+		t.Fatalf("exit %v, output:\n%s", err, out)
+	}
 }
