@@ -80,13 +80,15 @@ func (g *Gateway) Start(cfg *conf.Config) error {
 	if err != nil {
 		return err
 	}
-	if err = g.loadCert(cfg); err == nil {
+	cert, err := readCert(cfg)
+	if err == nil {
 		err = g.commit(cfg)
 	}
 	if err != nil {
 		snap.Retire()
 		return err
 	}
+	g.cert.Store(cert)
 	g.engine.Swap(snap)
 	lns, err := listenReusePort(cfg.Server.Listen, cfg.Server.AcceptLoops)
 	if err != nil {
@@ -134,17 +136,17 @@ func (g *Gateway) build(cfg *conf.Config) (*Snapshot, error) {
 	return BuildSnapshot(cfg, BuildDeps{Upstreams: g.upstreams, Metrics: g.Metrics, Filters: g.opts.Filters})
 }
 
-func (g *Gateway) loadCert(cfg *conf.Config) error {
+// readCert loads the TLS certificate of cfg (nil when TLS is off).
+func readCert(cfg *conf.Config) (*tls.Certificate, error) {
 	t := cfg.Server.TLS
 	if !t.Enabled() {
-		return nil
+		return nil, nil
 	}
 	c, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
 	if err != nil {
-		return fmt.Errorf("loading TLS certificate: %w", err)
+		return nil, fmt.Errorf("loading TLS certificate: %w", err)
 	}
-	g.cert.Store(&c)
-	return nil
+	return &c, nil
 }
 
 func (g *Gateway) commit(cfg *conf.Config) error {
@@ -171,8 +173,9 @@ func (g *Gateway) Reload() (*conf.Config, error) {
 	if err == nil {
 		snap, err = g.build(cfg)
 	}
+	var cert *tls.Certificate
 	if err == nil {
-		if err = g.loadCert(cfg); err == nil {
+		if cert, err = readCert(cfg); err == nil {
 			err = g.commit(cfg)
 		}
 		if err != nil {
@@ -184,6 +187,7 @@ func (g *Gateway) Reload() (*conf.Config, error) {
 		g.log.Error("config reload failed; keeping the running config", "err", err)
 		return nil, err
 	}
+	g.cert.Store(cert) // applied only with the rest: a failed reload changes nothing
 	old := g.engine.Swap(snap)
 	old.Retire()
 	g.Metrics.Reload("ok")
