@@ -1,0 +1,147 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"net"
+	"time"
+
+	"tollgate/upstream"
+)
+
+// sendRequest writes the head and body. A request whose whole body is
+// already buffered goes out in one write and stays replayable.
+func (cc *clientConn) sendRequest(rt *routeRT, conn *upstream.Conn, deadline time.Time) error {
+	q := &cc.q
+	if cc.body == bodyInHead {
+		_, err := conn.Write(cc.scratch)
+		return err
+	}
+	cc.scratch = cc.appendRequestHead(cc.scratch[:0], rt)
+	if q.hasBody() && q.expect100 && !cc.sent100 && cc.r.Buffered() == 0 {
+		cc.w.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+		cc.sent100 = true
+		if err := cc.w.Flush(); err != nil {
+			return &clientError{failClientGone, err}
+		}
+	}
+	if !q.hasBody() {
+		_, err := conn.Write(cc.scratch)
+		return err
+	}
+	cc.c.SetReadDeadline(deadline)
+	defer cc.c.SetReadDeadline(time.Time{})
+	if q.chunked {
+		return cc.sendChunkedBody(conn)
+	}
+	return cc.sendSizedBody(conn)
+}
+
+// sendSizedBody sends a Content-Length body: what is buffered rides with
+// the head; the rest is spliced socket to socket or copied.
+func (cc *clientConn) sendSizedBody(conn *upstream.Conn) error {
+	n := cc.q.contentLen
+	b := int64(cc.r.Buffered())
+	if b > n {
+		b = n
+	}
+	buffered, _ := cc.r.Peek(int(b))
+	cc.scratch = append(cc.scratch, buffered...)
+	cc.r.Discard(int(b))
+	if b == n {
+		cc.body = bodyInHead
+		_, err := conn.Write(cc.scratch)
+		return err
+	}
+	cc.body = bodyStreamed
+	if _, err := conn.Write(cc.scratch); err != nil {
+		return err
+	}
+	return cc.copyBody(conn, n-b)
+}
+
+// copyBody moves n body bytes from the client to the upstream.
+func (cc *clientConn) copyBody(conn *upstream.Conn, n int64) error {
+	upTCP, _ := conn.Conn.(*net.TCPConn)
+	if n > spliceThreshold && cc.s.tcp() != nil && upTCP != nil && cc.r.Buffered() == 0 {
+		w, clientFailed, err := cc.e.spliceN(upTCP, cc.s.tcp(), n, cc.e.snap.Load().Conf.Server.IdleTimeout)
+		cc.e.metrics.splicedRequest.Add(float64(w))
+		if err == errSpliceUnsupported {
+			w, err = upTCP.ReadFrom(&io.LimitedReader{R: cc.s.tcp(), N: n})
+			clientFailed = w < n && err == nil
+		}
+		if clientFailed {
+			return &clientError{failClientGone, io.ErrUnexpectedEOF}
+		}
+		return err
+	}
+	buf := cc.e.getBuf()
+	defer cc.e.putBuf(buf)
+	src := cc.limitedSource(cc.r, n)
+	cc.wo = writerOnly{conn}
+	w, err := io.CopyBuffer(&cc.wo, src, *buf)
+	if src.err != nil || (err == nil && w < n) {
+		return &clientError{failClientGone, io.ErrUnexpectedEOF}
+	}
+	return err
+}
+
+// sendChunkedBody decodes the client's chunked body and re-frames it,
+// enforcing max_body_bytes.
+func (cc *clientConn) sendChunkedBody(conn *upstream.Conn) error {
+	cc.body = bodyStreamed
+	uw := cc.e.getUpWriter(conn)
+	defer cc.e.putUpWriter(uw)
+	uw.Write(cc.scratch)
+	cc.cr.reset(cc.r)
+	buf := cc.e.getBuf()
+	defer cc.e.putBuf(buf)
+	max := cc.e.snap.Load().Conf.Server.MaxBodyBytes
+	var total int64
+	for {
+		n, err := cc.cr.Read(*buf)
+		total += int64(n)
+		if max > 0 && total > max {
+			return &clientError{failBodyTooLarge, errBodyTooLarge}
+		}
+		if n > 0 {
+			if werr := writeChunk(uw, (*buf)[:n]); werr != nil {
+				return werr
+			}
+		}
+		if err == io.EOF {
+			uw.WriteString("0\r\n\r\n")
+			return uw.Flush()
+		}
+		if err != nil {
+			if errors.Is(err, errBadChunk) {
+				return &clientError{failBadRequest, err}
+			}
+			return &clientError{failClientGone, err}
+		}
+	}
+}
+
+// readTagger remembers the error of the reader it wraps, so a copy can
+// tell a client read failure from an upstream write failure.
+type readTagger struct {
+	r   io.Reader
+	err error
+}
+
+// limitedSource returns the connection's reusable tagged reader over the
+// next n bytes of r.
+func (cc *clientConn) limitedSource(r io.Reader, n int64) *readTagger {
+	cc.lr = io.LimitedReader{R: r, N: n}
+	cc.tag = readTagger{r: &cc.lr}
+	return &cc.tag
+}
+
+// Read reads from the wrapped reader and remembers a failure.
+func (t *readTagger) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if err != nil && err != io.EOF {
+		t.err = err
+	}
+	return n, err
+}
