@@ -9,6 +9,8 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}"
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/tollgate /tollgate
+# tollgate reads ./tollgate.yaml when it exists: mount yours at
+# /etc/tollgate/tollgate.yaml; without one the embedded quick start runs.
+WORKDIR /etc/tollgate
 EXPOSE 8080 9901
 ENTRYPOINT ["/tollgate"]
-CMD ["-config", "/etc/tollgate/tollgate.yaml"]
