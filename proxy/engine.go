@@ -214,11 +214,12 @@ func (e *Engine) closeSession(s *session) {
 // waiting in their goroutine, waits for in-flight requests until ctx ends,
 // then closes what is left.
 func (e *Engine) Shutdown(ctx context.Context) error {
-	e.draining.Store(true)
-	if e.reactor != nil {
-		e.reactor.stop()
+	if !e.draining.Swap(true) { // a second Shutdown only waits
+		if e.reactor != nil {
+			e.reactor.stop()
+		}
+		close(e.stopWorkers)
 	}
-	close(e.stopWorkers)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
