@@ -73,7 +73,7 @@ func (cc *clientConn) forward(snap *Snapshot, rt *routeRT) exchangeResult {
 		cc.q.keepAlive = false
 		return exchangeResult{status: 499}
 	}
-	return cc.replyFailure(snap, rt, last, len(rt.chain))
+	return cc.replyFailure(rt, last, len(rt.chain))
 }
 
 // failClientGone: the client went away mid-request; nothing is answered.

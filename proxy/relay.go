@@ -206,7 +206,7 @@ func (cc *clientConn) tunnel(conn *upstream.Conn, res exchangeResult) exchangeRe
 	defer conn.Close()
 	cc.q.keepAlive = false
 	if !cc.q.upgrade {
-		return cc.replyFailure(cc.e.snap.Load(), nil, failBadResponse, 0)
+		return cc.replyFailure(nil, failBadResponse, 0)
 	}
 	writeStatusLine(w, 101, p.Reason())
 	writeFields(w, &p.h, p.h.Get("Connection"))

@@ -10,7 +10,7 @@ import (
 )
 
 // replyFailure answers with the contract's JSON error for f.
-func (cc *clientConn) replyFailure(snap *Snapshot, rt *routeRT, f failure, ran int) exchangeResult {
+func (cc *clientConn) replyFailure(rt *routeRT, f failure, ran int) exchangeResult {
 	info := failureInfo[f]
 	if rt != nil && f >= failConnect && f <= failConnectTimeout && f != failUnavailable {
 		cc.e.observeUpstream(rt, time.Since(cc.start), true)
@@ -28,7 +28,7 @@ func (cc *clientConn) replyFailure(snap *Snapshot, rt *routeRT, f failure, ran i
 var retryAfterOne = [][2]string{{"Retry-After", "1"}}
 
 // writeReply sends a reply produced by a filter.
-func (cc *clientConn) writeReply(snap *Snapshot, rt *routeRT, r *plugins.Reply, ran int) exchangeResult {
+func (cc *clientConn) writeReply(rt *routeRT, r *plugins.Reply, ran int) exchangeResult {
 	return cc.sendReply(rt, ran, r.Status, r.Code, r.Message, r.Header, r.Body)
 }
 

@@ -59,5 +59,5 @@ func (cc *clientConn) replyNoTarget(snap *Snapshot, rt *routeRT, err error) exch
 	if errors.Is(err, upstream.ErrAllUnavailable) {
 		return cc.replyUnavailable(rt, rt.up.RetryAfter(), len(rt.chain))
 	}
-	return cc.replyFailure(snap, rt, classifyUpstream(err), len(rt.chain))
+	return cc.replyFailure(rt, classifyUpstream(err), len(rt.chain))
 }

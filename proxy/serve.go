@@ -40,7 +40,7 @@ func (cc *clientConn) serveOne(snap *Snapshot) bool {
 	}
 	idx := snap.table.Match(q)
 	if idx < 0 {
-		res := cc.replyFailure(snap, nil, failNoRoute, 0)
+		res := cc.replyFailure(nil, failNoRoute, 0)
 		cc.finish(snap, nil, res)
 		return cc.keepAfterReply()
 	}
@@ -50,7 +50,7 @@ func (cc *clientConn) serveOne(snap *Snapshot) bool {
 // refuse answers a request the engine cannot trust and closes.
 func (cc *clientConn) refuse(snap *Snapshot, f failure) {
 	cc.q.keepAlive = false
-	res := cc.replyFailure(snap, nil, f, 0)
+	res := cc.replyFailure(nil, f, 0)
 	cc.finish(snap, nil, res)
 }
 
@@ -68,7 +68,7 @@ func (cc *clientConn) serveRoute(snap *Snapshot, rt *routeRT) bool {
 	reply, ran := rt.chain.RunRequest(x)
 	var res exchangeResult
 	if reply != nil {
-		res = cc.writeReply(snap, rt, reply, ran)
+		res = cc.writeReply(rt, reply, ran)
 	} else {
 		res = cc.forward(snap, rt)
 	}
@@ -83,16 +83,14 @@ func (cc *clientConn) serveRoute(snap *Snapshot, rt *routeRT) bool {
 // keepAfterReply decides whether a connection can go on after the gateway
 // answered without reading the body: a small unread body is discarded,
 // anything else closes the connection.
+// It follows replyKeeps, which already told the client.
 func (cc *clientConn) keepAfterReply() bool {
 	q := &cc.q
-	if !q.keepAlive {
+	if !cc.replyKeeps() {
 		return false
 	}
 	if !q.hasBody() {
 		return true
-	}
-	if q.expect100 || q.chunked || q.contentLen > discardLimit {
-		return false
 	}
 	cc.c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	_, err := cc.r.Discard(int(q.contentLen))

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -199,11 +200,16 @@ func TestGracefulShutdown(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode == 503
 	})
-	time.Sleep(100 * time.Millisecond)
-	if c, err := (&http.Client{Timeout: time.Second}).Get(g.url("/new")); err == nil {
-		c.Body.Close()
-		t.Errorf("new connection accepted while draining")
-	}
+	// Listeners close right after readyz turns 503: new connections are
+	// refused while the in-flight request is still running.
+	waitFor(t, func() bool {
+		c, err := net.DialTimeout("tcp", g.addr, time.Second)
+		if err != nil {
+			return true
+		}
+		c.Close()
+		return false
+	})
 	close(release)
 	r := <-done
 	if r.err != nil || r.status != 200 || r.body != "finished" {
