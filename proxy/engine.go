@@ -333,41 +333,24 @@ func (cc *clientConn) serve() bool {
 	}
 }
 
-// lingerBeforePark is how long a connection waits for its next request in
-// its goroutine before it is parked. A busy keep-alive client sends again
-// within milliseconds, and waiting here costs one read; parking costs an
-// epoll_ctl and an epoll_wait. Idle connections park soon enough that they
-// hold neither goroutine nor buffers.
+// lingerBeforePark is how long a busy connection (two requests served
+// or more) waits for its next request in its goroutine before it is
+// parked: a busy keep-alive client sends again within milliseconds, and
+// waiting here costs one read where parking costs an epoll_ctl and an
+// epoll_wait. A connection that sent a single request (typical of idle
+// pools) parks at once, holding neither goroutine nor buffers.
 const lingerBeforePark = 50 * time.Millisecond
 
-// Only connections that already served two requests linger: one that sent
-// a single request (typical of idle pools) parks at once.
-//
-// linger waits briefly for the next request; false means park (or close,
-// if the read failed for another reason than the wait ending).
-func (cc *clientConn) linger(snap *Snapshot) bool {
-	cc.c.SetReadDeadline(time.Now().Add(min(lingerBeforePark, snap.Conf.Server.IdleTimeout)))
-	_, err := cc.r.Peek(1)
-	return err == nil
-}
-
 // awaitRequest flushes pending responses and waits for the next request's
-// first byte: in the reactor when the connection can be parked, else in
-// this goroutine for up to idle_timeout. Then read_header_timeout is armed.
+// first byte, then arms read_header_timeout. parked means the session now
+// belongs to the reactor.
 func (cc *clientConn) awaitRequest(snap *Snapshot) (ok, parked bool) {
 	if cc.r.Buffered() == 0 && !cc.s.fresh {
 		if cc.w.Flush() != nil || cc.e.draining.Load() {
 			return false, false
 		}
-		if cc.s.parkable() && cc.e.reactor != nil {
-			if cc.s.served < 2 || !cc.linger(snap) {
-				return false, cc.e.reactor.park(cc.s, snap.Conf.Server.IdleTimeout)
-			}
-		} else {
-			cc.c.SetReadDeadline(time.Now().Add(snap.Conf.Server.IdleTimeout))
-			if _, err := cc.r.Peek(1); err != nil {
-				return false, false
-			}
+		if ok, parked = cc.waitNext(snap); !ok {
+			return false, parked
 		}
 	}
 	cc.s.fresh = false
@@ -381,6 +364,34 @@ func (cc *clientConn) awaitRequest(snap *Snapshot) (ok, parked bool) {
 		cc.s.writeRearm = cc.start.Add(idle / 2)
 	}
 	return true, false
+}
+
+// waitNext waits for the next request: in this goroutine for up to
+// idle_timeout when the connection cannot be parked; otherwise a busy
+// connection lingers briefly, then the connection is parked in the
+// reactor. A read error other than the wait ending closes it.
+func (cc *clientConn) waitNext(snap *Snapshot) (ok, parked bool) {
+	idle := snap.Conf.Server.IdleTimeout
+	if !cc.s.parkable() || cc.e.reactor == nil {
+		return cc.peekWithin(idle) == nil, false
+	}
+	if cc.s.served >= 2 {
+		err := cc.peekWithin(min(lingerBeforePark, idle))
+		if err == nil {
+			return true, false
+		}
+		if !isTimeout(err) {
+			return false, false
+		}
+	}
+	return false, cc.e.reactor.park(cc.s, idle)
+}
+
+// peekWithin waits up to d for a byte from the client.
+func (cc *clientConn) peekWithin(d time.Duration) error {
+	cc.c.SetReadDeadline(time.Now().Add(d))
+	_, err := cc.r.Peek(1)
+	return err
 }
 
 // headBuffered reports that a whole request head is already buffered, so
