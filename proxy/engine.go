@@ -273,6 +273,7 @@ type clientConn struct {
 	r *bufio.Reader
 	w *bufio.Writer
 
+	snap    *Snapshot // the current request's snapshot
 	q       request
 	p       response
 	x       plugins.Exchange
@@ -307,7 +308,7 @@ func (cc *clientConn) attach(s *session) {
 }
 
 func (cc *clientConn) detach() {
-	cc.s, cc.c = nil, nil
+	cc.s, cc.c, cc.snap = nil, nil, nil
 	cc.r.Reset(nil)
 	cc.w.Reset(nil)
 	cc.x.Reset()

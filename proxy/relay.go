@@ -131,12 +131,8 @@ func (cc *clientConn) copySized(conn *upstream.Conn, n int64) (int64, bool, erro
 		if err := cc.w.Flush(); err != nil {
 			return b, false, err
 		}
-		w, upFailed, err := cc.e.spliceN(cc.s.tcp(), upTCP, n-b, cc.e.snap.Load().Conf.Server.IdleTimeout)
+		w, upFailed, err := cc.e.spliceN(cc.s.tcp(), upTCP, n-b, cc.snap.Conf.Server.IdleTimeout)
 		cc.e.metrics.splicedResp.Add(float64(w))
-		if err == errSpliceUnsupported {
-			w, err = cc.s.tcp().ReadFrom(&io.LimitedReader{R: upTCP, N: n - b})
-			upFailed = err != nil
-		}
 		if upFailed {
 			return b + w, false, nil // the upstream failed: close the client, say nothing
 		}

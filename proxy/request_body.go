@@ -64,12 +64,8 @@ func (cc *clientConn) sendSizedBody(conn *upstream.Conn) error {
 func (cc *clientConn) copyBody(conn *upstream.Conn, n int64) error {
 	upTCP, _ := conn.Conn.(*net.TCPConn)
 	if n > spliceThreshold && cc.s.tcp() != nil && upTCP != nil && cc.r.Buffered() == 0 {
-		w, clientFailed, err := cc.e.spliceN(upTCP, cc.s.tcp(), n, cc.e.snap.Load().Conf.Server.IdleTimeout)
+		w, clientFailed, err := cc.e.spliceN(upTCP, cc.s.tcp(), n, cc.snap.Conf.Server.IdleTimeout)
 		cc.e.metrics.splicedRequest.Add(float64(w))
-		if err == errSpliceUnsupported {
-			w, err = upTCP.ReadFrom(&io.LimitedReader{R: cc.s.tcp(), N: n})
-			clientFailed = w < n && err == nil
-		}
 		if clientFailed {
 			return &clientError{failClientGone, io.ErrUnexpectedEOF}
 		}
@@ -96,7 +92,7 @@ func (cc *clientConn) sendChunkedBody(conn *upstream.Conn) error {
 	cc.cr.reset(cc.r)
 	buf := cc.e.getBuf()
 	defer cc.e.putBuf(buf)
-	max := cc.e.snap.Load().Conf.Server.MaxBodyBytes
+	max := cc.snap.Conf.Server.MaxBodyBytes
 	var total int64
 	for {
 		n, err := cc.cr.Read(*buf)

@@ -19,6 +19,7 @@ type exchangeResult struct {
 func (cc *clientConn) serveOne(snap *Snapshot) bool {
 	q := &cc.q
 	q.reset()
+	cc.snap = snap // the request keeps this snapshot to its end
 	cc.x.Reset()
 	cc.reqID = cc.reqID[:0]
 	var err error

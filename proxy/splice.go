@@ -82,10 +82,6 @@ func (pp *pipePool) put(p *splicePipe, clean bool) {
 // errPeerFailed ends one side of a transfer because the other side failed.
 var errPeerFailed = errors.New("splice: the other side failed")
 
-// errSpliceUnsupported means the sockets cannot be spliced; the caller
-// copies through a buffer instead.
-var errSpliceUnsupported = errors.New("splice not supported")
-
 // spliceTransfer is one n-byte move from src to dst through a pipe.
 // Reading (src → pipe) and writing (pipe → dst) run in two goroutines so
 // both sockets stay busy, with the pipe as the only buffer. Each wait is
@@ -112,18 +108,19 @@ const (
 // spliceN moves exactly n bytes from src to dst. It returns the bytes
 // written to dst and, on a short count, whether src was at fault (EOF or a
 // read error) so callers can tell a client that went away from an
-// upstream that failed.
+// upstream that failed. When no pipe can be had (descriptors exhausted)
+// it falls back to net.TCPConn.ReadFrom.
 func (e *Engine) spliceN(dst, src *net.TCPConn, n int64, idle time.Duration) (written int64, srcFailed bool, err error) {
 	t := &spliceTransfer{src: src, dst: dst, n: n, idle: idle}
-	if t.p, err = e.pipes.get(); err != nil {
-		return 0, false, errSpliceUnsupported
-	}
 	var err1, err2 error
 	t.srcRC, err1 = src.SyscallConn()
 	t.dstRC, err2 = dst.SyscallConn()
-	if err1 != nil || err2 != nil {
-		e.pipes.put(t.p, true)
-		return 0, false, errSpliceUnsupported
+	if t.p, err = e.pipes.get(); err != nil || err1 != nil || err2 != nil {
+		if t.p != nil {
+			e.pipes.put(t.p, true)
+		}
+		written, err = dst.ReadFrom(&io.LimitedReader{R: src, N: n})
+		return written, written < n && err == nil, err
 	}
 	t.srcRC.Control(func(fd uintptr) { t.srcFD = int(fd) })
 	fillErr := make(chan error, 1)
