@@ -127,14 +127,18 @@ func joinHeaderNames(key string, names []string) (string, error) {
 // Request answers preflights and queues the CORS response headers.
 func (f *corsFilter) Request(x *Exchange) *Reply {
 	origin := x.Request.Get(hdrOrigin)
-	if len(origin) == 0 {
-		return nil
-	}
 	reqMethod := x.Request.Get(hdrRequestMethod)
-	if string(x.Method) == "OPTIONS" && reqMethod != nil {
+	if len(origin) > 0 && string(x.Method) == "OPTIONS" && reqMethod != nil {
 		return f.preflight(x, origin, reqMethod)
 	}
-	if f.originAllowed(origin) {
+	allowed := len(origin) > 0 && f.originAllowed(origin)
+	if allowed || !f.anyOrigin {
+		// Unless any origin is allowed, the answer depends on Origin (CORS
+		// headers or none): caches must key on it whatever the origin, or
+		// a stored answer without CORS headers reaches an allowed origin.
+		x.AddResponseHeader(hdrVary, hdrOrigin)
+	}
+	if allowed {
 		f.decorate(x, origin)
 	}
 	return nil
@@ -183,7 +187,6 @@ func corsRefusal(msg string) *Reply {
 // decorate queues the headers of an allowed non-preflight request.
 func (f *corsFilter) decorate(x *Exchange, origin []byte) {
 	x.AddResponseHeader(hdrAllowOrigin, f.allowOrigin(origin))
-	x.AddResponseHeader(hdrVary, hdrOrigin)
 	if f.exposed != "" {
 		x.AddResponseHeader(hdrExposeHeaders, f.exposed)
 	}

@@ -101,11 +101,13 @@ func TestCORSSimpleRequests(t *testing.T) {
 		want: map[string][]string{"Access-Control-Allow-Origin": {"https://app.example.com"}, "Vary": {"Origin"},
 			"Access-Control-Expose-Headers": {"X-Total, RateLimit"}, "Access-Control-Allow-Credentials": {"true"}},
 	}, {
-		name: "other origin", method: "GET", head: newKVHead("Origin", "https://evil.test"), want: map[string][]string{},
+		// Not allowed or absent: no CORS headers, but Vary: Origin, so a
+		// cache never serves this answer to an allowed origin.
+		name: "other origin", method: "GET", head: newKVHead("Origin", "https://evil.test"), want: map[string][]string{"Vary": {"Origin"}},
 	}, {
-		name: "no origin", method: "OPTIONS", head: newKVHead("Access-Control-Request-Method", "GET"), want: map[string][]string{},
+		name: "no origin", method: "OPTIONS", head: newKVHead("Access-Control-Request-Method", "GET"), want: map[string][]string{"Vary": {"Origin"}},
 	}, {
-		name: "empty origin", method: "GET", head: newKVHead("Origin", ""), want: map[string][]string{},
+		name: "empty origin", method: "GET", head: newKVHead("Origin", ""), want: map[string][]string{"Vary": {"Origin"}},
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

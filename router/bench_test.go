@@ -65,7 +65,7 @@ func compileLinear(routes []conf.Route) *linearTable {
 		if r.Match.Path != "" {
 			lr.path, lr.exact = r.Match.Path, true
 		}
-		lr.checks, _ = compileRoute(r.Match)
+		lr.checks, _ = compileRoute(&r)
 		lt.routes = append(lt.routes, lr)
 	}
 	return lt

@@ -13,11 +13,19 @@ import (
 type route struct {
 	methods []string    // upper case; empty = any
 	headers [][2]string // name, exact value; all must match
+	// cors: the route answers CORS preflights, which carry neither the
+	// route's method nor its custom headers (the browser sends them on the
+	// real request), so a preflight is matched on host and path alone.
+	cors bool
 }
 
 // compileRoute checks and normalises the method and header conditions.
-func compileRoute(m conf.Match) (route, error) {
+func compileRoute(r *conf.Route) (route, error) {
+	m := r.Match
 	var rt route
+	for _, p := range r.Plugins {
+		rt.cors = rt.cors || p.CORS != nil
+	}
 	for _, meth := range m.Methods {
 		if meth == "" {
 			return route{}, fmt.Errorf("empty method")
@@ -36,7 +44,17 @@ func compileRoute(m conf.Match) (route, error) {
 
 // accepts reports whether r passes the route's method and header checks.
 func (rt *route) accepts(r Request) bool {
+	if rt.cors && isPreflight(r) {
+		return true
+	}
 	return rt.methodOK(r.Method()) && rt.headersOK(r)
+}
+
+// isPreflight reports a CORS preflight: OPTIONS with Origin and
+// Access-Control-Request-Method.
+func isPreflight(r Request) bool {
+	return string(r.Method()) == "OPTIONS" && r.Header("Origin") != nil &&
+		r.Header("Access-Control-Request-Method") != nil
 }
 
 // methodOK reports whether method is allowed. Methods are case-sensitive

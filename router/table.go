@@ -70,7 +70,7 @@ func Compile(routes []conf.Route) (*Table, error) {
 
 // add compiles route idx into the table.
 func (t *Table) add(idx int32, r *conf.Route) error {
-	rt, err := compileRoute(r.Match)
+	rt, err := compileRoute(r)
 	if err != nil {
 		return err
 	}

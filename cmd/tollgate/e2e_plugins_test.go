@@ -21,10 +21,18 @@ func TestPluginsCORSHeadersRequestID(t *testing.T) {
 	g := startGateway(t, fmt.Sprintf(`
 server: {listen: "LISTEN", access_log: true}
 admin: {listen: "ADMIN"}
+auth:
+  api_keys: {keys: [{sha256: "0000000000000000000000000000000000000000000000000000000000000000", client_id: nobody}]}
 upstreams: {app: {targets: ["%s"]}}
 routes:
+  - name: locked
+    match: {path_prefix: /locked, methods: [GET]}
+    upstream: app
+    auth: [api_key]
+    plugins:
+      - cors: {allowed_origins: ["https://app.example.com"], allowed_methods: [GET]}
   - name: api
-    match: {path_prefix: /}
+    match: {path_prefix: /, methods: [GET, POST]}
     upstream: app
     plugins:
       - request_id: {header: X-Trace-Id}
@@ -40,7 +48,7 @@ routes:
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" ||
+	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" || resp.Header.Get("Vary") != "Origin" ||
 		!strings.Contains(resp.Header.Get("Access-Control-Allow-Methods"), "POST") || resp.Header.Get("Access-Control-Max-Age") != "600" {
 		t.Fatalf("preflight: %d %v", resp.StatusCode, resp.Header)
 	}
@@ -54,6 +62,36 @@ routes:
 	resp.Body.Close()
 	if resp.StatusCode != 403 || resp.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Fatalf("disallowed preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+	// A preflight reaches a route restricted to GET (browsers send OPTIONS
+	// without credentials); the real request's 401 from the gateway still
+	// carries the CORS headers, so the browser can read it.
+	req, _ = http.NewRequest("OPTIONS", g.url("/locked"), nil)
+	req.Header.Set("Origin", "https://app.example.com")
+	req.Header.Set("Access-Control-Request-Method", "GET")
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 204 {
+		t.Fatalf("preflight on a GET-only route with auth: %d", resp.StatusCode)
+	}
+	req, _ = http.NewRequest("GET", g.url("/locked"), nil)
+	req.Header.Set("Origin", "https://app.example.com")
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 || resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" {
+		t.Fatalf("401 without CORS headers: %d %v", resp.StatusCode, resp.Header)
+	}
+	// An answer to a request without Origin still says Vary: Origin.
+	if resp, err = http.Get(g.url("/plain")); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("Vary") != "Origin" {
+		t.Fatalf("Vary on a request without Origin: %q", resp.Header.Get("Vary"))
 	}
 	// A real request gets CORS headers, header edits, and a request id.
 	req, _ = http.NewRequest("GET", g.url("/things"), nil)
