@@ -28,7 +28,8 @@ type Decision struct {
 	// shadow mode, so it passes anyway.
 	Shadow bool
 	// Acquired is true when a concurrency slot is held: the caller must call
-	// Release once, with the same arguments as Allow, when the request ends.
+	// ReleaseDecision (or Release) once, with the same arguments as Allow,
+	// when the request ends.
 	Acquired bool
 	// Policy names the quota: the client's name in clients:, "default" for
 	// others, suffixed "/<route>" for a per-route override.
@@ -54,6 +55,7 @@ type Decision struct {
 	RetryAfter int
 
 	pol *policy
+	sn  *snapshot // the snapshot Allow decided with; Release uses the same
 }
 
 // Outcome returns the decision's metric label: "allow", "deny" or

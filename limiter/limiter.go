@@ -244,14 +244,17 @@ func (l *Limiter) Allow(clientID string, clientIP netip.Addr, route, upstream st
 	p := c.forRoute(route)
 	m := meter{sn: sn, p: p, now: l.nowNs()}
 	m.rate = l.rate(&m, upstream)
+	var d Decision
 	switch {
 	case named:
-		return m.allowNamed(c)
+		d = m.allowNamed(c)
 	case clientID != "":
-		return allowTracked(&m, l.ids, idKey{id: clientID, pol: p.route}, c)
+		d = allowTracked(&m, l.ids, idKey{id: clientID, pol: p.route}, c)
 	default:
-		return allowTracked(&m, l.ips, keyOfAddr(clientIP, p.route), c)
+		d = allowTracked(&m, l.ips, keyOfAddr(clientIP, p.route), c)
 	}
+	d.sn = sn
+	return d
 }
 
 // lookup returns the named client or the default.
@@ -277,8 +280,25 @@ func (l *Limiter) rate(m *meter, upstream string) float64 {
 
 // Release gives back the concurrency slot of a Decision that had Acquired
 // set; call it once, with the arguments given to Allow.
+//
+// Release resolves the slot in the current snapshot; when a reload may
+// have happened since Allow, ReleaseDecision is the one to use.
 func (l *Limiter) Release(clientID string, clientIP netip.Addr, route string) {
-	sn := l.snap.Load()
+	l.release(l.snap.Load(), clientID, clientIP, route)
+}
+
+// ReleaseDecision gives back the concurrency slot of d (Acquired), resolved
+// in the snapshot d was decided with, so a reload between Allow and the
+// end of the request (a per-route override added, a client named or
+// removed) cannot send the release to another slot and leave the first
+// one held for good.
+func (l *Limiter) ReleaseDecision(d *Decision, clientID string, clientIP netip.Addr, route string) {
+	if d.Acquired {
+		l.release(d.sn, clientID, clientIP, route)
+	}
+}
+
+func (l *Limiter) release(sn *snapshot, clientID string, clientIP netip.Addr, route string) {
 	if sn == nil {
 		return
 	}

@@ -2,6 +2,7 @@ package plugins
 
 import (
 	"strconv"
+	"sync"
 
 	"tollgate/conf"
 	"tollgate/limiter"
@@ -39,6 +40,7 @@ type limitFilter struct {
 	// replies[s][i] is the shared, read-only 429 for Retry-After i+1; s is
 	// the refusal's reason (see reasonIndex). The engine only reads replies.
 	replies [len(reasons)][cachedRetries]*Reply
+	tickets sync.Pool // *slotTicket
 }
 
 // NewLimitFilter returns the quota filter of route, or nil when the route
@@ -49,6 +51,7 @@ func NewLimitFilter(l *limiter.Limiter, route *conf.Route, headers string, m Met
 		return nil
 	}
 	f := &limitFilter{l: l, headers: headers, m: m}
+	f.tickets.New = func() any { return new(slotTicket) }
 	for s, reason := range reasons {
 		for i := range cachedRetries {
 			f.replies[s][i] = limitReply(reason, i+1)
@@ -69,7 +72,9 @@ func (f *limitFilter) Request(x *Exchange) *Reply {
 	}
 	f.queueHeaders(x, &d)
 	if d.Acquired {
-		x.OnEnd(f)
+		t := f.tickets.Get().(*slotTicket)
+		t.f, t.d = f, d
+		x.OnEnd(t)
 	}
 	if d.Allowed {
 		return nil
@@ -81,8 +86,21 @@ func (f *limitFilter) Request(x *Exchange) *Reply {
 // response.
 func (f *limitFilter) Response(*Exchange) {}
 
-// End releases the concurrency slot taken by Request.
-func (f *limitFilter) End(x *Exchange) { f.l.Release(x.ClientID, x.ClientIP, x.Route) }
+// slotTicket remembers, for one exchange, the decision that took a
+// concurrency slot, so the slot is released in the snapshot it was taken
+// in even if a reload happened meanwhile. Tickets are pooled.
+type slotTicket struct {
+	f *limitFilter
+	d limiter.Decision
+}
+
+// End releases the concurrency slot and returns the ticket to its pool.
+func (t *slotTicket) End(x *Exchange) {
+	f := t.f
+	f.l.ReleaseDecision(&t.d, x.ClientID, x.ClientIP, x.Route)
+	*t = slotTicket{}
+	f.tickets.Put(t)
+}
 
 // queueHeaders adds the configured rate-limit headers to the response.
 func (f *limitFilter) queueHeaders(x *Exchange, d *limiter.Decision) {
