@@ -116,7 +116,8 @@ func (t *table[K]) insert(sh *shard[K], k K, h uint64, now int64, rate, burst fl
 }
 
 // evictOne drops one key of a locked shard: a full idle bucket if the
-// sample holds one, else the most refilled one, remembered as a ghost.
+// sample holds one, else the most refilled one without a request in
+// flight, remembered as a ghost; none when all sampled are in flight.
 func (t *table[K]) evictOne(sh *shard[K], now int64) {
 	var victim K
 	var vi uint32
@@ -128,7 +129,7 @@ func (t *table[K]) evictOne(sh *shard[K], now int64) {
 			t.remove(sh, k, i)
 			return
 		}
-		if !found || better(s, &sh.slots[vi]) {
+		if s.inflight == 0 && (!found || better(s, &sh.slots[vi])) {
 			victim, vi, found = k, i, true
 		}
 		if n++; n >= sampleSize {
@@ -136,6 +137,9 @@ func (t *table[K]) evictOne(sh *shard[K], now int64) {
 		}
 	}
 	if !found {
+		// Every sampled caller has requests in flight: evicting one would
+		// lose its concurrency count, so the shard goes over its cap for
+		// now (bounded by the requests in flight).
 		return
 	}
 	g := &sh.ghost[ghostIndex(t.hash(victim))]
@@ -143,14 +147,9 @@ func (t *table[K]) evictOne(sh *shard[K], now int64) {
 	t.remove(sh, victim, vi)
 }
 
-// better reports whether a is a better eviction victim than b: no request
-// in flight first, then the most refilled.
-func better(a, b *slot) bool {
-	if (a.inflight == 0) != (b.inflight == 0) {
-		return a.inflight == 0
-	}
-	return a.fullAt < b.fullAt
-}
+// better reports whether a is a better eviction victim than b (neither
+// has a request in flight): the most refilled.
+func better(a, b *slot) bool { return a.fullAt < b.fullAt }
 
 // remove deletes k (at slab index i) from a locked shard.
 func (t *table[K]) remove(sh *shard[K], k K, i uint32) {
