@@ -96,6 +96,10 @@ type Timeouts struct {
 	ResponseHeader time.Duration `json:"response_header"`
 }
 
+// MaxRetryAttempts bounds retries.attempts: one request tries at most
+// 1 + MaxRetryAttempts targets.
+const MaxRetryAttempts = 7
+
 // Retries are extra tries after the first one. On lists the conditions:
 // "connect_failure", "timeout", "reset" or a status code such as "502".
 type Retries struct {

@@ -12,6 +12,9 @@ func (v validator) upstream(path string, u *Upstream) {
 	v.positive(path+".timeouts.connect", u.Timeouts.Connect)
 	v.positive(path+".timeouts.response_header", u.Timeouts.ResponseHeader)
 	v.atLeast(path+".retries.attempts", u.Retries.Attempts, 0)
+	if u.Retries.Attempts > MaxRetryAttempts {
+		v.errorf(path+".retries.attempts", "must be at most %d, got %d", MaxRetryAttempts, u.Retries.Attempts)
+	}
 	for i, cond := range u.Retries.On {
 		if !isRetryCondition(cond) {
 			v.errorf(indexPath(path+".retries.on", i),

@@ -23,6 +23,11 @@ func outcomeOf(f failure, status int) upstream.Outcome {
 		return upstream.Outcome{Timeout: true}
 	case failReset, failBadResponse:
 		return upstream.Outcome{Reset: true}
+	case failUnavailable:
+		// The pool stayed full until the deadline (a hung upstream holds
+		// its connections): a timeout, so a half-open probe that never
+		// reached the target cannot close the breaker.
+		return upstream.Outcome{Timeout: true}
 	}
 	return upstream.Outcome{}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"tollgate/conf"
 	"tollgate/upstream"
 )
 
@@ -31,7 +32,10 @@ func (cc *clientConn) forward(snap *Snapshot, rt *routeRT) exchangeResult {
 	picker := &cc.picker // a field, not a local: Pick's exclusion slice would escape
 	up := rt.up
 	attempts := 1 + up.Conf.Retries.Attempts
-	key := hashKey(cc.x.ClientID, cc.x.ClientIP)
+	var key uint64
+	if up.Conf.Balance == conf.BalanceHash {
+		key = hashKey(cc.x.ClientID, cc.x.ClientIP)
+	}
 	cc.body, cc.sent100 = bodyUnsent, false
 	up.CountRequest()
 	last := failUnavailable

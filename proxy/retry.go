@@ -4,13 +4,14 @@ import (
 	"errors"
 	"fmt"
 
+	"tollgate/conf"
 	"tollgate/upstream"
 )
 
 // maxPicks bounds the targets one request picks (tries plus targets whose
 // breaker refused), so the loop in forward ends even if every pick is
 // refused.
-const maxPicks = 8
+const maxPicks = 1 + conf.MaxRetryAttempts
 
 // errTooManyPicks ends a request whose picks were all used up.
 var errTooManyPicks = fmt.Errorf("more than %d targets picked: %w", maxPicks, upstream.ErrNoTarget)

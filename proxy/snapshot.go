@@ -184,10 +184,5 @@ func hashKey(clientID string, ip netip.Addr) uint64 {
 		return upstream.HashString(clientID)
 	}
 	b := ip.As16()
-	h := uint64(14695981039346656037)
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
-	return h
+	return upstream.HashString(string(b[:])) // the conversion stays on the stack
 }

@@ -194,6 +194,7 @@ func (p *pool) removeWaiterLocked(w *waiter) bool {
 // first, else onto the idle stack, else (retired pool, idle list full) closed.
 func (p *pool) put(c *Conn) {
 	p.mu.Lock()
+	c.idleSince = p.now() // also for a hand-off: it was used just now, no liveness probe needed
 	if !p.retired {
 		if w := p.popWaiterLocked(); w != nil {
 			p.mu.Unlock()
@@ -207,7 +208,6 @@ func (p *pool) put(c *Conn) {
 		c.closeSocket()
 		return
 	}
-	c.idleSince = p.now()
 	p.idle = append(p.idle, c)
 	p.idleN.Store(int64(len(p.idle)))
 	p.mu.Unlock()
