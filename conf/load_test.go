@@ -103,7 +103,7 @@ func checkUpstreams(t *testing.T, c *Config) {
 		Balance:  BalanceRoundRobin,
 		Pool:     Pool{MaxConnsPerTarget: 512, MaxIdlePerTarget: 128, IdleTimeout: 90 * time.Second},
 		Timeouts: Timeouts{Connect: time.Second, ResponseHeader: 15 * time.Second},
-		Retries:  Retries{Attempts: 1, On: []string{"connect_failure"}},
+		Retries:  Retries{Attempts: 1, On: []string{"connect_failure", "502", "503"}},
 	})
 }
 

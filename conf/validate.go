@@ -208,12 +208,16 @@ func (v validator) headerNames(path string, names []string) {
 }
 
 // headerMap checks the names of a header mapping, which must also differ
-// other than in case.
+// other than in case, and its values, which must not carry control bytes
+// (a CR or LF would split the head).
 func (v validator) headerMap(path string, m map[string]string) {
 	seen := map[string]string{}
 	for _, name := range sortedKeys(m) {
 		p := joinPath(path, name)
 		v.headerName(p, name)
+		if i := strings.IndexFunc(m[name], func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }); i >= 0 {
+			v.errorf(p, "value has a control character at byte %d", i)
+		}
 		if first, dup := seen[strings.ToLower(name)]; dup {
 			v.errorf(p, "same header as %q (names are case-insensitive)", first)
 		}

@@ -118,7 +118,7 @@ func (s *Snapshot) buildRoute(r *conf.Route, deps plugins.Deps, m *Metrics) (*ro
 	}
 	chain, err := plugins.Build(r, deps)
 	if err != nil {
-		return nil, fmt.Errorf("route %q: %w", r.Name, err)
+		return nil, err // plugins.Build names the route already
 	}
 	return &routeRT{
 		conf: r, name: r.Name, upName: r.Upstream, up: up, chain: chain,
