@@ -124,12 +124,36 @@ routes:
 		if got := resp.Header.Get("X-Echo-X-Client-Id"); got != c.clientID {
 			t.Errorf("%s: upstream saw X-Client-Id %q, want %q", c.name, got, c.clientID)
 		}
+		if c.name == "no credentials" && resp.Header.Get("WWW-Authenticate") != "Bearer" {
+			t.Errorf("missing credentials: WWW-Authenticate %q, want a bare Bearer (no error code)", resp.Header.Get("WWW-Authenticate"))
+		}
 		if c.wwwAuth != "" && !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), c.wwwAuth) {
 			t.Errorf("%s: WWW-Authenticate %q, want prefix %q", c.name, resp.Header.Get("WWW-Authenticate"), c.wwwAuth)
 		}
 		if c.status >= 400 && resp.Header.Get("Content-Type") != "application/json" {
 			t.Errorf("%s: content type %q", c.name, resp.Header.Get("Content-Type"))
 		}
+	}
+	// Introspection results are cached: the active opaque token, used again,
+	// is not introspected again.
+	before := as.introspections.Load()
+	for i := 0; i < 3; i++ {
+		req, _ := http.NewRequest("GET", g.url("/users/1"), nil)
+		req.Header.Set("Authorization", "Bearer opaque-good")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("cached opaque token: %d", resp.StatusCode)
+		}
+	}
+	if n := as.introspections.Load() - before; n != 0 {
+		t.Errorf("%d introspection calls for a cached token, want 0", n)
+	}
+	if as.introspections.Load() == 0 {
+		t.Error("the introspection endpoint was never called")
 	}
 	// The open route needs nothing, and a forged X-Client-Id never passes.
 	req, _ := http.NewRequest("GET", g.url("/open"), nil)

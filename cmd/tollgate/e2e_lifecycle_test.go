@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -162,17 +163,26 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 // TestGracefulShutdown: SIGTERM while a slow request is in flight turns
-// readyz 503, stops accepting, lets the request finish, exits 0.
+// readyz 503, stops accepting, closes idle keep-alive connections, lets the
+// in-flight request finish, and exits 0.
 func TestGracefulShutdown(t *testing.T) {
 	release := make(chan struct{})
 	o := startOrigin(t, func(w http.ResponseWriter, r *http.Request) {
-		<-release
+		if r.URL.Path == "/slow" {
+			<-release
+		}
 		io.WriteString(w, "finished")
 	})
 	g := startGateway(t, reloadConfig(o.addr, o.addr, "a"))
-	idle, err := http.Get(g.url("/warm")) // leaves an idle keep-alive connection
-	if err == nil {
-		idle.Body.Close()
+	idle, err := net.Dial("tcp", g.addr) // an idle keep-alive connection
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	io.WriteString(idle, "GET /warm HTTP/1.1\r\nHost: a\r\n\r\n")
+	idleR := bufio.NewReader(idle)
+	if line, err := idleR.ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 200") {
+		t.Fatalf("warm-up: %q %v", line, err)
 	}
 	type result struct {
 		status int
@@ -195,13 +205,13 @@ func TestGracefulShutdown(t *testing.T) {
 	waitFor(t, func() bool {
 		resp, err := http.Get("http://" + g.admin + "/readyz")
 		if err != nil {
-			return true
+			t.Fatalf("readyz unreachable while draining: %v", err)
 		}
 		resp.Body.Close()
 		return resp.StatusCode == 503
 	})
-	// Listeners close right after readyz turns 503: new connections are
-	// refused while the in-flight request is still running.
+	// Listeners close: new connections are refused while the in-flight
+	// request is still running; the idle connection is closed by the gateway.
 	waitFor(t, func() bool {
 		c, err := net.DialTimeout("tcp", g.addr, time.Second)
 		if err != nil {
@@ -210,6 +220,15 @@ func TestGracefulShutdown(t *testing.T) {
 		c.Close()
 		return false
 	})
+	idle.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadAll(idleR); err != nil {
+		t.Fatalf("idle keep-alive connection not closed by the gateway: %v", err)
+	}
+	select {
+	case r := <-done:
+		t.Fatalf("in-flight request ended before the origin answered: %+v", r)
+	default:
+	}
 	close(release)
 	r := <-done
 	if r.err != nil || r.status != 200 || r.body != "finished" {
