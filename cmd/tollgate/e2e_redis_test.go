@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -110,15 +111,21 @@ func redisLimits(addr, onFailure string) string {
   redis: {addrs: ["%s"], sync_interval: 50ms, on_failure: %s}`, addr, onFailure)
 }
 
-// startGateways starts n gateways with the same config.
-func startGateways(t *testing.T, n int, cfg string) []*gateway {
+// startGateways starts n gateways with the same config and waits until
+// all n have announced themselves in Redis; then one more heartbeat period
+// (1 s) lets every instance read the full count, so that credits and the
+// local fallback see n instances.
+func startGateways(t *testing.T, rs *redisServer, n int, cfg string) []*gateway {
 	gs := make([]*gateway, n)
 	for i := range gs {
 		gs[i] = startGateway(t, cfg)
 	}
-	// Let every instance announce itself (heartbeat every second), so that
-	// credits and the local fallback see n instances.
-	time.Sleep(1200 * time.Millisecond)
+	want := ":" + strconv.Itoa(n)
+	waitFor(t, func() bool {
+		line, err := rs.do("ZCARD tollgate:rl:instances")
+		return err == nil && line == want
+	})
+	time.Sleep(1100 * time.Millisecond)
 	return gs
 }
 
@@ -169,7 +176,7 @@ func TestRedisSharedQuota(t *testing.T) {
 			rs := startRedis(t)
 			const rate, burst = 100.0, 200.0
 			clients := "  default: {rate: 1/s, burst: 1}\n  partner-x: {rate: 100/s, burst: 200}"
-			gs := startGateways(t, n, limitsConfig(o.addr, clients, redisLimits(rs.addr, "local"), ""))
+			gs := startGateways(t, rs, n, limitsConfig(o.addr, clients, redisLimits(rs.addr, "local"), ""))
 			tallies, d := hammerAll(t, gs, 1, 3*time.Second)
 			got := admitted(t, tallies)
 			within(t, fmt.Sprintf("%d instances, admitted over %v", n, d.Round(time.Millisecond)), got, burst+rate*d.Seconds(), 0.10, 0.05)
@@ -204,7 +211,7 @@ func TestRedisOutage(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
 			rs := startRedis(t)
-			gs := startGateways(t, 2, limitsConfig(o.addr, clients, redisLimits(rs.addr, mode), ""))
+			gs := startGateways(t, rs, 2, limitsConfig(o.addr, clients, redisLimits(rs.addr, mode), ""))
 			c := newClient()
 			// Shared quota while Redis is up: spend it.
 			tallies, _ := hammerAll(t, gs, 1, 700*time.Millisecond)
