@@ -169,11 +169,6 @@ func TestHealthCheckerStopsWhenTargetRetired(t *testing.T) {
 	default:
 		t.Fatal("Release returned with the checker still running")
 	}
-	n := hs.probes.Load()
-	time.Sleep(60 * time.Millisecond)
-	if hs.probes.Load() != n {
-		t.Fatal("probes continued after the target was retired")
-	}
 }
 
 func TestHealthCheckerStopsOnClose(t *testing.T) {

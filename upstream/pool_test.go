@@ -81,7 +81,7 @@ func TestMaxConnsWaitsForRelease(t *testing.T) {
 	c1, c2 := mustAcquire(t, tg), mustAcquire(t, tg)
 
 	got := acquireAsync(tg, 5*time.Second)
-	assertBlocked(t, got)
+	assertBlocked(t, tg, got)
 	c1.Release()
 	r := <-got
 	if r.err != nil || r.c != c1 || !r.c.Reused {
@@ -90,7 +90,7 @@ func TestMaxConnsWaitsForRelease(t *testing.T) {
 	exchange(t, r.c)
 
 	got = acquireAsync(tg, 5*time.Second)
-	assertBlocked(t, got)
+	assertBlocked(t, tg, got)
 	c2.Close() // a discarded conn frees a slot: the waiter dials
 	r = <-got
 	if r.err != nil || r.c.Reused {
@@ -337,13 +337,18 @@ func acquireAsync(tg *Target, wait time.Duration) chan acquireResult {
 	return ch
 }
 
-func assertBlocked(t *testing.T, ch chan acquireResult) {
+func assertBlocked(t *testing.T, tg *Target, ch chan acquireResult) {
 	t.Helper()
-	select {
-	case r := <-ch:
-		t.Fatalf("Acquire on a full pool returned at once: %v, %v", r.c, r.err)
-	case <-time.After(30 * time.Millisecond):
-	}
+	eventually(t, "the Acquire waits in the pool's queue", func() bool {
+		select {
+		case r := <-ch:
+			t.Fatalf("Acquire on a full pool returned at once: %v, %v", r.c, r.err)
+		default:
+		}
+		tg.pool.mu.Lock()
+		defer tg.pool.mu.Unlock()
+		return len(tg.pool.waiters) == 1
+	})
 }
 
 // TestPoolSlotsBalanceUnderContention races waiters, timeouts, releases and

@@ -87,7 +87,6 @@ func TestDroppedTargetClosedAfterRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s2.Release()
-	time.Sleep(20 * time.Millisecond)
 	if b.ended.Load() != 0 || tb.Idle() != 1 {
 		t.Fatal("a dropped target was closed before the old set was released")
 	}
