@@ -97,9 +97,22 @@ func TestAdaptiveHeavyLosesMost(t *testing.T) {
 	if light < 190 {
 		t.Errorf("light admitted %d, want its full 200", light)
 	}
-	// Another upstream is not affected.
-	if d := l.Allow("heavy", ipA, "r", "other"); d.WindowSeconds != 1 {
-		t.Errorf("unrelated upstream scaled: window %d", d.WindowSeconds)
+	// Another upstream is not affected: its factor is 1 and the heavy
+	// client gets its full 1000/s there (100/s would mean it was scaled).
+	if f := l.Factor("other"); f != 1 {
+		t.Errorf("unrelated upstream's factor %v, want 1", f)
+	}
+	other := 0
+	for s := 0; s < 10; s++ { // 1 s in steps of 100 ms
+		clk.Advance(100 * time.Millisecond)
+		for i := 0; i < 200; i++ {
+			if l.Allow("heavy", ipA, "r", "other").Allowed {
+				other++
+			}
+		}
+	}
+	if other < 900 {
+		t.Errorf("heavy admitted %d in 1 s on an unrelated upstream, want its unscaled ~1000", other)
 	}
 }
 

@@ -301,8 +301,11 @@ func TestRedisOutage(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 			got = hammer(ls[:1], "c", 1, 500*time.Millisecond)[0]
 			t.Logf("%s: after recovery admitted %d in 0.5s", mode, got)
-			if got < 10 || got > burst+rate {
-				t.Errorf("after recovery admitted %d", got)
+			// The restarted Redis starts with a full bucket: at most the burst
+			// plus 0.5 s of refill, plus one lease batch (rate × 200 ms) this
+			// instance may still hold from before (README: known slack).
+			if max := int64(burst + rate/2 + rate/5); got < 10 || got > max {
+				t.Errorf("after recovery admitted %d in 0.5s, want 10..%d", got, max)
 			}
 			if n := logs.count("redis unavailable"); n != 1 {
 				t.Errorf("outage warning logged %d times in total", n)
