@@ -91,6 +91,8 @@ func (v validator) clients(c *Config) {
 		path := joinPath("clients", name)
 		if name == "" {
 			v.add(v.lineOf(path), "clients", "client names must not be empty")
+		} else if !printableName(name) {
+			v.errorf(path, "client name %q must be printable ASCII without quotes or backslashes (it is sent in RateLimit-Policy)", name)
 		}
 		v.quota(path, c.Clients.Named[name], routes)
 	}
@@ -195,7 +197,7 @@ func orList(values []string) string {
 
 // headerName checks one header name.
 func (v validator) headerName(path, name string) {
-	if !isToken(name) {
+	if !IsToken(name) {
 		v.errorf(path, "invalid header name %q", name)
 	}
 }

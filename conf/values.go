@@ -102,9 +102,20 @@ func checkHTTPURL(s string) error {
 	return nil
 }
 
-// isToken reports whether s is an RFC 9110 token, as header names and
-// methods are.
-func isToken(s string) bool {
+// printableName reports a name safe inside a quoted header string and a
+// metric label: printable ASCII other than '"' and '\'.
+func printableName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// IsToken reports whether s is a non-empty RFC 9110 token (header field
+// names, methods).
+func IsToken(s string) bool {
 	if s == "" {
 		return false
 	}
@@ -120,7 +131,7 @@ func isToken(s string) bool {
 
 // isMethod reports whether s is an upper-case method token such as "GET".
 func isMethod(s string) bool {
-	return isToken(s) && s == strings.ToUpper(s)
+	return IsToken(s) && s == strings.ToUpper(s)
 }
 
 // isHostName reports whether s is a DNS name or IPv4 address: dot-separated

@@ -1,6 +1,10 @@
 package plugins
 
-import "fmt"
+import (
+	"fmt"
+
+	"tollgate/conf"
+)
 
 // checkHeaderName reports an error unless name is a valid header field
 // name (an RFC 9110 token).
@@ -8,10 +12,8 @@ func checkHeaderName(name string) error {
 	if name == "" {
 		return fmt.Errorf("empty header name")
 	}
-	for i := 0; i < len(name); i++ {
-		if !isTokenByte(name[i]) {
-			return fmt.Errorf("header name %q: invalid byte %q", name, name[i])
-		}
+	if !conf.IsToken(name) {
+		return fmt.Errorf("invalid header name %q", name)
 	}
 	return nil
 }
@@ -25,17 +27,4 @@ func checkHeaderValue(name, value string) error {
 		}
 	}
 	return nil
-}
-
-// isTokenByte reports whether c may appear in an RFC 9110 token.
-func isTokenByte(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	switch c {
-	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
-		return true
-	}
-	return false
 }
