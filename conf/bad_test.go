@@ -12,6 +12,9 @@ import (
 // must report for it, in order, each without its "testdata/<file>:"
 // prefix (so "14: routes[2].upstream: ..." means line 14).
 var badFixtures = map[string][]string{
+	`client_name.bad.yaml`: {
+		`4: clients.partner "x": client name "partner \"x\"" must be printable ASCII without quotes or backslashes (it is sent in RateLimit-Policy)`,
+	},
 	`header_value.bad.yaml`: {
 		`10: routes[0].plugins[0].headers.response_set.X-A: value has a control character at byte 1`,
 	},
