@@ -39,7 +39,9 @@ func (cc *clientConn) forward(snap *Snapshot, rt *routeRT) exchangeResult {
 	cc.body, cc.sent100 = bodyUnsent, false
 	up.CountRequest()
 	last := failUnavailable
-	var held *upstream.Conn // a retryable-status response, relayed if no retry happens
+	// held is a retryable-status response: relayed if no retry succeeds,
+	// so a failed retry still answers with the upstream's own status.
+	var held *upstream.Conn
 	var heldT *upstream.Target
 	for try := 0; try < attempts; {
 		t, tr, err := picker.next(up, key)
@@ -49,12 +51,14 @@ func (cc *clientConn) forward(snap *Snapshot, rt *routeRT) exchangeResult {
 			}
 			break // keep the last try's failure: it says more than "no target"
 		}
-		if held != nil {
-			held.Close()
-			held = nil
-		}
 		try++
 		conn, f := cc.tryTarget(rt, t, tr, deadline, try == attempts)
+		if f == failNone || f == failRetryStatus {
+			if held != nil { // a newer upstream answer replaces the held one
+				held.Close()
+				held = nil
+			}
+		}
 		if f == failNone {
 			return cc.relay(snap, rt, conn, t)
 		}

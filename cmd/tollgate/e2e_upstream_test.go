@@ -170,3 +170,27 @@ routes: [{name: all, match: {path_prefix: /}, upstream: app}]
 		t.Fatalf("weighted round robin: a=%d b=%d, want 20/60", a.requests.Load(), b.requests.Load())
 	}
 }
+
+// TestFailedRetryKeepsUpstreamAnswer: a 503 from one target is retried on
+// the other; when that retry fails to connect, the client gets the first
+// upstream's own 503, not a gateway 502.
+func TestFailedRetryKeepsUpstreamAnswer(t *testing.T) {
+	busy := startOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(503)
+		io.WriteString(w, "origin is busy")
+	})
+	dead := freeAddr(t)
+	g := startGateway(t, fmt.Sprintf(`
+server: {listen: "LISTEN"}
+admin: {listen: "ADMIN"}
+upstreams:
+  app: {targets: ["%s", "%s"], retries: {attempts: 1, on: [connect_failure, "503"]}}
+routes: [{name: all, match: {path_prefix: /}, upstream: app}]
+`, busy.addr, dead))
+	for i := 0; i < 4; i++ { // round robin: start on either target
+		status, body := getStatus(t, g.url("/x"))
+		if status != 503 || body != "origin is busy" {
+			t.Fatalf("request %d: %d %q, want the origin's 503", i, status, body)
+		}
+	}
+}
