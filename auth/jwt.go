@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -158,12 +159,29 @@ func (v *jwtVerifier) keyFor(t *jwt.Token) (any, error) {
 	}
 	keys := v.candidates(alg, kid)
 	if len(keys) == 0 && len(v.sources) > 0 {
-		for _, s := range v.sources {
-			s.refreshForUnknownKid()
-		}
+		v.refreshAll()
 		keys = v.candidates(alg, kid)
 	}
 	return v.pick(keys, kid)
+}
+
+// refreshAll refetches every JWKS source for an unknown kid at once, so a
+// request waits for the slowest source rather than for all of them in turn.
+func (v *jwtVerifier) refreshAll() {
+	if len(v.sources) == 1 {
+		v.sources[0].refreshForUnknownKid()
+		return
+	}
+	var wg sync.WaitGroup
+	for _, s := range v.sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { _ = recover() }() // a failed fetch leaves the old keys; never the process
+			s.refreshForUnknownKid()
+		}()
+	}
+	wg.Wait()
 }
 
 // pick returns the key (or key set) to verify with, or why there is none.
