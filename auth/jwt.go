@@ -177,7 +177,11 @@ func (v *jwtVerifier) refreshAll() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { _ = recover() }() // a failed fetch leaves the old keys; never the process
+			defer func() { // a failed fetch leaves the old keys; it never ends the process
+				if r := recover(); r != nil {
+					s.log.Error("jwks refresh panicked", "url", s.url, "panic", r)
+				}
+			}()
 			s.refreshForUnknownKid()
 		}()
 	}
