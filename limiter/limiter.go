@@ -379,6 +379,13 @@ func (l *Limiter) StoreStatus() string {
 	return "redis-down"
 }
 
+// Remote reports whether decisions use the Redis store (and so may wait
+// on a round trip to it).
+func (l *Limiter) Remote() bool {
+	sn := l.snap.Load()
+	return sn != nil && sn.store != nil
+}
+
 // Instances returns the number of gateway instances seen in Redis (1 with
 // the local store).
 func (l *Limiter) Instances() int {

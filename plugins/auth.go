@@ -20,6 +20,10 @@ type authFilter struct {
 	m       Metrics
 }
 
+// MayBlock reports that authenticating may wait on the network: a JWKS
+// fetch or an introspection call when the token is not cached.
+func (f *authFilter) MayBlock() bool { return true }
+
 // NewAuthFilter returns the filter that authenticates requests for route
 // with a, or nil when the route asks for no auth. apiKeyHeader is the
 // header API keys come in ("" means DefaultAPIKeyHeader); m counts

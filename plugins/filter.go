@@ -118,8 +118,26 @@ func (x *Exchange) Reset() {
 	*x = Exchange{extra: extra, enders: enders}
 }
 
+// Blocker is implemented by filters whose Request hook may wait on the
+// network (a token introspection call, a JWKS fetch, a Redis round trip).
+// The engine runs a chain that may block on a goroutine of its own, never
+// on an event loop that serves other connections meanwhile.
+type Blocker interface {
+	MayBlock() bool
+}
+
 // Chain is a route's ordered filters.
 type Chain []Filter
+
+// MayBlock reports whether any filter of the chain may block.
+func (c Chain) MayBlock() bool {
+	for _, f := range c {
+		if b, ok := f.(Blocker); ok && b.MayBlock() {
+			return true
+		}
+	}
+	return false
+}
 
 // RunRequest runs the Request hooks in order. It returns the reply that
 // stopped the chain (or nil) and how many filters ran to completion, which

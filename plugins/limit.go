@@ -43,6 +43,9 @@ type limitFilter struct {
 	tickets sync.Pool // *slotTicket
 }
 
+// MayBlock reports that a decision may need a Redis round trip.
+func (f *limitFilter) MayBlock() bool { return f.l.Remote() }
+
 // NewLimitFilter returns the quota filter of route, or nil when the route
 // is not metered (limit: false). headers is limits.headers (ietf, legacy or
 // none); m counts decisions per configured client.

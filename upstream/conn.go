@@ -39,17 +39,27 @@ type Conn struct {
 	peekBuf [1]byte
 	peekN   uintptr
 	peekErr unix.Errno
+
+	fd  int        // the socket, -1 when unknown
+	src connSource // what R reads from
+
+	// LoopMask is free for the engine: it records which of its event loops
+	// have this connection's socket in their epoll set. It starts at 0 for
+	// every new connection and dies with it.
+	LoopMask uint64
 }
 
 // newConn wraps a freshly dialled connection for target t.
 func newConn(t *Target, nc net.Conn) *Conn {
-	c := &Conn{Conn: nc, t: t}
+	c := &Conn{Conn: nc, t: t, fd: -1}
 	if sc, ok := nc.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw = raw
+			raw.Control(func(fd uintptr) { c.fd = int(fd) })
 		}
 	}
 	c.peekFn = c.peekFD
+	c.src.init(c)
 	return c
 }
 
@@ -86,7 +96,8 @@ func (c *Conn) Close() {
 func (c *Conn) lend(reused bool) {
 	c.Reused = reused
 	c.R = c.t.readers.Get().(*bufio.Reader)
-	c.R.Reset(c.Conn)
+	c.src.nonblock = false
+	c.R.Reset(&c.src)
 	c.t.active.Add(1)
 }
 

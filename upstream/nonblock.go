@@ -1,0 +1,99 @@
+package upstream
+
+import (
+	"errors"
+	"io"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrWouldBlock is returned by reads from Conn.R in non-blocking mode when
+// the socket has nothing to read yet.
+var ErrWouldBlock = errors.New("upstream: read would block")
+
+// FD returns the connection's socket descriptor for an event loop's epoll
+// set, or -1. The descriptor is valid only while the Conn is lent.
+func (c *Conn) FD() int { return c.fd }
+
+// SetNonblocking switches how R reads: on, a read that would wait returns
+// ErrWouldBlock at once (an event loop waits for readiness itself); off,
+// reads wait as usual, honouring the read deadline. Every Acquire starts
+// off.
+func (c *Conn) SetNonblocking(on bool) { c.src.nonblock = on && c.raw != nil && c.fd >= 0 }
+
+// connSource is the reader behind Conn.R: the connection itself, or raw
+// non-blocking read(2)s through the connection's RawConn (which keeps the
+// descriptor from being closed under the call).
+type connSource struct {
+	c        *Conn
+	nonblock bool
+	readFn   func(fd uintptr) bool // bound once: raw.Read allocates nothing
+	p        []byte
+	n        int
+	errno    unix.Errno
+}
+
+func (s *connSource) init(c *Conn) {
+	s.c = c
+	s.readFn = s.readFD
+}
+
+// Read implements io.Reader for Conn.R.
+func (s *connSource) Read(p []byte) (int, error) {
+	if !s.nonblock {
+		return s.c.Conn.Read(p)
+	}
+	s.p, s.n, s.errno = p, 0, 0
+	err := s.c.raw.Read(s.readFn)
+	s.p = nil
+	switch {
+	case err != nil:
+		return 0, err
+	case s.errno == unix.EAGAIN:
+		return 0, ErrWouldBlock
+	case s.errno != 0:
+		return 0, s.errno
+	case s.n == 0 && len(p) > 0:
+		return 0, io.EOF
+	}
+	return s.n, nil
+}
+
+// readFD is the raw.Read callback; it never asks to wait.
+func (s *connSource) readFD(fd uintptr) bool {
+	if len(s.p) == 0 {
+		return true
+	}
+	for {
+		n, _, errno := unix.Syscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&s.p[0])), uintptr(len(s.p)))
+		if errno == unix.EINTR {
+			continue
+		}
+		s.n, s.errno = int(n), errno
+		return true
+	}
+}
+
+// AcquireIdle returns a pooled idle connection that is still open, without
+// dialling or waiting: ok is false when none is idle. An event loop uses it
+// to forward without blocking; the caller ends with Release or Close.
+func (t *Target) AcquireIdle() (c *Conn, ok bool) {
+	for {
+		if c = t.pool.getIdle(); c == nil {
+			return nil, false
+		}
+		if c.recentlyUsed(t.pool.now()) || c.alive() {
+			c.lend(true)
+			return c, true
+		}
+		t.pool.discard(c)
+	}
+}
+
+// getIdle pops an idle connection (not yet checked for liveness), or nil.
+func (p *pool) getIdle() *Conn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.popIdleLocked()
+}
