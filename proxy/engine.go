@@ -18,7 +18,7 @@ import (
 // Buffer sizes of a client connection.
 const (
 	readBufSize  = 4096
-	writeBufSize = 4096
+	writeBufSize = 32 << 10 // a 16 KiB response and its head leave in one write
 	copyBufSize  = 32 << 10
 	// spliceThreshold is the remaining body length above which bytes go
 	// socket to socket (splice(2) inside net.TCPConn.ReadFrom) instead of
@@ -110,6 +110,12 @@ func (e *Engine) Serve(l net.Listener) error {
 			c.Close()
 			continue
 		}
+		if s.parkable() && e.reactor != nil {
+			snap := e.snap.Load()
+			if e.reactor.adopt(s, snap.Conf.Server.ReadHeaderTimeout) {
+				continue // its loop serves it when the request arrives
+			}
+		}
 		e.dispatch(s)
 	}
 }
@@ -165,10 +171,16 @@ func (e *Engine) run(s *session) {
 	e.serveSession(s)
 }
 
-// serveSession serves s until it is parked or closed.
+// serveSession serves s until it is parked or closed. A session handed
+// over by an event loop comes with its clientConn and the point its
+// request reached.
 func (e *Engine) serveSession(s *session) {
-	cc := e.connPool.Get().(*clientConn)
-	cc.attach(s)
+	cc, resumed := s.cc, s.cc != nil
+	s.cc = nil
+	if !resumed {
+		cc = e.connPool.Get().(*clientConn)
+		cc.attach(s)
+	}
 	parked := false
 	defer func() {
 		if r := recover(); r != nil {
@@ -180,6 +192,10 @@ func (e *Engine) serveSession(s *session) {
 			e.closeSession(s)
 		}
 	}()
+	if resumed && !cc.resume() {
+		cc.w.Flush()
+		return
+	}
 	parked = cc.serve()
 }
 
@@ -290,28 +306,46 @@ type clientConn struct {
 	tag         readTagger
 	wo          writerOnly
 	picker      targetPicker
+	fs          forwardState
+
+	cio      clientIO   // what r and w read and write
+	rt       *routeRT   // the current request's route, for a resumed request
+	fail     failure    // readRequest's verdict, for a resumed request
+	resumeAt resumeKind // where a worker picks up a request from a loop
+	keep     bool       // for resumeFlush: whether the connection goes on
 }
 
 func newClientConn(e *Engine) *clientConn {
-	return &clientConn{
+	cc := &clientConn{
 		e:       e,
 		r:       bufio.NewReaderSize(nil, readBufSize),
 		w:       bufio.NewWriterSize(nil, writeBufSize),
 		scratch: make([]byte, 0, 1024),
 	}
+	cc.cio.init()
+	return cc
 }
 
-func (cc *clientConn) attach(s *session) {
+// attach serves s from a goroutine: reads and writes may wait.
+func (cc *clientConn) attach(s *session) { cc.attachMode(s, false) }
+
+// attachLoop serves s from its event loop: reads and writes never wait.
+func (cc *clientConn) attachLoop(s *session) { cc.attachMode(s, true) }
+
+func (cc *clientConn) attachMode(s *session, loop bool) {
 	cc.s, cc.c = s, s.c
-	cc.r.Reset(s.c)
-	cc.w.Reset(s.c)
+	cc.cio.attach(s, loop)
+	cc.r.Reset(&cc.cio)
+	cc.w.Reset(&cc.cio)
 }
 
 func (cc *clientConn) detach() {
-	cc.s, cc.c, cc.snap = nil, nil, nil
+	cc.s, cc.c, cc.snap, cc.rt = nil, nil, nil, nil
 	cc.r.Reset(nil)
 	cc.w.Reset(nil)
+	cc.cio.detach()
 	cc.x.Reset()
+	cc.fs = forwardState{}
 }
 
 // serve runs the keep-alive loop: wait for a request, serve it, repeat.
@@ -333,14 +367,6 @@ func (cc *clientConn) serve() bool {
 		}
 	}
 }
-
-// lingerBeforePark is how long a busy connection (two requests served
-// or more) waits for its next request in its goroutine before it is
-// parked: a busy keep-alive client sends again within milliseconds, and
-// waiting here costs one read where parking costs an epoll_ctl and an
-// epoll_wait. A connection that sent a single request (typical of idle
-// pools) parks at once, holding neither goroutine nor buffers.
-const lingerBeforePark = 50 * time.Millisecond
 
 // awaitRequest flushes pending responses and waits for the next request's
 // first byte, then arms read_header_timeout. parked means the session now
@@ -368,23 +394,15 @@ func (cc *clientConn) awaitRequest(snap *Snapshot) (ok, parked bool) {
 }
 
 // waitNext waits for the next request: in this goroutine for up to
-// idle_timeout when the connection cannot be parked; otherwise a busy
-// connection lingers briefly, then the connection is parked in the
-// reactor. A read error other than the wait ending closes it.
+// idle_timeout when the connection cannot be parked; otherwise the
+// connection is parked in its event loop, which serves what comes next.
+// A read error other than the wait ending closes it.
 func (cc *clientConn) waitNext(snap *Snapshot) (ok, parked bool) {
 	idle := snap.Conf.Server.IdleTimeout
 	if !cc.s.parkable() || cc.e.reactor == nil {
 		return cc.peekWithin(idle) == nil, false
 	}
-	if cc.s.served >= 2 {
-		err := cc.peekWithin(min(lingerBeforePark, idle))
-		if err == nil {
-			return true, false
-		}
-		if !isTimeout(err) {
-			return false, false
-		}
-	}
+	cc.c.SetDeadline(time.Time{}) // the loop's raw reads and writes must not see an old deadline
 	return false, cc.e.reactor.park(cc.s, idle)
 }
 

@@ -22,66 +22,138 @@ const (
 	bodyStreamed                  // body bytes were streamed: no replay
 )
 
+// forwardState is one request's progress through its tries. It lives in
+// the clientConn so that a request started on an event loop can be
+// finished by a worker goroutine at the stage it reached.
+type forwardState struct {
+	deadline time.Time
+	attempts int
+	try      int
+	key      uint64
+	last     failure // the latest try's failure
+	// held is a retryable-status response: relayed if no retry succeeds,
+	// so a failed retry still answers with the upstream's own status.
+	held  *upstream.Conn
+	heldT *upstream.Target
+
+	// the current try
+	t    *upstream.Target
+	tr   upstream.Try
+	conn *upstream.Conn
+	f    failure
+	werr error     // from sending the request
+	rh   time.Time // when the response head is due
+}
+
+// forwardStage is where forwardLoop starts.
+type forwardStage int
+
+const (
+	stagePick    forwardStage = iota // pick a target
+	stageAcquire                     // fs.t picked: connect, send, read the head
+	stageAwait                       // request sent on fs.conn (fs.werr): read the head
+	stageSettle                      // head read on fs.conn with fs.f: settle the try
+	stageJudge                       // try settled (fs.conn, fs.f): relay, hold or retry
+)
+
 // forward sends the request to the route's upstream, retrying where the
 // route allows, and relays the response. Each try is reported to its
 // target's breaker. A response whose status is in retries.on is held until
 // the retry's target is picked, and relayed when no retry can happen.
 func (cc *clientConn) forward(snap *Snapshot, rt *routeRT) exchangeResult {
-	deadline := cc.start.Add(rt.conf.Timeout)
-	cc.picker = targetPicker{}
-	picker := &cc.picker // a field, not a local: Pick's exclusion slice would escape
+	cc.beginForward(rt)
+	return cc.forwardLoop(snap, rt, stagePick)
+}
+
+// beginForward prepares the forward state of a request for rt.
+func (cc *clientConn) beginForward(rt *routeRT) {
 	up := rt.up
-	attempts := 1 + up.Conf.Retries.Attempts
-	var key uint64
+	cc.fs = forwardState{deadline: cc.start.Add(rt.conf.Timeout), attempts: 1 + up.Conf.Retries.Attempts,
+		last: failUnavailable}
+	cc.picker = targetPicker{} // a field, not a local: Pick's exclusion slice would escape
 	if up.Conf.Balance == conf.BalanceHash {
-		key = hashKey(cc.x.ClientID, cc.x.ClientIP)
+		cc.fs.key = hashKey(cc.x.ClientID, cc.x.ClientIP)
 	}
 	cc.body, cc.sent100 = bodyUnsent, false
 	up.CountRequest()
-	last := failUnavailable
-	// held is a retryable-status response: relayed if no retry succeeds,
-	// so a failed retry still answers with the upstream's own status.
-	var held *upstream.Conn
-	var heldT *upstream.Target
-	for try := 0; try < attempts; {
-		t, tr, err := picker.next(up, key)
-		if err != nil {
-			if try == 0 {
-				return cc.replyNoTarget(snap, rt, err)
+}
+
+// forwardLoop runs tries from stage on until one is relayed or none is
+// left.
+func (cc *clientConn) forwardLoop(snap *Snapshot, rt *routeRT, stage forwardStage) exchangeResult {
+	fs := &cc.fs
+	for {
+		switch stage {
+		case stagePick:
+			if fs.try >= fs.attempts {
+				return cc.giveUp(snap, rt)
 			}
-			break // keep the last try's failure: it says more than "no target"
-		}
-		try++
-		conn, f := cc.tryTarget(rt, t, tr, deadline, try == attempts)
-		if f == failNone || f == failRetryStatus {
-			if held != nil { // a newer upstream answer replaces the held one
-				held.Close()
-				held = nil
+			t, tr, err := cc.picker.next(rt.up, fs.key)
+			if err != nil {
+				if fs.try == 0 {
+					return cc.replyNoTarget(snap, rt, err)
+				}
+				return cc.giveUp(snap, rt) // the last try's failure says more than "no target"
 			}
+			fs.try++
+			fs.t, fs.tr = t, tr
+			fs.conn, fs.f = cc.tryTarget(rt, t, tr, fs.deadline)
+		case stageAcquire:
+			fs.conn, fs.f = cc.tryTarget(rt, fs.t, fs.tr, fs.deadline)
+		case stageAwait:
+			fs.f = cc.awaitHead(fs.conn, fs.rh, fs.werr)
+			fs.conn, fs.f = cc.settleTry(rt, fs.conn, fs.f)
+		case stageSettle:
+			fs.conn, fs.f = cc.settleTry(rt, fs.conn, fs.f)
 		}
-		if f == failNone {
-			return cc.relay(snap, rt, conn, t)
-		}
-		if f == failRetryStatus {
-			if !time.Now().Before(deadline) || !up.AllowRetry() {
-				return cc.relay(snap, rt, conn, t)
-			}
-			held, heldT = conn, t
-			continue
-		}
-		last = f
-		if try == attempts || f == failBadRequest || f == failBodyTooLarge || f == failClientGone || !cc.mayRetry(rt, f, deadline) {
-			break
+		stage = stagePick
+		if res, done := cc.judgeTry(snap, rt); done {
+			return res
 		}
 	}
-	if held != nil {
-		return cc.relay(snap, rt, held, heldT)
+}
+
+// judgeTry acts on the settled try: relay it, hold it for a retry, or
+// decide that no retry can follow.
+func (cc *clientConn) judgeTry(snap *Snapshot, rt *routeRT) (exchangeResult, bool) {
+	fs := &cc.fs
+	conn, f := fs.conn, fs.f
+	fs.conn = nil
+	if (f == failNone || f == failRetryStatus) && fs.held != nil {
+		fs.held.Close() // a newer upstream answer replaces the held one
+		fs.held = nil
 	}
-	if last == failClientGone {
+	switch f {
+	case failNone:
+		return cc.relay(snap, rt, conn, fs.t), true
+	case failRetryStatus:
+		if !time.Now().Before(fs.deadline) || !rt.up.AllowRetry() {
+			return cc.relay(snap, rt, conn, fs.t), true
+		}
+		fs.held, fs.heldT = conn, fs.t
+		return exchangeResult{}, false
+	}
+	fs.last = f
+	if fs.try == fs.attempts || f == failBadRequest || f == failBodyTooLarge || f == failClientGone || !cc.mayRetry(rt, f, fs.deadline) {
+		return cc.giveUp(snap, rt), true
+	}
+	return exchangeResult{}, false
+}
+
+// giveUp answers after the last try: the held upstream answer if any,
+// else the gateway's error for the last failure.
+func (cc *clientConn) giveUp(snap *Snapshot, rt *routeRT) exchangeResult {
+	fs := &cc.fs
+	if fs.held != nil {
+		held := fs.held
+		fs.held = nil
+		return cc.relay(snap, rt, held, fs.heldT)
+	}
+	if fs.last == failClientGone {
 		cc.q.keepAlive = false
 		return exchangeResult{status: 499}
 	}
-	return cc.replyFailure(rt, last, len(rt.chain))
+	return cc.replyFailure(rt, fs.last, len(rt.chain))
 }
 
 // failClientGone: the client went away mid-request; nothing is answered.
@@ -115,27 +187,35 @@ func idempotent(m []byte) bool {
 }
 
 // tryTarget sends the request to t and reads the response head, then
-// reports the outcome to the try's breaker. A reused connection that the
-// upstream closed before answering is retried once on a fresh connection
-// (the keep-alive race): nothing was processed. A status listed in
-// retries.on returns failRetryStatus with the connection still open, so
-// forward can relay it if no retry happens.
-func (cc *clientConn) tryTarget(rt *routeRT, t *upstream.Target, tr upstream.Try, deadline time.Time, last bool) (*upstream.Conn, failure) {
+// settles the try (see settleTry).
+func (cc *clientConn) tryTarget(rt *routeRT, t *upstream.Target, tr upstream.Try, deadline time.Time) (*upstream.Conn, failure) {
 	conn, err := t.Acquire(deadline)
 	if err != nil {
 		f := classifyUpstream(err)
 		tr.Done(outcomeOf(f, 0))
 		return nil, f
 	}
-	f := cc.roundTrip(rt, conn, deadline)
+	return cc.settleTry(rt, conn, cc.roundTrip(rt, conn, deadline))
+}
+
+// settleTry reports the outcome of the current try (cc.fs.t, cc.fs.tr) on
+// conn to its breaker. A reused connection that the upstream closed before
+// answering is retried once on a fresh connection (the keep-alive race):
+// nothing was processed. A status listed in retries.on returns
+// failRetryStatus with the connection still open, so forward can relay it
+// if no retry happens.
+func (cc *clientConn) settleTry(rt *routeRT, conn *upstream.Conn, f failure) (*upstream.Conn, failure) {
+	fs := &cc.fs
+	t, tr := fs.t, fs.tr
 	if f == failReset && conn.Reused && cc.replayable() && cc.nothingRead {
 		conn.Close()
-		if conn, err = t.AcquireFresh(deadline); err != nil {
+		var err error
+		if conn, err = t.AcquireFresh(fs.deadline); err != nil {
 			f = classifyUpstream(err)
 			tr.Done(outcomeOf(f, 0))
 			return nil, f
 		}
-		f = cc.roundTrip(rt, conn, deadline)
+		f = cc.roundTrip(rt, conn, fs.deadline)
 	}
 	if f != failNone {
 		conn.Close()
@@ -143,7 +223,7 @@ func (cc *clientConn) tryTarget(rt *routeRT, t *upstream.Target, tr upstream.Try
 		return nil, f
 	}
 	tr.Done(outcomeOf(f, cc.p.status))
-	if !last && rt.retry.status(cc.p.status) && cc.replayable() && idempotent(cc.q.Method()) {
+	if fs.try < fs.attempts && rt.retry.status(cc.p.status) && cc.replayable() && idempotent(cc.q.Method()) {
 		return conn, failRetryStatus
 	}
 	return conn, failNone
@@ -158,10 +238,21 @@ func (cc *clientConn) roundTrip(rt *routeRT, conn *upstream.Conn, deadline time.
 	if ce, ok := werr.(*clientError); ok {
 		return ce.f
 	}
-	rh := time.Now().Add(rt.up.Conf.Timeouts.ResponseHeader)
-	if rh.After(deadline) {
-		rh = deadline
+	return cc.awaitHead(conn, cc.headDue(rt, time.Now()), werr)
+}
+
+// headDue is when the response head of a request sent at sent is due.
+func (cc *clientConn) headDue(rt *routeRT, sent time.Time) time.Time {
+	rh := sent.Add(rt.up.Conf.Timeouts.ResponseHeader)
+	if rh.After(cc.fs.deadline) {
+		rh = cc.fs.deadline
 	}
+	return rh
+}
+
+// awaitHead reads the response head until rh. A write error werr turns a
+// failed read into a reset.
+func (cc *clientConn) awaitHead(conn *upstream.Conn, rh time.Time, werr error) failure {
 	conn.SetReadDeadline(rh)
 	f := cc.readResponseHead(conn)
 	if f != failNone && werr != nil && !isTimeout(werr) && f != failTimeout {

@@ -3,36 +3,90 @@ package proxy
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// reactorTick is the reactor's clock: how often it wakes to expire idle
-// connections, and the resolution of idle_timeout for parked connections.
+// reactorTick is the reactors' clock: how often parked connections and
+// upstream waits are checked for expiry, and the resolution of idle_timeout
+// and of the response-header timeout of requests served on a loop.
 const reactorTick = 100 * time.Millisecond
 
-// reactor parks idle keep-alive connections in an epoll set
-// (EPOLLONESHOT): a parked connection holds no goroutine and no buffers.
-// When it becomes readable the reactor hands it to a new goroutine; when
-// its idle timeout passes (a timing wheel, not a timer per connection) it
-// is closed.
+// Session modes, guarded by the session's loop lock.
+const (
+	modeBusy    int32 = iota // a worker or the loop goroutine is serving it
+	modeParked               // waiting for the client's next request
+	modeAwaitUp              // a request waits for the upstream's answer
+)
+
+// reactor runs one event loop per two CPUs (see loopCount). Each loop owns an epoll set of
+// client connections (edge-triggered, registered once) and of the upstream
+// connections its requests wait on (one-shot). A loop serves the requests
+// that need no waiting other than for the upstream itself, without a
+// goroutine per connection or per wait; the rest is handed to a worker
+// goroutine (see inline.go). An idle connection holds no goroutine and no
+// buffers: it is a session in a map and in a timing wheel.
 type reactor struct {
-	e    *Engine
+	e     *Engine
+	loops []*evLoop
+	next  atomic.Uint32
+	done  chan struct{}
+	wg    sync.WaitGroup
+	once  sync.Once
+}
+
+// evLoop is one event loop: an epoll set and the goroutine that waits on
+// it through Go's netpoller (the epoll fd is itself registered there, as an
+// os.File), so a loop with nothing to do parks like any network goroutine.
+type evLoop struct {
+	r    *reactor
+	bit  uint64 // this loop's bit in upstream.Conn.LoopMask
 	epfd int
-	file *os.File // epfd, registered with Go's netpoller
+	file *os.File
+
+	now time.Time // when the current batch of events arrived; loop goroutine only
 
 	mu      sync.Mutex
-	byFD    map[int]*session
+	byFD    map[int]*session // client fds while registered, upstream fds while awaited
 	wheel   timingWheel
 	stopped bool
-
-	done chan struct{}
-	wg   sync.WaitGroup
 }
 
 func newReactor(e *Engine) (*reactor, error) {
+	r := &reactor{e: e, done: make(chan struct{})}
+	n := loopCount(runtime.GOMAXPROCS(0))
+	for i := range n {
+		l, err := newEvLoop(r, i)
+		if err != nil {
+			for _, l := range r.loops {
+				l.file.Close()
+			}
+			return nil, err
+		}
+		r.loops = append(r.loops, l)
+	}
+	r.wg.Add(len(r.loops) + 1)
+	for _, l := range r.loops {
+		go l.run()
+	}
+	go r.expireLoop()
+	return r, nil
+}
+
+// loopCount is the number of event loops for procs Ps: one per two. A
+// loop keeps a P busy with system calls; the other P runs the workers, the
+// Go scheduler's own threads and whatever else shares the machine. On two
+// cores, one loop answered small GETs with a p99 of 4.2–4.7 ms at 29 µs of
+// CPU per request, two loops with 12–16 ms at 31–32 µs (bench/README.md).
+func loopCount(procs int) int {
+	return min(max(1, (procs+1)/2), 64)
+}
+
+func newEvLoop(r *reactor, i int) (*evLoop, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
@@ -41,76 +95,136 @@ func newReactor(e *Engine) (*reactor, error) {
 		unix.Close(epfd)
 		return nil, fmt.Errorf("epoll fd: %w", err)
 	}
-	r := &reactor{e: e, epfd: epfd, byFD: map[int]*session{}, done: make(chan struct{})}
-	r.file = os.NewFile(uintptr(epfd), "tollgate-epoll")
-	r.wheel.init(reactorTick, 1024, time.Now())
-	r.wg.Add(2)
-	go r.loop()
-	go r.expireLoop()
-	return r, nil
+	l := &evLoop{r: r, bit: 1 << uint(i), epfd: epfd, byFD: map[int]*session{}}
+	l.file = os.NewFile(uintptr(epfd), "tollgate-epoll")
+	l.wheel.init(reactorTick, 1024, time.Now())
+	return l, nil
 }
 
-// park hands s to the reactor until it is readable or idle for idle. It
-// returns false when the connection must be closed instead.
+// Edge-triggered interest in a client socket, registered once.
+const clientEvents = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET
+
+// adopt gives a just-accepted connection to a loop, which serves its first
+// request when it arrives. The connection is closed if nothing arrives
+// within timeout.
+func (r *reactor) adopt(s *session, timeout time.Duration) bool {
+	s.loop = r.loops[int(r.next.Add(1))%len(r.loops)]
+	return s.loop.park(s, timeout)
+}
+
+// park hands s to its loop until it is readable or idle for idle. It
+// returns false when the connection must be closed instead. The epoll
+// registration is (re)armed, so bytes that arrived while a goroutine
+// served the connection raise an event at once.
 func (r *reactor) park(s *session, idle time.Duration) bool {
-	r.mu.Lock()
-	if r.stopped {
-		r.mu.Unlock()
+	if s.loop == nil {
+		s.loop = r.loops[int(r.next.Add(1))%len(r.loops)]
+	}
+	return s.loop.park(s, idle)
+}
+
+func (l *evLoop) park(s *session, idle time.Duration) bool {
+	l.mu.Lock()
+	if l.stopped {
+		l.mu.Unlock()
 		return false
 	}
 	op := unix.EPOLL_CTL_ADD
 	if s.registered {
 		op = unix.EPOLL_CTL_MOD
 	}
-	r.byFD[s.fd] = s
-	s.queued, s.registered = true, true
-	r.wheel.insert(s, time.Now().Add(idle))
-	r.mu.Unlock()
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(s.fd)}
-	if err := unix.EpollCtl(r.epfd, op, s.fd, &ev); err != nil {
-		r.mu.Lock()
-		r.unqueueLocked(s)
+	l.byFD[s.fd] = s
+	s.mode, s.inPending, s.registered = modeParked, false, true
+	l.wheel.insert(s, time.Now().Add(idle))
+	l.mu.Unlock()
+	ev := unix.EpollEvent{Events: clientEvents, Fd: int32(s.fd)}
+	if err := epollCtl(l.epfd, op, s.fd, &ev); err != nil {
+		l.mu.Lock()
+		l.unqueueLocked(s)
 		s.registered = false
-		r.mu.Unlock()
+		l.mu.Unlock()
 		return false
 	}
 	return true
 }
 
-// forget removes s from the reactor before its connection is closed.
+// parkServed parks a session the loop has just served, without a system
+// call: its registration is still armed. It returns false when bytes
+// arrived while the session was busy: the caller reads again first.
+func (l *evLoop) parkServed(s *session, idle time.Duration) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s.inPending {
+		s.inPending = false
+		return false
+	}
+	s.mode = modeParked
+	l.wheel.insert(s, l.now.Add(idle)) // the wheel ticks every 100 ms: the batch's time will do
+	return true
+}
+
+// quiet stops events for a session handed to a worker goroutine (its
+// reads go through Go's netpoller meanwhile); park re-arms it.
+func (l *evLoop) quiet(s *session) {
+	ev := unix.EpollEvent{Events: unix.EPOLLET, Fd: int32(s.fd)}
+	epollCtl(l.epfd, unix.EPOLL_CTL_MOD, s.fd, &ev)
+}
+
+// awaitUpstream waits for the answer to s's request on upstream socket
+// fd until deadline. false means the socket could not be watched.
+func (l *evLoop) awaitUpstream(s *session, fd int, mask *uint64, deadline time.Time) bool {
+	op := unix.EPOLL_CTL_ADD
+	if *mask&l.bit != 0 {
+		op = unix.EPOLL_CTL_MOD
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(fd)}
+	if err := epollCtl(l.epfd, op, fd, &ev); err != nil {
+		return false
+	}
+	*mask |= l.bit
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped {
+		return false
+	}
+	s.mode, s.upFD = modeAwaitUp, fd
+	l.byFD[fd] = s
+	l.wheel.insert(s, deadline)
+	return true
+}
+
+// forget removes s from its loop before its connection is closed.
 func (r *reactor) forget(s *session) {
-	r.mu.Lock()
-	r.unqueueLocked(s)
-	r.mu.Unlock()
-	unix.EpollCtl(r.epfd, unix.EPOLL_CTL_DEL, s.fd, nil)
+	l := s.loop
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	l.unqueueLocked(s)
+	if l.byFD[s.fd] == s {
+		delete(l.byFD, s.fd)
+	}
+	l.mu.Unlock()
+	epollCtl(l.epfd, unix.EPOLL_CTL_DEL, s.fd, nil)
 	s.registered = false
 }
 
-func (r *reactor) unqueueLocked(s *session) {
-	if !s.queued {
-		return
+// unqueueLocked takes s out of the wheel and drops an upstream wait.
+func (l *evLoop) unqueueLocked(s *session) {
+	l.wheel.remove(s)
+	if s.mode == modeAwaitUp && l.byFD[s.upFD] == s {
+		delete(l.byFD, s.upFD)
 	}
-	if r.byFD[s.fd] == s {
-		delete(r.byFD, s.fd)
-	}
-	r.wheel.remove(s)
-	s.queued = false
+	s.mode = modeBusy
 }
 
-// loop waits for readable connections. The epoll fd is itself registered
-// with Go's netpoller (through an os.File), so this goroutine waits like
-// any network goroutine instead of blocking a thread in epoll_wait, and the
-// goroutines it starts are scheduled at once.
-func (r *reactor) loop() {
-	defer r.wg.Done()
-	defer func() {
-		if v := recover(); v != nil {
-			r.e.log.Error("reactor panicked", "panic", v)
-		}
-	}()
-	rc, err := r.file.SyscallConn()
+// run waits for events and serves them.
+func (l *evLoop) run() {
+	defer l.r.wg.Done()
+	defer l.file.Close()
+	rc, err := l.file.SyscallConn()
 	if err != nil {
-		r.e.log.Error("reactor: epoll fd not pollable", "err", err)
+		l.r.e.log.Error("reactor: epoll fd not pollable", "err", err)
 		return
 	}
 	events := make([]unix.EpollEvent, 256)
@@ -118,19 +232,52 @@ func (r *reactor) loop() {
 		var n int
 		err := rc.Read(func(fd uintptr) bool {
 			var werr error
-			n, werr = unix.EpollWait(int(fd), events, 0)
+			n, werr = epollPoll(int(fd), events)
 			return werr == nil && n > 0
 		})
 		if err != nil {
-			return // the epoll file was closed: stopping
+			return // stopping: the wait was cut short
 		}
+		l.now = time.Now()
 		for i := 0; i < n; i++ {
-			r.wake(int(events[i].Fd))
+			l.event(int(events[i].Fd))
+		}
+		select {
+		case <-l.r.done:
+			return
+		default:
 		}
 	}
 }
 
-// expireLoop closes parked connections whose idle timeout passed.
+// event takes ownership of the session an event is for, if it is waiting
+// for that event, and serves it.
+func (l *evLoop) event(fd int) {
+	l.mu.Lock()
+	s := l.byFD[fd]
+	switch {
+	case s == nil:
+		l.mu.Unlock()
+	case fd == s.fd && s.mode == modeParked:
+		l.wheel.remove(s)
+		s.mode = modeBusy
+		l.mu.Unlock()
+		l.serveClient(s)
+	case fd == s.fd:
+		s.inPending = true // busy: looked at before it parks
+		l.mu.Unlock()
+	case s.mode == modeAwaitUp && fd == s.upFD:
+		l.unqueueLocked(s)
+		l.mu.Unlock()
+		l.serveUpstream(s)
+	default:
+		l.mu.Unlock()
+	}
+}
+
+// expireLoop closes parked connections whose idle timeout passed and hands
+// requests whose upstream did not answer in time to a worker, which
+// reports the timeout.
 func (r *reactor) expireLoop() {
 	defer r.wg.Done()
 	t := time.NewTicker(reactorTick)
@@ -142,69 +289,91 @@ func (r *reactor) expireLoop() {
 			return
 		case <-t.C:
 		}
-		expired = r.expire(expired[:0])
-		for i, s := range expired {
-			r.e.closeSession(s)
-			expired[i] = nil
+		for _, l := range r.loops {
+			expired = l.expire(expired[:0])
+			for i, s := range expired {
+				r.release(s)
+				expired[i] = nil
+			}
 		}
 	}
 }
 
-// wake hands a readable parked connection to a new goroutine.
-func (r *reactor) wake(fd int) {
-	r.mu.Lock()
-	s := r.byFD[fd]
-	if s != nil {
-		r.unqueueLocked(s)
-	}
-	r.mu.Unlock()
-	if s == nil {
-		return
-	}
-	s.fresh = true
-	r.e.dispatch(s)
-}
-
-// expire collects connections whose idle timeout passed.
-func (r *reactor) expire(dst []*session) []*session {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	dst = r.wheel.advance(time.Now(), dst)
+// expire collects sessions whose time passed, in their modes of the time.
+func (l *evLoop) expire(dst []*session) []*session {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	dst = l.wheel.advance(time.Now(), dst)
 	for _, s := range dst {
-		if r.byFD[s.fd] == s {
-			delete(r.byFD, s.fd)
-		}
-		s.queued = false
+		l.takeLocked(s)
 	}
 	return dst
 }
 
-// stop ends the loop and closes every parked connection.
-func (r *reactor) stop() {
-	r.mu.Lock()
-	if r.stopped {
-		r.mu.Unlock()
+// takeLocked takes a session out of the loop's waiting structures. Its mode
+// is kept so that release knows what it was waiting for.
+func (l *evLoop) takeLocked(s *session) {
+	mode := s.mode
+	l.unqueueLocked(s)
+	s.expiredMode = mode
+}
+
+// release ends the wait of a session taken out of a loop: a parked one is
+// closed, one waiting for its upstream goes to a worker.
+func (r *reactor) release(s *session) {
+	if s.expiredMode == modeAwaitUp {
+		cc := s.cc
+		s.cc = nil
+		s.loop.handOff(s, cc)
 		return
 	}
-	r.stopped = true
-	r.mu.Unlock()
-	close(r.done)
-	r.file.Close() // ends loop's wait; closes epfd
-	r.wg.Wait()
-	r.mu.Lock()
-	parked := make([]*session, 0, len(r.byFD))
-	for _, s := range r.byFD {
-		parked = append(parked, s)
-	}
-	r.mu.Unlock()
-	for _, s := range parked {
+	if s.expiredMode == modeParked {
 		r.e.closeSession(s)
 	}
 }
 
+// stop ends the loops: parked connections are closed, requests waiting for
+// their upstream are handed to workers to finish.
+func (r *reactor) stop() {
+	r.once.Do(func() {
+		for _, l := range r.loops {
+			l.mu.Lock()
+			l.stopped = true
+			l.mu.Unlock()
+		}
+		close(r.done)
+		for _, l := range r.loops {
+			l.file.SetReadDeadline(aLongTimeAgo) // ends run's wait
+		}
+		r.wg.Wait()
+		var left []*session
+		for _, l := range r.loops {
+			l.mu.Lock()
+			for fd, s := range l.byFD {
+				if fd == s.fd && s.mode == modeParked || fd == s.upFD && s.mode == modeAwaitUp {
+					l.takeLocked(s)
+					left = append(left, s)
+				}
+			}
+			l.mu.Unlock()
+		}
+		for _, s := range left {
+			r.release(s)
+		}
+	})
+}
+
 // parkedCount returns how many connections are parked.
 func (r *reactor) parkedCount() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.byFD)
+	n := 0
+	for _, l := range r.loops {
+		l.mu.Lock()
+		for fd, s := range l.byFD {
+			if fd == s.fd && s.mode == modeParked {
+				n++
+			}
+		}
+		l.mu.Unlock()
+	}
+	return n
 }

@@ -26,6 +26,10 @@ func (cc *clientConn) sendRequest(rt *routeRT, conn *upstream.Conn, deadline tim
 		}
 	}
 	if !q.hasBody() {
+		if cc.cio.nonblock {
+			_, err := conn.WriteNow(cc.scratch) // on the event loop
+			return err
+		}
 		_, err := conn.Write(cc.scratch)
 		return err
 	}

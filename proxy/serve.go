@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"time"
+
+	"tollgate/plugins"
 )
 
 // exchangeResult is what the access log and metrics need of one request.
@@ -17,6 +19,13 @@ type exchangeResult struct {
 // serveOne reads, routes and answers one request. It returns whether the
 // connection may serve another.
 func (cc *clientConn) serveOne(snap *Snapshot) bool {
+	rt, f := cc.readRequest(snap)
+	return cc.serveParsed(snap, rt, f)
+}
+
+// readRequest reads and parses one request head and routes it. A failure
+// says how serveParsed must answer: failClientGone closes silently.
+func (cc *clientConn) readRequest(snap *Snapshot) (*routeRT, failure) {
 	q := &cc.q
 	q.reset()
 	cc.snap = snap // the request keeps this snapshot to its end
@@ -26,26 +35,38 @@ func (cc *clientConn) serveOne(snap *Snapshot) bool {
 	q.h.buf, err = readHead(cc.r, q.h.buf, snap.Conf.Server.MaxHeaderBytes)
 	if err != nil {
 		if errors.Is(err, errHeadTooLarge) || (len(q.h.buf) > 0 && !isTimeout(err) && !errors.Is(err, io.EOF)) {
-			cc.refuse(snap, classifyHead(err))
+			return nil, classifyHead(err)
 		}
-		return false
+		return nil, failClientGone
 	}
 	if err := q.parse(); err != nil {
 		cc.e.log.Debug("refused request", "err", err, "peer", cc.s.peer.String())
-		cc.refuse(snap, failBadRequest)
-		return false
+		return nil, failBadRequest
 	}
 	if max := snap.Conf.Server.MaxBodyBytes; max > 0 && q.contentLen > max {
-		cc.refuse(snap, failBodyTooLarge)
-		return false
+		return nil, failBodyTooLarge
 	}
 	idx := snap.table.Match(q)
 	if idx < 0 {
+		return nil, failNoRoute
+	}
+	return snap.routes[idx], failNone
+}
+
+// serveParsed answers a request readRequest returned.
+func (cc *clientConn) serveParsed(snap *Snapshot, rt *routeRT, f failure) bool {
+	switch f {
+	case failNone:
+		return cc.serveRoute(snap, rt)
+	case failClientGone:
+		return false
+	case failNoRoute:
 		res := cc.replyFailure(nil, failNoRoute, 0)
 		cc.finish(snap, nil, res)
 		return cc.keepAfterReply()
 	}
-	return cc.serveRoute(snap, snap.routes[idx])
+	cc.refuse(snap, f)
+	return false
 }
 
 // refuse answers a request the engine cannot trust and closes.
@@ -57,6 +78,18 @@ func (cc *clientConn) refuse(snap *Snapshot, f failure) {
 
 // serveRoute runs the route's filter chain and forwards the request.
 func (cc *clientConn) serveRoute(snap *Snapshot, rt *routeRT) bool {
+	reply, ran := cc.startRoute(snap, rt)
+	var res exchangeResult
+	if reply != nil {
+		res = cc.writeReply(rt, reply, ran)
+	} else {
+		res = cc.forward(snap, rt)
+	}
+	return cc.endRoute(snap, rt, res, reply != nil)
+}
+
+// startRoute prepares the exchange and runs the chain's request hooks.
+func (cc *clientConn) startRoute(snap *Snapshot, rt *routeRT) (*plugins.Reply, int) {
 	q, x := &cc.q, &cc.x
 	q.h.Del("X-Client-Id")
 	cc.ensureRequestID()
@@ -66,16 +99,15 @@ func (cc *clientConn) serveRoute(snap *Snapshot, rt *routeRT) bool {
 	x.Peer = cc.s.peer
 	x.ClientIP = snap.clientIP(cc.s.peer.Addr(), &q.h)
 	x.Request = &q.h
-	reply, ran := rt.chain.RunRequest(x)
-	var res exchangeResult
-	if reply != nil {
-		res = cc.writeReply(rt, reply, ran)
-	} else {
-		res = cc.forward(snap, rt)
-	}
-	x.End()
+	return rt.chain.RunRequest(x)
+}
+
+// endRoute ends the exchange, records it and says whether the connection
+// may serve another request. replied: the gateway answered itself.
+func (cc *clientConn) endRoute(snap *Snapshot, rt *routeRT, res exchangeResult, replied bool) bool {
+	cc.x.End()
 	cc.finish(snap, rt, res)
-	if reply != nil {
+	if replied {
 		return cc.keepAfterReply()
 	}
 	return res.status != 0 && cc.q.keepAlive

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -31,17 +32,33 @@ type session struct {
 	registered bool // added to the epoll set
 	served     int  // requests served on this connection
 
+	raw  syscall.RawConn // nil when the connection cannot be parked
+	loop *evLoop         // the event loop it is registered with, or nil
+
+	// Guarded by loop.mu: what the session waits for, bytes seen while it
+	// was busy, the upstream socket awaited in modeAwaitUp, and the mode it
+	// had when it expired.
+	mode        int32
+	inPending   bool
+	upFD        int
+	expiredMode int32
+
+	// cc is the clientConn that stays attached while a request waits for
+	// its upstream or moves from the loop to a worker.
+	cc *clientConn
+
 	// writeRearm is when the client write deadline must be pushed forward
 	// again: it is armed once per half idle_timeout, not per request.
 	writeRearm time.Time
 }
 
 func newSession(c net.Conn) *session {
-	s := &session{c: c, fd: -1, fresh: true, wheel: wheelLink{slot: -1}}
+	s := &session{c: c, fd: -1, upFD: -1, fresh: true, wheel: wheelLink{slot: -1}}
 	if tc, ok := c.(*net.TCPConn); ok {
 		s.isTCP = true
 		if raw, err := tc.SyscallConn(); err == nil {
 			raw.Control(func(fd uintptr) { s.fd = int(fd) })
+			s.raw = raw
 		}
 	}
 	_, s.isTLS = c.(*tls.Conn)

@@ -12,7 +12,7 @@ import (
 )
 
 // readerSize is the size of Conn.R's buffer.
-const readerSize = 4 << 10
+const readerSize = 32 << 10
 
 // Conn is one connection to a target, lent to a single caller between
 // Acquire and exactly one call to Release or Close. After that call neither
@@ -22,7 +22,7 @@ const readerSize = 4 << 10
 type Conn struct {
 	// Conn is the TCP connection (a *net.TCPConn, so splice(2) applies).
 	net.Conn
-	// R buffers reads from the connection; its 4 KiB buffer is pooled and
+	// R buffers reads from the connection; its 32 KiB buffer is pooled and
 	// valid only until Release or Close.
 	R *bufio.Reader
 	// Reused is true when the connection has carried an earlier exchange, so

@@ -29,6 +29,7 @@ type connSource struct {
 	c        *Conn
 	nonblock bool
 	readFn   func(fd uintptr) bool // bound once: raw.Read allocates nothing
+	writeFn  func(fd uintptr) bool
 	p        []byte
 	n        int
 	errno    unix.Errno
@@ -37,6 +38,7 @@ type connSource struct {
 func (s *connSource) init(c *Conn) {
 	s.c = c
 	s.readFn = s.readFD
+	s.writeFn = s.writeFD
 }
 
 // Read implements io.Reader for Conn.R.
@@ -66,9 +68,52 @@ func (s *connSource) readFD(fd uintptr) bool {
 		return true
 	}
 	for {
-		n, _, errno := unix.Syscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&s.p[0])), uintptr(len(s.p)))
+		// A raw system call: it never blocks, and the scheduler need not
+		// hand this goroutine's P to another thread meanwhile.
+		n, _, errno := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&s.p[0])), uintptr(len(s.p)))
 		if errno == unix.EINTR {
 			continue
+		}
+		s.n, s.errno = int(n), errno
+		return true
+	}
+}
+
+// WriteNow writes p for an event loop: a non-blocking write(2) first (a
+// short request head goes out whole into an idle connection's empty
+// socket buffer), then, for whatever the socket did not take, an ordinary
+// write that may wait.
+func (c *Conn) WriteNow(p []byte) (int, error) {
+	if c.raw == nil || len(p) == 0 {
+		return c.Conn.Write(p)
+	}
+	s := &c.src
+	s.p, s.n, s.errno = p, 0, 0
+	err := c.raw.Write(s.writeFn)
+	s.p = nil
+	if err != nil {
+		return 0, err
+	}
+	n := s.n
+	if s.errno != 0 && s.errno != unix.EAGAIN {
+		return 0, s.errno
+	}
+	if n < len(p) {
+		m, err := c.Conn.Write(p[n:])
+		return n + m, err
+	}
+	return n, nil
+}
+
+// writeFD is the raw.Write callback of WriteNow; it never asks to wait.
+func (s *connSource) writeFD(fd uintptr) bool {
+	for {
+		n, _, errno := unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&s.p[0])), uintptr(len(s.p)))
+		if errno == unix.EINTR {
+			continue
+		}
+		if errno != 0 {
+			n = 0
 		}
 		s.n, s.errno = int(n), errno
 		return true

@@ -1,0 +1,164 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"net"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// errWouldBlock is what a non-blocking client read returns when the socket
+// has nothing yet.
+var errWouldBlock = errors.New("read would block")
+
+// clientIO is the client connection as the engine's buffered reader and
+// writer see it. In loop mode reads and writes are non-blocking read(2)
+// and write(2) calls through the connection's RawConn, so the event loop
+// never waits: a read that would block returns errWouldBlock, and what a
+// write cannot place in the socket now is kept in overflow, to be written
+// by a goroutine that may wait. In goroutine mode both go through the
+// net.Conn and honour its deadlines.
+type clientIO struct {
+	c        net.Conn
+	raw      syscall.RawConn
+	nonblock bool
+	overflow []byte
+	// full: the last loop-mode read filled the buffer it was given, so the
+	// socket may hold more, and no new edge-triggered event will say so.
+	full bool
+
+	// the raw call in progress; the callbacks are bound once so that
+	// raw.Read and raw.Write allocate nothing
+	p       []byte
+	n       int
+	errno   unix.Errno
+	readFn  func(fd uintptr) bool
+	writeFn func(fd uintptr) bool
+}
+
+func (cio *clientIO) init() {
+	cio.readFn = cio.readFD
+	cio.writeFn = cio.writeFD
+}
+
+// attach points the IO at s, in loop mode when s can be served by the loop.
+func (cio *clientIO) attach(s *session, loop bool) {
+	cio.c, cio.raw, cio.full = s.c, s.raw, false
+	cio.nonblock = loop && s.raw != nil
+}
+
+func (cio *clientIO) detach() {
+	cio.c, cio.raw, cio.nonblock = nil, nil, false
+	if cap(cio.overflow) > 64<<10 {
+		cio.overflow = nil
+	}
+	cio.overflow = cio.overflow[:0]
+}
+
+// pending reports bytes a loop-mode write could not place yet.
+func (cio *clientIO) pending() bool { return len(cio.overflow) > 0 }
+
+// block switches to goroutine mode.
+func (cio *clientIO) block() { cio.nonblock = false }
+
+// flushOverflow writes what loop-mode writes left behind, waiting as long
+// as the write deadline allows. Goroutine mode only.
+func (cio *clientIO) flushOverflow() error {
+	if len(cio.overflow) == 0 {
+		return nil
+	}
+	_, err := cio.c.Write(cio.overflow)
+	cio.overflow = cio.overflow[:0]
+	return err
+}
+
+// Read implements cio.Reader.
+func (cio *clientIO) Read(p []byte) (int, error) {
+	if !cio.nonblock {
+		return cio.c.Read(p)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	cio.p, cio.n, cio.errno = p, 0, 0
+	err := cio.raw.Read(cio.readFn)
+	cio.p = nil
+	switch {
+	case err != nil:
+		return 0, err
+	case cio.errno == unix.EAGAIN:
+		return 0, errWouldBlock
+	case cio.errno != 0:
+		return 0, cio.errno
+	case cio.n == 0:
+		return 0, io.EOF
+	}
+	cio.full = cio.n == len(p)
+	return cio.n, nil
+}
+
+// Write implements cio.Writer. In loop mode it never waits: bytes the
+// socket does not take now are appended to overflow and reported written.
+func (cio *clientIO) Write(p []byte) (int, error) {
+	if !cio.nonblock {
+		if err := cio.flushOverflow(); err != nil {
+			return 0, err
+		}
+		return cio.c.Write(p)
+	}
+	if len(cio.overflow) > 0 {
+		cio.overflow = append(cio.overflow, p...)
+		return len(p), nil
+	}
+	done := 0
+	for done < len(p) {
+		cio.p, cio.n, cio.errno = p[done:], 0, 0
+		err := cio.raw.Write(cio.writeFn)
+		cio.p = nil
+		if err != nil {
+			return done, err
+		}
+		if cio.errno == unix.EAGAIN {
+			break
+		}
+		if cio.errno != 0 {
+			return done, cio.errno
+		}
+		done += cio.n
+	}
+	cio.overflow = append(cio.overflow, p[done:]...)
+	return len(p), nil
+}
+
+// readFD and writeFD are the RawConn callbacks; they never ask to wait.
+// They make raw system calls: a non-blocking call returns at once, so the
+// scheduler need not hand the loop's P to another thread meanwhile (with
+// ordinary calls, sysmon kept doing so under load, at the cost of thread
+// wake-ups and a sysmon waking every 20 µs).
+func (cio *clientIO) readFD(fd uintptr) bool {
+	for {
+		n, _, errno := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&cio.p[0])), uintptr(len(cio.p)))
+		if errno == unix.EINTR {
+			continue
+		}
+		cio.n, cio.errno = int(n), errno
+		return true
+	}
+}
+
+func (cio *clientIO) writeFD(fd uintptr) bool {
+	for {
+		n, _, errno := unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&cio.p[0])), uintptr(len(cio.p)))
+		if errno == unix.EINTR {
+			continue
+		}
+		if errno != 0 {
+			n = 0
+		}
+		cio.n, cio.errno = int(n), errno
+		return true
+	}
+}

@@ -1,0 +1,290 @@
+package proxy
+
+import (
+	"bytes"
+	"time"
+
+	"tollgate/upstream"
+)
+
+// Serving on the event loop.
+//
+// A loop serves a request itself when everything it needs is at hand: the
+// whole head is buffered, there is no request body, the route's filters
+// cannot block, an idle pooled upstream connection is ready, and the whole
+// response arrives in one read. It then never waits except for the
+// upstream's answer, and that wait is an entry in the loop's epoll set, not
+// a parked goroutine. Anything else (a partial head, a body, a dial, a
+// retry, a large or streamed response, a client slow to read) is handed to
+// a worker goroutine at the point the request reached, and the worker
+// finishes it with the same blocking code every request used to take.
+
+// step is what the loop does next with a session.
+type step int
+
+const (
+	stepNext    step = iota // a request was answered: look for the next one
+	stepIdle                // nothing to read and nothing left to write: park
+	stepAwait               // the request waits for its upstream's answer
+	stepHandoff             // a worker takes over at cc.resumeAt
+	stepClose               // close the connection
+)
+
+// resumeKind is where a worker picks up a request handed over by a loop.
+type resumeKind int
+
+const (
+	resumeServe     resumeKind = iota // read the (partial) head and go on as usual
+	resumeParsed                      // head read and routed: serveParsed
+	resumeTry                         // target picked: connect, send, read the head
+	resumeAwaitHead                   // request sent: read the response head
+	resumeSettle                      // response head read with cc.fs.f: settle the try
+	resumeJudge                       // try settled: relay (a large or streamed body), or retry
+	resumeFlush                       // write what the socket did not take; cc.keep tells the rest
+)
+
+// maxInlineHead bounds the request head a loop sends upstream itself: a
+// small head always fits an idle connection's empty socket buffer, so the
+// write never waits.
+const maxInlineHead = 8 << 10
+
+// serveClient serves a parked session whose socket became readable.
+func (l *evLoop) serveClient(s *session) {
+	cc := l.r.e.connPool.Get().(*clientConn)
+	cc.attachLoop(s)
+	l.drive(s, cc, cc.nextInline())
+}
+
+// serveUpstream goes on with a session whose upstream answered (or closed).
+func (l *evLoop) serveUpstream(s *session) {
+	cc := s.cc
+	s.cc = nil
+	l.drive(s, cc, cc.upstreamReady())
+}
+
+// drive acts on steps until the session waits or leaves the loop.
+func (l *evLoop) drive(s *session, cc *clientConn, st step) {
+	e := l.r.e
+	for {
+		switch st {
+		case stepNext:
+			st = cc.nextInline()
+			continue
+		case stepIdle:
+			if !l.parkServed(s, e.snap.Load().Conf.Server.IdleTimeout) {
+				st = cc.nextInline()
+				continue
+			}
+			l.putConn(cc)
+		case stepAwait:
+			fs := &cc.fs
+			s.cc = cc
+			if !l.awaitUpstream(s, fs.conn.FD(), &fs.conn.LoopMask, fs.rh) {
+				s.cc = nil
+				fs.conn.SetNonblocking(false)
+				cc.resumeAt = resumeAwaitHead
+				l.handOff(s, cc)
+			}
+		case stepHandoff:
+			l.handOff(s, cc)
+		case stepClose:
+			l.putConn(cc)
+			e.closeSession(s)
+		}
+		return
+	}
+}
+
+func (l *evLoop) putConn(cc *clientConn) {
+	cc.detach()
+	l.r.e.connPool.Put(cc)
+}
+
+// handOff gives s, with cc attached, to a worker goroutine, which resumes
+// the request at cc.resumeAt.
+func (l *evLoop) handOff(s *session, cc *clientConn) {
+	cc.cio.block()
+	if cc.fs.conn != nil {
+		cc.fs.conn.SetNonblocking(false)
+	}
+	l.quiet(s)
+	s.cc = cc
+	l.r.e.dispatch(s)
+}
+
+// nextInline serves the next request if it is complete in the buffer.
+func (cc *clientConn) nextInline() step {
+	if !cc.headBuffered() {
+		_, err := cc.r.Peek(cc.r.Buffered() + 1) // one non-blocking read
+		if cc.r.Buffered() == 0 {
+			if err == errWouldBlock {
+				return cc.flushInline(true, stepIdle)
+			}
+			return stepClose
+		}
+		if !cc.headBuffered() {
+			return cc.handoff(resumeServe)
+		}
+	}
+	snap := cc.e.snap.Load()
+	cc.s.fresh = false
+	cc.s.served++
+	cc.start = time.Now()
+	cc.s.state.Store(stateActive)
+	rt, f := cc.readRequest(snap)
+	cc.rt, cc.fail = rt, f
+	if f != failNone || cc.q.hasBody() || len(cc.q.h.buf) > maxInlineHead || rt.chain.MayBlock() {
+		return cc.handoff(resumeParsed)
+	}
+	reply, ran := cc.startRoute(snap, rt)
+	if reply != nil {
+		return cc.endInline(snap, rt, cc.writeReply(rt, reply, ran), true)
+	}
+	return cc.forwardInline(snap, rt)
+}
+
+// forwardInline starts the first try on an idle pooled connection.
+func (cc *clientConn) forwardInline(snap *Snapshot, rt *routeRT) step {
+	cc.beginForward(rt)
+	fs := &cc.fs
+	t, tr, err := cc.picker.next(rt.up, fs.key)
+	if err != nil {
+		return cc.endInline(snap, rt, cc.replyNoTarget(snap, rt, err), false)
+	}
+	fs.try++
+	fs.t, fs.tr = t, tr
+	conn, ok := t.AcquireIdle()
+	if !ok {
+		return cc.handoff(resumeTry)
+	}
+	fs.conn = conn
+	fs.werr = cc.sendRequest(rt, conn, fs.deadline)
+	fs.rh = cc.headDue(rt, cc.start) // the request began microseconds ago
+	if fs.werr != nil || conn.FD() < 0 {
+		return cc.handoff(resumeAwaitHead)
+	}
+	conn.SetNonblocking(true)
+	return stepAwait
+}
+
+// upstreamReady reads the upstream's answer and relays it if it is whole.
+func (cc *clientConn) upstreamReady() step {
+	fs := &cc.fs
+	conn := fs.conn
+	if !finalHeadIn(conn.R) {
+		_, err := conn.R.Peek(conn.R.Buffered() + 1)
+		if !finalHeadIn(conn.R) {
+			if err == upstream.ErrWouldBlock && conn.R.Buffered() == 0 {
+				return stepAwait // woken early: wait on
+			}
+			return cc.handoff(resumeAwaitHead) // partial, interim, closed or failed: a worker sorts it out
+		}
+	}
+	fs.f = cc.readResponseHead(conn)
+	if fs.f != failNone {
+		return cc.handoff(resumeSettle)
+	}
+	fs.conn, fs.f = cc.settleTry(cc.rt, conn, fs.f)
+	if fs.f != failNone || !cc.wholeResponseIn(conn) {
+		return cc.handoff(resumeJudge)
+	}
+	snap, rt := cc.snap, cc.rt
+	fs.conn = nil
+	conn.SetNonblocking(false)
+	return cc.endInline(snap, rt, cc.relay(snap, rt, conn, fs.t), false)
+}
+
+// finalHeadIn reports that r holds a whole response head that is not an
+// interim (1xx) one.
+func finalHeadIn(r interface {
+	Buffered() int
+	Peek(int) ([]byte, error)
+}) bool {
+	b, _ := r.Peek(r.Buffered())
+	return len(b) > 12 && b[9] != '1' && bytes.Contains(b, crlfcrlf)
+}
+
+// wholeResponseIn reports a response the loop can relay from the buffer:
+// no body, or a Content-Length body already read whole.
+func (cc *clientConn) wholeResponseIn(conn *upstream.Conn) bool {
+	if cc.p.status == 101 {
+		return false
+	}
+	switch cc.outFraming() {
+	case outNone:
+		return true
+	case outLength:
+		return cc.p.contentLen <= int64(conn.R.Buffered())
+	}
+	return false
+}
+
+// endInline ends a request answered on the loop.
+func (cc *clientConn) endInline(snap *Snapshot, rt *routeRT, res exchangeResult, replied bool) step {
+	keep := cc.endRoute(snap, rt, res, replied) && !cc.e.draining.Load()
+	cc.s.state.Store(stateIdle)
+	if !keep {
+		return cc.flushInline(false, stepClose)
+	}
+	if cc.r.Buffered() > 0 {
+		return stepNext // pipelined: its answer joins this one in the buffer
+	}
+	if cc.cio.full {
+		return cc.flushInline(true, stepNext) // the socket may hold more: read on
+	}
+	return cc.flushInline(true, stepIdle)
+}
+
+// flushInline writes buffered answers without waiting; what the socket
+// does not take goes to a worker.
+func (cc *clientConn) flushInline(keep bool, then step) step {
+	if err := cc.w.Flush(); err != nil {
+		return stepClose
+	}
+	if cc.cio.pending() {
+		cc.keep = keep
+		return cc.handoff(resumeFlush)
+	}
+	return then
+}
+
+func (cc *clientConn) handoff(at resumeKind) step {
+	cc.resumeAt = at
+	return stepHandoff
+}
+
+// resume finishes, on a worker, a request a loop handed over, and says
+// whether the connection goes on.
+func (cc *clientConn) resume() bool {
+	snap, rt := cc.snap, cc.rt
+	if snap == nil {
+		snap = cc.e.snap.Load()
+	}
+	cc.s.writeRearm = time.Time{} // the next request re-arms the write deadline
+	cc.c.SetWriteDeadline(time.Now().Add(snap.Conf.Server.IdleTimeout))
+	if cc.cio.flushOverflow() != nil {
+		return false
+	}
+	var res exchangeResult
+	switch cc.resumeAt {
+	case resumeServe:
+		return true
+	case resumeFlush:
+		return cc.keep && !cc.e.draining.Load()
+	case resumeParsed:
+		keep := cc.serveParsed(snap, rt, cc.fail)
+		cc.s.state.Store(stateIdle)
+		return keep
+	case resumeTry:
+		res = cc.forwardLoop(snap, rt, stageAcquire)
+	case resumeAwaitHead:
+		res = cc.forwardLoop(snap, rt, stageAwait)
+	case resumeSettle:
+		res = cc.forwardLoop(snap, rt, stageSettle)
+	case resumeJudge:
+		res = cc.forwardLoop(snap, rt, stageJudge)
+	}
+	keep := cc.endRoute(snap, rt, res, false)
+	cc.s.state.Store(stateIdle)
+	return keep
+}
