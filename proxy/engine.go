@@ -48,6 +48,10 @@ type Engine struct {
 	idleWorkers atomic.Int32
 	stopWorkers chan struct{}
 
+	// requests answered on an event loop, and handed from a loop to a
+	// worker: for tests and the debug log
+	servedInline, handedOff atomic.Int64
+
 	connPool  sync.Pool
 	bufPool   sync.Pool
 	upWriters sync.Pool

@@ -103,6 +103,7 @@ func (l *evLoop) putConn(cc *clientConn) {
 // handOff gives s, with cc attached, to a worker goroutine, which resumes
 // the request at cc.resumeAt.
 func (l *evLoop) handOff(s *session, cc *clientConn) {
+	l.r.e.handedOff.Add(1)
 	cc.cio.block()
 	if cc.fs.conn != nil {
 		cc.fs.conn.SetNonblocking(false)
@@ -221,6 +222,7 @@ func (cc *clientConn) wholeResponseIn(conn *upstream.Conn) bool {
 
 // endInline ends a request answered on the loop.
 func (cc *clientConn) endInline(snap *Snapshot, rt *routeRT, res exchangeResult, replied bool) step {
+	cc.e.servedInline.Add(1)
 	keep := cc.endRoute(snap, rt, res, replied) && !cc.e.draining.Load()
 	cc.s.state.Store(stateIdle)
 	if !keep {

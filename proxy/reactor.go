@@ -324,6 +324,7 @@ func (r *reactor) release(s *session) {
 	if s.expiredMode == modeAwaitUp {
 		cc := s.cc
 		s.cc = nil
+		cc.resumeAt = resumeAwaitHead
 		s.loop.handOff(s, cc)
 		return
 	}
@@ -370,6 +371,21 @@ func (r *reactor) parkedCount() int {
 		l.mu.Lock()
 		for fd, s := range l.byFD {
 			if fd == s.fd && s.mode == modeParked {
+				n++
+			}
+		}
+		l.mu.Unlock()
+	}
+	return n
+}
+
+// waitingCount returns how many requests wait on a loop for their upstream.
+func (r *reactor) waitingCount() int {
+	n := 0
+	for _, l := range r.loops {
+		l.mu.Lock()
+		for fd, s := range l.byFD {
+			if fd == s.upFD && s.mode == modeAwaitUp {
 				n++
 			}
 		}

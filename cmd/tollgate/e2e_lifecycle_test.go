@@ -226,7 +226,7 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	select {
 	case r := <-done:
-		t.Fatalf("in-flight request ended before the origin answered: %+v", r)
+		t.Fatalf("in-flight request ended before the origin answered: %+v %v", r, r.err)
 	default:
 	}
 	close(release)

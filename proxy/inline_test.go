@@ -1,0 +1,345 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"tollgate/conf"
+	"tollgate/upstream"
+)
+
+// newConfEngine serves config text (with the origin's address in place of
+// ORIGIN) on a loopback listener and returns its address.
+func newConfEngine(t *testing.T, origin, text string) (*Engine, string) {
+	t.Helper()
+	cfg, err := conf.Parse("test.yaml", []byte(strings.ReplaceAll(text, "ORIGIN", origin)), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	reg := upstream.NewRegistry(log)
+	m := NewMetrics()
+	snap, err := BuildSnapshot(cfg, BuildDeps{Upstreams: reg, Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := NewEngine(m, log)
+	e.Swap(snap)
+	if e.reactor == nil {
+		t.Skip("no epoll reactor here")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go e.Serve(l)
+	t.Cleanup(func() {
+		l.Close()
+		e.draining.Store(true)
+		e.reactor.stop()
+		snap.Retire()
+		reg.Close()
+	})
+	return e, l.Addr().String()
+}
+
+const oneRoute = `
+server: {listen: "127.0.0.1:0"}
+admin: {listen: ""}
+upstreams: {app: {targets: ["ORIGIN"], timeouts: {response_header: 300ms}}}
+routes: [{name: all, match: {path_prefix: /}, upstream: app}]
+`
+
+// originFunc runs serve on every connection the origin accepts.
+func originFunc(t *testing.T, serve func(c net.Conn, r *bufio.Reader)) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				serve(c, bufio.NewReader(c))
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
+// skipHead reads one request head.
+func skipHead(r *bufio.Reader) error {
+	for {
+		line, err := r.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		if len(line) == 2 {
+			return nil
+		}
+	}
+}
+
+func dialT(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c, bufio.NewReader(c)
+}
+
+// TestLoopServesKeepAliveGETs: plain keep-alive GETs are answered on the
+// event loop, once the pool has a connection, with no hand-off.
+func TestLoopServesKeepAliveGETs(t *testing.T) {
+	e, addr := newConfEngine(t, rawOrigin(t, "hello"), oneRoute)
+	c, r := dialT(t, addr)
+	for i := 0; i < 50; i++ {
+		io.WriteString(c, "GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+		if err := readResponse(r); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	if got := e.servedInline.Load(); got < 49 {
+		t.Errorf("served on the loop: %d of 50", got)
+	}
+	if got := e.handedOff.Load(); got > 1 { // the first request dials
+		t.Errorf("handed off: %d", got)
+	}
+}
+
+// TestLoopPipelinedBeyondOneRead sends more pipelined requests than one
+// read takes: the loop must read on without waiting for a new event
+// (edge-triggered epoll would not raise one).
+func TestLoopPipelinedBeyondOneRead(t *testing.T) {
+	e, addr := newConfEngine(t, rawOrigin(t, "ok"), oneRoute)
+	c, r := dialT(t, addr)
+	io.WriteString(c, "GET /warm HTTP/1.1\r\nHost: a\r\n\r\n") // the pool dials on a worker
+	if err := readResponse(r); err != nil {
+		t.Fatal(err)
+	}
+	inline := e.servedInline.Load()
+	const n = 300 // ~9 KiB of heads, more than the 4 KiB read buffer
+	req := strings.Repeat("GET /p HTTP/1.1\r\nHost: a\r\n\r\n", n)
+	go io.WriteString(c, req)
+	for i := 0; i < n; i++ {
+		if err := readResponse(r); err != nil {
+			t.Fatalf("response %d of %d: %v", i, n, err)
+		}
+	}
+	if got := e.servedInline.Load() - inline; got < n/2 {
+		t.Errorf("%d of %d pipelined requests served on the loop", got, n)
+	}
+}
+
+// TestLoopClientSlowToRead: a client that does not read while its answers
+// pile up gets every byte: what the socket does not take goes to a worker.
+func TestLoopClientSlowToRead(t *testing.T) {
+	body := strings.Repeat("0123456789abcdef", 1200) // 19,200 bytes: relayed whole on the loop
+	e, addr := newConfEngine(t, rawOrigin(t, body), oneRoute)
+	c, r := dialT(t, addr)
+	io.WriteString(c, "GET /warm HTTP/1.1\r\nHost: a\r\n\r\n") // the pool dials on a worker
+	if err := readResponse(r); err != nil {
+		t.Fatal(err)
+	}
+	handed := e.handedOff.Load()
+	const n = 500 // ~9.6 MB of answers: more than the socket buffers hold
+	go io.WriteString(c, strings.Repeat("GET /big HTTP/1.1\r\nHost: a\r\n\r\n", n))
+	time.Sleep(300 * time.Millisecond) // let the answers back up
+	for i := 0; i < n; i++ {
+		if err := readResponse(r); err != nil {
+			t.Fatalf("response %d of %d: %v", i, n, err)
+		}
+	}
+	if e.handedOff.Load() == handed {
+		t.Error("no answer was left to a worker: the test did not fill the socket")
+	}
+}
+
+// pathOrigin answers "/split" in two writes 50 ms apart, never answers
+// "/slow" (counted in slow), and answers anything else at once; all with
+// body "ok".
+func pathOrigin(t *testing.T, slow *atomic.Int32) string {
+	return originFunc(t, func(c net.Conn, r *bufio.Reader) {
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil || skipHead(r) != nil {
+				return
+			}
+			resp := "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+			switch {
+			case strings.Contains(line, "/slow"):
+				slow.Add(1)
+				time.Sleep(3 * time.Second)
+				return
+			case strings.Contains(line, "/split"):
+				io.WriteString(c, resp[:20])
+				time.Sleep(50 * time.Millisecond)
+				io.WriteString(c, resp[20:])
+			default:
+				io.WriteString(c, resp)
+			}
+		}
+	})
+}
+
+// statusOf reads one response and returns its status code.
+func statusOf(t *testing.T, r *bufio.Reader) string {
+	t.Helper()
+	line, err := r.ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for {
+		h, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h == "\r\n" {
+			break
+		}
+		if v, ok := strings.CutPrefix(strings.ToLower(h), "content-length: "); ok {
+			for _, d := range strings.TrimSpace(v) {
+				n = n*10 + int(d-'0')
+			}
+		}
+	}
+	if _, err := r.Discard(n); err != nil {
+		t.Fatal(err)
+	}
+	return line[9:12]
+}
+
+// TestLoopUpstreamHeadTimeout: an upstream that never answers a request
+// sent from the loop (on a pooled connection) gets the client a 504 after
+// response_header, counted by the loop's timing wheel.
+func TestLoopUpstreamHeadTimeout(t *testing.T) {
+	var slow atomic.Int32
+	e, addr := newConfEngine(t, pathOrigin(t, &slow), oneRoute)
+	c, r := dialT(t, addr)
+	io.WriteString(c, "GET /warm HTTP/1.1\r\nHost: a\r\n\r\n")
+	if got := statusOf(t, r); got != "200" {
+		t.Fatalf("warm-up: %s", got)
+	}
+	inline := e.servedInline.Load()
+	start := time.Now()
+	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+	if got := statusOf(t, r); got != "504" {
+		t.Fatalf("slow upstream: %s, want 504", got)
+	}
+	if d := time.Since(start); d < 290*time.Millisecond || d > 1500*time.Millisecond {
+		t.Errorf("504 after %v, want about 300 ms", d)
+	}
+	if e.handedOff.Load() < 2 || e.servedInline.Load() != inline {
+		t.Errorf("the slow request did not leave from the loop: inline %d, handed off %d", e.servedInline.Load(), e.handedOff.Load())
+	}
+	if n := slow.Load(); n != 1 {
+		t.Errorf("the origin saw /slow %d times, want once (a timeout is not retried)", n)
+	}
+}
+
+// TestLoopResponseInTwoPieces: a response head that arrives in two pieces
+// is finished by a worker, intact.
+func TestLoopResponseInTwoPieces(t *testing.T) {
+	_, addr := newConfEngine(t, pathOrigin(t, new(atomic.Int32)), oneRoute)
+	c, r := dialT(t, addr)
+	for i, path := range []string{"/warm", "/split", "/warm", "/split"} {
+		io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: a\r\n\r\n")
+		if got := statusOf(t, r); got != "200" {
+			t.Fatalf("request %d (%s): %s", i, path, got)
+		}
+	}
+}
+
+// TestLoopPartialRequestHead: a request head sent in pieces is read by a
+// worker; the connection then goes back to the loop.
+func TestLoopPartialRequestHead(t *testing.T) {
+	e, addr := newConfEngine(t, rawOrigin(t, "ok"), oneRoute)
+	c, r := dialT(t, addr)
+	io.WriteString(c, "GET /a HTTP/1.1\r\nHo")
+	time.Sleep(30 * time.Millisecond)
+	io.WriteString(c, "st: a\r\n\r\n")
+	if err := readResponse(r); err != nil {
+		t.Fatal(err)
+	}
+	inline := e.servedInline.Load()
+	for i := 0; i < 5; i++ {
+		io.WriteString(c, "GET /b HTTP/1.1\r\nHost: a\r\n\r\n")
+		if err := readResponse(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if e.servedInline.Load() < inline+5 {
+		t.Errorf("after the worker, %d of 5 requests were served on the loop", e.servedInline.Load()-inline)
+	}
+}
+
+// TestLoopShutdownFinishesWaitingRequest: a request waiting on the loop for
+// its upstream when shutdown begins is finished by a worker, while an idle
+// connection is closed.
+func TestLoopShutdownFinishesWaitingRequest(t *testing.T) {
+	release := make(chan struct{})
+	var slow atomic.Int32
+	origin := originFunc(t, func(c net.Conn, r *bufio.Reader) {
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil || skipHead(r) != nil {
+				return
+			}
+			if strings.Contains(line, "/slow") {
+				slow.Add(1)
+				<-release
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	e, addr := newConfEngine(t, origin, strings.ReplaceAll(oneRoute, "300ms", "10s"))
+	idle, idleR := dialT(t, addr)
+	io.WriteString(idle, "GET /warm HTTP/1.1\r\nHost: a\r\n\r\n")
+	if got := statusOf(t, idleR); got != "200" {
+		t.Fatal(got)
+	}
+	c, r := dialT(t, addr)
+	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+	waitUntil(t, func() bool { return e.reactor.waitingCount() == 1 })
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		done <- e.Shutdown(ctx)
+	}()
+	if _, err := idleR.ReadByte(); err != io.EOF {
+		t.Fatalf("idle connection: %v, want EOF", err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("shutdown ended (%v) with a request in flight", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	if got := statusOf(t, r); got != "200" {
+		t.Fatalf("in-flight request: %s", got)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := slow.Load(); n != 1 {
+		t.Errorf("the origin saw /slow %d times, want once", n)
+	}
+}
