@@ -195,6 +195,9 @@ func (cc *clientConn) tryTarget(rt *routeRT, t *upstream.Target, tr upstream.Try
 		tr.Done(outcomeOf(f, 0))
 		return nil, f
 	}
+	if conn.LoopMask&^conn.LoopQuiet != 0 && cc.e.reactor != nil {
+		cc.e.reactor.quietUpstream(conn) // this worker reads it; the loop need not wake
+	}
 	return cc.settleTry(rt, conn, cc.roundTrip(rt, conn, deadline))
 }
 

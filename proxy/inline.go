@@ -79,7 +79,7 @@ func (l *evLoop) drive(s *session, cc *clientConn, st step) {
 		case stepAwait:
 			fs := &cc.fs
 			s.cc = cc
-			if !l.awaitUpstream(s, fs.conn.FD(), &fs.conn.LoopMask, fs.rh) {
+			if !l.awaitUpstream(s, fs.conn, fs.rh) {
 				s.cc = nil
 				fs.conn.SetNonblocking(false)
 				cc.resumeAt = resumeAwaitHead
@@ -107,6 +107,7 @@ func (l *evLoop) handOff(s *session, cc *clientConn) {
 	cc.cio.block()
 	if cc.fs.conn != nil {
 		cc.fs.conn.SetNonblocking(false)
+		l.r.quietUpstream(cc.fs.conn)
 	}
 	l.quiet(s)
 	s.cc = cc

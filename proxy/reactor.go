@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"tollgate/upstream"
 )
 
 // reactorTick is the reactors' clock: how often parked connections and
@@ -170,18 +172,26 @@ func (l *evLoop) quiet(s *session) {
 	epollCtl(l.epfd, unix.EPOLL_CTL_MOD, s.fd, &ev)
 }
 
-// awaitUpstream waits for the answer to s's request on upstream socket
-// fd until deadline. false means the socket could not be watched.
-func (l *evLoop) awaitUpstream(s *session, fd int, mask *uint64, deadline time.Time) bool {
-	op := unix.EPOLL_CTL_ADD
-	if *mask&l.bit != 0 {
-		op = unix.EPOLL_CTL_MOD
+// awaitUpstream waits for the answer to s's request on conn until
+// deadline. false means the socket could not be watched. A socket is
+// added to the loop's epoll set once, edge-triggered, and stays there
+// while its connection lives: waiting on it again costs no system call.
+func (l *evLoop) awaitUpstream(s *session, conn *upstream.Conn, deadline time.Time) bool {
+	fd := conn.FD()
+	switch {
+	case conn.LoopMask&l.bit == 0:
+		ev := unix.EpollEvent{Events: upstreamEvents, Fd: int32(fd)}
+		if err := epollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+			return false
+		}
+		conn.LoopMask |= l.bit
+	case conn.LoopQuiet&l.bit != 0:
+		ev := unix.EpollEvent{Events: upstreamEvents, Fd: int32(fd)}
+		if err := epollCtl(l.epfd, unix.EPOLL_CTL_MOD, fd, &ev); err != nil {
+			return false
+		}
+		conn.LoopQuiet &^= l.bit
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: int32(fd)}
-	if err := epollCtl(l.epfd, op, fd, &ev); err != nil {
-		return false
-	}
-	*mask |= l.bit
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.stopped {
@@ -191,6 +201,23 @@ func (l *evLoop) awaitUpstream(s *session, fd int, mask *uint64, deadline time.T
 	l.byFD[fd] = s
 	l.wheel.insert(s, deadline)
 	return true
+}
+
+// Edge-triggered interest in an upstream socket, registered once.
+const upstreamEvents = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET
+
+// quietUpstream disarms conn in every loop that watches it, before a
+// worker streams a body through it: its reads go through Go's netpoller
+// then, and the loops need not wake for each segment.
+func (r *reactor) quietUpstream(conn *upstream.Conn) {
+	armed := conn.LoopMask &^ conn.LoopQuiet
+	for _, l := range r.loops {
+		if armed&l.bit != 0 {
+			ev := unix.EpollEvent{Events: unix.EPOLLET, Fd: int32(conn.FD())}
+			epollCtl(l.epfd, unix.EPOLL_CTL_MOD, conn.FD(), &ev)
+			conn.LoopQuiet |= l.bit
+		}
+	}
 }
 
 // forget removes s from its loop before its connection is closed.

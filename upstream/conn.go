@@ -43,10 +43,11 @@ type Conn struct {
 	fd  int        // the socket, -1 when unknown
 	src connSource // what R reads from
 
-	// LoopMask is free for the engine: it records which of its event loops
-	// have this connection's socket in their epoll set. It starts at 0 for
-	// every new connection and dies with it.
-	LoopMask uint64
+	// LoopMask and LoopQuiet are free for the engine: which of its event
+	// loops have this connection's socket in their epoll set, and in which
+	// of those the registration is disarmed. Both start at 0 for every new
+	// connection and die with it.
+	LoopMask, LoopQuiet uint64
 }
 
 // newConn wraps a freshly dialled connection for target t.
