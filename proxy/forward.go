@@ -196,7 +196,7 @@ func (cc *clientConn) tryTarget(rt *routeRT, t *upstream.Target, tr upstream.Try
 		return nil, f
 	}
 	if conn.LoopMask&^conn.LoopQuiet != 0 && cc.e.reactor != nil {
-		cc.e.reactor.quietUpstream(conn) // this worker reads it; the loop need not wake
+		cc.e.reactor.quietUpstream(conn, 0) // this worker reads it; the loop need not wake
 	}
 	return cc.settleTry(rt, conn, cc.roundTrip(rt, conn, deadline))
 }

@@ -107,7 +107,7 @@ func (l *evLoop) handOff(s *session, cc *clientConn) {
 	cc.cio.block()
 	if cc.fs.conn != nil {
 		cc.fs.conn.SetNonblocking(false)
-		l.r.quietUpstream(cc.fs.conn)
+		l.r.quietUpstream(cc.fs.conn, 0)
 	}
 	l.quiet(s)
 	s.cc = cc

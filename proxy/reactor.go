@@ -178,6 +178,9 @@ func (l *evLoop) quiet(s *session) {
 // while its connection lives: waiting on it again costs no system call.
 func (l *evLoop) awaitUpstream(s *session, conn *upstream.Conn, deadline time.Time) bool {
 	fd := conn.FD()
+	if conn.LoopMask&^conn.LoopQuiet&^l.bit != 0 {
+		l.r.quietUpstream(conn, l.bit) // armed in another loop, which would wake for nothing
+	}
 	switch {
 	case conn.LoopMask&l.bit == 0:
 		ev := unix.EpollEvent{Events: upstreamEvents, Fd: int32(fd)}
@@ -206,11 +209,12 @@ func (l *evLoop) awaitUpstream(s *session, conn *upstream.Conn, deadline time.Ti
 // Edge-triggered interest in an upstream socket, registered once.
 const upstreamEvents = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET
 
-// quietUpstream disarms conn in every loop that watches it, before a
-// worker streams a body through it: its reads go through Go's netpoller
+// quietUpstream disarms conn in every loop that watches it but those in
+// except, before a worker streams a body through it (or another loop waits
+// on it): its reads go through Go's netpoller
 // then, and the loops need not wake for each segment.
-func (r *reactor) quietUpstream(conn *upstream.Conn) {
-	armed := conn.LoopMask &^ conn.LoopQuiet
+func (r *reactor) quietUpstream(conn *upstream.Conn, except uint64) {
+	armed := conn.LoopMask &^ conn.LoopQuiet &^ except
 	for _, l := range r.loops {
 		if armed&l.bit != 0 {
 			ev := unix.EpollEvent{Events: unix.EPOLLET, Fd: int32(conn.FD())}
