@@ -40,7 +40,11 @@ func TestSmallGETDoesNotAllocate(t *testing.T) {
 	for i := 0; i < 200; i++ {
 		roundTrip()
 	}
+	inline := e.servedInline.Load()
 	if avg := testing.AllocsPerRun(500, roundTrip); avg > 0.05 {
 		t.Fatalf("%.2f allocations per request, want 0", avg)
+	}
+	if n := e.servedInline.Load() - inline; n < 500 {
+		t.Fatalf("%d of 501 requests served on the event loop: the loop path went unmeasured", n)
 	}
 }
