@@ -203,7 +203,9 @@ func rcvLowat(t *testing.T, c *net.TCPConn) int {
 	}
 	var v int
 	var gerr error
-	rc.Control(func(fd uintptr) { v, gerr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVLOWAT) })
+	if err := rc.Control(func(fd uintptr) { v, gerr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVLOWAT) }); err != nil {
+		t.Fatal(err)
+	}
 	if gerr != nil {
 		t.Fatal(gerr)
 	}
@@ -212,8 +214,8 @@ func rcvLowat(t *testing.T, c *net.TCPConn) int {
 
 // A source slower than batching pays for is relayed as it comes: batching
 // (SO_RCVLOWAT) never holds its bytes back for more than about batchWait,
-// and SO_RCVLOWAT is 1 again afterwards, whether the transfer ends well
-// or not.
+// and SO_RCVLOWAT is back to 1 (or its default, 0 on an accepted socket)
+// afterwards, whether the transfer ends well or not.
 func TestSpliceSlowSourceIsNotHeldBack(t *testing.T) {
 	e := NewEngine(NewMetrics(), discardLogger())
 	srcW, srcR := tcpPair(t)
@@ -271,7 +273,7 @@ func TestSpliceSlowSourceIsNotHeldBack(t *testing.T) {
 	if len(late) > chunks/5 {
 		t.Fatalf("%d of %d chunks of the slow source reached dst late: %v", len(late), chunks, late)
 	}
-	if v := rcvLowat(t, srcR); v != 1 {
+	if v := rcvLowat(t, srcR); v > 1 { // 0 and 1 mean the same
 		t.Fatalf("SO_RCVLOWAT after the transfer: %d", v)
 	}
 
@@ -286,7 +288,7 @@ func TestSpliceSlowSourceIsNotHeldBack(t *testing.T) {
 	if _, srcFailed, err := e.spliceN(dstW2, srcR2, 8<<20, 5*time.Second); err == nil || !srcFailed {
 		t.Fatalf("short source: %v %v", srcFailed, err)
 	}
-	if v := rcvLowat(t, srcR2); v != 1 {
+	if v := rcvLowat(t, srcR2); v > 1 {
 		t.Fatalf("SO_RCVLOWAT after a failed transfer: %d", v)
 	}
 }
