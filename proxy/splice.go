@@ -34,11 +34,11 @@ var aLongTimeAgo = time.Unix(1, 0)
 // copying them through user space. Nothing ever waits on it: every splice
 // is non-blocking (SPLICE_F_NONBLOCK) and the relay knows how many bytes
 // it holds. So the pipe is left in blocking mode, which keeps os.NewFile
-// from registering it with the netpoller: registered, each splice in or
-// out raised an epoll event that woke an idle thread for nothing
-// (measured: thousands of wake-ups per GiB). The os.Files only own the
-// descriptors (and close them if a pooled pipe is dropped); rfd and wfd
-// are the descriptors themselves.
+// from registering it with the netpoller: registered, every splice in or
+// out would also raise an epoll event nobody waits for, and an idle
+// thread parked in epoll_wait may be woken for it. The os.Files only own
+// the descriptors (and close them if a pooled pipe is dropped); rfd and
+// wfd are the descriptors themselves.
 type splicePipe struct {
 	r, w     *os.File
 	rfd, wfd int
@@ -84,8 +84,9 @@ func (pp *pipePool) put(p *splicePipe, clean bool) {
 // non-blocking splice of at most spliceMax bytes returns within a
 // fraction of a millisecond, and announcing it would let sysmon take the
 // P away from every call longer than 20 µs and hand it to another thread:
-// measured, that hand-off and sysmon's own 20 µs polling were ~15-25% of
-// the relay's CPU.
+// measured, that hand-off and sysmon's own 20 µs polling were a fifth to
+// a third of the relay's CPU. The price: while a call runs, its P runs
+// nothing else and a stop-the-world waits for it.
 func rawSplice(in, out, n int) (int, syscall.Errno) {
 	r, _, errno := unix.RawSyscall6(unix.SYS_SPLICE, uintptr(in), 0, uintptr(out), 0, uintptr(n), spliceFlags)
 	return int(r), errno
