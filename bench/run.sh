@@ -258,7 +258,7 @@ cpu_ticks() { # utime+stime in clock ticks
 	done
 	echo "$t"
 }
-rss_kb() { # bash builtins only: the sampler below calls this 20 times a second
+rss_kb() { # rss_kb PROXY: current VmRSS in KiB (nginx: workers summed)
 	local t=0 p k v _
 	for p in $(rss_pids "$1"); do
 		while read -r k v _; do
@@ -359,24 +359,29 @@ throughput() {
 }
 
 # ---------------------------------------------------------------- big transfers
-rss_sampler() { # rss_sampler PROXY FILE START: max VmRSS until killed
-	local max=$3 v
-	while :; do
-		v=$(rss_kb "$1")
-		((v > max)) && max=$v && echo "$max" >"$2"
-		sleep 0.05
+peak_reset() { # peak_reset PROXY: VmHWM := VmRSS (clear_refs 5), so the peak is this transfer's
+	local pid
+	for pid in $(rss_pids "$1"); do echo 5 >"/proc/$pid/clear_refs" 2>/dev/null || true; done
+}
+
+peak_kb() { # peak_kb PROXY: sum of VmHWM (peak RSS since peak_reset) in KiB
+	local pid k v u total=0
+	for pid in $(rss_pids "$1"); do
+		while read -r k v u; do
+			[[ $k == VmHWM: ]] && total=$((total + v))
+		done <"/proc/$pid/status" 2>/dev/null || true
 	done
+	echo "$total"
 }
 
 transfer() { # transfer PROXY down|up ROUND
 	local p=$1 dir=$2 r=$3 url out c0 c1 rss0 s0 s1 sp=-1 ok=1 code size wall
 	url="http://127.0.0.1:${PORT[$p]}"
+	# Peak RSS from the kernel's high-water mark, reset before the transfer:
+	# no sampler loading the machine while CPU is measured.
 	rss0=$(rss_kb "$p")
-	echo "$rss0" >"$OUT/rss.max"
+	peak_reset "$p"
 	[[ $p == tollgate ]] && s0=$(spliced)
-	rss_sampler "$p" "$OUT/rss.max" "$rss0" &
-	local sampler=$!
-	PIDS+=("$sampler")
 	c0=$(cpu_ticks "$p")
 	if [[ $dir == down ]]; then
 		out=$(curl -sS --max-time 600 -o /dev/null -w '%{http_code} %{size_download} %{time_total}' "$url/stream/$BENCH_BIG_BYTES" 2>"$OUT/curl.err") || ok=0
@@ -390,24 +395,26 @@ transfer() { # transfer PROXY down|up ROUND
 		}
 	fi
 	c1=$(cpu_ticks "$p")
-	kill "$sampler" 2>/dev/null || true
-	wait "$sampler" 2>/dev/null || true
 	[[ $p == tollgate ]] && { s1=$(spliced); sp=$((s1 - s0)); }
 	if [[ ${code:-000} != 200 || ${size:-0} != "$BENCH_BIG_BYTES" ]]; then
 		ok=0
 		note "$p: ${dir}load round $r: status ${code:-none}, $size of $BENCH_BIG_BYTES bytes, curl: $(head -c 200 "$OUT/curl.err")"
 	fi
-	local growth=$(($(cat "$OUT/rss.max") - rss0))
+	local growth=$(($(peak_kb "$p") - rss0))
 	echo "xfer $p $dir $r $ok ${size:-0} ${wall:-0} $((c1 - c0)) $growth $sp" >>"$RESULTS"
 	log "$p ${dir}load round $r: ok=$ok ${wall}s, cpu $((c1 - c0)) ticks, RSS +${growth} KiB, spliced $sp"
 }
 
 transfers() {
 	truncate -s "$BENCH_BIG_BYTES" "$OUT/zero.bin"
+	# Read the sparse files once first: the first read of a fresh one costs
+	# curl ~2 s of system time, which would land on whichever proxy goes first.
+	cat "$OUT/zero.bin" >/dev/null
 	local r p dir w
 	# One unmeasured transfer each way per proxy (the wall time is logged:
 	# a slow first transfer is worth knowing about).
 	truncate -s $((BENCH_BIG_BYTES / 4)) "$OUT/warm.bin"
+	cat "$OUT/warm.bin" >/dev/null
 	for p in tollgate nginx; do
 		alive "$p" || continue
 		w=$(curl -sS --max-time 600 -o /dev/null -w '%{time_total}' "http://127.0.0.1:${PORT[$p]}/stream/$((BENCH_BIG_BYTES / 4))" || echo fail)
@@ -496,6 +503,33 @@ syscalls() {
 	done
 }
 
+# syscalls_perf counts syscalls with perf's raw_syscalls:sys_enter tracepoint
+# (no ptrace stop per call, so the proxies run at full speed and batch as they
+# would) over a fixed wrk run; the divisor is the origin's request counter.
+# Skipped when perf or its tracepoints are not available.
+syscalls_perf() {
+	perf stat -e raw_syscalls:sys_enter true >/dev/null 2>&1 || {
+		note "perf tracepoints unavailable: only strace counts shown"
+		return
+	}
+	local p size before after pids
+	for size in "${SIZES[@]}"; do
+		for p in tollgate nginx; do
+			alive "$p" || continue
+			pids=$(rss_pids "$p" | tr ' ' ',')
+			before=$(curl -fsS "http://$ORIGIN/requests")
+			perf stat -x, -e raw_syscalls:sys_enter -p "$pids" -o "$OUT/perf-$p-$size.txt" -- \
+				wrk -t"$BENCH_THREADS" -c"$BENCH_CONNS" -d5s "http://127.0.0.1:${PORT[$p]}/bytes/$size" \
+				>"$LOGS/wrk-perf-$p-$size.log" 2>&1 || true
+			after=$(curl -fsS "http://$ORIGIN/requests")
+			local total
+			total=$(awk -F, '/raw_syscalls:sys_enter/ {print $1}' "$OUT/perf-$p-$size.txt")
+			echo "psys $p $size $((after - before)) ${total:-0}" >>"$RESULTS"
+			log "$p /bytes/$size (perf): $((after - before)) requests, ${total:-?} syscalls"
+		done
+	done
+}
+
 # ---------------------------------------------------------------- report
 table() {
 	awk -v clk="$CLK_TCK" -v big="$BENCH_BIG_BYTES" -v idle_n="$IDLE_N" -v sizelist="${SIZES[*]}" '
@@ -516,6 +550,7 @@ table() {
 	}
 	$1 == "idle" && $5 > 0 { ik[$2] = ($6 - $5) / $3; iseen = 1 }
 	$1 == "sys" && $4 > 0 { sc[$2 SUBSEP $3] = $5 / $4; sys[$3] = 1 }
+	$1 == "psys" && $4 > 0 { pc[$2 SUBSEP $3] = $5 / $4; psys[$3] = 1 }
 	function get(a, c, k, f) { return (k in c) && c[k] > 0 ? a[k] / c[k] * f : "" }
 	END {
 		printf "%-42s %12s %12s %9s\n", "scenario", "tollgate", "nginx", "ratio"
@@ -539,7 +574,8 @@ table() {
 			row(gib " " w " proxy RSS growth MiB", get(rss, xc, T, 1), get(rss, xc, N, 1), 1)
 		}
 		if (iseen) row("idle keep-alive RSS KiB/conn (n=" idle_n ")", ("tollgate" in ik) ? ik["tollgate"] : "", ("nginx" in ik) ? ik["nginx"] : "")
-		for (i = 1; i <= n; i++) if ((s = ord[i]) in sys) row("syscalls / request, GET " (s >= 1024 ? (s / 1024) " KiB" : s " B"), sc["tollgate" SUBSEP s], sc["nginx" SUBSEP s])
+		for (i = 1; i <= n; i++) if ((s = ord[i]) in sys) row("syscalls / request, GET " (s >= 1024 ? (s / 1024) " KiB" : s " B") " (strace)", sc["tollgate" SUBSEP s], sc["nginx" SUBSEP s])
+		for (i = 1; i <= n; i++) if ((s = ord[i]) in psys) row("syscalls / request, GET " (s >= 1024 ? (s / 1024) " KiB" : s " B") " (perf)", pc["tollgate" SUBSEP s], pc["nginx" SUBSEP s])
 		for (d in sp) if (spb[d] > 0) printf "tollgate_spliced_bytes_total / bytes moved, %sload: %.1f%%\n", d, 100 * sp[d] / spb[d]
 	}' "$RESULTS"
 }
@@ -555,7 +591,10 @@ all)
 throughput) throughput ;;
 transfers) transfers ;;
 idle) idle ;;
-syscalls) syscalls ;;
+syscalls)
+	syscalls
+	syscalls_perf
+	;;
 esac
 alive tollgate || true
 
