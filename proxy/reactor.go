@@ -382,7 +382,7 @@ func (r *reactor) stop() {
 		for _, l := range r.loops {
 			l.mu.Lock()
 			for fd, s := range l.byFD {
-				if fd == s.fd && s.mode == modeParked || fd == s.upFD && s.mode == modeAwaitUp {
+				if parkedEntry(fd, s) || waitingEntry(fd, s) {
 					l.takeLocked(s)
 					left = append(left, s)
 				}
@@ -395,13 +395,18 @@ func (r *reactor) stop() {
 	})
 }
 
-// parkedCount returns how many connections are parked.
-func (r *reactor) parkedCount() int {
+// parkedEntry and waitingEntry tell what a loop's map entry stands for:
+// a parked client, or a request waiting for its upstream.
+func parkedEntry(fd int, s *session) bool  { return fd == s.fd && s.mode == modeParked }
+func waitingEntry(fd int, s *session) bool { return fd == s.upFD && s.mode == modeAwaitUp }
+
+// countEntries returns how many map entries of all loops satisfy match.
+func (r *reactor) countEntries(match func(fd int, s *session) bool) int {
 	n := 0
 	for _, l := range r.loops {
 		l.mu.Lock()
 		for fd, s := range l.byFD {
-			if fd == s.fd && s.mode == modeParked {
+			if match(fd, s) {
 				n++
 			}
 		}
@@ -410,17 +415,8 @@ func (r *reactor) parkedCount() int {
 	return n
 }
 
+// parkedCount returns how many connections are parked.
+func (r *reactor) parkedCount() int { return r.countEntries(parkedEntry) }
+
 // waitingCount returns how many requests wait on a loop for their upstream.
-func (r *reactor) waitingCount() int {
-	n := 0
-	for _, l := range r.loops {
-		l.mu.Lock()
-		for fd, s := range l.byFD {
-			if fd == s.upFD && s.mode == modeAwaitUp {
-				n++
-			}
-		}
-		l.mu.Unlock()
-	}
-	return n
-}
+func (r *reactor) waitingCount() int { return r.countEntries(waitingEntry) }
