@@ -270,8 +270,17 @@ func (l *evLoop) run() {
 			return // stopping: the wait was cut short
 		}
 		l.now = time.Now()
+		// Answers first: an upstream's response completes a request (its
+		// client sends the next one sooner); new requests come second.
 		for i := 0; i < n; i++ {
-			l.event(int(events[i].Fd))
+			if l.upstreamEvent(int(events[i].Fd)) {
+				events[i].Fd = -1
+			}
+		}
+		for i := 0; i < n; i++ {
+			if fd := int(events[i].Fd); fd >= 0 {
+				l.event(fd)
+			}
 		}
 		select {
 		case <-l.r.done:
@@ -304,6 +313,21 @@ func (l *evLoop) event(fd int) {
 	default:
 		l.mu.Unlock()
 	}
+}
+
+// upstreamEvent serves fd if it is an upstream socket a request waits on,
+// and reports whether it was.
+func (l *evLoop) upstreamEvent(fd int) bool {
+	l.mu.Lock()
+	s := l.byFD[fd]
+	if s == nil || fd == s.fd || s.mode != modeAwaitUp || fd != s.upFD {
+		l.mu.Unlock()
+		return false
+	}
+	l.unqueueLocked(s)
+	l.mu.Unlock()
+	l.serveUpstream(s)
+	return true
 }
 
 // expireLoop closes parked connections whose idle timeout passed and hands
