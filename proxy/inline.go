@@ -52,6 +52,7 @@ const maxInlineHead = 8 << 10
 func (l *evLoop) serveClient(s *session) {
 	cc := l.r.e.connPool.Get().(*clientConn)
 	cc.attachLoop(s)
+	defer l.recoverSession(s, cc)
 	l.drive(s, cc, cc.nextInline())
 }
 
@@ -59,7 +60,24 @@ func (l *evLoop) serveClient(s *session) {
 func (l *evLoop) serveUpstream(s *session) {
 	cc := s.cc
 	s.cc = nil
+	defer l.recoverSession(s, cc)
 	l.drive(s, cc, cc.upstreamReady())
+}
+
+// recoverSession keeps a panic while serving s (a filter's bug, say) from
+// taking the process down: it is logged, s and its upstream connection
+// are closed, and cc is dropped rather than pooled.
+func (l *evLoop) recoverSession(s *session, cc *clientConn) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	l.r.e.log.Error("connection handler panicked", "panic", v, "peer", s.peer.String())
+	if conn := cc.fs.conn; conn != nil {
+		conn.Close()
+	}
+	s.cc = nil
+	l.r.e.closeSession(s)
 }
 
 // drive acts on steps until the session waits or leaves the loop.

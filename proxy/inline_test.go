@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"tollgate/plugins"
 
 	"tollgate/conf"
 	"tollgate/upstream"
@@ -341,5 +342,39 @@ func TestLoopShutdownFinishesWaitingRequest(t *testing.T) {
 	}
 	if n := slow.Load(); n != 1 {
 		t.Errorf("the origin saw /slow %d times, want once", n)
+	}
+}
+
+// boomFilter panics on a request for /boom.
+type boomFilter struct{}
+
+func (boomFilter) Request(x *plugins.Exchange) *plugins.Reply {
+	if string(x.Path) == "/boom" {
+		panic("boom")
+	}
+	return nil
+}
+func (boomFilter) Response(*plugins.Exchange) {}
+
+// TestLoopSurvivesPanic: a panic while the loop serves a request closes
+// that connection only; the loop goes on serving others.
+func TestLoopSurvivesPanic(t *testing.T) {
+	e, addr := newConfEngine(t, rawOrigin(t, "ok"), oneRoute)
+	e.Current().routes[0].chain = plugins.Chain{boomFilter{}}
+	c, r := dialT(t, addr)
+	io.WriteString(c, "GET /boom HTTP/1.1\r\nHost: a\r\n\r\n")
+	if _, err := r.ReadByte(); err != io.EOF {
+		t.Fatalf("panicking request: %v, want the connection closed", err)
+	}
+	inline := e.servedInline.Load()
+	c2, r2 := dialT(t, addr)
+	for i := 0; i < 3; i++ {
+		io.WriteString(c2, "GET /fine HTTP/1.1\r\nHost: a\r\n\r\n")
+		if err := readResponse(r2); err != nil {
+			t.Fatalf("after the panic: %v", err)
+		}
+	}
+	if e.servedInline.Load() == inline {
+		t.Error("no request was served on the loop after the panic")
 	}
 }
