@@ -360,7 +360,13 @@ func (boomFilter) Response(*plugins.Exchange) {}
 // that connection only; the loop goes on serving others.
 func TestLoopSurvivesPanic(t *testing.T) {
 	e, addr := newConfEngine(t, rawOrigin(t, "ok"), oneRoute)
-	e.Current().routes[0].chain = plugins.Chain{boomFilter{}}
+	old := e.Current()
+	snap := *old // a copy swapped in: the loop loads it after the swap
+	rt := *old.routes[0]
+	rt.chain = plugins.Chain{boomFilter{}}
+	snap.routes = []*routeRT{&rt}
+	e.Swap(&snap)
+	defer e.Swap(old) // Retire at cleanup is the original's
 	c, r := dialT(t, addr)
 	io.WriteString(c, "GET /boom HTTP/1.1\r\nHost: a\r\n\r\n")
 	if _, err := r.ReadByte(); err != io.EOF {
