@@ -19,15 +19,14 @@ const (
 // that a parked idle connection costs little. The heavy clientConn is
 // attached only while a request is being read or served.
 type session struct {
-	c      net.Conn
-	isTCP  bool
-	isTLS  bool
-	fd     int // -1 when the connection cannot be parked
-	peer   netip.AddrPort
-	state  atomic.Int32
-	fresh  bool // just accepted or just woken: data is expected, do not park
-	wheel  wheelLink
-	queued bool // in the reactor's map and wheel
+	c     net.Conn
+	isTCP bool
+	isTLS bool
+	fd    int // -1 when the connection cannot be parked
+	peer  netip.AddrPort
+	state atomic.Int32
+	fresh bool // just accepted or just woken: data is expected, do not park
+	wheel wheelLink
 
 	registered bool // added to the epoll set
 	served     int  // requests served on this connection
