@@ -29,6 +29,8 @@ type clientIO struct {
 	// full: the last loop-mode read filled the buffer it was given, so the
 	// socket may hold more, and no new edge-triggered event will say so.
 	full bool
+	// hup: the event that woke the loop said the peer closed its side.
+	hup bool
 
 	// the raw call in progress; the callbacks are bound once so that
 	// raw.Read and raw.Write allocate nothing
@@ -46,7 +48,7 @@ func (cio *clientIO) init() {
 
 // attach points the IO at s, in loop mode when s can be served by the loop.
 func (cio *clientIO) attach(s *session, loop bool) {
-	cio.c, cio.raw, cio.full = s.c, s.raw, false
+	cio.c, cio.raw, cio.full, cio.hup = s.c, s.raw, false, false
 	cio.nonblock = loop && s.raw != nil
 }
 

@@ -421,6 +421,15 @@ func (cc *clientConn) peekWithin(d time.Duration) error {
 // reading it cannot block and needs no read_header_timeout.
 func (cc *clientConn) headBuffered() bool {
 	b, _ := cc.r.Peek(cc.r.Buffered())
+	for len(b) > 0 { // readHead skips blank lines before the request line: so must we
+		if b[0] == '\n' {
+			b = b[1:]
+		} else if len(b) > 1 && b[0] == '\r' && b[1] == '\n' {
+			b = b[2:]
+		} else {
+			break
+		}
+	}
 	return bytes.Contains(b, crlfcrlf)
 }
 

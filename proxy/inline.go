@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"errors"
 	"time"
 
 	"tollgate/upstream"
@@ -49,9 +50,10 @@ const (
 const maxInlineHead = 8 << 10
 
 // serveClient serves a parked session whose socket became readable.
-func (l *evLoop) serveClient(s *session) {
+func (l *evLoop) serveClient(s *session, hup bool) {
 	cc := l.r.e.connPool.Get().(*clientConn)
 	cc.attachLoop(s)
+	cc.cio.hup = hup
 	defer l.recoverSession(s, cc)
 	l.drive(s, cc, cc.nextInline())
 }
@@ -180,6 +182,14 @@ func (cc *clientConn) forwardInline(snap *Snapshot, rt *routeRT) step {
 	fs.conn = conn
 	fs.werr = cc.sendRequest(rt, conn, fs.deadline)
 	fs.rh = cc.headDue(rt, cc.start) // the request began microseconds ago
+	if errors.Is(fs.werr, upstream.ErrWouldBlock) {
+		// The upstream is not reading: a worker sends the request again on
+		// another connection (this one carries a partial head; the
+		// upstream processed nothing).
+		conn.Close()
+		fs.conn, fs.werr = nil, nil
+		return cc.handoff(resumeTry)
+	}
 	if fs.werr != nil || conn.FD() < 0 {
 		return cc.handoff(resumeAwaitHead)
 	}
@@ -248,10 +258,13 @@ func (cc *clientConn) endInline(snap *Snapshot, rt *routeRT, res exchangeResult,
 		return cc.flushInline(false, stepClose)
 	}
 	if cc.r.Buffered() > 0 {
+		if cc.cio.pending() { // the client is not reading: a worker serves the rest with backpressure
+			return cc.flushInline(true, stepNext)
+		}
 		return stepNext // pipelined: its answer joins this one in the buffer
 	}
-	if cc.cio.full {
-		return cc.flushInline(true, stepNext) // the socket may hold more: read on
+	if cc.cio.full || cc.cio.hup {
+		return cc.flushInline(true, stepNext) // the socket may hold more, or its end: read on
 	}
 	return cc.flushInline(true, stepIdle)
 }

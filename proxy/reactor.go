@@ -138,15 +138,18 @@ func (l *evLoop) park(s *session, idle time.Duration) bool {
 	l.byFD[s.fd] = s
 	s.mode, s.inPending, s.registered = modeParked, false, true
 	l.wheel.insert(s, time.Now().Add(idle))
-	l.mu.Unlock()
+	// Under the lock: stop closes the epoll fd under it, once stopped is set.
 	ev := unix.EpollEvent{Events: clientEvents, Fd: int32(s.fd)}
 	if err := epollCtl(l.epfd, op, s.fd, &ev); err != nil {
-		l.mu.Lock()
 		l.unqueueLocked(s)
+		if l.byFD[s.fd] == s {
+			delete(l.byFD, s.fd)
+		}
 		s.registered = false
 		l.mu.Unlock()
 		return false
 	}
+	l.mu.Unlock()
 	return true
 }
 
@@ -168,8 +171,12 @@ func (l *evLoop) parkServed(s *session, idle time.Duration) bool {
 // quiet stops events for a session handed to a worker goroutine (its
 // reads go through Go's netpoller meanwhile); park re-arms it.
 func (l *evLoop) quiet(s *session) {
-	ev := unix.EpollEvent{Events: unix.EPOLLET, Fd: int32(s.fd)}
-	epollCtl(l.epfd, unix.EPOLL_CTL_MOD, s.fd, &ev)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.stopped { // a stopped loop's epoll fd may be closed
+		ev := unix.EpollEvent{Events: unix.EPOLLET, Fd: int32(s.fd)}
+		epollCtl(l.epfd, unix.EPOLL_CTL_MOD, s.fd, &ev)
+	}
 }
 
 // awaitUpstream waits for the answer to s's request on conn until
@@ -217,8 +224,12 @@ func (r *reactor) quietUpstream(conn *upstream.Conn, except uint64) {
 	armed := conn.LoopMask &^ conn.LoopQuiet &^ except
 	for _, l := range r.loops {
 		if armed&l.bit != 0 {
-			ev := unix.EpollEvent{Events: unix.EPOLLET, Fd: int32(conn.FD())}
-			epollCtl(l.epfd, unix.EPOLL_CTL_MOD, conn.FD(), &ev)
+			l.mu.Lock()
+			if !l.stopped { // a stopped loop's epoll fd may be closed
+				ev := unix.EpollEvent{Events: unix.EPOLLET, Fd: int32(conn.FD())}
+				epollCtl(l.epfd, unix.EPOLL_CTL_MOD, conn.FD(), &ev)
+			}
+			l.mu.Unlock()
 			conn.LoopQuiet |= l.bit
 		}
 	}
@@ -236,7 +247,9 @@ func (r *reactor) forget(s *session) {
 		delete(l.byFD, s.fd)
 	}
 	l.mu.Unlock()
-	epollCtl(l.epfd, unix.EPOLL_CTL_DEL, s.fd, nil)
+	// No EPOLL_CTL_DEL: closing the socket takes it out of the epoll set,
+	// and by now its fd may already be closed (a tunnel closes both ends)
+	// and reused by a new connection whose registration a DEL would remove.
 	s.registered = false
 }
 
@@ -252,7 +265,6 @@ func (l *evLoop) unqueueLocked(s *session) {
 // run waits for events and serves them.
 func (l *evLoop) run() {
 	defer l.r.wg.Done()
-	defer l.file.Close()
 	rc, err := l.file.SyscallConn()
 	if err != nil {
 		l.r.e.log.Error("reactor: epoll fd not pollable", "err", err)
@@ -279,7 +291,7 @@ func (l *evLoop) run() {
 		}
 		for i := 0; i < n; i++ {
 			if fd := int(events[i].Fd); fd >= 0 {
-				l.event(fd)
+				l.event(fd, events[i].Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0)
 			}
 		}
 		select {
@@ -292,7 +304,11 @@ func (l *evLoop) run() {
 
 // event takes ownership of the session an event is for, if it is waiting
 // for that event, and serves it.
-func (l *evLoop) event(fd int) {
+//
+// hup: the peer closed its side (or the socket failed). With an
+// edge-triggered set no later event will say so once the bytes before the
+// FIN are read, so the loop reads on until it sees the end.
+func (l *evLoop) event(fd int, hup bool) {
 	l.mu.Lock()
 	s := l.byFD[fd]
 	switch {
@@ -302,7 +318,7 @@ func (l *evLoop) event(fd int) {
 		l.wheel.remove(s)
 		s.mode = modeBusy
 		l.mu.Unlock()
-		l.serveClient(s)
+		l.serveClient(s, hup)
 	case fd == s.fd:
 		s.inPending = true // busy: looked at before it parks
 		l.mu.Unlock()
@@ -402,6 +418,11 @@ func (r *reactor) stop() {
 			l.file.SetReadDeadline(aLongTimeAgo) // ends run's wait
 		}
 		r.wg.Wait()
+		for _, l := range r.loops {
+			l.mu.Lock()
+			l.file.Close() // stopped is set: nobody calls epoll_ctl on it any more
+			l.mu.Unlock()
+		}
 		var left []*session
 		for _, l := range r.loops {
 			l.mu.Lock()

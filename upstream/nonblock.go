@@ -79,30 +79,32 @@ func (s *connSource) readFD(fd uintptr) bool {
 	}
 }
 
-// WriteNow writes p for an event loop: a non-blocking write(2) first (a
-// short request head goes out whole into an idle connection's empty
-// socket buffer), then, for whatever the socket did not take, an ordinary
-// write that may wait.
+// WriteNow writes p for an event loop with a non-blocking write(2): a
+// short request head goes out whole into an idle connection's empty socket
+// buffer. If the socket takes less (the upstream is not reading), it
+// returns how much went out and ErrWouldBlock; the connection is then out
+// of step and must be closed.
 func (c *Conn) WriteNow(p []byte) (int, error) {
 	if c.raw == nil || len(p) == 0 {
 		return c.Conn.Write(p)
 	}
+	done := 0
 	s := &c.src
-	s.p, s.n, s.errno = p, 0, 0
-	err := c.raw.Write(s.writeFn)
-	s.p = nil
-	if err != nil {
-		return 0, err
+	for done < len(p) {
+		s.p, s.n, s.errno = p[done:], 0, 0
+		err := c.raw.Write(s.writeFn)
+		s.p = nil
+		switch {
+		case err != nil:
+			return done, err
+		case s.errno == unix.EAGAIN:
+			return done, ErrWouldBlock
+		case s.errno != 0:
+			return done, s.errno
+		}
+		done += s.n
 	}
-	n := s.n
-	if s.errno != 0 && s.errno != unix.EAGAIN {
-		return 0, s.errno
-	}
-	if n < len(p) {
-		m, err := c.Conn.Write(p[n:])
-		return n + m, err
-	}
-	return n, nil
+	return done, nil
 }
 
 // writeFD is the raw.Write callback of WriteNow; it never asks to wait.
