@@ -19,13 +19,18 @@ import (
 // newConfEngine serves config text (with the origin's address in place of
 // ORIGIN) on a loopback listener and returns its address.
 func newConfEngine(t *testing.T, origin, text string) (*Engine, string) {
+	return newLogEngine(t, origin, text, slog.NewTextHandler(io.Discard, nil))
+}
+
+// newLogEngine is newConfEngine with the engine logging to h.
+func newLogEngine(t *testing.T, origin, text string, h slog.Handler) (*Engine, string) {
 	t.Helper()
 	cfg, err := conf.Parse("test.yaml", []byte(strings.ReplaceAll(text, "ORIGIN", origin)), ".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	reg := upstream.NewRegistry(log)
+	log := slog.New(h)
+	reg := upstream.NewRegistry(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	m := NewMetrics()
 	snap, err := BuildSnapshot(cfg, BuildDeps{Upstreams: reg, Metrics: m})
 	if err != nil {

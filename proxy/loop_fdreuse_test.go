@@ -12,9 +12,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"tollgate/conf"
-	"tollgate/upstream"
 )
 
 // gateHandler is a slog handler that blocks the goroutine logging the
@@ -45,39 +42,6 @@ func (h *gateHandler) Handle(_ context.Context, r slog.Record) error {
 		<-h.release
 	}
 	return nil
-}
-
-func newLogEngine(t *testing.T, origin, text string, h slog.Handler) (*Engine, string) {
-	t.Helper()
-	cfg, err := conf.Parse("test.yaml", []byte(strings.ReplaceAll(text, "ORIGIN", origin)), ".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(h)
-	reg := upstream.NewRegistry(slog.New(slog.NewTextHandler(io.Discard, nil)))
-	m := NewMetrics()
-	snap, err := BuildSnapshot(cfg, BuildDeps{Upstreams: reg, Metrics: m})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := NewEngine(m, log)
-	e.Swap(snap)
-	if e.reactor == nil {
-		t.Skip("no epoll reactor here")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go e.Serve(l)
-	t.Cleanup(func() {
-		l.Close()
-		e.draining.Store(true)
-		e.reactor.stop()
-		snap.Retire()
-		reg.Close()
-	})
-	return e, l.Addr().String()
 }
 
 // TestReviewTunnelCloseDeletesReusedFD: a 101 tunnel closes the client
