@@ -49,7 +49,7 @@ type Engine struct {
 	stopWorkers chan struct{}
 
 	// requests answered on an event loop, and handed from a loop to a
-	// worker: for tests and the debug log
+	// worker: tests assert which path a request took
 	servedInline, handedOff atomic.Int64
 
 	connPool  sync.Pool
@@ -385,7 +385,6 @@ func (cc *clientConn) awaitRequest(snap *Snapshot) (ok, parked bool) {
 		}
 	}
 	cc.s.fresh = false
-	cc.s.served++
 	cc.start = time.Now()
 	if !cc.headBuffered() {
 		cc.c.SetReadDeadline(cc.start.Add(snap.Conf.Server.ReadHeaderTimeout))

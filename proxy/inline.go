@@ -150,7 +150,6 @@ func (cc *clientConn) nextInline() step {
 	}
 	snap := cc.e.snap.Load()
 	cc.s.fresh = false
-	cc.s.served++
 	cc.start = time.Now()
 	cc.s.state.Store(stateActive)
 	rt, f := cc.readRequest(snap)

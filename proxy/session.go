@@ -25,11 +25,10 @@ type session struct {
 	fd    int // -1 when the connection cannot be parked
 	peer  netip.AddrPort
 	state atomic.Int32
-	fresh bool // just accepted or just woken: data is expected, do not park
+	fresh bool // just accepted into a worker: data is expected, do not wait first
 	wheel wheelLink
 
 	registered bool // added to the epoll set
-	served     int  // requests served on this connection
 
 	raw  syscall.RawConn // nil when the connection cannot be parked
 	loop *evLoop         // the event loop it is registered with, or nil
