@@ -166,14 +166,13 @@ func TestLoopClientSlowToRead(t *testing.T) {
 	handed := e.handedOff.Load()
 	const n = 500 // ~9.6 MB of answers: more than the socket buffers hold
 	go io.WriteString(c, strings.Repeat("GET /big HTTP/1.1\r\nHost: a\r\n\r\n", n))
-	time.Sleep(300 * time.Millisecond) // let the answers back up
+	// The answers back up until the socket refuses more and a worker takes
+	// the rest (waitUntil fails the test if that never happens).
+	waitUntil(t, func() bool { return e.handedOff.Load() > handed })
 	for i := 0; i < n; i++ {
 		if err := readResponse(r); err != nil {
 			t.Fatalf("response %d of %d: %v", i, n, err)
 		}
-	}
-	if e.handedOff.Load() == handed {
-		t.Error("no answer was left to a worker: the test did not fill the socket")
 	}
 }
 
@@ -263,12 +262,16 @@ func TestLoopUpstreamHeadTimeout(t *testing.T) {
 // TestLoopResponseInTwoPieces: a response head that arrives in two pieces
 // is finished by a worker, intact.
 func TestLoopResponseInTwoPieces(t *testing.T) {
-	_, addr := newConfEngine(t, pathOrigin(t, new(atomic.Int32)), oneRoute)
+	e, addr := newConfEngine(t, pathOrigin(t, new(atomic.Int32)), oneRoute)
 	c, r := dialT(t, addr)
 	for i, path := range []string{"/warm", "/split", "/warm", "/split"} {
+		handed := e.handedOff.Load()
 		io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: a\r\n\r\n")
 		if got := statusOf(t, r); got != "200" {
 			t.Fatalf("request %d (%s): %s", i, path, got)
+		}
+		if i > 0 && path == "/split" && e.handedOff.Load() == handed {
+			t.Fatalf("request %d: the split head was not left to a worker", i)
 		}
 	}
 }
@@ -278,8 +281,9 @@ func TestLoopResponseInTwoPieces(t *testing.T) {
 func TestLoopPartialRequestHead(t *testing.T) {
 	e, addr := newConfEngine(t, rawOrigin(t, "ok"), oneRoute)
 	c, r := dialT(t, addr)
+	handed := e.handedOff.Load()
 	io.WriteString(c, "GET /a HTTP/1.1\r\nHo")
-	time.Sleep(30 * time.Millisecond)
+	waitUntil(t, func() bool { return e.handedOff.Load() > handed }) // the loop gave the partial head to a worker
 	io.WriteString(c, "st: a\r\n\r\n")
 	if err := readResponse(r); err != nil {
 		t.Fatal(err)

@@ -44,13 +44,13 @@ func (h *gateHandler) Handle(_ context.Context, r slog.Record) error {
 	return nil
 }
 
-// TestReviewTunnelCloseDeletesReusedFD: a 101 tunnel closes the client
-// socket itself (relay.go pipeBoth: cc.c.Close()) before serveSession's
-// closeSession → reactor.forget runs EPOLL_CTL_DEL on s.fd. If a new
-// connection got the same fd number meanwhile and was adopted by the same
-// loop, forget deletes the new connection's registration: it never gets
-// an event and its request hangs.
-func TestReviewTunnelCloseDeletesReusedFD(t *testing.T) {
+// TestLoopTunnelCloseKeepsReusedFD: a 101 tunnel closes the client socket
+// itself (relay.go pipeBoth) before serveSession's closeSession runs
+// reactor.forget. A new connection may get the same fd number meanwhile
+// and be adopted by the same loop; forget must not touch the epoll set by
+// fd (it used to EPOLL_CTL_DEL it, and the new connection then never got
+// an event and hung).
+func TestLoopTunnelCloseKeepsReusedFD(t *testing.T) {
 	origin := originFunc(t, func(c net.Conn, r *bufio.Reader) {
 		for {
 			line, err := r.ReadString('\n')

@@ -7,15 +7,12 @@ import (
 	"time"
 )
 
-// TestReviewHalfCloseAfterInlineRequest: a client sends a request and
-// shuts down its write side at once. The loop's read takes the request
-// (a short read, so clientIO treats the socket as drained) while the FIN
-// is already queued; the single edge-triggered event that woke the loop
-// covered both, so after answering the loop parks the session and no new
-// event ever reports the EOF. The connection stays open until
-// idle_timeout instead of being closed after the answer (as the worker
-// path does: its read sees EOF).
-func TestReviewHalfCloseAfterInlineRequest(t *testing.T) {
+// TestLoopHalfCloseAfterInlineRequest: a client sends a request and shuts
+// down its write side at once. One edge-triggered event covers both the
+// request and the FIN, and the read that takes the request is short, so
+// only the event's RDHUP says the end is queued: the loop must read on and
+// close after the answer, not park the connection until idle_timeout.
+func TestLoopHalfCloseAfterInlineRequest(t *testing.T) {
 	e, addr := newConfEngine(t, rawOrigin(t, "ok"), oneRoute)
 	w, wr := dialT(t, addr)
 	io.WriteString(w, "GET /warm HTTP/1.1\r\nHost: a\r\n\r\n") // fills the pool

@@ -4,22 +4,24 @@ import (
 	"bufio"
 	"io"
 	"net"
+	"sync/atomic"
 	"testing"
-	"time"
 )
 
-// TestReviewLoopKeepAliveRace (coverage, passes): the upstream closes a
+// TestLoopKeepAliveRace: the upstream closes a
 // pooled connection right after answering, without saying so. The next
 // request, sent from the loop on that connection (trusted without a
 // liveness check: used less than a second ago), meets a reset; it must
 // be retried once on a fresh connection.
-func TestReviewLoopKeepAliveRace(t *testing.T) {
+func TestLoopKeepAliveRace(t *testing.T) {
+	var closed atomic.Int32
 	origin := originFunc(t, func(c net.Conn, r *bufio.Reader) {
 		if _, err := r.ReadString('\n'); err != nil || skipHead(r) != nil {
 			return
 		}
 		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-		// closes (defer) without Connection: close
+		c.Close() // without Connection: close
+		closed.Add(1)
 	})
 	e, addr := newConfEngine(t, origin, oneRoute)
 	c, r := dialT(t, addr)
@@ -28,7 +30,7 @@ func TestReviewLoopKeepAliveRace(t *testing.T) {
 		if got := statusOf(t, r); got != "200" {
 			t.Fatalf("request %d: %s", i, got)
 		}
-		time.Sleep(50 * time.Millisecond) // the origin's FIN arrives
+		waitUntil(t, func() bool { return closed.Load() == int32(i+1) }) // the origin closed it
 	}
 	if e.handedOff.Load() < 4 {
 		t.Errorf("handed off %d, want every request (each met a closed pooled connection)", e.handedOff.Load())
