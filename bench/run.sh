@@ -19,6 +19,7 @@ esac
 BENCH_SECONDS=${BENCH_SECONDS:-10}         # per wrk run
 BENCH_ROUNDS=${BENCH_ROUNDS:-2}            # A/B rounds per scenario
 BENCH_CONNS=${BENCH_CONNS:-50}             # wrk connections
+BENCH_TG_ENV=${BENCH_TG_ENV:-}             # extra environment for tollgate (e.g. GOGC=200)
 BENCH_THREADS=${BENCH_THREADS:-$(nproc)}   # wrk threads
 BENCH_WARMUP=${BENCH_WARMUP:-2}            # seconds of unmeasured load per proxy first
 BENCH_BIG_BYTES=${BENCH_BIG_BYTES:-1073741824}
@@ -35,7 +36,7 @@ LOGS=$OUT/logs
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RESULTS=$OUT/results-$STAMP.txt
 CLK_TCK=$(getconf CLK_TCK)
-SIZES=(128 16384)
+read -r -a SIZES <<<"${BENCH_SIZES:-128 16384}"  # GET sizes of the throughput runs
 
 mkdir -p "$OUT" "$LOGS"
 : >"$RESULTS"
@@ -164,7 +165,7 @@ routes:
     limit: false
     timeout: 600s
 EOF
-"$OUT/tollgate" -config "$OUT/tollgate.yaml" 2>"$LOGS/tollgate.log" &
+env $BENCH_TG_ENV "$OUT/tollgate" -config "$OUT/tollgate.yaml" 2>"$LOGS/tollgate.log" &
 TG_PID=$!
 PIDS+=("$TG_PID")
 wait_http "http://127.0.0.1:$TG_ADMIN/readyz" tollgate "$TG_PID" || {

@@ -29,3 +29,10 @@ func epollPoll(epfd int, events []unix.EpollEvent) (int, error) {
 		return int(n), nil
 	}
 }
+
+// pollReadable reports whether fd is readable now (poll(2), no wait).
+func pollReadable(fd int) bool {
+	pfd := unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
+	n, _, errno := unix.RawSyscall(unix.SYS_POLL, uintptr(unsafe.Pointer(&pfd)), 1, 0)
+	return errno == 0 && n > 0
+}

@@ -174,7 +174,7 @@ func (cc *clientConn) forwardInline(snap *Snapshot, rt *routeRT) step {
 	}
 	fs.try++
 	fs.t, fs.tr = t, tr
-	conn, ok := t.AcquireIdle()
+	conn, ok := t.AcquireIdle(cc.s.loop.bit)
 	if !ok {
 		return cc.handoff(resumeTry)
 	}

@@ -37,6 +37,7 @@ type reactor struct {
 	loops []*evLoop
 	next  atomic.Uint32
 	done  chan struct{}
+	kick  chan struct{} // see kickSiblings
 	wg    sync.WaitGroup
 	once  sync.Once
 }
@@ -51,6 +52,8 @@ type evLoop struct {
 	file *os.File
 
 	now time.Time // when the current batch of events arrived; loop goroutine only
+
+	parked atomic.Bool // the loop goroutine waits in Go's netpoller
 
 	mu      sync.Mutex
 	byFD    map[int]*session // client fds while registered, upstream fds while awaited
@@ -71,10 +74,12 @@ func newReactor(e *Engine) (*reactor, error) {
 		}
 		r.loops = append(r.loops, l)
 	}
-	r.wg.Add(len(r.loops) + 1)
+	r.kick = make(chan struct{}, 1)
+	r.wg.Add(len(r.loops) + 2)
 	for _, l := range r.loops {
 		go l.run()
 	}
+	go r.kicked()
 	go r.expireLoop()
 	return r, nil
 }
@@ -276,8 +281,13 @@ func (l *evLoop) run() {
 		err := rc.Read(func(fd uintptr) bool {
 			var werr error
 			n, werr = epollPoll(int(fd), events)
-			return werr == nil && n > 0
+			if werr == nil && n == 0 {
+				l.parked.Store(true)
+				return false
+			}
+			return true
 		})
+		l.parked.Store(false)
 		if err != nil {
 			return // stopping: the wait was cut short
 		}
@@ -294,10 +304,45 @@ func (l *evLoop) run() {
 				l.event(fd, events[i].Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0)
 			}
 		}
+		l.r.kickSiblings(l)
 		select {
 		case <-l.r.done:
 			return
 		default:
+		}
+	}
+}
+
+// kickSiblings makes sure a loop parked in Go's netpoller with events
+// waiting is woken. Only one thread at a time blocks in the netpoller; when
+// it wakes to run one loop, the netpoller is not polled again until some
+// thread goes idle (or sysmon polls, every 10 ms), so a second loop's
+// events could wait that long. Readying a goroutine starts an idle
+// thread, which polls the network before it sleeps.
+func (r *reactor) kickSiblings(self *evLoop) {
+	if len(r.loops) < 2 {
+		return
+	}
+	for _, o := range r.loops {
+		if o == self || !o.parked.Load() || !pollReadable(o.epfd) {
+			continue
+		}
+		select {
+		case r.kick <- struct{}{}:
+		default:
+		}
+		return
+	}
+}
+
+// kicked is the goroutine kickSiblings readies: it does nothing but wake.
+func (r *reactor) kicked() {
+	defer r.wg.Done()
+	for {
+		select {
+		case <-r.kick:
+		case <-r.done:
+			return
 		}
 	}
 }

@@ -125,9 +125,12 @@ func (s *connSource) writeFD(fd uintptr) bool {
 // AcquireIdle returns a pooled idle connection that is still open, without
 // dialling or waiting: ok is false when none is idle. An event loop uses it
 // to forward without blocking; the caller ends with Release or Close.
-func (t *Target) AcquireIdle() (c *Conn, ok bool) {
+// Among the most recently used idle connections it prefers one whose
+// LoopMask has loop set and whose LoopQuiet has not (one already armed in
+// that loop's epoll set), so that loops keep their own connections.
+func (t *Target) AcquireIdle(loop uint64) (c *Conn, ok bool) {
 	for {
-		if c = t.pool.getIdle(); c == nil {
+		if c = t.pool.getIdle(loop); c == nil {
 			return nil, false
 		}
 		if c.recentlyUsed(t.pool.now()) || c.alive() {
@@ -138,9 +141,29 @@ func (t *Target) AcquireIdle() (c *Conn, ok bool) {
 	}
 }
 
-// getIdle pops an idle connection (not yet checked for liveness), or nil.
-func (p *pool) getIdle() *Conn {
+// affinityScan is how many of the most recently used idle connections
+// getIdle looks through for one armed in the asking loop.
+const affinityScan = 16
+
+// getIdle pops an idle connection (not yet checked for liveness), or nil:
+// the most recent one armed in loop, else the most recent one.
+func (p *pool) getIdle(loop uint64) *Conn {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	n := len(p.idle)
+	for i := n - 1; i >= max(0, n-affinityScan) && loop != 0; i-- {
+		c := p.idle[i]
+		if c.LoopMask&^c.LoopQuiet&loop == 0 {
+			continue
+		}
+		if p.expired(c, p.now()) {
+			break // so is every older one: popIdleLocked closes them
+		}
+		copy(p.idle[i:], p.idle[i+1:])
+		p.idle[n-1] = nil
+		p.idle = p.idle[:n-1]
+		p.idleN.Store(int64(n - 1))
+		return c
+	}
 	return p.popIdleLocked()
 }
