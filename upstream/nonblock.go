@@ -143,7 +143,7 @@ func (t *Target) AcquireIdle(loop uint64) (c *Conn, ok bool) {
 
 // affinityScan is how many of the most recently used idle connections
 // getIdle looks through for one armed in the asking loop.
-const affinityScan = 16
+const affinityScan = 64
 
 // getIdle pops an idle connection (not yet checked for liveness), or nil:
 // the most recent one armed in loop, else the most recent one.
