@@ -189,6 +189,7 @@ func (e *Engine) serveSession(s *session) {
 	defer func() {
 		if r := recover(); r != nil {
 			e.log.Error("connection handler panicked", "panic", r)
+			e.endAfterPanic(cc)
 		}
 		cc.detach()
 		e.connPool.Put(cc)
@@ -201,6 +202,18 @@ func (e *Engine) serveSession(s *session) {
 		return
 	}
 	parked = cc.serve()
+}
+
+// endAfterPanic ends the exchange of a request whose serving panicked, so
+// that what its filters took (a concurrency slot, say) is given back. An
+// ender that panics too is logged.
+func (e *Engine) endAfterPanic(cc *clientConn) {
+	defer func() {
+		if v := recover(); v != nil {
+			e.log.Error("ending an exchange panicked", "panic", v)
+		}
+	}()
+	cc.x.End()
 }
 
 func (e *Engine) track(s *session) bool {

@@ -67,14 +67,16 @@ func (l *evLoop) serveUpstream(s *session) {
 }
 
 // recoverSession keeps a panic while serving s (a filter's bug, say) from
-// taking the process down: it is logged, s and its upstream connection
-// are closed, and cc is dropped rather than pooled.
+// taking the process down: it is logged, what the exchange's filters took
+// is given back, s and its upstream connection are closed, and cc is
+// dropped rather than pooled.
 func (l *evLoop) recoverSession(s *session, cc *clientConn) {
 	v := recover()
 	if v == nil {
 		return
 	}
 	l.r.e.log.Error("connection handler panicked", "panic", v, "peer", s.peer.String())
+	l.r.e.endAfterPanic(cc)
 	if conn := cc.fs.conn; conn != nil {
 		conn.Close()
 	}

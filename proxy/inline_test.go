@@ -393,3 +393,46 @@ func TestLoopSurvivesPanic(t *testing.T) {
 		t.Error("no request was served on the loop after the panic")
 	}
 }
+
+// countEnder counts the exchanges it ended.
+type countEnder struct{ n *atomic.Int32 }
+
+func (c countEnder) End(*plugins.Exchange) { c.n.Add(1) }
+
+// takeFilter takes something an exchange must give back (as the limiter's
+// concurrency slots are), counted by ended.
+type takeFilter struct{ ended *atomic.Int32 }
+
+func (f takeFilter) Request(x *plugins.Exchange) *plugins.Reply {
+	x.OnEnd(countEnder{f.ended})
+	return nil
+}
+func (takeFilter) Response(*plugins.Exchange) {}
+
+// A request whose filter panics still ends its exchange, so what earlier
+// filters took is given back: on the loop (a GET) and on a worker (a POST
+// with a body).
+func TestPanicEndsTheExchange(t *testing.T) {
+	e, addr := newConfEngine(t, rawOrigin(t, "ok"), oneRoute)
+	var ended atomic.Int32
+	old := e.Current()
+	snap := *old
+	rt := *old.routes[0]
+	rt.chain = plugins.Chain{takeFilter{&ended}, boomFilter{}}
+	snap.routes = []*routeRT{&rt}
+	e.Swap(&snap)
+	defer e.Swap(old)
+	for i, req := range []string{
+		"GET /boom HTTP/1.1\r\nHost: a\r\n\r\n",
+		"POST /boom HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc",
+	} {
+		c, r := dialT(t, addr)
+		io.WriteString(c, req)
+		if _, err := r.ReadByte(); err != io.EOF {
+			t.Fatalf("request %d: %v, want the connection closed", i, err)
+		}
+		if n := ended.Load(); n != int32(i+1) {
+			t.Fatalf("after request %d: %d exchanges ended, want %d", i, n, i+1)
+		}
+	}
+}
