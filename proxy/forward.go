@@ -178,6 +178,15 @@ func (cc *clientConn) mayRetry(rt *routeRT, f failure, deadline time.Time) bool 
 
 func (cc *clientConn) replayable() bool { return cc.body != bodyStreamed }
 
+// replaySafe reports whether sending the request a second time after an
+// upstream dropped it unanswered can do no harm: an idempotent method, or
+// a request carrying an Idempotency-Key (whose upstream promises to apply
+// it once). A dropped connection may have crashed an upstream that
+// received, and acted on, the request.
+func (cc *clientConn) replaySafe() bool {
+	return idempotent(cc.q.Method()) || cc.q.h.Has("Idempotency-Key")
+}
+
 func idempotent(m []byte) bool {
 	switch string(m) {
 	case "GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE":
@@ -189,7 +198,13 @@ func idempotent(m []byte) bool {
 // tryTarget sends the request to t and reads the response head, then
 // settles the try (see settleTry).
 func (cc *clientConn) tryTarget(rt *routeRT, t *upstream.Target, tr upstream.Try, deadline time.Time) (*upstream.Conn, failure) {
-	conn, err := t.Acquire(deadline)
+	var conn *upstream.Conn
+	var err error
+	if cc.replaySafe() {
+		conn, err = t.Acquire(deadline)
+	} else {
+		conn, err = t.AcquireVerified(deadline) // no second chance on a closed connection
+	}
 	if err != nil {
 		f := classifyUpstream(err)
 		tr.Done(outcomeOf(f, 0))
@@ -203,14 +218,16 @@ func (cc *clientConn) tryTarget(rt *routeRT, t *upstream.Target, tr upstream.Try
 
 // settleTry reports the outcome of the current try (cc.fs.t, cc.fs.tr) on
 // conn to its breaker. A reused connection that the upstream closed before
-// answering is retried once on a fresh connection (the keep-alive race):
-// nothing was processed. A status listed in retries.on returns
+// answering is retried once on a fresh connection (the keep-alive race:
+// the upstream closed it as idle, having processed nothing) when the
+// request is safe to replay; other requests are answered 502, since the
+// upstream may also have failed while acting on it. A status listed in retries.on returns
 // failRetryStatus with the connection still open, so forward can relay it
 // if no retry happens.
 func (cc *clientConn) settleTry(rt *routeRT, conn *upstream.Conn, f failure) (*upstream.Conn, failure) {
 	fs := &cc.fs
 	t, tr := fs.t, fs.tr
-	if f == failReset && conn.Reused && cc.replayable() && cc.nothingRead {
+	if f == failReset && conn.Reused && cc.replayable() && cc.replaySafe() && cc.nothingRead {
 		conn.Close()
 		var err error
 		if conn, err = t.AcquireFresh(fs.deadline); err != nil {

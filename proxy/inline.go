@@ -176,7 +176,7 @@ func (cc *clientConn) forwardInline(snap *Snapshot, rt *routeRT) step {
 	}
 	fs.try++
 	fs.t, fs.tr = t, tr
-	conn, ok := t.AcquireIdle(cc.s.loop.bit)
+	conn, ok := t.AcquireIdle(cc.s.loop.bit, !cc.replaySafe())
 	if !ok {
 		return cc.handoff(resumeTry)
 	}

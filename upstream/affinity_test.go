@@ -16,17 +16,17 @@ func TestAcquireIdlePrefersTheLoopsOwnConnection(t *testing.T) {
 	b.Release()
 	c.Release() // c is the most recently used
 
-	got, ok := tg.AcquireIdle(1)
+	got, ok := tg.AcquireIdle(1, false)
 	if !ok || got != a {
 		t.Fatalf("loop 1 got %p (ok %v), want its own %p", got, ok, a)
 	}
 	got.Release()
-	got, ok = tg.AcquireIdle(2)
+	got, ok = tg.AcquireIdle(2, false)
 	if !ok || got != c {
 		t.Fatalf("loop 2 got %p (ok %v), want the most recent armed there, %p", got, ok, c)
 	}
 	got.Release()
-	got, ok = tg.AcquireIdle(4) // a loop with none of its own takes the most recent
+	got, ok = tg.AcquireIdle(4, false) // a loop with none of its own takes the most recent
 	if !ok || got != c {
 		t.Fatalf("loop 3 got %p (ok %v), want the most recent, %p", got, ok, c)
 	}

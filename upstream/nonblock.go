@@ -128,12 +128,14 @@ func (s *connSource) writeFD(fd uintptr) bool {
 // Among the most recently used idle connections it prefers one whose
 // LoopMask has loop set and whose LoopQuiet has not (one already armed in
 // that loop's epoll set), so that loops keep their own connections.
-func (t *Target) AcquireIdle(loop uint64) (c *Conn, ok bool) {
+// verify: check the connection is open even if it was used a moment ago
+// (see AcquireVerified).
+func (t *Target) AcquireIdle(loop uint64, verify bool) (c *Conn, ok bool) {
 	for {
 		if c = t.pool.getIdle(loop); c == nil {
 			return nil, false
 		}
-		if c.recentlyUsed(t.pool.now()) || c.alive() {
+		if (!verify && c.recentlyUsed(t.pool.now())) || c.alive() {
 			c.lend(true)
 			return c, true
 		}

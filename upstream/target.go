@@ -131,6 +131,18 @@ func (t *Target) unavailableFor(now time.Time) time.Duration {
 // (zero = no limit), then returns an error wrapping ErrPoolExhausted. Dial
 // failures return *DialError. The caller must end with Release or Close.
 func (t *Target) Acquire(deadline time.Time) (*Conn, error) {
+	return t.acquire(deadline, false)
+}
+
+// AcquireVerified is Acquire for a request that must not be sent twice: a
+// pooled connection is checked to be open even if it was used a moment
+// ago, since such a request is not retried when it meets a connection the
+// upstream closed (see Conn.Reused).
+func (t *Target) AcquireVerified(deadline time.Time) (*Conn, error) {
+	return t.acquire(deadline, true)
+}
+
+func (t *Target) acquire(deadline time.Time, verify bool) (*Conn, error) {
 	for {
 		c, err := t.pool.get(deadline, false, t.errExhausted)
 		if err != nil {
@@ -139,7 +151,7 @@ func (t *Target) Acquire(deadline time.Time) (*Conn, error) {
 		if c == nil {
 			return t.dial(deadline)
 		}
-		if c.recentlyUsed(t.pool.now()) || c.alive() {
+		if (!verify && c.recentlyUsed(t.pool.now())) || c.alive() {
 			c.lend(true)
 			return c, nil
 		}

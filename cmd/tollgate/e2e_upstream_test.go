@@ -111,9 +111,9 @@ routes:
 	}
 }
 
-// TestKeepAliveRace: the origin closes idle connections after 30ms; a
-// request that lands on such a pooled connection is retried on a fresh
-// one, even for POST, since nothing was processed.
+// TestKeepAliveRace: the origin closes idle connections after 30ms. A
+// POST (not replayed if dropped) gets a pooled connection checked to be
+// open just before use, so it never lands on one of those.
 func TestKeepAliveRace(t *testing.T) {
 	addr, conns := rawOrigin(t, func(c net.Conn) {
 		r := bufio.NewReader(c)
