@@ -118,8 +118,9 @@ func (c *Conn) closeSocket() {
 
 // trustWindow is how long after its last use an idle connection is handed
 // out without the liveness check: an upstream rarely closes a connection
-// that fresh, and if it did the engine's keep-alive-race retry covers it.
-// Under load this saves a recvfrom(2) per request.
+// that fresh, and if it did the engine's keep-alive-race retry covers a
+// request that is safe to send twice (AcquireVerified checks for the
+// others). Under load this saves a recvfrom(2) per request.
 const trustWindow = time.Second
 
 // recentlyUsed reports whether the connection went idle less than
