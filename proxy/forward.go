@@ -169,9 +169,9 @@ func (cc *clientConn) mayRetry(rt *routeRT, f failure, deadline time.Time) bool 
 	case failConnect, failConnectTimeout:
 		ok = rt.retry.connect
 	case failTimeout:
-		ok = rt.retry.timeout && cc.replayable() && idempotent(cc.q.Method())
+		ok = rt.retry.timeout && cc.replayable() && cc.replaySafe()
 	case failReset, failBadResponse:
-		ok = rt.retry.reset && cc.replayable() && idempotent(cc.q.Method())
+		ok = rt.retry.reset && cc.replayable() && cc.replaySafe()
 	}
 	return ok && time.Now().Before(deadline) && rt.up.AllowRetry()
 }
@@ -243,7 +243,7 @@ func (cc *clientConn) settleTry(rt *routeRT, conn *upstream.Conn, f failure) (*u
 		return nil, f
 	}
 	tr.Done(outcomeOf(f, cc.p.status))
-	if fs.try < fs.attempts && rt.retry.status(cc.p.status) && cc.replayable() && idempotent(cc.q.Method()) {
+	if fs.try < fs.attempts && rt.retry.status(cc.p.status) && cc.replayable() && cc.replaySafe() {
 		return conn, failRetryStatus
 	}
 	return conn, failNone

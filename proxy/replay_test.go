@@ -76,3 +76,61 @@ func TestReplayAfterDropOnlyWhenSafe(t *testing.T) {
 }
 
 func firstLine(s string) string { line, _, _ := strings.Cut(s, "\r\n"); return line }
+
+// A 503 is retried on the other target for a POST only when it carries an
+// Idempotency-Key (retries.on includes 503 by default).
+func TestStatusRetryOfPostNeedsIdempotencyKey(t *testing.T) {
+	var hits503 atomic.Int32
+	answer := func(status string, n *atomic.Int32) string {
+		return originFunc(t, func(c net.Conn, r *bufio.Reader) {
+			for {
+				if _, err := r.ReadString('\n'); err != nil {
+					return
+				}
+				cl := 0
+				for {
+					h, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if h == "\r\n" {
+						break
+					}
+					if v, ok := strings.CutPrefix(h, "Content-Length: "); ok {
+						cl, _ = strconv.Atoi(strings.TrimSpace(v))
+					}
+				}
+				io.CopyN(io.Discard, r, int64(cl))
+				if n != nil {
+					n.Add(1)
+				}
+				io.WriteString(c, "HTTP/1.1 "+status+"\r\nContent-Length: 0\r\n\r\n")
+			}
+		})
+	}
+	bad, good := answer("503 Service Unavailable", &hits503), answer("200 OK", nil)
+	_, addr := newConfEngine(t, bad, `
+server: {listen: "127.0.0.1:0"}
+admin: {listen: ""}
+upstreams: {app: {targets: ["ORIGIN", "`+good+`"], balance: round_robin}}
+routes: [{name: all, match: {path_prefix: /}, upstream: app}]
+`)
+	for _, tc := range []struct {
+		key, want string
+	}{{"", "503"}, {"Idempotency-Key: k2\r\n", "200"}} {
+		// Round robin alternates targets: send until one request met the 503 target.
+		before := hits503.Load()
+		for i := 0; hits503.Load() == before; i++ {
+			if i == 4 {
+				t.Fatal("no request reached the 503 target")
+			}
+			c, r := dialT(t, addr)
+			io.WriteString(c, "POST /p HTTP/1.1\r\nHost: a\r\n"+tc.key+"Content-Length: 2\r\n\r\nhi")
+			got := statusOf(t, r)
+			c.Close()
+			if hits503.Load() != before && got != tc.want {
+				t.Fatalf("POST %q meeting a 503: got %s, want %s", tc.key, got, tc.want)
+			}
+		}
+	}
+}
