@@ -19,24 +19,10 @@ func TestReplayAfterDropOnlyWhenSafe(t *testing.T) {
 	var seen atomic.Int32
 	origin := originFunc(t, func(c net.Conn, r *bufio.Reader) {
 		for {
-			line, err := r.ReadString('\n')
-			if err != nil {
+			line, ok := readRequestT(r)
+			if !ok {
 				return
 			}
-			cl := 0
-			for {
-				h, err := r.ReadString('\n')
-				if err != nil {
-					return
-				}
-				if h == "\r\n" {
-					break
-				}
-				if v, ok := strings.CutPrefix(h, "Content-Length: "); ok {
-					cl, _ = strconv.Atoi(strings.TrimSpace(v))
-				}
-			}
-			io.CopyN(io.Discard, r, int64(cl))
 			if !strings.HasPrefix(line, "GET /warm") {
 				seen.Add(1)
 			}
@@ -84,23 +70,9 @@ func TestStatusRetryOfPostNeedsIdempotencyKey(t *testing.T) {
 	answer := func(status string, n *atomic.Int32) string {
 		return originFunc(t, func(c net.Conn, r *bufio.Reader) {
 			for {
-				if _, err := r.ReadString('\n'); err != nil {
+				if _, ok := readRequestT(r); !ok {
 					return
 				}
-				cl := 0
-				for {
-					h, err := r.ReadString('\n')
-					if err != nil {
-						return
-					}
-					if h == "\r\n" {
-						break
-					}
-					if v, ok := strings.CutPrefix(h, "Content-Length: "); ok {
-						cl, _ = strconv.Atoi(strings.TrimSpace(v))
-					}
-				}
-				io.CopyN(io.Discard, r, int64(cl))
 				if n != nil {
 					n.Add(1)
 				}
@@ -133,4 +105,28 @@ routes: [{name: all, match: {path_prefix: /}, upstream: app}]
 			}
 		}
 	}
+}
+
+// readRequestT reads one request (head and Content-Length body) as a test
+// origin, returning its request line; false when the connection ended.
+func readRequestT(r *bufio.Reader) (string, bool) {
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return "", false
+	}
+	cl := 0
+	for {
+		h, err := r.ReadString('\n')
+		if err != nil {
+			return "", false
+		}
+		if h == "\r\n" {
+			break
+		}
+		if v, ok := strings.CutPrefix(h, "Content-Length: "); ok {
+			cl, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	_, err = io.CopyN(io.Discard, r, int64(cl))
+	return line, err == nil
 }
