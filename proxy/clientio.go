@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -16,14 +15,14 @@ var errWouldBlock = errors.New("read would block")
 
 // clientIO is the client connection as the engine's buffered reader and
 // writer see it. In loop mode reads and writes are non-blocking read(2)
-// and write(2) calls through the connection's RawConn, so the event loop
-// never waits: a read that would block returns errWouldBlock, and what a
-// write cannot place in the socket now is kept in overflow, to be written
-// by a goroutine that may wait. In goroutine mode both go through the
-// net.Conn and honour its deadlines.
+// and write(2) calls on the session's socket, so the event loop never
+// waits: a read that would block returns errWouldBlock, and what a write
+// cannot place in the socket now is kept in overflow, to be written by a
+// goroutine that may wait. In goroutine mode both go through the net.Conn
+// and honour its deadlines.
 type clientIO struct {
 	c        net.Conn
-	raw      syscall.RawConn
+	fd       int
 	nonblock bool
 	overflow []byte
 	// full: the last loop-mode read filled the buffer it was given, so the
@@ -31,29 +30,16 @@ type clientIO struct {
 	full bool
 	// hup: the event that woke the loop said the peer closed its side.
 	hup bool
-
-	// the raw call in progress; the callbacks are bound once so that
-	// raw.Read and raw.Write allocate nothing
-	p       []byte
-	n       int
-	errno   unix.Errno
-	readFn  func(fd uintptr) bool
-	writeFn func(fd uintptr) bool
-}
-
-func (cio *clientIO) init() {
-	cio.readFn = cio.readFD
-	cio.writeFn = cio.writeFD
 }
 
 // attach points the IO at s, in loop mode when s can be served by the loop.
 func (cio *clientIO) attach(s *session, loop bool) {
-	cio.c, cio.raw, cio.full, cio.hup = s.c, s.raw, false, false
-	cio.nonblock = loop && s.raw != nil
+	cio.c, cio.fd, cio.full, cio.hup = s.c, s.fd, false, false
+	cio.nonblock = loop && s.parkable()
 }
 
 func (cio *clientIO) detach() {
-	cio.c, cio.raw, cio.nonblock = nil, nil, false
+	cio.c, cio.fd, cio.nonblock = nil, -1, false
 	if cap(cio.overflow) > 64<<10 {
 		cio.overflow = nil
 	}
@@ -85,21 +71,17 @@ func (cio *clientIO) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	cio.p, cio.n, cio.errno = p, 0, 0
-	err := cio.raw.Read(cio.readFn)
-	cio.p = nil
+	n, errno := rawRead(cio.fd, p)
 	switch {
-	case err != nil:
-		return 0, err
-	case cio.errno == unix.EAGAIN:
+	case errno == unix.EAGAIN:
 		return 0, errWouldBlock
-	case cio.errno != 0:
-		return 0, cio.errno
-	case cio.n == 0:
+	case errno != 0:
+		return 0, errno
+	case n == 0:
 		return 0, io.EOF
 	}
-	cio.full = cio.n == len(p)
-	return cio.n, nil
+	cio.full = n == len(p)
+	return n, nil
 }
 
 // Write implements cio.Writer. In loop mode it never waits: bytes the
@@ -117,50 +99,41 @@ func (cio *clientIO) Write(p []byte) (int, error) {
 	}
 	done := 0
 	for done < len(p) {
-		cio.p, cio.n, cio.errno = p[done:], 0, 0
-		err := cio.raw.Write(cio.writeFn)
-		cio.p = nil
-		if err != nil {
-			return done, err
-		}
-		if cio.errno == unix.EAGAIN {
+		n, errno := rawWrite(cio.fd, p[done:])
+		if errno == unix.EAGAIN {
 			break
 		}
-		if cio.errno != 0 {
-			return done, cio.errno
+		if errno != 0 {
+			return done, errno
 		}
-		done += cio.n
+		done += n
 	}
 	cio.overflow = append(cio.overflow, p[done:]...)
 	return len(p), nil
 }
 
-// readFD and writeFD are the RawConn callbacks; they never ask to wait.
-// They make raw system calls: a non-blocking call returns at once, so the
-// scheduler need not hand the loop's P to another thread meanwhile (with
-// ordinary calls, sysmon kept doing so under load, at the cost of thread
-// wake-ups and a sysmon waking every 20 µs).
-func (cio *clientIO) readFD(fd uintptr) bool {
+// rawRead and rawWrite are read(2) and write(2) made as raw system calls:
+// a non-blocking call returns at once, so the scheduler need not hand the
+// loop's P to another thread meanwhile (with ordinary calls, sysmon kept
+// doing so under load, at the cost of thread wake-ups and a sysmon waking
+// every 20 µs). len(p) > 0.
+func rawRead(fd int, p []byte) (int, unix.Errno) {
 	for {
-		n, _, errno := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&cio.p[0])), uintptr(len(cio.p)))
-		if errno == unix.EINTR {
-			continue
+		n, _, errno := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		if errno != unix.EINTR {
+			return int(n), errno
 		}
-		cio.n, cio.errno = int(n), errno
-		return true
 	}
 }
 
-func (cio *clientIO) writeFD(fd uintptr) bool {
+func rawWrite(fd int, p []byte) (int, unix.Errno) {
 	for {
-		n, _, errno := unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&cio.p[0])), uintptr(len(cio.p)))
-		if errno == unix.EINTR {
-			continue
+		n, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		if errno == 0 {
+			return int(n), 0
 		}
-		if errno != 0 {
-			n = 0
+		if errno != unix.EINTR {
+			return 0, errno
 		}
-		cio.n, cio.errno = int(n), errno
-		return true
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"tollgate/plugins"
 )
 
@@ -95,18 +97,16 @@ func (e *Engine) Current() *Snapshot { return e.snap.Load() }
 // Accept errors such as EMFILE are retried after a short pause and
 // logged at most once per second.
 func (e *Engine) Serve(l net.Listener) error {
+	if tl, ok := l.(*net.TCPListener); ok && e.reactor != nil {
+		return e.serveRaw(tl)
+	}
 	var lastWarn time.Time
 	for {
 		c, err := l.Accept()
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			if e.acceptFailed(err, &lastWarn) {
 				return nil
 			}
-			if time.Since(lastWarn) >= time.Second {
-				e.log.Warn("accept failed; retrying", "err", err)
-				lastWarn = time.Now()
-			}
-			time.Sleep(10 * time.Millisecond)
 			continue
 		}
 		s := newSession(c)
@@ -114,14 +114,22 @@ func (e *Engine) Serve(l net.Listener) error {
 			c.Close()
 			continue
 		}
-		if s.parkable() && e.reactor != nil {
-			snap := e.snap.Load()
-			if e.reactor.adopt(s, snap.Conf.Server.ReadHeaderTimeout) {
-				continue // its loop serves it when the request arrives
-			}
-		}
 		e.dispatch(s)
 	}
+}
+
+// acceptFailed handles an accept error: true when the listener is closed;
+// otherwise (EMFILE, say) it pauses 10 ms and logs at most once per second.
+func (e *Engine) acceptFailed(err error, lastWarn *time.Time) bool {
+	if errors.Is(err, net.ErrClosed) {
+		return true
+	}
+	if time.Since(*lastWarn) >= time.Second {
+		e.log.Warn("accept failed; retrying", "err", err)
+		*lastWarn = time.Now()
+	}
+	time.Sleep(10 * time.Millisecond)
+	return false
 }
 
 // workerIdle is how long a worker goroutine waits for a woken session
@@ -181,7 +189,22 @@ func (e *Engine) run(s *session) {
 func (e *Engine) serveSession(s *session) {
 	cc, resumed := s.cc, s.cc != nil
 	s.cc = nil
-	if !resumed {
+	c, err := e.sessionConn(s)
+	if err != nil {
+		e.log.Error("connection not served", "err", err, "peer", s.peer.String())
+		if resumed {
+			if conn := cc.fs.conn; conn != nil {
+				conn.Close()
+			}
+			cc.detach()
+			e.connPool.Put(cc)
+		}
+		e.closeSession(s)
+		return
+	}
+	if resumed {
+		cc.c, cc.cio.c = c, c
+	} else {
 		cc = e.connPool.Get().(*clientConn)
 		cc.attach(s)
 	}
@@ -189,7 +212,7 @@ func (e *Engine) serveSession(s *session) {
 	defer func() {
 		if r := recover(); r != nil {
 			e.log.Error("connection handler panicked", "panic", r)
-			e.endAfterPanic(cc)
+			e.abortExchange(cc)
 		}
 		cc.detach()
 		e.connPool.Put(cc)
@@ -204,10 +227,10 @@ func (e *Engine) serveSession(s *session) {
 	parked = cc.serve()
 }
 
-// endAfterPanic ends the exchange of a request whose serving panicked, so
-// that what its filters took (a concurrency slot, say) is given back. An
-// ender that panics too is logged.
-func (e *Engine) endAfterPanic(cc *clientConn) {
+// abortExchange ends the exchange of a request that will not finish (its
+// serving panicked, say), so that what its filters took (a concurrency
+// slot) is given back. An ender that panics is logged.
+func (e *Engine) abortExchange(cc *clientConn) {
 	defer func() {
 		if v := recover(); v != nil {
 			e.log.Error("ending an exchange panicked", "panic", v)
@@ -240,7 +263,7 @@ func (e *Engine) closeSession(s *session) {
 	if s.registered && e.reactor != nil {
 		e.reactor.forget(s)
 	}
-	s.c.Close()
+	s.closeConn()
 }
 
 // Shutdown stops keep-alive, closes parked connections, wakes connections
@@ -276,7 +299,7 @@ func (e *Engine) wakeIdle() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for s := range e.sessions {
-		if s.state.Load() == stateIdle {
+		if s.state.Load() == stateIdle && s.c != nil {
 			s.c.SetReadDeadline(time.Unix(1, 0))
 		}
 	}
@@ -287,7 +310,14 @@ func (e *Engine) closeAll() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for s := range e.sessions {
-		s.c.Close()
+		// Not closed: the owner closes it, and a closed fd could be
+		// reused by a new connection under a loop still using it.
+		if s.ownFD {
+			unix.Shutdown(s.fd, unix.SHUT_RDWR)
+		}
+		if s.c != nil {
+			s.c.Close()
+		}
 	}
 }
 
@@ -339,7 +369,6 @@ func newClientConn(e *Engine) *clientConn {
 		w:       bufio.NewWriterSize(nil, writeBufSize),
 		scratch: make([]byte, 0, 1024),
 	}
-	cc.cio.init()
 	return cc
 }
 

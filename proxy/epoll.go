@@ -30,9 +30,16 @@ func epollPoll(epfd int, events []unix.EpollEvent) (int, error) {
 	}
 }
 
-// pollReadable reports whether fd is readable now (poll(2), no wait).
-func pollReadable(fd int) bool {
-	pfd := unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
-	n, _, errno := unix.RawSyscall(unix.SYS_POLL, uintptr(unsafe.Pointer(&pfd)), 1, 0)
-	return errno == 0 && n > 0
+// epollWait is epoll_pwait(2) waiting as long as it takes, as an ordinary
+// system call: the runtime may give the loop's P to another thread while
+// it sleeps. EINTR returns no events.
+func epollWait(epfd int, events []unix.EpollEvent) (int, error) {
+	n, _, errno := unix.Syscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), ^uintptr(0), 0, 0)
+	if errno == unix.EINTR {
+		return 0, nil
+	}
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
 }

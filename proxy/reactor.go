@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"fmt"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -25,9 +24,10 @@ const (
 	modeAwaitUp              // a request waits for the upstream's answer
 )
 
-// reactor runs one event loop per two CPUs (see loopCount). Each loop owns an epoll set of
-// client connections (edge-triggered, registered once) and of the upstream
-// connections its requests wait on (one-shot). A loop serves the requests
+// reactor runs one event loop per two Ps (see loopCount). Each loop owns an
+// epoll set of client connections (edge-triggered, registered once) and of
+// the upstream connections its requests wait on (edge-triggered, registered
+// once, disarmed while a worker uses them). A loop serves the requests
 // that need no waiting other than for the upstream itself, without a
 // goroutine per connection or per wait; the rest is handed to a worker
 // goroutine (see inline.go). An idle connection holds no goroutine and no
@@ -37,23 +37,21 @@ type reactor struct {
 	loops []*evLoop
 	next  atomic.Uint32
 	done  chan struct{}
-	kick  chan struct{} // see kickSiblings
 	wg    sync.WaitGroup
 	once  sync.Once
 }
 
 // evLoop is one event loop: an epoll set and the goroutine that waits on
-// it through Go's netpoller (the epoll fd is itself registered there, as an
-// os.File), so a loop with nothing to do parks like any network goroutine.
+// it, locked to its thread and blocked in epoll_wait(2) itself, as an
+// nginx worker is: every socket it serves is kept out of Go's netpoller
+// (see Engine.serveRaw and upstream.Conn), so nothing else wakes for them.
 type evLoop struct {
 	r    *reactor
 	bit  uint64 // this loop's bit in upstream.Conn.LoopMask
 	epfd int
-	file *os.File
+	efd  int // an eventfd in the set: written to end the wait on stop
 
 	now time.Time // when the current batch of events arrived; loop goroutine only
-
-	parked atomic.Bool // the loop goroutine waits in Go's netpoller
 
 	mu      sync.Mutex
 	byFD    map[int]*session // client fds while registered, upstream fds while awaited
@@ -68,29 +66,27 @@ func newReactor(e *Engine) (*reactor, error) {
 		l, err := newEvLoop(r, i)
 		if err != nil {
 			for _, l := range r.loops {
-				l.file.Close()
+				l.close()
 			}
 			return nil, err
 		}
 		r.loops = append(r.loops, l)
 	}
-	r.kick = make(chan struct{}, 1)
-	r.wg.Add(len(r.loops) + 2)
+	r.wg.Add(len(r.loops) + 1)
 	for _, l := range r.loops {
 		go l.run()
 	}
-	go r.kicked()
 	go r.expireLoop()
 	return r, nil
 }
 
-// loopCount is the number of event loops for procs Ps: one per two. A
-// loop keeps a P busy with system calls; the other P runs the workers, the
-// Go scheduler's own threads and whatever else shares the machine. On two
-// cores, one loop answered small GETs with a p99 of 4.2–4.7 ms at 29 µs of
-// CPU per request, two loops with 12–16 ms at 31–32 µs (bench/README.md).
+// loopCount is the number of event loops for procs Ps: half of them. A
+// loop holds its P while it serves a batch and gives it up only after a
+// while blocked in epoll_wait (sysmon takes it back), so the other half is
+// for the workers and the runtime. cmd/tollgate doubles GOMAXPROCS before
+// it starts: one loop per CPU, as nginx runs one worker per CPU.
 func loopCount(procs int) int {
-	return min(max(1, (procs+1)/2), 64)
+	return min(max(1, procs/2), 64)
 }
 
 func newEvLoop(r *reactor, i int) (*evLoop, error) {
@@ -98,14 +94,26 @@ func newEvLoop(r *reactor, i int) (*evLoop, error) {
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
 	}
-	if err := unix.SetNonblock(epfd, true); err != nil {
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
 		unix.Close(epfd)
-		return nil, fmt.Errorf("epoll fd: %w", err)
+		return nil, fmt.Errorf("eventfd: %w", err)
 	}
-	l := &evLoop{r: r, bit: 1 << uint(i), epfd: epfd, byFD: map[int]*session{}}
-	l.file = os.NewFile(uintptr(epfd), "tollgate-epoll")
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(efd)}
+	if err := epollCtl(epfd, unix.EPOLL_CTL_ADD, efd, &ev); err != nil {
+		unix.Close(epfd)
+		unix.Close(efd)
+		return nil, fmt.Errorf("epoll_ctl eventfd: %w", err)
+	}
+	l := &evLoop{r: r, bit: 1 << uint(i), epfd: epfd, efd: efd, byFD: map[int]*session{}}
 	l.wheel.init(reactorTick, 1024, time.Now())
 	return l, nil
+}
+
+// close closes the loop's descriptors; its goroutine must have ended.
+func (l *evLoop) close() {
+	unix.Close(l.epfd)
+	unix.Close(l.efd)
 }
 
 // Edge-triggered interest in a client socket, registered once.
@@ -267,29 +275,20 @@ func (l *evLoop) unqueueLocked(s *session) {
 	s.mode = modeBusy
 }
 
-// run waits for events and serves them.
+// run waits for events and serves them, on a thread of its own: a batch
+// that finds nothing is followed by one blocking epoll_wait.
 func (l *evLoop) run() {
 	defer l.r.wg.Done()
-	rc, err := l.file.SyscallConn()
-	if err != nil {
-		l.r.e.log.Error("reactor: epoll fd not pollable", "err", err)
-		return
-	}
+	runtime.LockOSThread() // never unlocked: the thread ends with the loop
 	events := make([]unix.EpollEvent, 256)
 	for {
-		var n int
-		err := rc.Read(func(fd uintptr) bool {
-			var werr error
-			n, werr = epollPoll(int(fd), events)
-			if werr == nil && n == 0 {
-				l.parked.Store(true)
-				return false
-			}
-			return true
-		})
-		l.parked.Store(false)
+		n, err := epollPoll(l.epfd, events)
+		if err == nil && n == 0 {
+			n, err = epollWait(l.epfd, events)
+		}
 		if err != nil {
-			return // stopping: the wait was cut short
+			l.r.e.log.Error("reactor: epoll_wait failed; loop stopped", "err", err)
+			return
 		}
 		l.now = time.Now()
 		// Answers first: an upstream's response completes a request (its
@@ -300,49 +299,14 @@ func (l *evLoop) run() {
 			}
 		}
 		for i := 0; i < n; i++ {
-			if fd := int(events[i].Fd); fd >= 0 {
+			if fd := int(events[i].Fd); fd >= 0 && fd != l.efd {
 				l.event(fd, events[i].Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0)
 			}
 		}
-		l.r.kickSiblings(l)
 		select {
 		case <-l.r.done:
 			return
 		default:
-		}
-	}
-}
-
-// kickSiblings makes sure a loop parked in Go's netpoller with events
-// waiting is woken. Only one thread at a time blocks in the netpoller; when
-// it wakes to run one loop, the netpoller is not polled again until some
-// thread goes idle (or sysmon polls, every 10 ms), so a second loop's
-// events could wait that long. Readying a goroutine starts an idle
-// thread, which polls the network before it sleeps.
-func (r *reactor) kickSiblings(self *evLoop) {
-	if len(r.loops) < 2 {
-		return
-	}
-	for _, o := range r.loops {
-		if o == self || !o.parked.Load() || !pollReadable(o.epfd) {
-			continue
-		}
-		select {
-		case r.kick <- struct{}{}:
-		default:
-		}
-		return
-	}
-}
-
-// kicked is the goroutine kickSiblings readies: it does nothing but wake.
-func (r *reactor) kicked() {
-	defer r.wg.Done()
-	for {
-		select {
-		case <-r.kick:
-		case <-r.done:
-			return
 		}
 	}
 }
@@ -459,13 +423,14 @@ func (r *reactor) stop() {
 			l.mu.Unlock()
 		}
 		close(r.done)
+		one := []byte{1, 0, 0, 0, 0, 0, 0, 0}
 		for _, l := range r.loops {
-			l.file.SetReadDeadline(aLongTimeAgo) // ends run's wait
+			unix.Write(l.efd, one) // ends run's wait
 		}
 		r.wg.Wait()
 		for _, l := range r.loops {
 			l.mu.Lock()
-			l.file.Close() // stopped is set: nobody calls epoll_ctl on it any more
+			l.close() // stopped is set: nobody calls epoll_ctl on it any more
 			l.mu.Unlock()
 		}
 		var left []*session

@@ -5,8 +5,9 @@ import (
 	"net"
 	"net/netip"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Connection states tracked for graceful shutdown.
@@ -19,19 +20,21 @@ const (
 // that a parked idle connection costs little. The heavy clientConn is
 // attached only while a request is being read or served.
 type session struct {
+	// c is the connection as a net.Conn, for workers. A connection accepted
+	// raw (see Engine.serveRaw) has none until a worker first needs it
+	// (Engine.sessionConn); until then its socket is not in Go's netpoller,
+	// which would otherwise wake for every request the loop serves.
 	c     net.Conn
-	isTCP bool
 	isTLS bool
-	fd    int // -1 when the connection cannot be parked
+	fd    int  // the raw socket an event loop reads and writes; -1 when the connection cannot be parked
+	ownFD bool // fd was accepted raw: closing the session closes it (c, if made, is a duplicate)
 	peer  netip.AddrPort
 	state atomic.Int32
 	fresh bool // just accepted into a worker: data is expected, do not wait first
 	wheel wheelLink
 
-	registered bool // added to the epoll set
-
-	raw  syscall.RawConn // nil when the connection cannot be parked
-	loop *evLoop         // the event loop it is registered with, or nil
+	registered bool    // added to the epoll set
+	loop       *evLoop // the event loop it is registered with, or nil
 
 	// Guarded by loop.mu: what the session waits for, bytes seen while it
 	// was busy, the upstream socket awaited in modeAwaitUp, and the mode it
@@ -50,15 +53,10 @@ type session struct {
 	writeRearm time.Time
 }
 
+// newSession wraps a connection served by workers only (a TLS connection
+// may hold decrypted bytes no epoll event announces).
 func newSession(c net.Conn) *session {
 	s := &session{c: c, fd: -1, upFD: -1, fresh: true, wheel: wheelLink{slot: -1}}
-	if tc, ok := c.(*net.TCPConn); ok {
-		s.isTCP = true
-		if raw, err := tc.SyscallConn(); err == nil {
-			raw.Control(func(fd uintptr) { s.fd = int(fd) })
-			s.raw = raw
-		}
-	}
 	_, s.isTLS = c.(*tls.Conn)
 	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
 		s.peer = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
@@ -66,9 +64,25 @@ func newSession(c net.Conn) *session {
 	return s
 }
 
-// parkable reports whether the session can wait in the epoll reactor: a
-// plain TCP connection (a TLS connection may hold decrypted bytes).
+// newRawSession wraps a plain TCP socket accepted raw: event loops serve
+// it through fd, workers through a net.Conn made when first needed.
+func newRawSession(fd int, peer netip.AddrPort) *session {
+	return &session{fd: fd, ownFD: true, peer: peer, upFD: -1, fresh: true, wheel: wheelLink{slot: -1}}
+}
+
+// parkable reports whether the session can wait in the epoll reactor.
 func (s *session) parkable() bool { return s.fd >= 0 && !s.isTLS }
+
+// closeConn closes the connection: its net.Conn if one was made, and the
+// raw socket it owns.
+func (s *session) closeConn() {
+	if s.c != nil {
+		s.c.Close()
+	}
+	if s.ownFD {
+		unix.Close(s.fd)
+	}
+}
 
 // tcp returns the connection as *net.TCPConn for splicing, or nil.
 func (s *session) tcp() *net.TCPConn {

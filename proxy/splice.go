@@ -27,9 +27,6 @@ const (
 	spliceFlags = unix.SPLICE_F_MOVE | unix.SPLICE_F_NONBLOCK
 )
 
-// aLongTimeAgo is a deadline in the past: setting it wakes a blocked wait.
-var aLongTimeAgo = time.Unix(1, 0)
-
 // splicePipe is one pipe used to move bytes socket → pipe → socket without
 // copying them through user space. Nothing ever waits on it: every splice
 // is non-blocking (SPLICE_F_NONBLOCK) and the relay knows how many bytes

@@ -2,9 +2,10 @@ package upstream
 
 import (
 	"bufio"
+	"fmt"
 	"net"
+	"os"
 	"sync"
-	"syscall"
 	"time"
 	"unsafe"
 
@@ -19,8 +20,16 @@ const readerSize = 32 << 10
 // the Conn nor R may be used: the same *Conn may already be lent to someone
 // else. To interrupt a blocked read from another goroutine use SetDeadline
 // (or c.Conn.Close()), then let the owner call Close.
+//
+// A TCP connection owns a duplicate of its socket (FD) for the whole of its
+// life. Lent by Acquire it also has Conn, a net.Conn registered with Go's
+// netpoller; lent by AcquireIdle to an event loop it has none (Conn is nil),
+// so that Go's netpoller does not wake for every answer the loop reads.
+// Materialize makes Conn again when a loop hands the connection to a
+// goroutine.
 type Conn struct {
-	// Conn is the TCP connection (a *net.TCPConn, so splice(2) applies).
+	// Conn is the TCP connection (a *net.TCPConn, so splice(2) applies);
+	// nil while an event loop holds the connection (see above).
 	net.Conn
 	// R buffers reads from the connection; its 32 KiB buffer is pooled and
 	// valid only until Release or Close.
@@ -31,16 +40,10 @@ type Conn struct {
 	Reused bool
 
 	t         *Target
-	raw       syscall.RawConn // nil if the conn offers none: liveness unchecked
 	idleSince time.Time
+	peekBuf   [1]byte
 
-	// peek's results; peekFn is bound once per conn so raw.Read allocates nothing.
-	peekFn  func(fd uintptr) bool
-	peekBuf [1]byte
-	peekN   uintptr
-	peekErr unix.Errno
-
-	fd  int        // the socket, -1 when unknown
+	fd  int        // the connection's own duplicate of the socket; -1 if not TCP
 	src connSource // what R reads from
 
 	// LoopMask and LoopQuiet are free for the engine: which of its event
@@ -51,17 +54,51 @@ type Conn struct {
 }
 
 // newConn wraps a freshly dialled connection for target t.
+// It duplicates the socket for FD; if that fails the connection works
+// with Conn alone (event loops hand it to goroutines).
 func newConn(t *Target, nc net.Conn) *Conn {
 	c := &Conn{Conn: nc, t: t, fd: -1}
-	if sc, ok := nc.(syscall.Conn); ok {
-		if raw, err := sc.SyscallConn(); err == nil {
-			c.raw = raw
-			raw.Control(func(fd uintptr) { c.fd = int(fd) })
+	if tc, ok := nc.(*net.TCPConn); ok {
+		if rc, err := tc.SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) {
+				if d, err := unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0); err == nil {
+					c.fd = d
+				}
+			})
 		}
 	}
-	c.peekFn = c.peekFD
-	c.src.init(c)
+	c.src.c = c
 	return c
+}
+
+// Materialize gives a connection an event loop held its net.Conn again
+// (a duplicate of FD, registered with Go's netpoller), for a goroutine that
+// goes on with it. It does nothing if Conn is there.
+func (c *Conn) Materialize() error {
+	if c.Conn != nil {
+		return nil
+	}
+	d, err := unix.FcntlInt(uintptr(c.fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("upstream socket: %w", err)
+	}
+	f := os.NewFile(uintptr(d), "upstream")
+	nc, err := net.FileConn(f) // its own duplicate
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("upstream socket as net.Conn: %w", err)
+	}
+	c.Conn = nc
+	return nil
+}
+
+// leaveNetpoller drops Conn (and with it the socket's registration with
+// Go's netpoller) for an event loop, which reads and writes FD itself.
+func (c *Conn) leaveNetpoller() {
+	if c.Conn != nil && c.fd >= 0 {
+		c.Conn.Close()
+		c.Conn = nil
+	}
 }
 
 // Release returns the connection for reuse after an exchange that finished
@@ -73,7 +110,7 @@ func (c *Conn) Release() {
 	if c.R == nil {
 		return
 	}
-	if c.R.Buffered() > 0 || c.Conn.SetDeadline(time.Time{}) != nil {
+	if c.R.Buffered() > 0 || (c.Conn != nil && c.Conn.SetDeadline(time.Time{}) != nil) {
 		c.Close()
 		return
 	}
@@ -113,7 +150,13 @@ func (c *Conn) detach() {
 // closeSocket closes the underlying connection; the slot is the caller's
 // business.
 func (c *Conn) closeSocket() {
-	_ = c.Conn.Close()
+	if c.Conn != nil {
+		_ = c.Conn.Close()
+	}
+	if c.fd >= 0 {
+		unix.Close(c.fd)
+		c.fd = -1
+	}
 }
 
 // trustWindow is how long after its last use an idle connection is handed
@@ -135,28 +178,17 @@ func (c *Conn) recentlyUsed(now time.Time) bool {
 // server's 408, say) mean the stream is out of step — none of these is
 // reusable.
 func (c *Conn) alive() bool {
-	if c.raw == nil {
+	if c.fd < 0 {
 		return true
 	}
-	c.peekN, c.peekErr = 0, 0
-	if err := c.raw.Read(c.peekFn); err != nil {
-		return false
-	}
-	return c.peekErr == unix.EAGAIN
-}
-
-// peekFD is the raw.Read callback; it never asks to wait for readiness. It
-// calls recvfrom(2) directly because unix.Recvfrom allocates its sockaddr.
-func (c *Conn) peekFD(fd uintptr) bool {
 	for {
-		n, _, errno := unix.Syscall6(unix.SYS_RECVFROM, fd,
+		// recvfrom(2) directly: unix.Recvfrom allocates its sockaddr.
+		_, _, errno := unix.Syscall6(unix.SYS_RECVFROM, uintptr(c.fd),
 			uintptr(unsafe.Pointer(&c.peekBuf[0])), uintptr(len(c.peekBuf)),
 			unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
-		if errno == unix.EINTR {
-			continue
+		if errno != unix.EINTR {
+			return errno == unix.EAGAIN
 		}
-		c.peekN, c.peekErr = n, errno
-		return true
 	}
 }
 

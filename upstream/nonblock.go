@@ -13,32 +13,21 @@ import (
 var ErrWouldBlock = errors.New("upstream: read would block")
 
 // FD returns the connection's socket descriptor for an event loop's epoll
-// set, or -1. The descriptor is valid only while the Conn is lent.
+// set, or -1. It stays the same while the connection lives (whether or not
+// it has a net.Conn), and is valid only while the Conn is lent.
 func (c *Conn) FD() int { return c.fd }
 
 // SetNonblocking switches how R reads: on, a read that would wait returns
 // ErrWouldBlock at once (an event loop waits for readiness itself); off,
-// reads wait as usual, honouring the read deadline. Every Acquire starts
-// off.
-func (c *Conn) SetNonblocking(on bool) { c.src.nonblock = on && c.raw != nil && c.fd >= 0 }
+// reads wait as usual, honouring the read deadline (the Conn must have its
+// net.Conn: see Materialize). Every Acquire starts off.
+func (c *Conn) SetNonblocking(on bool) { c.src.nonblock = on && c.fd >= 0 }
 
-// connSource is the reader behind Conn.R: the connection itself, or raw
-// non-blocking read(2)s through the connection's RawConn (which keeps the
-// descriptor from being closed under the call).
+// connSource is the reader behind Conn.R: the net.Conn, or raw
+// non-blocking read(2)s on FD.
 type connSource struct {
 	c        *Conn
 	nonblock bool
-	readFn   func(fd uintptr) bool // bound once: raw.Read allocates nothing
-	writeFn  func(fd uintptr) bool
-	p        []byte
-	n        int
-	errno    unix.Errno
-}
-
-func (s *connSource) init(c *Conn) {
-	s.c = c
-	s.readFn = s.readFD
-	s.writeFn = s.writeFD
 }
 
 // Read implements io.Reader for Conn.R.
@@ -46,36 +35,33 @@ func (s *connSource) Read(p []byte) (int, error) {
 	if !s.nonblock {
 		return s.c.Conn.Read(p)
 	}
-	s.p, s.n, s.errno = p, 0, 0
-	err := s.c.raw.Read(s.readFn)
-	s.p = nil
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n, errno := rawIO(unix.SYS_READ, s.c.fd, p)
 	switch {
-	case err != nil:
-		return 0, err
-	case s.errno == unix.EAGAIN:
+	case errno == unix.EAGAIN:
 		return 0, ErrWouldBlock
-	case s.errno != 0:
-		return 0, s.errno
-	case s.n == 0 && len(p) > 0:
+	case errno != 0:
+		return 0, errno
+	case n == 0:
 		return 0, io.EOF
 	}
-	return s.n, nil
+	return n, nil
 }
 
-// readFD is the raw.Read callback; it never asks to wait.
-func (s *connSource) readFD(fd uintptr) bool {
-	if len(s.p) == 0 {
-		return true
-	}
+// rawIO is read(2) or write(2) (sysno) on fd as a raw system call: it never
+// blocks (the socket is non-blocking), and the scheduler need not hand the
+// calling loop's P to another thread meanwhile. len(p) > 0.
+func rawIO(sysno uintptr, fd int, p []byte) (int, unix.Errno) {
 	for {
-		// A raw system call: it never blocks, and the scheduler need not
-		// hand this goroutine's P to another thread meanwhile.
-		n, _, errno := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&s.p[0])), uintptr(len(s.p)))
-		if errno == unix.EINTR {
-			continue
+		n, _, errno := unix.RawSyscall(sysno, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		if errno == 0 {
+			return int(n), 0
 		}
-		s.n, s.errno = int(n), errno
-		return true
+		if errno != unix.EINTR {
+			return 0, errno
+		}
 	}
 }
 
@@ -85,41 +71,21 @@ func (s *connSource) readFD(fd uintptr) bool {
 // returns how much went out and ErrWouldBlock; the connection is then out
 // of step and must be closed.
 func (c *Conn) WriteNow(p []byte) (int, error) {
-	if c.raw == nil || len(p) == 0 {
+	if c.fd < 0 || len(p) == 0 {
 		return c.Conn.Write(p)
 	}
 	done := 0
-	s := &c.src
 	for done < len(p) {
-		s.p, s.n, s.errno = p[done:], 0, 0
-		err := c.raw.Write(s.writeFn)
-		s.p = nil
+		n, errno := rawIO(unix.SYS_WRITE, c.fd, p[done:])
 		switch {
-		case err != nil:
-			return done, err
-		case s.errno == unix.EAGAIN:
+		case errno == unix.EAGAIN:
 			return done, ErrWouldBlock
-		case s.errno != 0:
-			return done, s.errno
+		case errno != 0:
+			return done, errno
 		}
-		done += s.n
+		done += n
 	}
 	return done, nil
-}
-
-// writeFD is the raw.Write callback of WriteNow; it never asks to wait.
-func (s *connSource) writeFD(fd uintptr) bool {
-	for {
-		n, _, errno := unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&s.p[0])), uintptr(len(s.p)))
-		if errno == unix.EINTR {
-			continue
-		}
-		if errno != 0 {
-			n = 0
-		}
-		s.n, s.errno = int(n), errno
-		return true
-	}
 }
 
 // AcquireIdle returns a pooled idle connection that is still open, without
@@ -136,6 +102,7 @@ func (t *Target) AcquireIdle(loop uint64, verify bool) (c *Conn, ok bool) {
 			return nil, false
 		}
 		if (!verify && c.recentlyUsed(t.pool.now())) || c.alive() {
+			c.leaveNetpoller()
 			c.lend(true)
 			return c, true
 		}

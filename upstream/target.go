@@ -152,6 +152,10 @@ func (t *Target) acquire(deadline time.Time, verify bool) (*Conn, error) {
 			return t.dial(deadline)
 		}
 		if (!verify && c.recentlyUsed(t.pool.now())) || c.alive() {
+			if err := c.Materialize(); err != nil {
+				t.pool.discard(c)
+				return nil, err
+			}
 			c.lend(true)
 			return c, nil
 		}

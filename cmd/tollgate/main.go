@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	goruntime "runtime"
 	"syscall"
 
 	"tollgate/conf"
@@ -112,6 +113,11 @@ func serve(src *source, log *slog.Logger) int {
 		return exitBadConfig
 	}
 	defer rt.close()
+	// The engine runs one event loop per two Ps (each blocks in
+	// epoll_wait on a thread of its own and keeps its P while it serves):
+	// twice the CPUs gives one loop per CPU, as nginx runs one worker per
+	// CPU, and as many Ps again for workers and the runtime.
+	goruntime.GOMAXPROCS(2 * goruntime.GOMAXPROCS(0))
 	g := proxy.New(proxy.Options{
 		Logger: log, Load: src.load, Filters: rt.filters, Commit: rt.commit,
 		Observer: rt.limiter, Collectors: rt.collectors(),

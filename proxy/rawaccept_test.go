@@ -1,0 +1,72 @@
+package proxy
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"testing"
+)
+
+// A connection whose requests the loop serves never gets a net.Conn (its
+// socket stays out of Go's netpoller); the first request a worker serves
+// (a POST with a body) gives it one, and the loop serves its next GETs
+// again.
+func TestRawSessionGetsANetConnOnlyForAWorker(t *testing.T) {
+	origin := originFunc(t, func(c net.Conn, r *bufio.Reader) {
+		for {
+			if _, ok := readRequestT(r); !ok {
+				return
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	e, addr := newConfEngine(t, origin, oneRoute)
+	warm, wr := dialT(t, addr) // its request dials the upstream connection, on a worker
+	io.WriteString(warm, "GET /warm HTTP/1.1\r\nHost: a\r\n\r\n")
+	if got := statusOf(t, wr); got != "200" {
+		t.Fatalf("warm-up: %s", got)
+	}
+	c, r := dialT(t, addr)
+	port := c.LocalAddr().(*net.TCPAddr).Port
+	get := func() {
+		t.Helper()
+		io.WriteString(c, "GET /g HTTP/1.1\r\nHost: a\r\n\r\n")
+		if got := statusOf(t, r); got != "200" {
+			t.Fatalf("GET: %s", got)
+		}
+	}
+	hasConn := func() bool {
+		t.Helper()
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		for s := range e.sessions {
+			if int(s.peer.Port()) != port {
+				continue
+			}
+			if !s.ownFD {
+				t.Fatal("the session does not own a raw socket")
+			}
+			return s.c != nil
+		}
+		t.Fatal("no session for the client")
+		return false
+	}
+	for range 3 {
+		get()
+	}
+	if hasConn() {
+		t.Fatal("a connection served on the loop only got a net.Conn")
+	}
+	io.WriteString(c, "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nbody")
+	if got := statusOf(t, r); got != "200" {
+		t.Fatalf("POST: %s", got)
+	}
+	if !hasConn() {
+		t.Fatal("a worker served the POST without a net.Conn")
+	}
+	inline := e.servedInline.Load()
+	get()
+	if e.servedInline.Load() == inline {
+		t.Error("the GET after the POST was not served on the loop")
+	}
+}
