@@ -191,15 +191,7 @@ func (e *Engine) serveSession(s *session) {
 	s.cc = nil
 	c, err := e.sessionConn(s)
 	if err != nil {
-		e.log.Error("connection not served", "err", err, "peer", s.peer.String())
-		if resumed {
-			if conn := cc.fs.conn; conn != nil {
-				conn.Close()
-			}
-			cc.detach()
-			e.connPool.Put(cc)
-		}
-		e.closeSession(s)
+		e.dropSession(s, cc, err)
 		return
 	}
 	if resumed {
@@ -225,6 +217,23 @@ func (e *Engine) serveSession(s *session) {
 		return
 	}
 	parked = cc.serve()
+}
+
+// dropSession closes a session that cannot be served (no net.Conn could be
+// made for its worker, say); cc, if not nil, carries the request a loop
+// was handing over, whose exchange is ended and upstream connection closed.
+func (e *Engine) dropSession(s *session, cc *clientConn, err error) {
+	e.log.Error("connection dropped", "err", err, "peer", s.peer.String())
+	if cc != nil {
+		e.abortExchange(cc)
+		if conn := cc.fs.conn; conn != nil {
+			conn.Close()
+			cc.fs.conn = nil
+		}
+		cc.detach()
+		e.connPool.Put(cc)
+	}
+	e.closeSession(s)
 }
 
 // abortExchange ends the exchange of a request that will not finish (its

@@ -130,29 +130,14 @@ func (l *evLoop) handOff(s *session, cc *clientConn) {
 	if conn := cc.fs.conn; conn != nil {
 		conn.SetNonblocking(false)
 		l.r.quietUpstream(conn, 0)
-		if err := conn.Materialize(); err != nil {
-			l.abandon(s, cc, err)
+		if err := conn.Materialize(); err != nil { // out of descriptors, say
+			l.r.e.dropSession(s, cc, err)
 			return
 		}
 	}
 	l.quiet(s)
 	s.cc = cc
 	l.r.e.dispatch(s)
-}
-
-// abandon drops a request the loop cannot hand to a worker (its upstream
-// connection could not get a net.Conn: out of descriptors, say). The
-// exchange ends and both connections close; the client sees its
-// connection closed.
-func (l *evLoop) abandon(s *session, cc *clientConn, err error) {
-	e := l.r.e
-	e.log.Error("request dropped: cannot hand it to a worker", "err", err, "peer", s.peer.String())
-	e.abortExchange(cc)
-	cc.fs.conn.Close()
-	cc.fs.conn = nil
-	s.cc = nil
-	l.putConn(cc)
-	e.closeSession(s)
 }
 
 // nextInline serves the next request if it is complete in the buffer.

@@ -2,9 +2,14 @@ package proxy
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
+	"net/netip"
+	"sync/atomic"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // A connection whose requests the loop serves never gets a net.Conn (its
@@ -68,5 +73,33 @@ func TestRawSessionGetsANetConnOnlyForAWorker(t *testing.T) {
 	get()
 	if e.servedInline.Load() == inline {
 		t.Error("the GET after the POST was not served on the loop")
+	}
+}
+
+// A session that cannot be served (no net.Conn for its worker) is closed
+// with the request a loop was handing over: its exchange ends (what its
+// filters took is given back) and its socket is closed.
+func TestDropSessionEndsTheExchangeAndClosesTheSocket(t *testing.T) {
+	e, _ := newConfEngine(t, rawOrigin(t, "ok"), oneRoute)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[1])
+	s := newRawSession(fds[0], netip.AddrPort{})
+	if !e.track(s) {
+		t.Fatal("not tracked")
+	}
+	var ended atomic.Int32
+	cc := e.connPool.Get().(*clientConn)
+	cc.attachLoop(s)
+	cc.x.OnEnd(countEnder{&ended})
+	e.dropSession(s, cc, errors.New("no descriptors left"))
+	if ended.Load() != 1 {
+		t.Errorf("exchange ended %d times, want once", ended.Load())
+	}
+	unix.SetNonblock(fds[1], true)
+	if n, err := unix.Read(fds[1], make([]byte, 1)); n != 0 || err != nil {
+		t.Errorf("the peer reads %d, %v; want EOF: the session's socket is still open", n, err)
 	}
 }
