@@ -124,12 +124,18 @@ func (e *Engine) acceptFailed(err error, lastWarn *time.Time) bool {
 	if errors.Is(err, net.ErrClosed) {
 		return true
 	}
-	if time.Since(*lastWarn) >= time.Second {
-		e.log.Warn("accept failed; retrying", "err", err)
-		*lastWarn = time.Now()
-	}
+	e.warnEverySecond(lastWarn, "accept failed; retrying", err)
 	time.Sleep(10 * time.Millisecond)
 	return false
+}
+
+// warnEverySecond logs msg unless it logged one in the last second (out of
+// descriptors, a message per connection would flood the log).
+func (e *Engine) warnEverySecond(last *time.Time, msg string, err error) {
+	if time.Since(*last) >= time.Second {
+		e.log.Warn(msg, "err", err)
+		*last = time.Now()
+	}
 }
 
 // workerIdle is how long a worker goroutine waits for a woken session

@@ -29,7 +29,7 @@ func (e *Engine) serveRaw(l *net.TCPListener) error {
 		}
 		s, err := rawSession(c)
 		if err != nil {
-			e.log.Warn("connection dropped", "err", err)
+			e.warnEverySecond(&lastWarn, "connection dropped", err)
 			continue
 		}
 		if !e.track(s) {
