@@ -41,7 +41,8 @@ type Engine struct {
 	metrics  *Metrics
 	log      *slog.Logger
 	draining atomic.Bool
-	reactor  *reactor // nil: idle connections wait in their goroutine
+	reactor  *reactor     // nil: idle connections wait in their goroutine
+	lastDrop atomic.Int64 // unix ns of the last "connection dropped" log (dropSession)
 
 	mu          sync.Mutex
 	sessions    map[*session]struct{}
@@ -228,8 +229,12 @@ func (e *Engine) serveSession(s *session) {
 // dropSession closes a session that cannot be served (no net.Conn could be
 // made for its worker, say); cc, if not nil, carries the request a loop
 // was handing over, whose exchange is ended and upstream connection closed.
+// It logs at most once a second: out of descriptors, it could happen for
+// every request.
 func (e *Engine) dropSession(s *session, cc *clientConn, err error) {
-	e.log.Error("connection dropped", "err", err, "peer", s.peer.String())
+	if now, last := time.Now().UnixNano(), e.lastDrop.Load(); now-last >= int64(time.Second) && e.lastDrop.CompareAndSwap(last, now) {
+		e.log.Error("connection dropped", "err", err, "peer", s.peer.String())
+	}
 	if cc != nil {
 		e.abortExchange(cc)
 		if conn := cc.fs.conn; conn != nil {
