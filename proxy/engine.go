@@ -96,11 +96,9 @@ func (e *Engine) Current() *Snapshot { return e.snap.Load() }
 
 // Serve accepts connections from l until it is closed.
 // Accept errors such as EMFILE are retried after a short pause and
-// logged at most once per second.
+// logged at most once per second. A plain TCP connection goes to an event
+// loop as a bare socket (rawSession); others (TLS) are served by workers.
 func (e *Engine) Serve(l net.Listener) error {
-	if tl, ok := l.(*net.TCPListener); ok && e.reactor != nil {
-		return e.serveRaw(tl)
-	}
 	var lastWarn time.Time
 	for {
 		c, err := l.Accept()
@@ -110,13 +108,29 @@ func (e *Engine) Serve(l net.Listener) error {
 			}
 			continue
 		}
-		s := newSession(c)
-		if !e.track(s) {
-			c.Close()
+		s, err := e.sessionFor(c)
+		if err != nil {
+			e.warnEverySecond(&lastWarn, "connection dropped", err)
 			continue
+		}
+		if !e.track(s) {
+			s.closeConn()
+			continue
+		}
+		if s.parkable() && e.reactor.adopt(s, e.snap.Load().Conf.Server.ReadHeaderTimeout) {
+			continue // its loop serves it when the request arrives
 		}
 		e.dispatch(s)
 	}
+}
+
+// sessionFor wraps an accepted connection: raw for an event loop when it
+// is plain TCP and there are loops, else for workers.
+func (e *Engine) sessionFor(c net.Conn) (*session, error) {
+	if tc, ok := c.(*net.TCPConn); ok && e.reactor != nil {
+		return rawSession(tc)
+	}
+	return newSession(c), nil
 }
 
 // acceptFailed handles an accept error: true when the listener is closed;

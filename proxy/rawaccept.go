@@ -4,67 +4,25 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
-	"os"
-	"time"
 
-	"golang.org/x/sys/unix"
+	"tollgate/upstream"
 )
 
-// serveRaw serves a plain TCP listener's connections from the event
-// loops as bare sockets: each accepted socket is taken out of Go's
-// netpoller (its fd duplicated, the net.Conn closed), so the netpoller does
-// not wake for the requests the loops serve; a loop blocked in epoll_wait
-// is then the only thread that does. A worker that needs the connection
-// makes a net.Conn again (sessionConn).
-func (e *Engine) serveRaw(l *net.TCPListener) error {
-	var lastWarn time.Time
-	for {
-		c, err := l.AcceptTCP()
-		if err != nil {
-			if e.acceptFailed(err, &lastWarn) {
-				return nil
-			}
-			continue
-		}
-		s, err := rawSession(c)
-		if err != nil {
-			e.warnEverySecond(&lastWarn, "connection dropped", err)
-			continue
-		}
-		if !e.track(s) {
-			s.closeConn()
-			continue
-		}
-		if e.reactor.adopt(s, e.snap.Load().Conf.Server.ReadHeaderTimeout) {
-			continue // its loop serves it when the request arrives
-		}
-		e.dispatch(s)
-	}
-}
-
-// rawSession turns an accepted connection into a session that owns a
-// duplicate of its socket; c is closed (which takes it out of Go's
-// netpoller). Go made the socket non-blocking, with TCP_NODELAY and
-// keep-alive probes, when it accepted it.
+// rawSession turns an accepted plain TCP connection into a session its
+// event loop serves as a bare socket: the session owns a duplicate of the
+// socket and c is closed, which takes the socket out of Go's netpoller, so
+// the netpoller does not wake for the requests the loop serves (a loop
+// blocked in epoll_wait is then the only thread that does). A worker that
+// needs the connection makes a net.Conn again (sessionConn). Go made the
+// socket non-blocking, with TCP_NODELAY and keep-alive probes, when it
+// accepted it.
 func rawSession(c *net.TCPConn) (*session, error) {
 	defer c.Close()
-	var peer netip.AddrPort
-	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
-		peer = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	}
-	rc, err := c.SyscallConn()
+	fd, err := upstream.DupSocket(c)
 	if err != nil {
-		return nil, fmt.Errorf("client socket: %w", err)
+		return nil, fmt.Errorf("client: %w", err)
 	}
-	fd, derr := -1, error(nil)
-	if err := rc.Control(func(f uintptr) { fd, derr = unix.FcntlInt(f, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
-		return nil, fmt.Errorf("client socket: %w", err)
-	}
-	if derr != nil {
-		return nil, fmt.Errorf("dup client socket: %w", derr)
-	}
-	return newRawSession(fd, peer), nil
+	return newRawSession(fd, peerOf(c)), nil
 }
 
 // sessionConn returns s's net.Conn, making it on first use for a session
@@ -78,15 +36,9 @@ func (e *Engine) sessionConn(s *session) (net.Conn, error) {
 	if !s.ownFD {
 		return nil, errors.New("session has no connection")
 	}
-	dup, err := unix.FcntlInt(uintptr(s.fd), unix.F_DUPFD_CLOEXEC, 0)
+	c, err := upstream.NetConn(s.fd, "client")
 	if err != nil {
-		return nil, fmt.Errorf("dup client socket: %w", err)
-	}
-	f := os.NewFile(uintptr(dup), "client")
-	c, err := net.FileConn(f) // a second duplicate, which the net.Conn owns
-	f.Close()
-	if err != nil {
-		return nil, fmt.Errorf("client socket as net.Conn: %w", err)
+		return nil, err
 	}
 	e.mu.Lock() // closeAll reads it under the lock
 	s.c = c

@@ -58,10 +58,17 @@ type session struct {
 func newSession(c net.Conn) *session {
 	s := &session{c: c, fd: -1, upFD: -1, fresh: true, wheel: wheelLink{slot: -1}}
 	_, s.isTLS = c.(*tls.Conn)
-	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
-		s.peer = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-	}
+	s.peer = peerOf(c)
 	return s
+}
+
+// peerOf returns c's remote address, IPv4-mapped addresses unmapped.
+func peerOf(c net.Conn) netip.AddrPort {
+	ap, err := netip.ParseAddrPort(c.RemoteAddr().String())
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
 
 // newRawSession wraps a plain TCP socket accepted raw: event loops serve

@@ -2,9 +2,7 @@ package upstream
 
 import (
 	"bufio"
-	"fmt"
 	"net"
-	"os"
 	"sync"
 	"time"
 	"unsafe"
@@ -59,12 +57,8 @@ type Conn struct {
 func newConn(t *Target, nc net.Conn) *Conn {
 	c := &Conn{Conn: nc, t: t, fd: -1}
 	if tc, ok := nc.(*net.TCPConn); ok {
-		if rc, err := tc.SyscallConn(); err == nil {
-			rc.Control(func(fd uintptr) {
-				if d, err := unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0); err == nil {
-					c.fd = d
-				}
-			})
+		if fd, err := DupSocket(tc); err == nil {
+			c.fd = fd
 		}
 	}
 	c.src.c = c
@@ -78,15 +72,9 @@ func (c *Conn) Materialize() error {
 	if c.Conn != nil {
 		return nil
 	}
-	d, err := unix.FcntlInt(uintptr(c.fd), unix.F_DUPFD_CLOEXEC, 0)
+	nc, err := NetConn(c.fd, "upstream")
 	if err != nil {
-		return fmt.Errorf("upstream socket: %w", err)
-	}
-	f := os.NewFile(uintptr(d), "upstream")
-	nc, err := net.FileConn(f) // its own duplicate
-	f.Close()
-	if err != nil {
-		return fmt.Errorf("upstream socket as net.Conn: %w", err)
+		return err
 	}
 	c.Conn = nc
 	return nil
