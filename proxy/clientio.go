@@ -4,9 +4,10 @@ import (
 	"errors"
 	"io"
 	"net"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"tollgate/upstream"
 )
 
 // errWouldBlock is what a non-blocking client read returns when the socket
@@ -71,7 +72,7 @@ func (cio *clientIO) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	n, errno := rawRead(cio.fd, p)
+	n, errno := upstream.RawIO(unix.SYS_READ, cio.fd, p)
 	switch {
 	case errno == unix.EAGAIN:
 		return 0, errWouldBlock
@@ -99,7 +100,7 @@ func (cio *clientIO) Write(p []byte) (int, error) {
 	}
 	done := 0
 	for done < len(p) {
-		n, errno := rawWrite(cio.fd, p[done:])
+		n, errno := upstream.RawIO(unix.SYS_WRITE, cio.fd, p[done:])
 		if errno == unix.EAGAIN {
 			break
 		}
@@ -110,30 +111,4 @@ func (cio *clientIO) Write(p []byte) (int, error) {
 	}
 	cio.overflow = append(cio.overflow, p[done:]...)
 	return len(p), nil
-}
-
-// rawRead and rawWrite are read(2) and write(2) made as raw system calls:
-// a non-blocking call returns at once, so the scheduler need not hand the
-// loop's P to another thread meanwhile (with ordinary calls, sysmon kept
-// doing so under load, at the cost of thread wake-ups and a sysmon waking
-// every 20 µs). len(p) > 0.
-func rawRead(fd int, p []byte) (int, unix.Errno) {
-	for {
-		n, _, errno := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-		if errno != unix.EINTR {
-			return int(n), errno
-		}
-	}
-}
-
-func rawWrite(fd int, p []byte) (int, unix.Errno) {
-	for {
-		n, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-		if errno == 0 {
-			return int(n), 0
-		}
-		if errno != unix.EINTR {
-			return 0, errno
-		}
-	}
 }

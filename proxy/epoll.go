@@ -8,7 +8,7 @@ import (
 
 // epollCtl and epollPoll are epoll_ctl(2) and a non-blocking
 // epoll_pwait(2) made as raw system calls: neither blocks, so the event
-// loop keeps its P (see rawRead).
+// loop keeps its P (see upstream.RawIO).
 func epollCtl(epfd, op, fd int, ev *unix.EpollEvent) error {
 	_, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(epfd), uintptr(op), uintptr(fd), uintptr(unsafe.Pointer(ev)), 0, 0)
 	if errno != 0 {

@@ -103,7 +103,6 @@ func (l *evLoop) drive(s *session, cc *clientConn, st step) {
 			s.cc = cc
 			if !l.awaitUpstream(s, fs.conn, fs.rh) {
 				s.cc = nil
-				fs.conn.SetNonblocking(false)
 				cc.resumeAt = resumeAwaitHead
 				l.handOff(s, cc)
 			}

@@ -3,7 +3,6 @@ package upstream
 import (
 	"errors"
 	"io"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -38,7 +37,7 @@ func (s *connSource) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	n, errno := rawIO(unix.SYS_READ, s.c.fd, p)
+	n, errno := RawIO(unix.SYS_READ, s.c.fd, p)
 	switch {
 	case errno == unix.EAGAIN:
 		return 0, ErrWouldBlock
@@ -48,21 +47,6 @@ func (s *connSource) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	return n, nil
-}
-
-// rawIO is read(2) or write(2) (sysno) on fd as a raw system call: it never
-// blocks (the socket is non-blocking), and the scheduler need not hand the
-// calling loop's P to another thread meanwhile. len(p) > 0.
-func rawIO(sysno uintptr, fd int, p []byte) (int, unix.Errno) {
-	for {
-		n, _, errno := unix.RawSyscall(sysno, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-		if errno == 0 {
-			return int(n), 0
-		}
-		if errno != unix.EINTR {
-			return 0, errno
-		}
-	}
 }
 
 // WriteNow writes p for an event loop with a non-blocking write(2): a
@@ -76,7 +60,7 @@ func (c *Conn) WriteNow(p []byte) (int, error) {
 	}
 	done := 0
 	for done < len(p) {
-		n, errno := rawIO(unix.SYS_WRITE, c.fd, p[done:])
+		n, errno := RawIO(unix.SYS_WRITE, c.fd, p[done:])
 		switch {
 		case errno == unix.EAGAIN:
 			return done, ErrWouldBlock

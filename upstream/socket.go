@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -43,4 +44,22 @@ func NetConn(fd int, name string) (net.Conn, error) {
 		return nil, fmt.Errorf("%s socket as net.Conn: %w", name, err)
 	}
 	return c, nil
+}
+
+// RawIO is read(2) or write(2) (sysno) on the non-blocking socket fd as a
+// raw system call, for an event loop (this package's and the engine's): it
+// never blocks, and the scheduler need not hand the loop's P to another
+// thread meanwhile (with ordinary calls sysmon kept doing so under load,
+// at the cost of thread wake-ups). EINTR is retried; on an error n is 0.
+// len(p) > 0.
+func RawIO(sysno uintptr, fd int, p []byte) (int, unix.Errno) {
+	for {
+		n, _, errno := unix.RawSyscall(sysno, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		if errno == 0 {
+			return int(n), 0
+		}
+		if errno != unix.EINTR {
+			return 0, errno
+		}
+	}
 }
