@@ -44,7 +44,7 @@ type reactor struct {
 // evLoop is one event loop: an epoll set and the goroutine that waits on
 // it, locked to its thread and blocked in epoll_wait(2) itself, as an
 // nginx worker is: every socket it serves is kept out of Go's netpoller
-// (see Engine.serveRaw and upstream.Conn), so nothing else wakes for them.
+// (see rawSession and upstream.Conn), so nothing else wakes for them.
 type evLoop struct {
 	r    *reactor
 	bit  uint64 // this loop's bit in upstream.Conn.LoopMask

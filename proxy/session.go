@@ -21,7 +21,7 @@ const (
 // attached only while a request is being read or served.
 type session struct {
 	// c is the connection as a net.Conn, for workers. A connection accepted
-	// raw (see Engine.serveRaw) has none until a worker first needs it
+	// raw (see rawSession) has none until a worker first needs it
 	// (Engine.sessionConn); until then its socket is not in Go's netpoller,
 	// which would otherwise wake for every request the loop serves.
 	c     net.Conn
