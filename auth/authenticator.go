@@ -188,33 +188,46 @@ func (a *Authenticator) Close() {
 // invalid rather than as missing (and a JWT access token can be
 // introspected on an introspection-only route). Methods the config does
 // not set up are skipped. ctx bounds nothing but is passed to
-// introspection for its values; a nil ctx is allowed.
+// introspection for its values; a nil ctx is allowed. It may wait on the
+// network (a JWKS fetch for an unknown kid, an introspection call).
 func (a *Authenticator) Authenticate(ctx context.Context, methods []string, scopes []string, c Credentials) (Identity, *Error) {
+	id, err, _ := a.authenticate(ctx, methods, scopes, c, true)
+	return id, err
+}
+
+// Decide is Authenticate without waiting: it decides from what is at hand
+// (a cached token, loaded keys, API keys) and returns done false, and
+// nothing else, when only a network call could decide; the caller then
+// calls Authenticate where waiting is allowed. It does not allocate for a
+// cached token.
+func (a *Authenticator) Decide(methods []string, scopes []string, c Credentials) (id Identity, err *Error, done bool) {
+	return a.authenticate(nil, methods, scopes, c, false)
+}
+
+// authenticate is Authenticate and Decide; wait says which.
+func (a *Authenticator) authenticate(ctx context.Context, methods []string, scopes []string, c Credentials, wait bool) (id Identity, err *Error, done bool) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	method, token := a.choose(methods, c)
-	var (
-		id  Identity
-		err *Error
-	)
 	switch method {
 	case conf.AuthJWT:
-		id, err = a.jwt.verify(token)
+		id, err, done = a.jwt.check(token, wait)
 	case conf.AuthIntrospection:
-		id, err = a.intro.check(ctx, token)
+		id, err, done = a.intro.decide(ctx, token, wait)
 	case conf.AuthAPIKey:
 		id, err = a.keys.check(c.APIKey)
+		done = true
 	default:
-		return Identity{}, errMissing()
+		return Identity{}, errMissing(), true
 	}
-	if err != nil {
-		return Identity{}, err
+	if err != nil || !done {
+		return Identity{}, err, done
 	}
 	if !hasAll(id.Scopes, scopes) {
-		return Identity{}, errScope(method, scopes)
+		return Identity{}, errScope(method, scopes), true
 	}
-	return id, nil
+	return id, nil, true
 }
 
 // choose picks the deciding method and, for bearer methods, the token.

@@ -126,4 +126,5 @@ var (
 	errNoKey           = errors.New("no key fits the token's algorithm")
 	errKeysUnavailable = errors.New("no JWKS has been fetched yet")
 	errBadKid          = errors.New("kid header is not a string")
+	errFetchNeeded     = errors.New("only a JWKS fetch can find the key")
 )

@@ -69,13 +69,31 @@ func newIntrospector(cfg *conf.Introspection, client *http.Client, cache *tokenC
 
 // check authenticates an opaque token.
 func (in *introspector) check(ctx context.Context, token []byte) (Identity, *Error) {
+	id, err, _ := in.decide(ctx, token, true)
+	return id, err
+}
+
+// decide authenticates an opaque token from the cache, or with an
+// introspection call when wait is set; without wait, a token not cached
+// returns done false.
+func (in *introspector) decide(ctx context.Context, token []byte, wait bool) (id Identity, err *Error, done bool) {
 	if len(token) > maxOpaqueLen || !b64token(token) {
-		return Identity{}, errInvalid(conf.AuthIntrospection, ReasonMalformed, errors.New("not a b64token"))
+		return Identity{}, errInvalid(conf.AuthIntrospection, ReasonMalformed, errors.New("not a b64token")), true
 	}
 	sum := sha256.Sum256(token)
 	if e, ok := in.cache.get(sum, in.now()); ok {
-		return e.id, e.fail
+		return e.id, e.fail, true
 	}
+	if !wait {
+		return Identity{}, nil, false
+	}
+	id, err = in.ask(ctx, token, sum)
+	return id, err, true
+}
+
+// ask asks the endpoint about a token not cached, one call per token at
+// a time.
+func (in *introspector) ask(ctx context.Context, token []byte, sum [32]byte) (Identity, *Error) {
 	v, err, _ := in.sf.Do(string(sum[:]), func() (any, error) {
 		return in.lookup(ctx, string(token), sum)
 	})

@@ -109,28 +109,50 @@ func (v *jwtVerifier) loadFiles(keys []conf.JWTKey) error {
 // verify authenticates a JWT, from the cache when it was verified before
 // under the current keys.
 func (v *jwtVerifier) verify(token []byte) (Identity, *Error) {
+	id, err, _ := v.check(token, true)
+	return id, err
+}
+
+// check authenticates a JWT. With wait false it never waits on the
+// network: when only a JWKS fetch (a kid no loaded set has) could decide,
+// it returns done false and nothing else.
+func (v *jwtVerifier) check(token []byte, wait bool) (id Identity, err *Error, done bool) {
 	if len(token) > maxJWTLen {
-		return Identity{}, errInvalid(conf.AuthJWT, ReasonMalformed, errors.New("token too long"))
+		return Identity{}, errInvalid(conf.AuthJWT, ReasonMalformed, errors.New("token too long")), true
 	}
 	sum := sha256.Sum256(token)
 	now := v.now()
 	if e, ok := v.cache.get(sum, now); ok {
-		return e.id, nil
+		return e.id, nil, true
 	}
 	gen := v.cache.generation()
-	id, until, err := v.verifySlow(string(token), now)
+	keyFunc := v.keyFor
+	if !wait {
+		keyFunc = v.keyAtHand
+	}
+	id, until, err := v.verifySlow(string(token), now, keyFunc)
+	if err == errMustWait {
+		return Identity{}, nil, false
+	}
 	if err != nil {
-		return Identity{}, err
+		return Identity{}, err, true
 	}
 	v.cache.put(sum, cacheEntry{id: id, until: until.UnixNano(), gen: gen}, now)
-	return id, nil
+	return id, nil, true
 }
+
+// errMustWait is verifySlow's answer when its key function could only
+// decide after a JWKS fetch and was told not to wait.
+var errMustWait = &Error{Reason: "must_wait"}
 
 // verifySlow parses and checks the token and returns its identity and how
 // long the verdict holds (exp plus leeway).
-func (v *jwtVerifier) verifySlow(token string, now time.Time) (Identity, time.Time, *Error) {
+func (v *jwtVerifier) verifySlow(token string, now time.Time, keyFunc jwt.Keyfunc) (Identity, time.Time, *Error) {
 	claims := jwt.MapClaims{}
-	tok, err := v.parser.ParseWithClaims(token, claims, v.keyFor)
+	tok, err := v.parser.ParseWithClaims(token, claims, keyFunc)
+	if errors.Is(err, errFetchNeeded) {
+		return Identity{}, time.Time{}, errMustWait
+	}
 	if err != nil {
 		return Identity{}, time.Time{}, v.refusal(tok, err)
 	}
@@ -148,7 +170,15 @@ func (v *jwtVerifier) verifySlow(token string, now time.Time) (Identity, time.Ti
 // keyFor is the jwt.Keyfunc: it refuses algorithms not configured and
 // returns only keys whose type fits the token's algorithm, fetching JWKS
 // again (rate-limited) when none is known.
-func (v *jwtVerifier) keyFor(t *jwt.Token) (any, error) {
+func (v *jwtVerifier) keyFor(t *jwt.Token) (any, error) { return v.key(t, true) }
+
+// keyAtHand is keyFor without the fetch: when no loaded key fits and JWKS
+// sources exist, it returns errFetchNeeded.
+func (v *jwtVerifier) keyAtHand(t *jwt.Token) (any, error) { return v.key(t, false) }
+
+// key picks the keys for t; fetch says whether an unknown kid may refetch
+// the JWKS sources (and so wait on the network).
+func (v *jwtVerifier) key(t *jwt.Token, fetch bool) (any, error) {
 	alg := t.Method.Alg()
 	if !slices.Contains(v.algs, alg) {
 		return nil, errAlgNotAllowed
@@ -159,6 +189,9 @@ func (v *jwtVerifier) keyFor(t *jwt.Token) (any, error) {
 	}
 	keys := v.candidates(alg, kid)
 	if len(keys) == 0 && len(v.sources) > 0 {
+		if !fetch {
+			return nil, errFetchNeeded
+		}
 		v.refreshAll()
 		keys = v.candidates(alg, kid)
 	}

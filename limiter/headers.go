@@ -36,18 +36,22 @@ func (d *Decision) PolicyHeader() string {
 
 // StateHeader returns the ietf RateLimit value,
 // `"<policy>";r=<remaining>;t=<seconds to next token>`. It allocates the
-// returned string (one allocation).
+// returned string (one allocation); AppendStateHeader does not.
 func (d *Decision) StateHeader() string {
-	if d.pol == nil {
-		return ""
-	}
 	var buf [96]byte
-	b := append(buf[:0], d.pol.quoted...)
+	return string(d.AppendStateHeader(buf[:0]))
+}
+
+// AppendStateHeader appends the ietf RateLimit value to b.
+func (d *Decision) AppendStateHeader(b []byte) []byte {
+	if d.pol == nil {
+		return b
+	}
+	b = append(b, d.pol.quoted...)
 	b = append(b, ";r="...)
 	b = strconv.AppendInt(b, int64(d.Remaining), 10)
 	b = append(b, ";t="...)
-	b = strconv.AppendInt(b, int64(d.ResetSeconds), 10)
-	return string(b)
+	return strconv.AppendInt(b, int64(d.ResetSeconds), 10)
 }
 
 // LimitHeader returns the legacy X-RateLimit-Limit value (preformatted).

@@ -379,8 +379,8 @@ func (l *Limiter) StoreStatus() string {
 	return "redis-down"
 }
 
-// Remote reports whether decisions use the Redis store (and so may wait
-// on a round trip to it).
+// Remote reports whether decisions use the Redis store. A decision never
+// waits for it: tokens are leased in batches in the background.
 func (l *Limiter) Remote() bool {
 	sn := l.snap.Load()
 	return sn != nil && sn.store != nil

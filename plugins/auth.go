@@ -20,10 +20,6 @@ type authFilter struct {
 	m       Metrics
 }
 
-// MayBlock reports that authenticating may wait on the network: a JWKS
-// fetch or an introspection call when the token is not cached.
-func (f *authFilter) MayBlock() bool { return true }
-
 // NewAuthFilter returns the filter that authenticates requests for route
 // with a, or nil when the route asks for no auth. apiKeyHeader is the
 // header API keys come in ("" means DefaultAPIKeyHeader); m counts
@@ -43,13 +39,34 @@ func NewAuthFilter(a *auth.Authenticator, route *conf.Route, m Metrics, apiKeyHe
 		header: apiKeyHeader, m: m}
 }
 
-// Request authenticates x or stops the chain with a refusal.
+// Decide authenticates x from what is at hand (a cached token, loaded
+// keys, API keys), or says pending when only a JWKS fetch or an
+// introspection call can decide.
+func (f *authFilter) Decide(x *Exchange) (*Reply, bool) {
+	id, err, done := f.a.Decide(f.methods, f.scopes, f.credentials(x))
+	if !done {
+		return nil, true
+	}
+	return f.settle(x, id, err), false
+}
+
+// Request authenticates x, waiting on the network if it must, or stops
+// the chain with a refusal.
 func (f *authFilter) Request(x *Exchange) *Reply {
-	c := auth.Credentials{
+	id, err := f.a.Authenticate(x.Ctx, f.methods, f.scopes, f.credentials(x))
+	return f.settle(x, id, err)
+}
+
+// credentials reads what the request presents.
+func (f *authFilter) credentials(x *Exchange) auth.Credentials {
+	return auth.Credentials{
 		Authorization: x.Request.Get("Authorization"),
 		APIKey:        x.Request.Get(f.header),
 	}
-	id, err := f.a.Authenticate(x.Ctx, f.methods, f.scopes, c)
+}
+
+// settle records a verified caller on x, or returns the refusal.
+func (f *authFilter) settle(x *Exchange, id auth.Identity, err *auth.Error) *Reply {
 	if err != nil {
 		return f.refuse(err)
 	}

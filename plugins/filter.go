@@ -8,6 +8,7 @@ package plugins
 import (
 	"context"
 	"net/netip"
+	"unsafe"
 )
 
 // Headers is the editable view of a message head that filters work on.
@@ -85,6 +86,7 @@ type Exchange struct {
 	Status int
 
 	extra  [][2]string
+	values []byte // backs the values of AddResponseHeaderFunc
 	enders []Ender
 }
 
@@ -92,6 +94,18 @@ type Exchange struct {
 // back to the client, the upstream's or a gateway reply.
 func (x *Exchange) AddResponseHeader(name, value string) {
 	x.extra = append(x.extra, [2]string{name, value})
+}
+
+// AddResponseHeaderFunc is AddResponseHeader for a value that appendValue
+// appends to a buffer the exchange reuses, so that queuing a formatted
+// value (a remaining count, say) does not allocate. The value is valid
+// until the exchange is reset: whoever reads ResponseHeaders must not keep
+// it longer.
+func (x *Exchange) AddResponseHeaderFunc(name string, appendValue func([]byte) []byte) {
+	start := len(x.values)
+	x.values = appendValue(x.values)
+	v := x.values[start:]
+	x.extra = append(x.extra, [2]string{name, unsafe.String(unsafe.SliceData(v), len(v))})
 }
 
 // ResponseHeaders returns the headers queued by AddResponseHeader.
@@ -115,40 +129,65 @@ func (x *Exchange) Reset() {
 	for i := range enders[:cap(enders)] {
 		enders[:cap(enders)][i] = nil
 	}
-	*x = Exchange{extra: extra, enders: enders}
+	*x = Exchange{extra: extra, values: x.values[:0], enders: enders}
 }
 
-// Blocker is implemented by filters whose Request hook may wait on the
-// network (a token introspection call, a JWKS fetch, a Redis round trip).
-// The engine runs a chain that may block on a goroutine of its own, never
-// on an event loop that serves other connections meanwhile.
-type Blocker interface {
-	MayBlock() bool
+// Waiter is implemented by a filter that decides most requests at once
+// but must sometimes wait on the network: a JWKS fetch for an unknown kid,
+// an introspection call for a token not cached. Decide answers from what
+// is at hand (r, or nil to go on) or says pending: the engine then runs the
+// filter's Request, which may wait, away from the event loop, and resumes
+// the chain on the loop with its answer. A filter that is not a Waiter
+// never waits: its Request is its decision (a local or leased quota, a
+// header edit).
+type Waiter interface {
+	Decide(x *Exchange) (r *Reply, pending bool)
 }
 
 // Chain is a route's ordered filters.
 type Chain []Filter
 
-// MayBlock reports whether any filter of the chain may block.
-func (c Chain) MayBlock() bool {
-	for _, f := range c {
-		if b, ok := f.(Blocker); ok && b.MayBlock() {
-			return true
+// Decide runs the chain's decisions in order from filter from on, without
+// waiting. It returns the reply that stopped the chain (or nil) and at,
+// the index of the filter that stopped it or len(c) when all ran; pending
+// says that filter at must run its Request where it may wait, after which
+// the chain goes on with Decide(x, at+1) (see Resume).
+func (c Chain) Decide(x *Exchange, from int) (r *Reply, at int, pending bool) {
+	for i := from; i < len(c); i++ {
+		if w, ok := c[i].(Waiter); ok {
+			if r, pending = w.Decide(x); pending || r != nil {
+				return r, i, pending
+			}
+			continue
+		}
+		if r = c[i].Request(x); r != nil {
+			return r, i, false
 		}
 	}
-	return false
+	return nil, len(c), false
 }
 
-// RunRequest runs the Request hooks in order. It returns the reply that
-// stopped the chain (or nil) and how many filters ran to completion, which
-// RunResponse needs.
-func (c Chain) RunRequest(x *Exchange) (*Reply, int) {
-	for i, f := range c {
-		if r := f.Request(x); r != nil {
-			return r, i
+// Wait runs the Request of filter at, which Decide left pending; it may
+// block. Call it off the event loop.
+func (c Chain) Wait(x *Exchange, at int) *Reply { return c[at].Request(x) }
+
+// RunRequest runs the chain to its end where waiting is allowed (a worker
+// goroutine, a test). It returns the reply that stopped the chain (or nil)
+// and how many filters ran to completion, which RunResponse needs.
+func (c Chain) RunRequest(x *Exchange) (*Reply, int) { return c.RunFrom(x, 0) }
+
+// RunFrom is RunRequest from filter from on.
+func (c Chain) RunFrom(x *Exchange, from int) (*Reply, int) {
+	for {
+		r, at, pending := c.Decide(x, from)
+		if !pending {
+			return r, at
 		}
+		if r = c.Wait(x, at); r != nil {
+			return r, at
+		}
+		from = at + 1
 	}
-	return nil, len(c)
 }
 
 // RunResponse runs the Response hooks of the first n filters in reverse.

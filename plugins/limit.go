@@ -29,9 +29,10 @@ func reasonIndex(reason string) int {
 // the concurrency slot when the exchange ends. It keeps no per-request
 // state: the slot is found again from the exchange's client and route.
 //
-// Allocations per request: none for the decision; with ietf headers one
-// string (the RateLimit value; RateLimit-Policy is cached per policy);
-// with legacy headers none while the remaining count is below 100. A
+// Allocations per request: none for the decision; none with ietf headers
+// (the RateLimit value is formatted in the exchange's buffer,
+// RateLimit-Policy is cached per policy); with legacy headers none while
+// the remaining count is below 100. A
 // refusal uses a preformatted Reply for Retry-After up to 60 s.
 type limitFilter struct {
 	l       *limiter.Limiter
@@ -42,9 +43,6 @@ type limitFilter struct {
 	replies [len(reasons)][cachedRetries]*Reply
 	tickets sync.Pool // *slotTicket
 }
-
-// MayBlock reports that a decision may need a Redis round trip.
-func (f *limitFilter) MayBlock() bool { return f.l.Remote() }
 
 // NewLimitFilter returns the quota filter of route, or nil when the route
 // is not metered (limit: false). headers is limits.headers (ietf, legacy or
@@ -63,7 +61,8 @@ func NewLimitFilter(l *limiter.Limiter, route *conf.Route, headers string, m Met
 	return f
 }
 
-// Request decides the request, queues the rate-limit headers and refuses
+// Request decides the request, never waiting (the Redis store leases
+// tokens in batches in the background), queues the rate-limit headers and refuses
 // it with 429 when over quota or over concurrency.
 func (f *limitFilter) Request(x *Exchange) *Reply {
 	d := f.l.Allow(x.ClientID, x.ClientIP, x.Route, x.Upstream)
@@ -115,7 +114,7 @@ func (f *limitFilter) queueHeaders(x *Exchange, d *limiter.Decision) {
 		x.AddResponseHeader(limiter.HeaderReset, d.ResetHeader())
 	default:
 		x.AddResponseHeader(limiter.HeaderPolicy, d.PolicyHeader())
-		x.AddResponseHeader(limiter.HeaderRateLimit, d.StateHeader())
+		x.AddResponseHeaderFunc(limiter.HeaderRateLimit, d.AppendStateHeader)
 	}
 }
 

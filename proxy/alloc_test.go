@@ -22,16 +22,36 @@ func TestSmallGETDoesNotAllocate(t *testing.T) {
 	}
 	defer l.Close()
 	go e.Serve(l)
-	client, err := net.Dial("tcp", l.Addr().String())
+	assertNoAllocs(t, e, l.Addr().String(), "GET /small HTTP/1.1\r\nHost: bench\r\nX-Request-Id: abc\r\n\r\n")
+}
+
+// TestJWTLimitedGETDoesNotAllocate: the same for the traffic a gateway
+// exists for, a GET with a cached JWT on a route with per-client limits
+// (local store, quota not reached), served on the event loop.
+func TestJWTLimitedGETDoesNotAllocate(t *testing.T) {
+	e, addr := newGatewayEngine(t, rawOrigin(t, string(bytes.Repeat([]byte("x"), 128))))
+	assertNoAllocs(t, e, addr, "GET /jwt HTTP/1.1\r\nHost: bench\r\nX-Request-Id: abc\r\nAuthorization: Bearer "+
+		hs256Token(t, "bench-client")+"\r\n\r\n")
+}
+
+// assertNoAllocs sends req over one keep-alive connection to addr and
+// fails if a request allocates, or if the requests were not served on the
+// event loop.
+func assertNoAllocs(t *testing.T, e *Engine, addr, req string) {
+	t.Helper()
+	client, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	req := []byte("GET /small HTTP/1.1\r\nHost: bench\r\nX-Request-Id: abc\r\n\r\n")
 	br := bufio.NewReaderSize(client, 8192)
+	raw := []byte(req)
 	roundTrip := func() {
-		if _, err := client.Write(req); err != nil {
+		if _, err := client.Write(raw); err != nil {
 			t.Fatal(err)
+		}
+		if status, _ := br.Peek(12); string(status) != "HTTP/1.1 200" {
+			t.Fatalf("status line %q", status)
 		}
 		if err := readResponse(br); err != nil {
 			t.Fatal(err)

@@ -393,7 +393,11 @@ type clientConn struct {
 	rt       *routeRT   // the current request's route, for a resumed request
 	fail     failure    // readRequest's verdict, for a resumed request
 	resumeAt resumeKind // where a worker picks up a request from a loop
-	keep     bool       // for resumeFlush: whether the connection goes on
+	// waitAt is the filter a suspended exchange waits on, and waitReply
+	// its answer (nil: go on with the chain).
+	waitAt    int
+	waitReply *plugins.Reply
+	keep      bool // for resumeFlush: whether the connection goes on
 }
 
 func newClientConn(e *Engine) *clientConn {

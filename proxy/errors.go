@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 
+	"tollgate/plugins"
 	"tollgate/upstream"
 )
 
@@ -26,6 +27,7 @@ const (
 	failUnavailable            // 503 no target, pool exhausted
 	failTimeout                // 504 upstream did not answer in time
 	failConnectTimeout         // 504 connect timed out
+	failInternal               // 500 the gateway failed (a filter panicked)
 )
 
 var failureInfo = [...]struct {
@@ -44,7 +46,12 @@ var failureInfo = [...]struct {
 	failUnavailable:    {503, "unavailable", "no upstream target is available"},
 	failTimeout:        {504, "gateway_timeout", "upstream did not answer in time"},
 	failConnectTimeout: {504, "gateway_timeout", "upstream connect timed out"},
+	failInternal:       {500, "internal_error", "the gateway failed to serve the request"},
 }
+
+// panicReply answers a request whose waiting filter panicked.
+var panicReply = &plugins.Reply{Status: failureInfo[failInternal].status,
+	Code: failureInfo[failInternal].code, Message: failureInfo[failInternal].message}
 
 // classifyUpstream maps an error from talking to an upstream to a failure.
 func classifyUpstream(err error) failure {

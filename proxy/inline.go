@@ -5,20 +5,25 @@ import (
 	"errors"
 	"time"
 
+	"tollgate/plugins"
 	"tollgate/upstream"
 )
 
 // Serving on the event loop.
 //
 // A loop serves a request itself when everything it needs is at hand: the
-// whole head is buffered, there is no request body, the route's filters
-// cannot block, an idle pooled upstream connection is ready, and the whole
-// response arrives in one read. It then never waits except for the
+// whole head is buffered, so is the whole body if there is one (a small
+// Content-Length body), an idle pooled upstream connection is ready, and
+// the whole response arrives in one read. It never waits except for the
 // upstream's answer, and that wait is an entry in the loop's epoll set, not
-// a parked goroutine. Anything else (a partial head, a body, a dial, a
-// retry, a large or streamed response, a client slow to read) is handed to
-// a worker goroutine at the point the request reached, and the worker
-// finishes it with the same blocking code every request used to take.
+// a parked goroutine. A filter that must wait on the network (a JWKS fetch,
+// an introspection call) suspends the exchange: its wait runs on a
+// goroutine that posts the answer back to the loop (evLoop.post), and the
+// loop goes on with the chain where it stopped. Anything else (a partial
+// head, a large or chunked body, a dial, a retry, a large or streamed
+// response, a client slow to read) is handed to a worker goroutine at the
+// point the request reached, and the worker finishes it with the same
+// blocking code.
 
 // step is what the loop does next with a session.
 type step int
@@ -27,6 +32,7 @@ const (
 	stepNext    step = iota // a request was answered: look for the next one
 	stepIdle                // nothing to read and nothing left to write: park
 	stepAwait               // the request waits for its upstream's answer
+	stepWait                // a filter waits off the loop (cc.waitAt); the loop resumes it
 	stepHandoff             // a worker takes over at cc.resumeAt
 	stepClose               // close the connection
 )
@@ -37,6 +43,7 @@ type resumeKind int
 const (
 	resumeServe     resumeKind = iota // read the (partial) head and go on as usual
 	resumeParsed                      // head read and routed: serveParsed
+	resumeChain                       // filter cc.waitAt answered cc.waitReply: go on with the chain
 	resumeTry                         // target picked: connect, send, read the head
 	resumeAwaitHead                   // request sent: read the response head
 	resumeSettle                      // response head read with cc.fs.f: settle the try
@@ -106,6 +113,8 @@ func (l *evLoop) drive(s *session, cc *clientConn, st step) {
 				cc.resumeAt = resumeAwaitHead
 				l.handOff(s, cc)
 			}
+		case stepWait:
+			l.suspend(s, cc)
 		case stepHandoff:
 			l.handOff(s, cc)
 		case stepClose:
@@ -119,6 +128,45 @@ func (l *evLoop) drive(s *session, cc *clientConn, st step) {
 func (l *evLoop) putConn(cc *clientConn) {
 	cc.detach()
 	l.r.e.connPool.Put(cc)
+}
+
+// suspend runs the wait of the filter the exchange stopped at
+// (cc.waitAt) on a goroutine, which posts the answer back to the loop;
+// the loop then resumes the exchange (resumeFiltered). Meanwhile the
+// session is busy: client bytes that arrive are looked at afterwards.
+func (l *evLoop) suspend(s *session, cc *clientConn) {
+	e := l.r.e
+	s.cc = cc
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		cc.waitReply = l.waitFilter(s, cc)
+		if !l.post(s) { // the loop stopped meanwhile: a worker finishes
+			s.cc = nil
+			cc.resumeAt = resumeChain
+			l.handOff(s, cc)
+		}
+	}()
+}
+
+// waitFilter runs the waiting filter's Request; a panic is logged and
+// answered 500, as a panic on the loop would close the connection.
+func (l *evLoop) waitFilter(s *session, cc *clientConn) (r *plugins.Reply) {
+	defer func() {
+		if v := recover(); v != nil {
+			l.r.e.log.Error("filter panicked while waiting", "panic", v, "peer", s.peer.String())
+			r = panicReply
+		}
+	}()
+	return cc.rt.chain.Wait(&cc.x, cc.waitAt)
+}
+
+// resumeFiltered goes on with a session whose waiting filter answered.
+func (l *evLoop) resumeFiltered(s *session) {
+	cc := s.cc
+	s.cc = nil
+	defer l.recoverSession(s, cc)
+	l.drive(s, cc, cc.filterAnswered())
 }
 
 // handOff gives s, with cc attached, to a worker goroutine, which resumes
@@ -159,14 +207,52 @@ func (cc *clientConn) nextInline() step {
 	cc.s.state.Store(stateActive)
 	rt, f := cc.readRequest(snap)
 	cc.rt, cc.fail = rt, f
-	if f != failNone || cc.q.hasBody() || len(cc.q.h.buf) > maxInlineHead || rt.chain.MayBlock() {
+	if f != failNone || !cc.bodyAtHand() {
 		return cc.handoff(resumeParsed)
 	}
-	reply, ran := cc.startRoute(snap, rt)
-	if reply != nil {
-		return cc.endInline(snap, rt, cc.writeReply(rt, reply, ran), true)
+	cc.startExchange(snap, rt)
+	return cc.decideInline(snap, rt, 0)
+}
+
+// bodyAtHand reports a request the loop can send in one write: no body or
+// a Content-Length body already buffered whole, head and body within
+// maxInlineHead.
+func (cc *clientConn) bodyAtHand() bool {
+	q := &cc.q
+	size := int64(len(q.h.buf))
+	if q.hasBody() {
+		if q.chunked || q.contentLen > int64(cc.r.Buffered()) {
+			return false
+		}
+		size += q.contentLen
+	}
+	return size <= maxInlineHead
+}
+
+// decideInline runs the route's filters from filter from on without
+// waiting, then answers or forwards. A filter that must wait suspends the
+// exchange (stepWait).
+func (cc *clientConn) decideInline(snap *Snapshot, rt *routeRT, from int) step {
+	reply, at, pending := rt.chain.Decide(&cc.x, from)
+	switch {
+	case pending:
+		cc.waitAt = at
+		return stepWait
+	case reply != nil:
+		return cc.endInline(snap, rt, cc.writeReply(rt, reply, at), true)
 	}
 	return cc.forwardInline(snap, rt)
+}
+
+// filterAnswered goes on with an exchange whose waiting filter answered
+// (cc.waitAt, cc.waitReply), on the loop.
+func (cc *clientConn) filterAnswered() step {
+	snap, rt, reply := cc.snap, cc.rt, cc.waitReply
+	cc.waitReply = nil
+	if reply != nil {
+		return cc.endInline(snap, rt, cc.writeReply(rt, reply, cc.waitAt), true)
+	}
+	return cc.decideInline(snap, rt, cc.waitAt+1)
 }
 
 // forwardInline starts the first try on an idle pooled connection.
@@ -311,6 +397,10 @@ func (cc *clientConn) resume() bool {
 		return cc.keep && !cc.e.draining.Load()
 	case resumeParsed:
 		keep := cc.serveParsed(snap, rt, cc.fail)
+		cc.s.state.Store(stateIdle)
+		return keep
+	case resumeChain:
+		keep := cc.chainAnswered(snap, rt)
 		cc.s.state.Store(stateIdle)
 		return keep
 	case resumeTry:

@@ -411,7 +411,7 @@ func (takeFilter) Response(*plugins.Exchange) {}
 
 // A request whose filter panics still ends its exchange, so what earlier
 // filters took is given back: on the loop (a GET) and on a worker (a POST
-// with a body).
+// with a chunked body).
 func TestPanicEndsTheExchange(t *testing.T) {
 	e, addr := newConfEngine(t, rawOrigin(t, "ok"), oneRoute)
 	var ended atomic.Int32
@@ -424,7 +424,7 @@ func TestPanicEndsTheExchange(t *testing.T) {
 	defer e.Swap(old)
 	for i, req := range []string{
 		"GET /boom HTTP/1.1\r\nHost: a\r\n\r\n",
-		"POST /boom HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc",
+		"POST /boom HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
 	} {
 		c, r := dialT(t, addr)
 		io.WriteString(c, req)

@@ -49,7 +49,7 @@ type evLoop struct {
 	r    *reactor
 	bit  uint64 // this loop's bit in upstream.Conn.LoopMask
 	epfd int
-	efd  int // an eventfd in the set: written to end the wait on stop
+	efd  int // an eventfd in the set: written to end the wait (stop, post)
 
 	now time.Time // when the current batch of events arrived; loop goroutine only
 
@@ -57,6 +57,8 @@ type evLoop struct {
 	byFD    map[int]*session // client fds while registered, upstream fds while awaited
 	wheel   timingWheel
 	stopped bool
+	posted  []*session // suspended exchanges whose filter answered (post)
+	drained []*session // the loop's spare for posted
 }
 
 func newReactor(e *Engine) (*reactor, error) {
@@ -299,7 +301,10 @@ func (l *evLoop) run() {
 			}
 		}
 		for i := 0; i < n; i++ {
-			if fd := int(events[i].Fd); fd >= 0 && fd != l.efd {
+			switch fd := int(events[i].Fd); {
+			case fd == l.efd:
+				l.resumePosted()
+			case fd >= 0:
 				l.event(fd, events[i].Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0)
 			}
 		}
@@ -309,6 +314,45 @@ func (l *evLoop) run() {
 		default:
 		}
 	}
+}
+
+// post queues s, whose suspended exchange has its filter's answer, for
+// its loop and wakes the loop. It returns false when the loop has
+// stopped: the caller finishes the exchange elsewhere.
+func (l *evLoop) post(s *session) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped {
+		return false
+	}
+	l.posted = append(l.posted, s)
+	if len(l.posted) == 1 {
+		wakeEventfd(l.efd) // under the lock: stop closes the eventfd under it
+	}
+	return true
+}
+
+// wakeEventfd adds one to an eventfd's counter, which makes it readable.
+func wakeEventfd(fd int) {
+	one := [8]byte{1}
+	unix.Write(fd, one[:])
+}
+
+// resumePosted resumes the exchanges posted to the loop.
+func (l *evLoop) resumePosted() {
+	var buf [8]byte
+	unix.Read(l.efd, buf[:]) // reset the counter: the eventfd is level-triggered
+	l.mu.Lock()
+	todo := l.posted
+	l.posted, l.drained = l.drained[:0], nil
+	l.mu.Unlock()
+	for i, s := range todo {
+		todo[i] = nil
+		l.resumeFiltered(s)
+	}
+	l.mu.Lock()
+	l.drained = todo[:0]
+	l.mu.Unlock()
 }
 
 // event takes ownership of the session an event is for, if it is waiting
@@ -423,9 +467,8 @@ func (r *reactor) stop() {
 			l.mu.Unlock()
 		}
 		close(r.done)
-		one := []byte{1, 0, 0, 0, 0, 0, 0, 0}
 		for _, l := range r.loops {
-			unix.Write(l.efd, one) // ends run's wait
+			wakeEventfd(l.efd) // ends run's wait
 		}
 		r.wg.Wait()
 		for _, l := range r.loops {
@@ -435,6 +478,16 @@ func (r *reactor) stop() {
 		}
 		var left []*session
 		for _, l := range r.loops {
+			l.mu.Lock()
+			posted := l.posted
+			l.posted = nil
+			l.mu.Unlock()
+			for _, s := range posted { // their filter answered: a worker goes on
+				cc := s.cc
+				s.cc = nil
+				cc.resumeAt = resumeChain
+				l.handOff(s, cc)
+			}
 			l.mu.Lock()
 			for fd, s := range l.byFD {
 				if parkedEntry(fd, s) || waitingEntry(fd, s) {

@@ -25,11 +25,14 @@ func (cc *clientConn) sendRequest(rt *routeRT, conn *upstream.Conn, deadline tim
 			return &clientError{failClientGone, err}
 		}
 	}
-	if !q.hasBody() {
-		if cc.cio.nonblock {
-			_, err := conn.WriteNow(cc.scratch) // on the event loop
-			return err
+	if cc.cio.nonblock { // on the event loop: any body is buffered whole (bodyAtHand)
+		if q.hasBody() {
+			cc.appendBufferedBody(q.contentLen)
 		}
+		_, err := conn.WriteNow(cc.scratch)
+		return err
+	}
+	if !q.hasBody() {
 		_, err := conn.Write(cc.scratch)
 		return err
 	}
@@ -45,15 +48,8 @@ func (cc *clientConn) sendRequest(rt *routeRT, conn *upstream.Conn, deadline tim
 // the head; the rest is spliced socket to socket or copied.
 func (cc *clientConn) sendSizedBody(conn *upstream.Conn) error {
 	n := cc.q.contentLen
-	b := int64(cc.r.Buffered())
-	if b > n {
-		b = n
-	}
-	buffered, _ := cc.r.Peek(int(b))
-	cc.scratch = append(cc.scratch, buffered...)
-	cc.r.Discard(int(b))
+	b := cc.appendBufferedBody(n)
 	if b == n {
-		cc.body = bodyInHead
 		_, err := conn.Write(cc.scratch)
 		return err
 	}
@@ -62,6 +58,20 @@ func (cc *clientConn) sendSizedBody(conn *upstream.Conn) error {
 		return err
 	}
 	return cc.copyBody(conn, n-b)
+}
+
+// appendBufferedBody moves what the client buffer holds of a body of n
+// bytes behind the head in cc.scratch, and returns how much that was. A
+// whole body there makes the request replayable (bodyInHead).
+func (cc *clientConn) appendBufferedBody(n int64) int64 {
+	b := min(int64(cc.r.Buffered()), n)
+	buffered, _ := cc.r.Peek(int(b))
+	cc.scratch = append(cc.scratch, buffered...)
+	cc.r.Discard(int(b))
+	if b == n {
+		cc.body = bodyInHead
+	}
+	return b
 }
 
 // copyBody moves n body bytes from the client to the upstream.

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"io"
 	"time"
-
-	"tollgate/plugins"
 )
 
 // exchangeResult is what the access log and metrics need of one request.
@@ -76,20 +74,37 @@ func (cc *clientConn) refuse(snap *Snapshot, f failure) {
 	cc.finish(snap, nil, res)
 }
 
-// serveRoute runs the route's filter chain and forwards the request.
+// serveRoute runs the route's filter chain and forwards the request,
+// waiting where a filter must (a worker goroutine).
 func (cc *clientConn) serveRoute(snap *Snapshot, rt *routeRT) bool {
-	reply, ran := cc.startRoute(snap, rt)
-	var res exchangeResult
-	if reply != nil {
-		res = cc.writeReply(rt, reply, ran)
-	} else {
-		res = cc.forward(snap, rt)
-	}
-	return cc.endRoute(snap, rt, res, reply != nil)
+	cc.startExchange(snap, rt)
+	return cc.continueRoute(snap, rt, 0)
 }
 
-// startRoute prepares the exchange and runs the chain's request hooks.
-func (cc *clientConn) startRoute(snap *Snapshot, rt *routeRT) (*plugins.Reply, int) {
+// continueRoute runs the chain from filter from on, waiting where a
+// filter must, then answers: the reply that stopped the chain, or the
+// upstream's.
+func (cc *clientConn) continueRoute(snap *Snapshot, rt *routeRT, from int) bool {
+	reply, ran := rt.chain.RunFrom(&cc.x, from)
+	if reply != nil {
+		return cc.endRoute(snap, rt, cc.writeReply(rt, reply, ran), true)
+	}
+	return cc.endRoute(snap, rt, cc.forward(snap, rt), false)
+}
+
+// chainAnswered finishes, on a worker, a request whose waiting filter
+// answered while its loop was stopping.
+func (cc *clientConn) chainAnswered(snap *Snapshot, rt *routeRT) bool {
+	reply := cc.waitReply
+	cc.waitReply = nil
+	if reply != nil {
+		return cc.endRoute(snap, rt, cc.writeReply(rt, reply, cc.waitAt), true)
+	}
+	return cc.continueRoute(snap, rt, cc.waitAt+1)
+}
+
+// startExchange prepares the exchange the route's filters see.
+func (cc *clientConn) startExchange(snap *Snapshot, rt *routeRT) {
 	q, x := &cc.q, &cc.x
 	q.h.Del("X-Client-Id")
 	cc.ensureRequestID()
@@ -99,7 +114,6 @@ func (cc *clientConn) startRoute(snap *Snapshot, rt *routeRT) (*plugins.Reply, i
 	x.Peer = cc.s.peer
 	x.ClientIP = snap.clientIP(cc.s.peer.Addr(), &q.h)
 	x.Request = &q.h
-	return rt.chain.RunRequest(x)
 }
 
 // endRoute ends the exchange, records it and says whether the connection
@@ -124,6 +138,10 @@ func (cc *clientConn) keepAfterReply() bool {
 	}
 	if !q.hasBody() {
 		return true
+	}
+	if cc.cio.nonblock { // on the loop the whole body is buffered
+		_, err := cc.r.Discard(int(q.contentLen))
+		return err == nil
 	}
 	cc.c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	_, err := cc.r.Discard(int(q.contentLen))

@@ -1,0 +1,171 @@
+package proxy
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"tollgate/plugins"
+)
+
+// bodyOrigin answers every request with the body it carried.
+func bodyOrigin(t *testing.T) string {
+	return originFunc(t, func(c net.Conn, r *bufio.Reader) {
+		for {
+			cl := -1
+			for {
+				h, err := r.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if h == "\r\n" {
+					break
+				}
+				if v, ok := strings.CutPrefix(h, "Content-Length: "); ok {
+					cl, _ = strconv.Atoi(strings.TrimSpace(v))
+				}
+			}
+			body := make([]byte, max(cl, 0))
+			if _, err := io.ReadFull(r, body); err != nil {
+				return
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"+string(body))
+		}
+	})
+}
+
+// readBody reads one response and returns its status and body.
+func readBody(t *testing.T, r *bufio.Reader) (string, string) {
+	t.Helper()
+	line, err := r.ReadString('\n')
+	if err != nil || len(line) < 12 {
+		t.Fatalf("status line %q: %v", line, err)
+	}
+	status := line[9:12]
+	cl := 0
+	for {
+		h, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h == "\r\n" {
+			break
+		}
+		if v, ok := strings.CutPrefix(h, "Content-Length: "); ok {
+			cl, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	body := make([]byte, cl)
+	if _, err := io.ReadFull(r, body); err != nil {
+		t.Fatal(err)
+	}
+	return status, string(body)
+}
+
+// A POST whose small body arrives with its head is served on the loop:
+// head and body leave in one write, and the request is not handed off.
+func TestLoopServesSmallPOST(t *testing.T) {
+	e, addr := newConfEngine(t, bodyOrigin(t), oneRoute)
+	c, r := dialT(t, addr)
+	io.WriteString(c, "GET /warm HTTP/1.1\r\nHost: a\r\n\r\n") // pools an upstream connection
+	if status, _ := readBody(t, r); status != "200" {
+		t.Fatalf("warm-up: %s", status)
+	}
+	inline, handed := e.servedInline.Load(), e.handedOff.Load()
+	for i := range 20 {
+		body := `{"n":` + strconv.Itoa(i) + `,"pad":"` + strings.Repeat("x", 1000) + `"}`
+		io.WriteString(c, "POST /p HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: "+
+			strconv.Itoa(len(body))+"\r\n\r\n"+body)
+		status, got := readBody(t, r)
+		if status != "200" || got != body {
+			t.Fatalf("POST %d: %s %q", i, status, got)
+		}
+	}
+	if n := e.servedInline.Load() - inline; n != 20 {
+		t.Errorf("%d of 20 POSTs served on the loop", n)
+	}
+	if n := e.handedOff.Load() - handed; n != 0 {
+		t.Errorf("%d POSTs handed off", n)
+	}
+}
+
+// waitingFilter decides requests for /wait and /deny only after waiting
+// for release: /deny is then refused 403; /panic panics while waiting.
+// Other requests are decided at once.
+type waitingFilter struct{ release chan struct{} }
+
+func (f waitingFilter) Decide(x *plugins.Exchange) (*plugins.Reply, bool) {
+	p := string(x.Path)
+	return nil, p == "/wait" || p == "/deny" || p == "/panic"
+}
+
+func (f waitingFilter) Request(x *plugins.Exchange) *plugins.Reply {
+	<-f.release
+	switch string(x.Path) {
+	case "/deny":
+		return &plugins.Reply{Status: 403, Code: "forbidden", Message: "denied after waiting"}
+	case "/panic":
+		panic("waiting filter")
+	}
+	x.Request.Set("X-Waited", "yes")
+	return nil
+}
+
+func (waitingFilter) Response(*plugins.Exchange) {}
+
+// A filter that must wait suspends its exchange without holding the loop:
+// other connections are served meanwhile, and when the wait ends the loop
+// goes on with the chain (or sends the filter's refusal); nothing is
+// handed to a worker.
+func TestWaitingFilterSuspendsTheExchange(t *testing.T) {
+	e, addr := newConfEngine(t, rawOrigin(t, "ok"), oneRoute)
+	old := e.Current()
+	snap := *old
+	rt := *old.routes[0]
+	release := make(chan struct{})
+	rt.chain = plugins.Chain{waitingFilter{release}}
+	snap.routes = []*routeRT{&rt}
+	e.Swap(&snap)
+	defer e.Swap(old)
+
+	other, otherR := dialT(t, addr)
+	io.WriteString(other, "GET /fine HTTP/1.1\r\nHost: a\r\n\r\n") // pools an upstream connection
+	if got := statusOf(t, otherR); got != "200" {
+		t.Fatalf("warm-up: %s", got)
+	}
+	handed := e.handedOff.Load()
+
+	waiting := map[string]*bufio.Reader{}
+	conns := map[string]net.Conn{}
+	for _, path := range []string{"/wait", "/deny", "/panic"} {
+		c, r := dialT(t, addr)
+		io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: a\r\n\r\n")
+		waiting[path], conns[path] = r, c
+	}
+	for i := range 5 { // the loops serve others while three exchanges wait
+		io.WriteString(other, "GET /fine HTTP/1.1\r\nHost: a\r\n\r\n")
+		if got := statusOf(t, otherR); got != "200" {
+			t.Fatalf("request %d while others wait: %s", i, got)
+		}
+	}
+	for path, r := range waiting {
+		conns[path].SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		if _, err := r.Peek(1); err == nil {
+			t.Fatalf("%s answered before its filter decided", path)
+		}
+		conns[path].SetReadDeadline(time.Now().Add(10 * time.Second))
+	}
+	close(release)
+	for path, want := range map[string]string{"/wait": "200", "/deny": "403", "/panic": "500"} {
+		if got := statusOf(t, waiting[path]); got != want {
+			t.Errorf("%s: %s, want %s", path, got, want)
+		}
+	}
+	if n := e.handedOff.Load() - handed; n != 0 {
+		t.Errorf("%d requests handed off to workers", n)
+	}
+}
