@@ -63,7 +63,7 @@ routes:
 		b.Fatal(err)
 	}
 	defer snap.Retire()
-	e := NewEngine(m, log)
+	e := NewEngine(m, log, 1)
 	e.Swap(snap)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

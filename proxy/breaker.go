@@ -36,9 +36,8 @@ func outcomeOf(f failure, status int) upstream.Outcome {
 // out of rotation, with Retry-After set to the whole seconds (rounded up,
 // at least 1) until one may be back.
 func (cc *clientConn) replyUnavailable(rt *routeRT, wait time.Duration, ran int) exchangeResult {
-	info := failureInfo[failUnavailable]
+	info := failureInfo[failAllOut]
 	secs := max(int64((wait+time.Second-1)/time.Second), 1)
 	hdr := [][2]string{{"Retry-After", strconv.FormatInt(secs, 10)}}
-	return cc.sendReply(rt, ran, info.status, info.code,
-		"every upstream target is unavailable (breaker open or failing health checks)", hdr, nil)
+	return cc.sendReply(rt, ran, info.status, info.code, info.message, hdr, nil)
 }

@@ -69,16 +69,16 @@ type Observer interface {
 }
 
 // NewEngine returns an engine with no snapshot; Swap must be called before
-// serving. It starts the reactor that parks idle connections; Shutdown
-// stops it.
-func NewEngine(m *Metrics, log *slog.Logger) *Engine {
+// serving. It starts the reactor's loops (at least one; at most 64) that
+// serve plain-TCP connections; Shutdown stops them.
+func NewEngine(m *Metrics, log *slog.Logger, loops int) *Engine {
 	e := &Engine{metrics: m, log: log, sessions: make(map[*session]struct{}),
 		handoff: make(chan *session), stopWorkers: make(chan struct{})}
 	e.connPool.New = func() any { return newClientConn(e) }
 	e.bufPool.New = func() any { b := make([]byte, copyBufSize); return &b }
 	e.upWriters.New = func() any { return bufio.NewWriterSize(nil, copyBufSize) }
 	e.reqIDs.init()
-	r, err := newReactor(e)
+	r, err := newReactor(e, min(max(1, loops), maxLoops))
 	if err != nil {
 		log.Warn("epoll reactor unavailable; idle connections keep their goroutine", "err", err)
 	} else {

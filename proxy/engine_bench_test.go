@@ -91,7 +91,7 @@ routes: [{name: all, match: {path_prefix: /}, upstream: app}]
 	if err != nil {
 		tb.Fatal(err)
 	}
-	e := NewEngine(m, log)
+	e := NewEngine(m, log, 1)
 	e.Swap(snap)
 	return e, func() {
 		e.draining.Store(true)

@@ -11,8 +11,9 @@ import (
 )
 
 // failure is a classified reason why the gateway answers a request
-// itself. Errors are classified once, here, and mapped to a status by
-// statusOf; nothing else inspects error strings.
+// itself, or why a try did not end in an answer to relay. Errors are
+// classified once, here, and every status the gateway produces itself
+// comes from failureInfo; nothing else inspects error strings.
 type failure int
 
 const (
@@ -28,6 +29,9 @@ const (
 	failTimeout                // 504 upstream did not answer in time
 	failConnectTimeout         // 504 connect timed out
 	failInternal               // 500 the gateway failed (a filter panicked)
+	failAllOut                 // 503 every target out of rotation, with Retry-After until one may be back
+	failClientGone             // 499, logged only: the client went away mid-request; nothing is answered
+	failRetryStatus            // a status listed in retries.on that will be retried; never reaches the client
 )
 
 var failureInfo = [...]struct {
@@ -47,6 +51,10 @@ var failureInfo = [...]struct {
 	failTimeout:        {504, "gateway_timeout", "upstream did not answer in time"},
 	failConnectTimeout: {504, "gateway_timeout", "upstream connect timed out"},
 	failInternal:       {500, "internal_error", "the gateway failed to serve the request"},
+	failAllOut: {503, "unavailable",
+		"every upstream target is unavailable (breaker open or failing health checks)"},
+	failClientGone:  {499, "", ""},
+	failRetryStatus: {0, "", ""},
 }
 
 // panicReply answers a request whose waiting filter panicked.

@@ -88,7 +88,7 @@ func newGatewayEngine(tb testing.TB, origin string) (*Engine, string) {
 	if err := lim.Apply(cfg.Clients, cfg.Limits, []string{"jwt", "open"}); err != nil {
 		tb.Fatal(err)
 	}
-	e := NewEngine(m, log)
+	e := NewEngine(m, log, 1)
 	e.Swap(snap)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -8,10 +8,6 @@ import (
 	"tollgate/upstream"
 )
 
-// failRetryStatus marks a response whose status is listed in retries.on
-// and that will be retried; it never reaches the client.
-const failRetryStatus = failure(-1)
-
 // bodyState tracks how much of the request body left the client buffer,
 // which decides whether the request can be sent again.
 type bodyState int
@@ -151,13 +147,10 @@ func (cc *clientConn) giveUp(snap *Snapshot, rt *routeRT) exchangeResult {
 	}
 	if fs.last == failClientGone {
 		cc.q.keepAlive = false
-		return exchangeResult{status: 499}
+		return exchangeResult{status: failureInfo[failClientGone].status}
 	}
 	return cc.replyFailure(rt, fs.last, len(rt.chain))
 }
-
-// failClientGone: the client went away mid-request; nothing is answered.
-const failClientGone = failure(-2)
 
 // mayRetry applies retries.on to a failure: connect failures are always
 // safe (no byte was sent); others need a replayable, idempotent request.

@@ -35,6 +35,9 @@ type Options struct {
 	Observer Observer
 	// Collectors are registered on the metrics registry (limiter, breakers).
 	Collectors []prometheus.Collector
+	// EventLoops is the number of event loops serving plain-TCP client
+	// connections; 0 means one.
+	EventLoops int
 }
 
 // Gateway ties the long-lived pieces together: listeners (never closed by
@@ -64,7 +67,7 @@ func New(opts Options) *Gateway {
 	for _, c := range opts.Collectors {
 		m.Registry.MustRegister(c)
 	}
-	g.engine = NewEngine(m, opts.Logger)
+	g.engine = NewEngine(m, opts.Logger, opts.EventLoops)
 	g.engine.observer = opts.Observer
 	return g
 }

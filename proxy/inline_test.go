@@ -36,7 +36,7 @@ func newLogEngine(t *testing.T, origin, text string, h slog.Handler) (*Engine, s
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := NewEngine(m, log)
+	e := NewEngine(m, log, 1)
 	e.Swap(snap)
 	if e.reactor == nil {
 		t.Skip("no epoll reactor here")

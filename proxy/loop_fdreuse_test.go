@@ -73,7 +73,7 @@ upstreams: {app: {targets: ["ORIGIN"]}}
 routes: [{name: all, match: {path_prefix: /}, upstream: app}]
 `, h)
 	if len(e.reactor.loops) != 1 {
-		t.Skip("needs a single event loop (GOMAXPROCS <= 2)")
+		t.Skip("needs a single event loop")
 	}
 	released := false
 	defer func() {

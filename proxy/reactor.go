@@ -24,7 +24,7 @@ const (
 	modeAwaitUp              // a request waits for the upstream's answer
 )
 
-// reactor runs one event loop per two Ps (see loopCount). Each loop owns an
+// reactor runs the event loops (one per CPU in cmd/tollgate). Each loop owns an
 // epoll set of client connections (edge-triggered, registered once) and of
 // the upstream connections its requests wait on (edge-triggered, registered
 // once, disarmed while a worker uses them). A loop serves the requests
@@ -61,9 +61,12 @@ type evLoop struct {
 	drained []*session // the loop's spare for posted
 }
 
-func newReactor(e *Engine) (*reactor, error) {
+// maxLoops bounds the event loops: a loop is a bit of upstream.Conn.LoopMask.
+const maxLoops = 64
+
+// newReactor starts n event loops.
+func newReactor(e *Engine, n int) (*reactor, error) {
 	r := &reactor{e: e, done: make(chan struct{})}
-	n := loopCount(runtime.GOMAXPROCS(0))
 	for i := range n {
 		l, err := newEvLoop(r, i)
 		if err != nil {
@@ -80,15 +83,6 @@ func newReactor(e *Engine) (*reactor, error) {
 	}
 	go r.expireLoop()
 	return r, nil
-}
-
-// loopCount is the number of event loops for procs Ps: half of them. A
-// loop holds its P while it serves a batch and gives it up only after a
-// while blocked in epoll_wait (sysmon takes it back), so the other half is
-// for the workers and the runtime. cmd/tollgate doubles GOMAXPROCS before
-// it starts: one loop per CPU, as nginx runs one worker per CPU.
-func loopCount(procs int) int {
-	return min(max(1, procs/2), 64)
 }
 
 func newEvLoop(r *reactor, i int) (*evLoop, error) {

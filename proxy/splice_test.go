@@ -40,7 +40,7 @@ func pattern(n int) []byte {
 }
 
 func TestSpliceMovesExactBytes(t *testing.T) {
-	e := NewEngine(NewMetrics(), discardLogger())
+	e := NewEngine(NewMetrics(), discardLogger(), 1)
 	srcW, srcR := tcpPair(t) // the test writes srcW; the engine reads srcR
 	dstW, dstR := tcpPair(t) // the engine writes dstW; the test reads dstR
 	const n = 24<<20 + 12345
@@ -66,7 +66,7 @@ func TestSpliceMovesExactBytes(t *testing.T) {
 }
 
 func TestSpliceShortSourceAndDeadSink(t *testing.T) {
-	e := NewEngine(NewMetrics(), discardLogger())
+	e := NewEngine(NewMetrics(), discardLogger(), 1)
 	srcW, srcR := tcpPair(t)
 	dstW, dstR := tcpPair(t)
 	go func() {
@@ -99,7 +99,7 @@ func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Disca
 // long it takes; a side that stops is cut after about idle, and the error
 // names the side that stopped.
 func TestSpliceIdleTimeoutCountsInactivityOnly(t *testing.T) {
-	e := NewEngine(NewMetrics(), discardLogger())
+	e := NewEngine(NewMetrics(), discardLogger(), 1)
 	const idle = 150 * time.Millisecond
 	const chunk = 96 << 10
 
@@ -168,7 +168,7 @@ func TestSpliceIdleTimeoutCountsInactivityOnly(t *testing.T) {
 // The body's end is exact even when the next request is already queued
 // behind it on the same connection, and a pipe is reused clean.
 func TestSpliceBackToBack(t *testing.T) {
-	e := NewEngine(NewMetrics(), discardLogger())
+	e := NewEngine(NewMetrics(), discardLogger(), 1)
 	srcW, srcR := tcpPair(t)
 	dstW, dstR := tcpPair(t)
 	sizes := []int64{1<<20 + 1, 3 << 20, 70000, 5<<20 + 4095}
@@ -217,7 +217,7 @@ func rcvLowat(t *testing.T, c *net.TCPConn) int {
 // and SO_RCVLOWAT is back to 1 (or its default, 0 on an accepted socket)
 // afterwards, whether the transfer ends well or not.
 func TestSpliceSlowSourceIsNotHeldBack(t *testing.T) {
-	e := NewEngine(NewMetrics(), discardLogger())
+	e := NewEngine(NewMetrics(), discardLogger(), 1)
 	srcW, srcR := tcpPair(t)
 	dstW, dstR := tcpPair(t)
 	const chunks, size = 30, 8 << 10

@@ -39,6 +39,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	check := fs.Bool("check", false, "validate the config and exit")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	logLevel := fs.String("log-level", "info", "debug|info|warn|error")
+	loops := fs.Int("event-loops", 0, "event loops serving plain-TCP connections (0 = one per CPU)")
 	if err := fs.Parse(args); err != nil {
 		return exitBadConfig
 	}
@@ -59,7 +60,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *check {
 		return runCheck(src, stdout, stderr)
 	}
-	return serve(src, log)
+	if *loops < 0 {
+		fmt.Fprintln(stderr, "-event-loops: must be at least 0")
+		return exitBadConfig
+	}
+	return serve(src, log, *loops)
 }
 
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {
@@ -93,7 +98,7 @@ func printConfigErrors(w io.Writer, err error) {
 }
 
 // serve runs the gateway until SIGTERM/SIGINT.
-func serve(src *source, log *slog.Logger) int {
+func serve(src *source, log *slog.Logger, loops int) int {
 	if src.demo {
 		stop, err := src.startDemo(log)
 		if err != nil {
@@ -113,13 +118,18 @@ func serve(src *source, log *slog.Logger) int {
 		return exitBadConfig
 	}
 	defer rt.close()
-	// The engine runs one event loop per two Ps (each blocks in
-	// epoll_wait on a thread of its own and keeps its P while it serves):
-	// twice the CPUs gives one loop per CPU, as nginx runs one worker per
-	// CPU, and as many Ps again for workers and the runtime.
-	goruntime.GOMAXPROCS(2 * goruntime.GOMAXPROCS(0))
+	// One event loop per CPU by default, as nginx runs one worker per CPU
+	// (the Go runtime's GOMAXPROCS: CPUs, a container's CPU quota, or the
+	// environment). Each loop blocks in epoll_wait on a thread of its own
+	// and keeps its P while it serves, so the loops get Ps of their own
+	// beside those for workers and the runtime.
+	cpus := goruntime.GOMAXPROCS(0)
+	if loops == 0 {
+		loops = cpus
+	}
+	goruntime.GOMAXPROCS(cpus + loops)
 	g := proxy.New(proxy.Options{
-		Logger: log, Load: src.load, Filters: rt.filters, Commit: rt.commit,
+		Logger: log, Load: src.load, Filters: rt.filters, Commit: rt.commit, EventLoops: loops,
 		Observer: rt.limiter, Collectors: rt.collectors(),
 	})
 	if err := g.Start(cfg); err != nil {

@@ -1,0 +1,183 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+
+	"tollgate/upstream"
+)
+
+// Every error toward an upstream maps to one failure, and every failure
+// to one status the gateway answers with.
+func TestUpstreamErrorsMapToStatuses(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		err    error
+		want   failure
+		status int
+	}{
+		{"refused", &upstream.DialError{Addr: "a", Err: syscall.ECONNREFUSED}, failConnect, 502},
+		{"connect timeout", &upstream.DialError{Addr: "a", Err: os.ErrDeadlineExceeded}, failConnectTimeout, 504},
+		{"no target", upstream.ErrNoTarget, failUnavailable, 503},
+		{"pool exhausted", fmt.Errorf("acquire: %w", upstream.ErrPoolExhausted), failUnavailable, 503},
+		{"bad response", errBadResponse, failBadResponse, 502},
+		{"head too large", errHeadTooLarge, failBadResponse, 502},
+		{"bare LF", errBareLF, failBadResponse, 502},
+		{"read timeout", os.ErrDeadlineExceeded, failTimeout, 504},
+		{"closed", io.EOF, failReset, 502},
+		{"reset", syscall.ECONNRESET, failReset, 502},
+	} {
+		f := classifyUpstream(tc.err)
+		if f != tc.want || failureInfo[f].status != tc.status {
+			t.Errorf("%s: failure %d (status %d), want %d (status %d)", tc.name, f, failureInfo[f].status, tc.want, tc.status)
+		}
+	}
+}
+
+// Every failure the gateway answers itself has a status and, when it
+// sends a body, a contract error code; the sentinels have what they need.
+func TestFailureTableIsComplete(t *testing.T) {
+	for f := failBadRequest; f <= failRetryStatus; f++ {
+		info := failureInfo[f]
+		switch f {
+		case failClientGone:
+			if info.status != 499 {
+				t.Errorf("client gone: status %d, want 499", info.status)
+			}
+		case failRetryStatus:
+		default:
+			if info.status < 400 || info.code == "" || info.message == "" {
+				t.Errorf("failure %d: %+v", f, info)
+			}
+		}
+	}
+}
+
+// A try's failure tells the target's breaker what happened; failures the
+// target is not to blame for count as successes.
+func TestOutcomeOfATry(t *testing.T) {
+	for _, tc := range []struct {
+		f      failure
+		status int
+		want   upstream.Outcome
+	}{
+		{failNone, 200, upstream.Outcome{Status: 200}},
+		{failRetryStatus, 503, upstream.Outcome{Status: 503}},
+		{failConnect, 0, upstream.Outcome{ConnectFailure: true}},
+		{failConnectTimeout, 0, upstream.Outcome{ConnectFailure: true, Timeout: true}},
+		{failTimeout, 0, upstream.Outcome{Timeout: true}},
+		{failReset, 0, upstream.Outcome{Reset: true}},
+		{failBadResponse, 0, upstream.Outcome{Reset: true}},
+		{failUnavailable, 0, upstream.Outcome{Timeout: true}},
+		{failClientGone, 0, upstream.Outcome{}},
+		{failBadRequest, 0, upstream.Outcome{}},
+		{failBodyTooLarge, 0, upstream.Outcome{}},
+	} {
+		if got := outcomeOf(tc.f, tc.status); got != tc.want {
+			t.Errorf("outcomeOf(%d, %d) = %+v, want %+v", tc.f, tc.status, got, tc.want)
+		}
+	}
+}
+
+// retryConf has two targets and retries on every kind of failure.
+const retryConf = `
+server: {listen: "127.0.0.1:0"}
+admin: {listen: ""}
+upstreams:
+  app:
+    targets: ["ORIGIN", "127.0.0.1:1"]
+    retries: {attempts: 2, on: [connect_failure, timeout, reset, "502", "503"]}
+routes: [{name: all, match: {path_prefix: /}, upstream: app, timeout: 5s}]
+`
+
+// May a failed try be sent again? Connect failures always (nothing was
+// sent); timeouts, resets and retryable statuses only for a request whose
+// body can be sent again and whose second copy can do no harm; never past
+// the route's deadline or the upstream's retry budget.
+func TestMayRetry(t *testing.T) {
+	e, _ := newConfEngine(t, rawOrigin(t, "ok"), retryConf)
+	rt := e.Current().routes[0]
+	future, past := time.Now().Add(time.Minute), time.Now().Add(-time.Second)
+	for _, tc := range []struct {
+		req      string
+		body     bodyState
+		f        failure
+		deadline time.Time
+		want     bool
+	}{
+		{"GET / HTTP/1.1\r\nHost: a\r\n\r\n", bodyUnsent, failConnect, future, true},
+		{"GET / HTTP/1.1\r\nHost: a\r\n\r\n", bodyUnsent, failTimeout, future, true},
+		{"GET / HTTP/1.1\r\nHost: a\r\n\r\n", bodyUnsent, failReset, future, true},
+		{"GET / HTTP/1.1\r\nHost: a\r\n\r\n", bodyUnsent, failBadResponse, future, true},
+		{"GET / HTTP/1.1\r\nHost: a\r\n\r\n", bodyUnsent, failConnect, past, false},
+		{"GET / HTTP/1.1\r\nHost: a\r\n\r\n", bodyUnsent, failBadRequest, future, false},
+		{"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\n", bodyInHead, failConnect, future, true},
+		{"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\n", bodyInHead, failReset, future, false},
+		{"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\n", bodyInHead, failTimeout, future, false},
+		{"POST / HTTP/1.1\r\nHost: a\r\nIdempotency-Key: k\r\nContent-Length: 1\r\n\r\n", bodyInHead, failReset, future, true},
+		{"PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\n", bodyInHead, failTimeout, future, true},
+		{"PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\n", bodyStreamed, failTimeout, future, false},
+	} {
+		cc := parsedConn(t, e, tc.req)
+		cc.body = tc.body
+		for range 20 { // room in the 20% retry budget
+			rt.up.CountRequest()
+		}
+		if got := cc.mayRetry(rt, tc.f, tc.deadline); got != tc.want {
+			t.Errorf("%q body %d failure %d: mayRetry = %v, want %v", firstLine(tc.req), tc.body, tc.f, got, tc.want)
+		}
+	}
+	cc := parsedConn(t, e, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	spent := 0
+	for cc.mayRetry(rt, failConnect, future) && spent < 1000 {
+		spent++
+	}
+	if spent >= 1000 {
+		t.Error("the retry budget never ran out")
+	}
+}
+
+// parsedConn returns a clientConn holding req's parsed head.
+func parsedConn(t *testing.T, e *Engine, req string) *clientConn {
+	t.Helper()
+	cc := newClientConn(e)
+	cc.q.h.buf = append(cc.q.h.buf[:0], req...)
+	if err := cc.q.parse(); err != nil {
+		t.Fatalf("%q: %v", req, err)
+	}
+	return cc
+}
+
+// Each try of a request picks a target not tried yet while there is one,
+// then tries again among those tried; a retry never stays on the target
+// that just failed while another is in rotation.
+func TestTargetPickerSpreadsTries(t *testing.T) {
+	e, _ := newConfEngine(t, rawOrigin(t, "ok"), retryConf)
+	up := e.Current().routes[0].up
+	var p targetPicker
+	seen := map[string]int{}
+	for i := range 4 {
+		tgt, tr, err := p.next(up, 0)
+		if err != nil {
+			t.Fatalf("pick %d: %v", i, err)
+		}
+		tr.Done(upstream.Outcome{Status: 200})
+		seen[tgt.Addr]++
+		if i == 1 && len(seen) != 2 {
+			t.Fatalf("the second try went to the same target: %v", seen)
+		}
+	}
+	if len(seen) != 2 {
+		t.Errorf("tries went to %v, want both targets", seen)
+	}
+	var exhausted targetPicker
+	exhausted.n = maxPicks
+	if _, _, err := exhausted.next(up, 0); !errors.Is(err, upstream.ErrNoTarget) {
+		t.Errorf("past maxPicks: %v, want ErrNoTarget", err)
+	}
+}
