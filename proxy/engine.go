@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"tollgate/plugins"
 )
 
 // Buffer sizes of a client connection.
@@ -362,7 +360,8 @@ func (e *Engine) putBuf(b *[]byte) { e.bufPool.Put(b) }
 type writerOnly struct{ io.Writer }
 
 // clientConn is the heavy, pooled state that serves a session while it
-// is active: buffers and per-request state. A parked session gives it back.
+// is active: the connection's buffers and, embedded, the exchange of the
+// request being served. A parked session gives it back.
 type clientConn struct {
 	e *Engine
 	s *session
@@ -370,34 +369,14 @@ type clientConn struct {
 	r *bufio.Reader
 	w *bufio.Writer
 
-	snap    *Snapshot // the current request's snapshot
-	q       request
-	p       response
-	x       plugins.Exchange
-	reply   Header
+	cio     clientIO // what r and w read and write
 	cr      chunkedReader
 	scratch []byte
-	start   time.Time
+	lr      io.LimitedReader
+	tag     readTagger
+	wo      writerOnly
 
-	body        bodyState
-	sent100     bool
-	nothingRead bool
-	reqID       []byte
-	lr          io.LimitedReader
-	tag         readTagger
-	wo          writerOnly
-	picker      targetPicker
-	fs          forwardState
-
-	cio      clientIO   // what r and w read and write
-	rt       *routeRT   // the current request's route, for a resumed request
-	fail     failure    // readRequest's verdict, for a resumed request
-	resumeAt resumeKind // where a worker picks up a request from a loop
-	// waitAt is the filter a suspended exchange waits on, and waitReply
-	// its answer (nil: go on with the chain).
-	waitAt    int
-	waitReply *plugins.Reply
-	keep      bool // for resumeFlush: whether the connection goes on
+	exchange
 }
 
 func newClientConn(e *Engine) *clientConn {
@@ -424,12 +403,11 @@ func (cc *clientConn) attachMode(s *session, loop bool) {
 }
 
 func (cc *clientConn) detach() {
-	cc.s, cc.c, cc.snap, cc.rt = nil, nil, nil, nil
+	cc.s, cc.c = nil, nil
 	cc.r.Reset(nil)
 	cc.w.Reset(nil)
 	cc.cio.detach()
-	cc.x.Reset()
-	cc.fs = forwardState{}
+	cc.exchange.clear()
 }
 
 // serve runs the keep-alive loop: wait for a request, serve it, repeat.

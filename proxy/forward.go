@@ -41,17 +41,6 @@ type forwardState struct {
 	rh   time.Time // when the response head is due
 }
 
-// forwardStage is where forwardLoop starts.
-type forwardStage int
-
-const (
-	stagePick    forwardStage = iota // pick a target
-	stageAcquire                     // fs.t picked: connect, send, read the head
-	stageAwait                       // request sent on fs.conn (fs.werr): read the head
-	stageSettle                      // head read on fs.conn with fs.f: settle the try
-	stageJudge                       // try settled (fs.conn, fs.f): relay, hold or retry
-)
-
 // forward sends the request to the route's upstream, retrying where the
 // route allows, and relays the response. Each try is reported to its
 // target's breaker. A response whose status is in retries.on is held until
@@ -74,9 +63,9 @@ func (cc *clientConn) beginForward(rt *routeRT) {
 	up.CountRequest()
 }
 
-// forwardLoop runs tries from stage on until one is relayed or none is
-// left.
-func (cc *clientConn) forwardLoop(snap *Snapshot, rt *routeRT, stage forwardStage) exchangeResult {
+// forwardLoop runs tries from stage (stagePick to stageJudge) on until one
+// is relayed or none is left.
+func (cc *clientConn) forwardLoop(snap *Snapshot, rt *routeRT, stage stage) exchangeResult {
 	fs := &cc.fs
 	for {
 		switch stage {

@@ -25,30 +25,18 @@ import (
 // point the request reached, and the worker finishes it with the same
 // blocking code.
 
-// step is what the loop does next with a session.
-type step int
+// loopAction is what the loop does next with a session: not how far its
+// request got (that is the exchange's stage), but whether the loop goes
+// on, waits, or lets the session go.
+type loopAction int
 
 const (
-	stepNext    step = iota // a request was answered: look for the next one
-	stepIdle                // nothing to read and nothing left to write: park
-	stepAwait               // the request waits for its upstream's answer
-	stepWait                // a filter waits off the loop (cc.waitAt); the loop resumes it
-	stepHandoff             // a worker takes over at cc.resumeAt
-	stepClose               // close the connection
-)
-
-// resumeKind is where a worker picks up a request handed over by a loop.
-type resumeKind int
-
-const (
-	resumeServe     resumeKind = iota // read the (partial) head and go on as usual
-	resumeParsed                      // head read and routed: serveParsed
-	resumeChain                       // filter cc.waitAt answered cc.waitReply: go on with the chain
-	resumeTry                         // target picked: connect, send, read the head
-	resumeAwaitHead                   // request sent: read the response head
-	resumeSettle                      // response head read with cc.fs.f: settle the try
-	resumeJudge                       // try settled: relay (a large or streamed body), or retry
-	resumeFlush                       // write what the socket did not take; cc.keep tells the rest
+	actNext          loopAction = iota // a request was answered: look for the next one
+	actPark                            // nothing to read and nothing left to write: park
+	actAwaitUpstream                   // the request waits for its upstream's answer
+	actSuspend                         // a filter waits off the loop (cc.waitAt); the loop resumes it
+	actHandOff                         // a worker takes over at cc.stage
+	actClose                           // close the connection
 )
 
 // maxInlineHead bounds the request head a loop sends upstream itself: a
@@ -92,32 +80,32 @@ func (l *evLoop) recoverSession(s *session, cc *clientConn) {
 }
 
 // drive acts on steps until the session waits or leaves the loop.
-func (l *evLoop) drive(s *session, cc *clientConn, st step) {
+func (l *evLoop) drive(s *session, cc *clientConn, st loopAction) {
 	e := l.r.e
 	for {
 		switch st {
-		case stepNext:
+		case actNext:
 			st = cc.nextInline()
 			continue
-		case stepIdle:
+		case actPark:
 			if !l.parkServed(s, e.snap.Load().Conf.Server.IdleTimeout) {
 				st = cc.nextInline()
 				continue
 			}
 			l.putConn(cc)
-		case stepAwait:
+		case actAwaitUpstream:
 			fs := &cc.fs
 			s.cc = cc
 			if !l.awaitUpstream(s, fs.conn, fs.rh) {
 				s.cc = nil
-				cc.resumeAt = resumeAwaitHead
+				cc.stage = stageAwait
 				l.handOff(s, cc)
 			}
-		case stepWait:
+		case actSuspend:
 			l.suspend(s, cc)
-		case stepHandoff:
+		case actHandOff:
 			l.handOff(s, cc)
-		case stepClose:
+		case actClose:
 			l.putConn(cc)
 			e.closeSession(s)
 		}
@@ -143,7 +131,7 @@ func (l *evLoop) suspend(s *session, cc *clientConn) {
 		cc.waitReply = l.waitFilter(s, cc)
 		if !l.post(s) { // the loop stopped meanwhile: a worker finishes
 			s.cc = nil
-			cc.resumeAt = resumeChain
+			cc.stage = stageFilterWait
 			l.handOff(s, cc)
 		}
 	}()
@@ -170,7 +158,7 @@ func (l *evLoop) resumeFiltered(s *session) {
 }
 
 // handOff gives s, with cc attached, to a worker goroutine, which resumes
-// the request at cc.resumeAt.
+// the request at cc.stage.
 func (l *evLoop) handOff(s *session, cc *clientConn) {
 	l.r.e.handedOff.Add(1)
 	cc.cio.block()
@@ -188,17 +176,17 @@ func (l *evLoop) handOff(s *session, cc *clientConn) {
 }
 
 // nextInline serves the next request if it is complete in the buffer.
-func (cc *clientConn) nextInline() step {
+func (cc *clientConn) nextInline() loopAction {
 	if !cc.headBuffered() {
 		_, err := cc.r.Peek(cc.r.Buffered() + 1) // one non-blocking read
 		if cc.r.Buffered() == 0 {
 			if err == errWouldBlock {
-				return cc.flushInline(true, stepIdle)
+				return cc.flushInline(true, actPark)
 			}
-			return stepClose
+			return actClose
 		}
 		if !cc.headBuffered() {
-			return cc.handoff(resumeServe)
+			return cc.handoff(stageHead)
 		}
 	}
 	snap := cc.e.snap.Load()
@@ -208,7 +196,7 @@ func (cc *clientConn) nextInline() step {
 	rt, f := cc.readRequest(snap)
 	cc.rt, cc.fail = rt, f
 	if f != failNone || !cc.bodyAtHand() {
-		return cc.handoff(resumeParsed)
+		return cc.handoff(stageRoute)
 	}
 	cc.startExchange(snap, rt)
 	return cc.decideInline(snap, rt, 0)
@@ -231,13 +219,13 @@ func (cc *clientConn) bodyAtHand() bool {
 
 // decideInline runs the route's filters from filter from on without
 // waiting, then answers or forwards. A filter that must wait suspends the
-// exchange (stepWait).
-func (cc *clientConn) decideInline(snap *Snapshot, rt *routeRT, from int) step {
+// exchange (actSuspend).
+func (cc *clientConn) decideInline(snap *Snapshot, rt *routeRT, from int) loopAction {
 	reply, at, pending := rt.chain.Decide(&cc.x, from)
 	switch {
 	case pending:
 		cc.waitAt = at
-		return stepWait
+		return actSuspend
 	case reply != nil:
 		return cc.endInline(snap, rt, cc.writeReply(rt, reply, at), true)
 	}
@@ -246,7 +234,7 @@ func (cc *clientConn) decideInline(snap *Snapshot, rt *routeRT, from int) step {
 
 // filterAnswered goes on with an exchange whose waiting filter answered
 // (cc.waitAt, cc.waitReply), on the loop.
-func (cc *clientConn) filterAnswered() step {
+func (cc *clientConn) filterAnswered() loopAction {
 	snap, rt, reply := cc.snap, cc.rt, cc.waitReply
 	cc.waitReply = nil
 	if reply != nil {
@@ -256,7 +244,7 @@ func (cc *clientConn) filterAnswered() step {
 }
 
 // forwardInline starts the first try on an idle pooled connection.
-func (cc *clientConn) forwardInline(snap *Snapshot, rt *routeRT) step {
+func (cc *clientConn) forwardInline(snap *Snapshot, rt *routeRT) loopAction {
 	cc.beginForward(rt)
 	fs := &cc.fs
 	t, tr, err := cc.picker.next(rt.up, fs.key)
@@ -267,7 +255,7 @@ func (cc *clientConn) forwardInline(snap *Snapshot, rt *routeRT) step {
 	fs.t, fs.tr = t, tr
 	conn, ok := t.AcquireIdle(cc.s.loop.bit, !cc.replaySafe())
 	if !ok {
-		return cc.handoff(resumeTry)
+		return cc.handoff(stageAcquire)
 	}
 	fs.conn = conn
 	fs.werr = cc.sendRequest(rt, conn, fs.deadline)
@@ -278,35 +266,35 @@ func (cc *clientConn) forwardInline(snap *Snapshot, rt *routeRT) step {
 		// upstream processed nothing).
 		conn.Close()
 		fs.conn, fs.werr = nil, nil
-		return cc.handoff(resumeTry)
+		return cc.handoff(stageAcquire)
 	}
 	if fs.werr != nil || conn.FD() < 0 {
-		return cc.handoff(resumeAwaitHead)
+		return cc.handoff(stageAwait)
 	}
 	conn.SetNonblocking(true)
-	return stepAwait
+	return actAwaitUpstream
 }
 
 // upstreamReady reads the upstream's answer and relays it if it is whole.
-func (cc *clientConn) upstreamReady() step {
+func (cc *clientConn) upstreamReady() loopAction {
 	fs := &cc.fs
 	conn := fs.conn
 	if !finalHeadIn(conn.R) {
 		_, err := conn.R.Peek(conn.R.Buffered() + 1)
 		if !finalHeadIn(conn.R) {
 			if err == upstream.ErrWouldBlock && conn.R.Buffered() == 0 {
-				return stepAwait // woken early: wait on
+				return actAwaitUpstream // woken early: wait on
 			}
-			return cc.handoff(resumeAwaitHead) // partial, interim, closed or failed: a worker sorts it out
+			return cc.handoff(stageAwait) // partial, interim, closed or failed: a worker sorts it out
 		}
 	}
 	fs.f = cc.readResponseHead(conn)
 	if fs.f != failNone {
-		return cc.handoff(resumeSettle)
+		return cc.handoff(stageSettle)
 	}
 	fs.conn, fs.f = cc.settleTry(cc.rt, conn, fs.f)
 	if fs.f != failNone || !cc.wholeResponseIn(conn) {
-		return cc.handoff(resumeJudge)
+		return cc.handoff(stageJudge)
 	}
 	snap, rt := cc.snap, cc.rt
 	fs.conn = nil
@@ -340,41 +328,41 @@ func (cc *clientConn) wholeResponseIn(conn *upstream.Conn) bool {
 }
 
 // endInline ends a request answered on the loop.
-func (cc *clientConn) endInline(snap *Snapshot, rt *routeRT, res exchangeResult, replied bool) step {
+func (cc *clientConn) endInline(snap *Snapshot, rt *routeRT, res exchangeResult, replied bool) loopAction {
 	cc.e.servedInline.Add(1)
 	keep := cc.endRoute(snap, rt, res, replied) && !cc.e.draining.Load()
 	cc.s.state.Store(stateIdle)
 	if !keep {
-		return cc.flushInline(false, stepClose)
+		return cc.flushInline(false, actClose)
 	}
 	if cc.r.Buffered() > 0 {
 		if cc.cio.pending() { // the client is not reading: a worker serves the rest with backpressure
-			return cc.flushInline(true, stepNext)
+			return cc.flushInline(true, actNext)
 		}
-		return stepNext // pipelined: its answer joins this one in the buffer
+		return actNext // pipelined: its answer joins this one in the buffer
 	}
 	if cc.cio.full || cc.cio.hup {
-		return cc.flushInline(true, stepNext) // the socket may hold more, or its end: read on
+		return cc.flushInline(true, actNext) // the socket may hold more, or its end: read on
 	}
-	return cc.flushInline(true, stepIdle)
+	return cc.flushInline(true, actPark)
 }
 
 // flushInline writes buffered answers without waiting; what the socket
 // does not take goes to a worker.
-func (cc *clientConn) flushInline(keep bool, then step) step {
+func (cc *clientConn) flushInline(keep bool, then loopAction) loopAction {
 	if err := cc.w.Flush(); err != nil {
-		return stepClose
+		return actClose
 	}
 	if cc.cio.pending() {
 		cc.keep = keep
-		return cc.handoff(resumeFlush)
+		return cc.handoff(stageFlush)
 	}
 	return then
 }
 
-func (cc *clientConn) handoff(at resumeKind) step {
-	cc.resumeAt = at
-	return stepHandoff
+func (cc *clientConn) handoff(at stage) loopAction {
+	cc.stage = at
+	return actHandOff
 }
 
 // resume finishes, on a worker, a request a loop handed over, and says
@@ -390,26 +378,26 @@ func (cc *clientConn) resume() bool {
 		return false
 	}
 	var res exchangeResult
-	switch cc.resumeAt {
-	case resumeServe:
+	switch cc.stage {
+	case stageHead:
 		return true
-	case resumeFlush:
+	case stageFlush:
 		return cc.keep && !cc.e.draining.Load()
-	case resumeParsed:
+	case stageRoute:
 		keep := cc.serveParsed(snap, rt, cc.fail)
 		cc.s.state.Store(stateIdle)
 		return keep
-	case resumeChain:
+	case stageFilterWait:
 		keep := cc.chainAnswered(snap, rt)
 		cc.s.state.Store(stateIdle)
 		return keep
-	case resumeTry:
+	case stageAcquire:
 		res = cc.forwardLoop(snap, rt, stageAcquire)
-	case resumeAwaitHead:
+	case stageAwait:
 		res = cc.forwardLoop(snap, rt, stageAwait)
-	case resumeSettle:
+	case stageSettle:
 		res = cc.forwardLoop(snap, rt, stageSettle)
-	case resumeJudge:
+	case stageJudge:
 		res = cc.forwardLoop(snap, rt, stageJudge)
 	}
 	keep := cc.endRoute(snap, rt, res, false)

@@ -442,7 +442,7 @@ func (r *reactor) release(s *session) {
 	if s.expiredMode == modeAwaitUp {
 		cc := s.cc
 		s.cc = nil
-		cc.resumeAt = resumeAwaitHead
+		cc.stage = stageAwait
 		s.loop.handOff(s, cc)
 		return
 	}
@@ -479,7 +479,7 @@ func (r *reactor) stop() {
 			for _, s := range posted { // their filter answered: a worker goes on
 				cc := s.cc
 				s.cc = nil
-				cc.resumeAt = resumeChain
+				cc.stage = stageFilterWait
 				l.handOff(s, cc)
 			}
 			l.mu.Lock()

@@ -1,0 +1,63 @@
+package proxy
+
+import (
+	"time"
+
+	"tollgate/plugins"
+)
+
+// exchange is one request's whole state, apart from the connection it
+// arrived on: its head and its upstream's, the filters' view of it, how
+// far it got (stage), and its tries. The loop and the workers go on with
+// it from its stage; a clientConn embeds the exchange of the request it
+// serves.
+type exchange struct {
+	stage stage     // how far the request got: where serving goes on
+	snap  *Snapshot // the request keeps this snapshot to its end
+	rt    *routeRT  // its route (nil before routing, or with no route)
+	fail  failure   // readRequest's verdict
+	start time.Time
+
+	q     request          // the client's head
+	p     response         // the upstream's head
+	x     plugins.Exchange // what filters see
+	reply Header           // the head of a reply the gateway makes
+	reqID []byte
+
+	// waitAt is the filter a suspended exchange waits on, and waitReply
+	// its answer (nil: go on with the chain).
+	waitAt    int
+	waitReply *plugins.Reply
+
+	body        bodyState
+	sent100     bool
+	nothingRead bool // the latest try read no response byte
+	picker      targetPicker
+	fs          forwardState
+
+	keep bool // stageFlush: whether the connection goes on
+}
+
+// stage is how far an exchange got, and so where serving it goes on after
+// a wait: on its loop, or on a worker it was handed to.
+type stage int
+
+const (
+	stageHead       stage = iota // reading the request head
+	stageRoute                   // head read and routed (or refused, cc.fail): run the filters
+	stageFilterWait              // filter waitAt answered waitReply: go on with the chain
+	stagePick                    // pick a target
+	stageAcquire                 // fs.t picked: connect, send, read the head
+	stageAwait                   // request sent on fs.conn (fs.werr): read the head
+	stageSettle                  // head read on fs.conn with fs.f: settle the try
+	stageJudge                   // try settled (fs.conn, fs.f): relay, hold or retry
+	stageFlush                   // answered: write what the client socket did not take; keep says the rest
+)
+
+// clear drops the exchange's references (its buffers are kept) when its
+// clientConn goes back to the pool.
+func (x *exchange) clear() {
+	x.snap, x.rt, x.waitReply = nil, nil, nil
+	x.x.Reset()
+	x.fs = forwardState{}
+}
