@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 
-	"tollgate/plugins"
 	"tollgate/upstream"
 )
 
@@ -56,10 +55,6 @@ var failureInfo = [...]struct {
 	failClientGone:  {499, "", ""},
 	failRetryStatus: {0, "", ""},
 }
-
-// panicReply answers a request whose waiting filter panicked.
-var panicReply = &plugins.Reply{Status: failureInfo[failInternal].status,
-	Code: failureInfo[failInternal].code, Message: failureInfo[failInternal].message}
 
 // classifyUpstream maps an error from talking to an upstream to a failure.
 func classifyUpstream(err error) failure {

@@ -48,6 +48,7 @@ const (
 	stageFilterWait              // filter waitAt answered waitReply: go on with the chain
 	stagePick                    // pick a target
 	stageAcquire                 // fs.t picked: connect, send, read the head
+	stageSend                    // fs.conn acquired for fs.t: send, read the head
 	stageAwait                   // request sent on fs.conn (fs.werr): read the head
 	stageSettle                  // head read on fs.conn with fs.f: settle the try
 	stageJudge                   // try settled (fs.conn, fs.f): relay, hold or retry

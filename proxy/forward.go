@@ -85,6 +85,8 @@ func (cc *clientConn) forwardLoop(snap *Snapshot, rt *routeRT, stage stage) exch
 			fs.conn, fs.f = cc.tryTarget(rt, t, tr, fs.deadline)
 		case stageAcquire:
 			fs.conn, fs.f = cc.tryTarget(rt, fs.t, fs.tr, fs.deadline)
+		case stageSend:
+			fs.conn, fs.f = cc.sendOn(rt, fs.conn, fs.deadline)
 		case stageAwait:
 			fs.f = cc.awaitHead(fs.conn, fs.rh, fs.werr)
 			fs.conn, fs.f = cc.settleTry(rt, fs.conn, fs.f)
@@ -180,6 +182,16 @@ func idempotent(m []byte) bool {
 // tryTarget sends the request to t and reads the response head, then
 // settles the try (see settleTry).
 func (cc *clientConn) tryTarget(rt *routeRT, t *upstream.Target, tr upstream.Try, deadline time.Time) (*upstream.Conn, failure) {
+	conn, f := cc.acquire(t, tr, deadline)
+	if f != failNone {
+		return nil, f
+	}
+	return cc.sendOn(rt, conn, deadline)
+}
+
+// acquire gets a connection to t, dialling or waiting for the pool if it
+// must; a failure is reported to the try.
+func (cc *clientConn) acquire(t *upstream.Target, tr upstream.Try, deadline time.Time) (*upstream.Conn, failure) {
 	var conn *upstream.Conn
 	var err error
 	if cc.replaySafe() {
@@ -192,6 +204,12 @@ func (cc *clientConn) tryTarget(rt *routeRT, t *upstream.Target, tr upstream.Try
 		tr.Done(outcomeOf(f, 0))
 		return nil, f
 	}
+	return conn, failNone
+}
+
+// sendOn sends the request on conn, reads the response head and settles
+// the try.
+func (cc *clientConn) sendOn(rt *routeRT, conn *upstream.Conn, deadline time.Time) (*upstream.Conn, failure) {
 	if conn.LoopMask&^conn.LoopQuiet != 0 && cc.e.reactor != nil {
 		cc.e.reactor.quietUpstream(conn, 0) // this worker reads it; the loop need not wake
 	}

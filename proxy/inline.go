@@ -5,7 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"tollgate/plugins"
 	"tollgate/upstream"
 )
 
@@ -118,45 +117,6 @@ func (l *evLoop) putConn(cc *clientConn) {
 	l.r.e.connPool.Put(cc)
 }
 
-// suspend runs the wait of the filter the exchange stopped at
-// (cc.waitAt) on a goroutine, which posts the answer back to the loop;
-// the loop then resumes the exchange (resumeFiltered). Meanwhile the
-// session is busy: client bytes that arrive are looked at afterwards.
-func (l *evLoop) suspend(s *session, cc *clientConn) {
-	e := l.r.e
-	s.cc = cc
-	e.wg.Add(1)
-	go func() {
-		defer e.wg.Done()
-		cc.waitReply = l.waitFilter(s, cc)
-		if !l.post(s) { // the loop stopped meanwhile: a worker finishes
-			s.cc = nil
-			cc.stage = stageFilterWait
-			l.handOff(s, cc)
-		}
-	}()
-}
-
-// waitFilter runs the waiting filter's Request; a panic is logged and
-// answered 500, as a panic on the loop would close the connection.
-func (l *evLoop) waitFilter(s *session, cc *clientConn) (r *plugins.Reply) {
-	defer func() {
-		if v := recover(); v != nil {
-			l.r.e.log.Error("filter panicked while waiting", "panic", v, "peer", s.peer.String())
-			r = panicReply
-		}
-	}()
-	return cc.rt.chain.Wait(&cc.x, cc.waitAt)
-}
-
-// resumeFiltered goes on with a session whose waiting filter answered.
-func (l *evLoop) resumeFiltered(s *session) {
-	cc := s.cc
-	s.cc = nil
-	defer l.recoverSession(s, cc)
-	l.drive(s, cc, cc.filterAnswered())
-}
-
 // handOff gives s, with cc attached, to a worker goroutine, which resumes
 // the request at cc.stage.
 func (l *evLoop) handOff(s *session, cc *clientConn) {
@@ -224,7 +184,7 @@ func (cc *clientConn) decideInline(snap *Snapshot, rt *routeRT, from int) loopAc
 	reply, at, pending := rt.chain.Decide(&cc.x, from)
 	switch {
 	case pending:
-		cc.waitAt = at
+		cc.waitAt, cc.stage = at, stageFilterWait
 		return actSuspend
 	case reply != nil:
 		return cc.endInline(snap, rt, cc.writeReply(rt, reply, at), true)
@@ -255,11 +215,19 @@ func (cc *clientConn) forwardInline(snap *Snapshot, rt *routeRT) loopAction {
 	fs.t, fs.tr = t, tr
 	conn, ok := t.AcquireIdle(cc.s.loop.bit, !cc.replaySafe())
 	if !ok {
-		return cc.handoff(stageAcquire)
+		cc.stage = stageAcquire // a dial or a pool wait: off the loop
+		return actSuspend
 	}
+	return cc.sendInline(rt, conn)
+}
+
+// sendInline sends the request on conn and waits for the answer on the
+// loop.
+func (cc *clientConn) sendInline(rt *routeRT, conn *upstream.Conn) loopAction {
+	fs := &cc.fs
 	fs.conn = conn
 	fs.werr = cc.sendRequest(rt, conn, fs.deadline)
-	fs.rh = cc.headDue(rt, cc.start) // the request began microseconds ago
+	fs.rh = cc.headDue(rt, time.Now())
 	if errors.Is(fs.werr, upstream.ErrWouldBlock) {
 		// The upstream is not reading: a worker sends the request again on
 		// another connection (this one carries a partial head; the
@@ -391,6 +359,8 @@ func (cc *clientConn) resume() bool {
 		keep := cc.chainAnswered(snap, rt)
 		cc.s.state.Store(stateIdle)
 		return keep
+	case stageSend:
+		res = cc.forwardLoop(snap, rt, stageSend)
 	case stageAcquire:
 		res = cc.forwardLoop(snap, rt, stageAcquire)
 	case stageAwait:

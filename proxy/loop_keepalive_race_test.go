@@ -32,7 +32,7 @@ func TestLoopKeepAliveRace(t *testing.T) {
 		}
 		waitUntil(t, func() bool { return closed.Load() == int32(i+1) }) // the origin closed it
 	}
-	if e.handedOff.Load() < 4 {
-		t.Errorf("handed off %d, want every request (each met a closed pooled connection)", e.handedOff.Load())
+	if e.handedOff.Load() < 3 { // the first dialled (off the loop, no hand-off)
+		t.Errorf("handed off %d, want every request after the first (each met a closed pooled connection)", e.handedOff.Load())
 	}
 }

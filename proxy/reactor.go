@@ -342,7 +342,7 @@ func (l *evLoop) resumePosted() {
 	l.mu.Unlock()
 	for i, s := range todo {
 		todo[i] = nil
-		l.resumeFiltered(s)
+		l.resumeSuspended(s)
 	}
 	l.mu.Lock()
 	l.drained = todo[:0]
@@ -476,10 +476,9 @@ func (r *reactor) stop() {
 			posted := l.posted
 			l.posted = nil
 			l.mu.Unlock()
-			for _, s := range posted { // their filter answered: a worker goes on
+			for _, s := range posted { // their wait ended: a worker goes on
 				cc := s.cc
 				s.cc = nil
-				cc.stage = stageFilterWait
 				l.handOff(s, cc)
 			}
 			l.mu.Lock()

@@ -82,6 +82,11 @@ func (c *Conn) Materialize() error {
 
 // leaveNetpoller drops Conn (and with it the socket's registration with
 // Go's netpoller) for an event loop, which reads and writes FD itself.
+// LeaveNetpoller drops the connection's net.Conn (an event loop reads and
+// writes FD itself from now on; Materialize makes it again). It does
+// nothing for a connection without FD.
+func (c *Conn) LeaveNetpoller() { c.leaveNetpoller() }
+
 func (c *Conn) leaveNetpoller() {
 	if c.Conn != nil && c.fd >= 0 {
 		c.Conn.Close()

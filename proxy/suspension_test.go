@@ -169,3 +169,41 @@ func TestWaitingFilterSuspendsTheExchange(t *testing.T) {
 		t.Errorf("%d requests handed off to workers", n)
 	}
 }
+
+// A request that finds no idle upstream connection dials off the loop and
+// is then sent and answered on it; a dial that fails is answered 502.
+func TestLoopDialsOffTheLoop(t *testing.T) {
+	e, addr := newConfEngine(t, bodyOrigin(t), oneRoute)
+	for i, req := range []string{
+		"GET /first HTTP/1.1\r\nHost: a\r\n\r\n",
+		"POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi",
+	} {
+		c, r := dialT(t, addr)
+		io.WriteString(c, req)
+		if status, _ := readBody(t, r); status != "200" {
+			t.Fatalf("request %d: %s", i, status)
+		}
+		c.Close()
+		tgt := e.Current().routes[0].up.Targets()[0]
+		waitUntil(t, func() bool { return tgt.Idle() == 1 })
+		if conn, ok := tgt.AcquireIdle(0, false); ok { // the next request must dial
+			conn.Close()
+		}
+	}
+	if n := e.handedOff.Load(); n != 0 {
+		t.Errorf("%d requests handed off to workers", n)
+	}
+	if n := e.servedInline.Load(); n != 2 {
+		t.Errorf("%d of 2 requests served on the loop", n)
+	}
+}
+
+// A dial that fails is answered 502, with or without a retry.
+func TestLoopDialFailureIsAnswered(t *testing.T) {
+	_, addr := newConfEngine(t, "127.0.0.1:1", oneRoute)
+	c, r := dialT(t, addr)
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	if got := statusOf(t, r); got != "502" {
+		t.Fatalf("refused dial: %s, want 502", got)
+	}
+}
