@@ -2,15 +2,21 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"strconv"
 )
 
 // chunkedReader decodes a chunked body strictly: hex sizes without
 // overflow, CRLF after every chunk, trailers read and dropped.
+//
+// Read returns the bytes of a chunk as soon as they are buffered: it does
+// not wait for the CRLF that ends the chunk (the next Read checks it), nor
+// for more bytes than the client has sent.
 type chunkedReader struct {
 	r    *bufio.Reader
 	left int64 // bytes left in the current chunk
+	crlf bool  // the CRLF ending the last chunk's data is still to be read
 	done bool
 	err  error
 }
@@ -23,6 +29,12 @@ func (c *chunkedReader) Read(p []byte) (int, error) {
 		return 0, c.err
 	}
 	if c.left == 0 && !c.done {
+		if c.crlf {
+			if c.err = c.readCRLF(); c.err != nil {
+				return 0, c.err
+			}
+			c.crlf = false
+		}
 		if c.err = c.nextChunk(); c.err != nil {
 			return 0, c.err
 		}
@@ -38,11 +50,57 @@ func (c *chunkedReader) Read(p []byte) (int, error) {
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF
 	}
-	if err == nil && c.left == 0 {
-		err = c.readCRLF()
-	}
+	c.crlf = c.left == 0
 	c.err = err
 	return n, err
+}
+
+// canRead reports whether the next Read returns without waiting for the
+// peer: bytes of the current chunk are buffered, or the framing up to the
+// next chunk's first byte, or to the end of the body, is (or the next Read
+// fails at once). A caller that holds decoded bytes back flushes them
+// when it is false, before a Read that would wait.
+func (c *chunkedReader) canRead() bool {
+	if c.err != nil || c.done {
+		return true
+	}
+	b, _ := c.r.Peek(c.r.Buffered())
+	if c.left > 0 {
+		return len(b) > 0
+	}
+	if c.crlf {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			return false
+		}
+		b = b[i+1:]
+	}
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return false
+	}
+	if i == 0 || b[i-1] != '\r' {
+		return true // a bad line: Read fails
+	}
+	size, err := parseChunkSize(b[:i-1])
+	if err != nil {
+		return true
+	}
+	b = b[i+1:]
+	if size > 0 {
+		return len(b) > 0
+	}
+	for k := 0; k < 64; k++ { // the last chunk: trailers up to the empty line
+		i = bytes.IndexByte(b, '\n')
+		if i < 0 {
+			return false
+		}
+		if i <= 1 {
+			return true
+		}
+		b = b[i+1:]
+	}
+	return true
 }
 
 func (c *chunkedReader) nextChunk() error {

@@ -97,7 +97,10 @@ func (cc *clientConn) copyBody(conn *upstream.Conn, n int64) error {
 }
 
 // sendChunkedBody decodes the client's chunked body and re-frames it,
-// enforcing max_body_bytes.
+// enforcing max_body_bytes. Each chunk is forwarded as it arrives: the
+// upstream writer is flushed whenever the next read would wait for the
+// client, so chunks that came together leave in one write and a chunk
+// followed by a pause leaves at once.
 func (cc *clientConn) sendChunkedBody(conn *upstream.Conn) error {
 	cc.body = bodyStreamed
 	uw := cc.e.getUpWriter(conn)
@@ -109,9 +112,16 @@ func (cc *clientConn) sendChunkedBody(conn *upstream.Conn) error {
 	max := cc.snap.Conf.Server.MaxBodyBytes
 	var total int64
 	for {
+		if !cc.cr.canRead() {
+			if err := uw.Flush(); err != nil {
+				return err
+			}
+		}
 		n, err := cc.cr.Read(*buf)
 		total += int64(n)
-		if max > 0 && total > max {
+		// A chunk whose announced size passes the limit is refused before
+		// any of it is forwarded.
+		if max > 0 && (total > max || err == nil && total+cc.cr.left > max) {
 			return &clientError{failBodyTooLarge, errBodyTooLarge}
 		}
 		if n > 0 {
