@@ -106,3 +106,14 @@ func TestGather(t *testing.T) {
 		t.Fatalf("samples %v", s)
 	}
 }
+
+func TestFreePortNeverRepeats(t *testing.T) {
+	seen := map[int]bool{}
+	for range 200 {
+		p := FreePort(t)
+		if seen[p] {
+			t.Fatalf("port %d handed out twice", p)
+		}
+		seen[p] = true
+	}
+}
