@@ -10,6 +10,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"tollgate/conf"
+	"tollgate/internal/testkit"
 )
 
 const goodAPIKey = "k-3f9a1c"
@@ -22,13 +23,13 @@ func hexSum(s string) string {
 // fullFixture has all three methods configured.
 type fullFixture struct {
 	a      *Authenticator
-	clock  *fakeClock
+	clock  *testkit.Clock
 	intro  *introServer
 	secret []byte
 }
 
 func newFullFixture(t *testing.T) *fullFixture {
-	f := &fullFixture{clock: newClock(), intro: newIntroServer(t), secret: []byte("0123456789abcdef0123456789abcdef")}
+	f := &fullFixture{clock: testkit.NewClock(testEpoch), intro: newIntroServer(t), secret: []byte("0123456789abcdef0123456789abcdef")}
 	f.intro.set("opaque-1", map[string]any{"active": true, "client_id": "svc-1", "scope": "read"})
 	cfg := conf.Auth{
 		JWT: &conf.JWT{Algorithms: []string{"HS256"}, Keys: []conf.JWTKey{{File: writeFile(t, "s", f.secret)}}},

@@ -8,12 +8,13 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"tollgate/conf"
+	"tollgate/internal/testkit"
 )
 
 // benchJWT measures one Authenticate call for a token the client reuses,
 // with the verified-token cache on (cacheSize 0 = default) or off (-1).
 func benchJWT(b *testing.B, m jwt.SigningMethod, cacheSize int) {
-	clock := newClock()
+	clock := testkit.NewClock(testEpoch)
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	ec := ecKey(b)
 	var signKey any

@@ -9,13 +9,14 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"tollgate/conf"
+	"tollgate/internal/testkit"
 )
 
 // FuzzAuthenticate feeds arbitrary Authorization and API-key values
 // through every method (the introspection server is real, on loopback)
 // and checks that nothing panics and every answer is well formed.
 func FuzzAuthenticate(f *testing.F) {
-	clock := newClock()
+	clock := testkit.NewClock(testEpoch)
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	ec := ecKey(f)
 	jwks := newJWKSServer(f, jwkOf(f, "ec-1", &ec.PublicKey))

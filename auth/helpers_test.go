@@ -28,26 +28,6 @@ import (
 // testEpoch is the fake clock's start; tokens are stamped relative to it.
 var testEpoch = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
-// fakeClock is a settable clock for Options.Now.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock { return &fakeClock{t: testEpoch} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // Keys are generated once per test binary: RSA generation is slow.
 var (
 	rsaOnce sync.Once
@@ -214,17 +194,5 @@ func wantRefusal(t testing.TB, err *Error, status int, reason string) {
 	}
 	if err.Status != status || err.Reason != reason {
 		t.Fatalf("refused with %d %s (%v); want %d %s", err.Status, err.Reason, err, status, reason)
-	}
-}
-
-// waitFor polls cond for up to 5s.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"tollgate/conf"
+	"tollgate/internal/testkit"
 )
 
 // introServer is a real RFC 7662 endpoint on loopback. It checks the
@@ -78,11 +79,11 @@ func (s *introServer) serve(w http.ResponseWriter, r *http.Request) {
 type introFixture struct {
 	a     *Authenticator
 	srv   *introServer
-	clock *fakeClock
+	clock *testkit.Clock
 }
 
 func newIntroFixture(t *testing.T, ttl time.Duration) *introFixture {
-	f := &introFixture{srv: newIntroServer(t), clock: newClock()}
+	f := &introFixture{srv: newIntroServer(t), clock: testkit.NewClock(testEpoch)}
 	cfg := conf.Auth{Introspection: &conf.Introspection{
 		URL: f.srv.URL, ClientID: "gateway", ClientSecret: "s3cret", CacheTTL: ttl, Timeout: 300 * time.Millisecond,
 	}}
@@ -110,7 +111,7 @@ func TestIntrospectionActiveAndCached(t *testing.T) {
 	if n := f.srv.calls.Load(); n != 1 {
 		t.Fatalf("%d introspection calls; want 1 (cached)", n)
 	}
-	f.clock.Add(31 * time.Second)
+	f.clock.Advance(31 * time.Second)
 	if _, err := f.auth("tok-active"); err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +126,7 @@ func TestIntrospectionCacheNeverPastExp(t *testing.T) {
 	if _, err := f.auth("short"); err != nil {
 		t.Fatal(err)
 	}
-	f.clock.Add(11 * time.Second)
+	f.clock.Advance(11 * time.Second)
 	// The server still says active with the old exp: the token is expired.
 	_, err := f.auth("short")
 	wantRefusal(t, err, 401, ReasonInactive)
@@ -146,7 +147,7 @@ func TestIntrospectionInactiveCachedBriefly(t *testing.T) {
 	if n := f.srv.calls.Load(); n != 1 {
 		t.Fatalf("%d calls for a flood of one bad token; want 1", n)
 	}
-	f.clock.Add(inactiveTTL)
+	f.clock.Advance(inactiveTTL)
 	f.srv.set("revoked-token", map[string]any{"active": true, "client_id": "svc-2"})
 	if id, err := f.auth("revoked-token"); err != nil || id.ClientID != "svc-2" {
 		t.Fatalf("after the inactive TTL: %+v %v", id, err)

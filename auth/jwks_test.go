@@ -9,19 +9,20 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"tollgate/conf"
+	"tollgate/internal/testkit"
 )
 
 // jwksFixture is an Authenticator whose only keys come from one JWKS
 // server, which starts with RSA key 0 as kid "k0".
 type jwksFixture struct {
 	a     *Authenticator
-	clock *fakeClock
+	clock *testkit.Clock
 	srv   *jwksServer
 	cfg   conf.Auth
 }
 
 func newJWKSFixture(t *testing.T, refresh time.Duration) *jwksFixture {
-	f := &jwksFixture{clock: newClock()}
+	f := &jwksFixture{clock: testkit.NewClock(testEpoch)}
 	f.srv = newJWKSServer(t, jwkOf(t, "k0", &rsaKey(t, 0).PublicKey))
 	f.cfg = conf.Auth{JWT: &conf.JWT{
 		Algorithms: []string{"RS256", "ES256"},
@@ -62,7 +63,7 @@ func TestJWKSUnknownKidThenRotation(t *testing.T) {
 	}
 	// k1 is not published yet: refused, and the refetch it may trigger
 	// is limited to one per 10s.
-	f.clock.Add(11 * time.Second)
+	f.clock.Advance(11 * time.Second)
 	err := f.auth(f.a, f.token(t, 1, "k1"))
 	wantRefusal(t, err, 401, ReasonUnknownKid)
 	calls := f.srv.calls.Load()
@@ -75,7 +76,7 @@ func TestJWKSUnknownKidThenRotation(t *testing.T) {
 	// Rotate: the server now publishes k1 too; within 10s still refused.
 	f.srv.setKeys(t, jwkOf(t, "k0", &rsaKey(t, 0).PublicKey), jwkOf(t, "k1", &rsaKey(t, 1).PublicKey))
 	wantRefusal(t, f.auth(f.a, f.token(t, 1, "k1")), 401, ReasonUnknownKid)
-	f.clock.Add(10 * time.Second)
+	f.clock.Advance(10 * time.Second)
 	if err := f.auth(f.a, f.token(t, 1, "k1")); err != nil {
 		t.Fatalf("rotated key refused: %v", err)
 	}
@@ -95,7 +96,7 @@ func TestJWKSDownKeepsKnownKeys(t *testing.T) {
 			}
 			f.srv.setMode(mode)
 			calls := f.srv.calls.Load()
-			waitFor(t, "a failed refresh", func() bool { return f.srv.calls.Load() > calls+1 })
+			testkit.Eventually(t, "a failed refresh", func() bool { return f.srv.calls.Load() > calls+1 })
 			for i := range 20 {
 				start := time.Now()
 				// A fresh token each time, so the cache cannot answer.
@@ -109,7 +110,7 @@ func TestJWKSDownKeepsKnownKeys(t *testing.T) {
 				}
 			}
 			// An unknown kid waits at most one fetch timeout, then is refused.
-			f.clock.Add(11 * time.Second)
+			f.clock.Advance(11 * time.Second)
 			start := time.Now()
 			wantRefusal(t, f.auth(f.a, f.token(t, 1, "k1")), 401, ReasonUnknownKid)
 			if d := time.Since(start); d > 2*time.Second {
@@ -122,7 +123,7 @@ func TestJWKSDownKeepsKnownKeys(t *testing.T) {
 func TestJWKSNeverFetchedIsUnavailable(t *testing.T) {
 	srv := newJWKSServer(t)
 	srv.setMode("down")
-	clock := newClock()
+	clock := testkit.NewClock(testEpoch)
 	cfg := conf.Auth{JWT: &conf.JWT{Algorithms: []string{"RS256"}, Keys: []conf.JWTKey{{JWKSURL: srv.URL}}}}
 	a := mustNew(t, cfg, nil, Options{Now: clock.Now, JWKSTimeout: 200 * time.Millisecond})
 	tok := sign(t, jwt.SigningMethodRS256, rsaKey(t, 0), "k0", claimsAt(clock.Now()))
@@ -145,7 +146,7 @@ func TestJWKSPeriodicRefresh(t *testing.T) {
 	if err := f.auth(f.a, cached); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the refresher to publish k1", func() bool { return f.auth(f.a, f.token(t, 1, "k1")) == nil })
+	testkit.Eventually(t, "the refresher to publish k1", func() bool { return f.auth(f.a, f.token(t, 1, "k1")) == nil })
 	wantRefusal(t, f.auth(f.a, cached), 401, ReasonUnknownKid)
 }
 
@@ -155,7 +156,7 @@ func TestJWKSUnknownKidSingleflight(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.srv.setKeys(t, jwkOf(t, "k0", &rsaKey(t, 0).PublicKey), jwkOf(t, "k1", &rsaKey(t, 1).PublicKey))
-	f.clock.Add(11 * time.Second)
+	f.clock.Advance(11 * time.Second)
 	calls := f.srv.calls.Load()
 	tok := f.token(t, 1, "k1")
 	var wg sync.WaitGroup

@@ -14,13 +14,14 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"tollgate/conf"
+	"tollgate/internal/testkit"
 )
 
 // jwtFixture is an Authenticator over an RSA PEM file, an HS256 secret
 // file and a JWKS server holding one EC key ("ec-1").
 type jwtFixture struct {
 	a      *Authenticator
-	clock  *fakeClock
+	clock  *testkit.Clock
 	jwks   *jwksServer
 	rsa    []byte // the RSA public key PEM
 	secret []byte
@@ -28,7 +29,7 @@ type jwtFixture struct {
 }
 
 func newJWTFixture(t *testing.T, mutate func(*conf.JWT)) *jwtFixture {
-	f := &jwtFixture{clock: newClock(), secret: []byte("0123456789abcdef0123456789abcdef")}
+	f := &jwtFixture{clock: testkit.NewClock(testEpoch), secret: []byte("0123456789abcdef0123456789abcdef")}
 	f.rsa = pemPublic(t, &rsaKey(t, 0).PublicKey)
 	ec := ecKey(t)
 	f.ec = ec
@@ -289,11 +290,11 @@ func TestJWTCacheSkipsVerification(t *testing.T) {
 		t.Errorf("cached verification allocates %.0f times", allocs)
 	}
 	// The cached verdict ends with exp + leeway.
-	f.clock.Add(time.Hour + 29*time.Second)
+	f.clock.Advance(time.Hour + 29*time.Second)
 	if _, err := f.auth(tok); err != nil {
 		t.Fatalf("refused within leeway: %v", err)
 	}
-	f.clock.Add(2 * time.Second)
+	f.clock.Advance(2 * time.Second)
 	_, err := f.auth(tok)
 	wantRefusal(t, err, 401, ReasonExpired)
 }

@@ -1,13 +1,12 @@
 package limiter
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-
 	"tollgate/conf"
+	"tollgate/internal/testkit"
 )
 
 func adaptiveLimits() conf.Limits {
@@ -133,31 +132,9 @@ func TestScaled(t *testing.T) {
 // gauge reads tollgate_ratelimit_factor{upstream} through the collector.
 func gauge(t *testing.T, l *Limiter, upstream string) float64 {
 	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(l)
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
+	v, ok := testkit.Gather(t, l)[fmt.Sprintf("tollgate_ratelimit_factor{upstream=%q}", upstream)]
+	if !ok {
+		t.Fatalf("no gauge for %s", upstream)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != "tollgate_ratelimit_factor" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if labelIs(m, "upstream", upstream) {
-				return m.GetGauge().GetValue()
-			}
-		}
-	}
-	t.Fatalf("no gauge for %s", upstream)
-	return 0
-}
-
-func labelIs(m *dto.Metric, name, value string) bool {
-	for _, lp := range m.GetLabel() {
-		if lp.GetName() == name && lp.GetValue() == value {
-			return true
-		}
-	}
-	return false
+	return v
 }

@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"tollgate/conf"
+	"tollgate/internal/testkit"
 )
 
 // TestAllowDoesNotAllocate pins zero allocations per Allow for a key the
 // limiter already tracks: named, per-route, unlisted id and anonymous IP,
 // with the adaptive factor on.
 func TestAllowDoesNotAllocate(t *testing.T) {
-	clk := newFakeClock()
+	clk := testkit.NewClock(testkit.Epoch)
 	l := New(Options{Now: clk.Now, SweepInterval: -1})
 	defer l.Close()
 	c := partnerClients()
@@ -46,7 +47,7 @@ func TestMemoryPerAnonymousCaller(t *testing.T) {
 		t.Skip("allocates about 100 MB")
 	}
 	const n = 1_000_000
-	clk := newFakeClock()
+	clk := testkit.NewClock(testkit.Epoch)
 	l := New(Options{Now: clk.Now, SweepInterval: -1})
 	defer l.Close()
 	if err := l.Apply(conf.Clients{Default: *q(100, 200)}, conf.Limits{MaxTrackedKeys: n}, nil); err != nil {

@@ -2,7 +2,6 @@ package limiter
 
 import (
 	"context"
-	"net"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"tollgate/conf"
+	"tollgate/internal/testkit"
 )
 
 // startRedisCluster starts three cluster-enabled redis-server processes
@@ -28,12 +28,7 @@ func startRedisCluster(t *testing.T) []string {
 	dir := t.TempDir()
 	var addrs []string
 	for i := 0; i < 3; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
+		port := testkit.FreePort(t)
 		cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 			"--cluster-enabled", "yes", "--cluster-config-file", "nodes-"+strconv.Itoa(port)+".conf",
 			"--save", "", "--appendonly", "no")
@@ -52,20 +47,19 @@ func startRedisCluster(t *testing.T) []string {
 	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for _, a := range addrs {
-		for {
-			c := redis.NewClient(&redis.Options{Addr: a, Protocol: 2, DisableIdentity: true})
-			info, _ := c.ClusterInfo(context.Background()).Result()
+	pending, info := addrs, ""
+	if !testkit.Poll(10*time.Second, 50*time.Millisecond, func() bool {
+		for ; len(pending) > 0; pending = pending[1:] {
+			c := redis.NewClient(&redis.Options{Addr: pending[0], Protocol: 2, DisableIdentity: true})
+			info, _ = c.ClusterInfo(context.Background()).Result()
 			c.Close()
-			if strings.Contains(info, "cluster_state:ok") {
-				break
+			if !strings.Contains(info, "cluster_state:ok") {
+				return false
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("cluster not ok at %s: %s", a, info)
-			}
-			time.Sleep(50 * time.Millisecond)
 		}
+		return true
+	}) {
+		t.Fatalf("cluster not ok at %s: %s", pending[0], info)
 	}
 	return addrs
 }
@@ -74,13 +68,9 @@ func waitPing(t *testing.T, addr string) {
 	t.Helper()
 	c := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true})
 	defer c.Close()
-	for i := 0; i < 100; i++ {
-		if c.Ping(context.Background()).Err() == nil {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !testkit.Poll(5*time.Second, 20*time.Millisecond, func() bool { return c.Ping(context.Background()).Err() == nil }) {
+		t.Fatalf("redis-server at %s did not start", addr)
 	}
-	t.Fatalf("redis-server at %s did not start", addr)
 }
 
 // TestRedisClusterSharedQuota: two limiters sharing a quota through a real

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"tollgate/conf"
+	"tollgate/internal/testkit"
 )
 
 // redisServer is a real redis-server on a loopback port, owned by a test.
@@ -33,13 +33,7 @@ func startRedis(t *testing.T) *redisServer {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Skip("redis-server not in PATH")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	s := &redisServer{t: t, port: port}
+	s := &redisServer{t: t, port: testkit.FreePort(t)}
 	s.start()
 	t.Cleanup(s.kill)
 	return s
@@ -57,13 +51,9 @@ func (s *redisServer) start() {
 	}
 	c := s.client()
 	defer c.Close()
-	for i := 0; i < 100; i++ {
-		if c.Ping(context.Background()).Err() == nil {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !testkit.Poll(5*time.Second, 20*time.Millisecond, func() bool { return c.Ping(context.Background()).Err() == nil }) {
+		s.t.Fatal("redis-server did not start")
 	}
-	s.t.Fatal("redis-server did not start")
 }
 
 // kill stops the server started by this test, by PID.
@@ -250,8 +240,8 @@ func TestRedisOutage(t *testing.T) {
 	for _, mode := range []string{FailLocal, FailAllow, FailDeny} {
 		t.Run(mode, func(t *testing.T) {
 			srv := startRedis(t)
-			var logs logBuf
-			log := slog.New(slog.NewTextHandler(&logs, nil))
+			var logs testkit.LogBuffer
+			log := logs.Logger()
 			const rate, burst = 40, 20
 			clients := conf.Clients{Default: *q(10, 10), Named: map[string]*conf.Quota{"c": q(rate, burst)}}
 			ls := []*Limiter{
@@ -289,13 +279,13 @@ func TestRedisOutage(t *testing.T) {
 					t.Errorf("local: admitted %d, want about %.0f (quota ÷ instances)", got, want)
 				}
 			}
-			if n := logs.count("redis unavailable"); n != 1 {
+			if n := logs.Count("redis unavailable"); n != 1 {
 				t.Errorf("outage warning logged %d times, want once", n)
 			}
 
 			srv.start()
 			waitStatus(t, l, "redis")
-			if n := logs.count("reachable again"); n != 1 {
+			if n := logs.Count("reachable again"); n != 1 {
 				t.Errorf("recovery logged %d times", n)
 			}
 			time.Sleep(100 * time.Millisecond)
@@ -307,7 +297,7 @@ func TestRedisOutage(t *testing.T) {
 			if max := int64(burst + rate/2 + rate/5); got < 10 || got > max {
 				t.Errorf("after recovery admitted %d in 0.5s, want 10..%d", got, max)
 			}
-			if n := logs.count("redis unavailable"); n != 1 {
+			if n := logs.Count("redis unavailable"); n != 1 {
 				t.Errorf("outage warning logged %d times in total", n)
 			}
 		})
@@ -318,31 +308,31 @@ func TestRedisOutage(t *testing.T) {
 // in Redis.
 func waitInstances(t *testing.T, ls []*Limiter, n int) {
 	t.Helper()
-	for i := 0; i < 300; i++ {
-		ok := true
+	if !testkit.Poll(10*time.Second, 10*time.Millisecond, func() bool {
 		for _, l := range ls {
-			ok = ok && l.Instances() == n
+			if l.Instances() != n {
+				return false
+			}
 		}
-		if ok {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
+		return true
+	}) {
+		t.Fatalf("instances not seen: %d", ls[0].Instances())
 	}
-	t.Fatalf("instances not seen: %d", ls[0].Instances())
 }
 
 // waitStatus waits (bounded) for the limiter's store status, calling Allow
 // meanwhile so that leases sync.
 func waitStatus(t *testing.T, l *Limiter, want string) {
 	t.Helper()
-	for i := 0; i < 300; i++ {
+	if !testkit.Poll(10*time.Second, 10*time.Millisecond, func() bool {
 		if l.StoreStatus() == want {
-			return
+			return true
 		}
 		l.Allow("c", ipA, "r", "u")
-		time.Sleep(10 * time.Millisecond)
+		return false
+	}) {
+		t.Fatalf("store status %s, want %s", l.StoreStatus(), want)
 	}
-	t.Fatalf("store status %s, want %s", l.StoreStatus(), want)
 }
 
 // TestRedisReloadKeepsClient: a reload with unchanged Redis settings keeps

@@ -13,6 +13,7 @@ import (
 	"tollgate/plugins"
 
 	"tollgate/conf"
+	"tollgate/internal/testkit"
 	"tollgate/upstream"
 )
 
@@ -167,8 +168,8 @@ func TestLoopClientSlowToRead(t *testing.T) {
 	const n = 500 // ~9.6 MB of answers: more than the socket buffers hold
 	go io.WriteString(c, strings.Repeat("GET /big HTTP/1.1\r\nHost: a\r\n\r\n", n))
 	// The answers back up until the socket refuses more and a worker takes
-	// the rest (waitUntil fails the test if that never happens).
-	waitUntil(t, func() bool { return e.handedOff.Load() > handed })
+	// the rest (Eventually fails the test if that never happens).
+	testkit.Eventually(t, "a worker to take over", func() bool { return e.handedOff.Load() > handed })
 	for i := 0; i < n; i++ {
 		if err := readResponse(r); err != nil {
 			t.Fatalf("response %d of %d: %v", i, n, err)
@@ -283,7 +284,7 @@ func TestLoopPartialRequestHead(t *testing.T) {
 	c, r := dialT(t, addr)
 	handed := e.handedOff.Load()
 	io.WriteString(c, "GET /a HTTP/1.1\r\nHo")
-	waitUntil(t, func() bool { return e.handedOff.Load() > handed }) // the loop gave the partial head to a worker
+	testkit.Eventually(t, "the loop to give the partial head to a worker", func() bool { return e.handedOff.Load() > handed })
 	io.WriteString(c, "st: a\r\n\r\n")
 	if err := readResponse(r); err != nil {
 		t.Fatal(err)
@@ -327,7 +328,7 @@ func TestLoopShutdownFinishesWaitingRequest(t *testing.T) {
 	}
 	c, r := dialT(t, addr)
 	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
-	waitUntil(t, func() bool { return e.reactor.waitingCount() == 1 })
+	testkit.Eventually(t, "the request to wait on the loop", func() bool { return e.reactor.waitingCount() == 1 })
 	done := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

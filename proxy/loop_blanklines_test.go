@@ -3,6 +3,8 @@ package proxy
 import (
 	"io"
 	"testing"
+
+	"tollgate/internal/testkit"
 )
 
 // TestLoopLeadingBlankLinesSplitHead: blank lines before a request line
@@ -15,7 +17,7 @@ func TestLoopLeadingBlankLinesSplitHead(t *testing.T) {
 	c, r := dialT(t, addr)
 	handed := e.handedOff.Load()
 	io.WriteString(c, "\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n")
-	waitUntil(t, func() bool { return e.handedOff.Load() > handed })
+	testkit.Eventually(t, "the loop to give the partial head to a worker", func() bool { return e.handedOff.Load() > handed })
 	io.WriteString(c, "\r\n")
 	if got := statusOf(t, r); got != "200" {
 		t.Fatalf("status %s, want 200", got)

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"tollgate/internal/testkit"
 )
 
 // gateHandler is a slog handler that blocks the goroutine logging the
@@ -131,7 +133,7 @@ routes: [{name: all, match: {path_prefix: /}, upstream: app}]
 		if err := unix.Connect(sfd, sa); err != nil {
 			t.Fatal(err)
 		}
-		waitUntil(t, func() bool { return e.reactor.parkedCount() == i+1 })
+		testkit.Eventually(t, "the connection to park", func() bool { return e.reactor.parkedCount() == i+1 })
 		hit := false
 		e.mu.Lock()
 		for s := range e.sessions {
@@ -163,10 +165,10 @@ routes: [{name: all, match: {path_prefix: /}, upstream: app}]
 	if err := readResponse(reusedR); err != nil {
 		t.Fatalf("new connection before the old one was forgotten: %v", err)
 	}
-	waitUntil(t, func() bool { return e.reactor.parkedCount() == parked })
+	testkit.Eventually(t, "the new connection to park again", func() bool { return e.reactor.parkedCount() == parked })
 	close(h.release)
 	released = true
-	waitUntil(t, func() bool {
+	testkit.Eventually(t, "the tunnel's session to be forgotten", func() bool {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		_, ok := e.sessions[old]

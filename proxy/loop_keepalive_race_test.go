@@ -6,6 +6,8 @@ import (
 	"net"
 	"sync/atomic"
 	"testing"
+
+	"tollgate/internal/testkit"
 )
 
 // TestLoopKeepAliveRace: the upstream closes a
@@ -30,7 +32,7 @@ func TestLoopKeepAliveRace(t *testing.T) {
 		if got := statusOf(t, r); got != "200" {
 			t.Fatalf("request %d: %s", i, got)
 		}
-		waitUntil(t, func() bool { return closed.Load() == int32(i+1) }) // the origin closed it
+		testkit.Eventually(t, "the origin to close the connection", func() bool { return closed.Load() == int32(i+1) })
 	}
 	if e.handedOff.Load() < 3 { // the first dialled (off the loop, no hand-off)
 		t.Errorf("handed off %d, want every request after the first (each met a closed pooled connection)", e.handedOff.Load())

@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"tollgate/internal/testkit"
 )
 
 func TestTimingWheel(t *testing.T) {
@@ -67,7 +69,7 @@ func TestIdleConnectionsParkAndExpire(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitUntil(t, func() bool { return e.reactor.parkedCount() == n })
+	testkit.Eventually(t, "every idle connection to park", func() bool { return e.reactor.parkedCount() == n })
 	if g := runtime.NumGoroutine() - before; g > maxIdleWorkers+20 {
 		t.Errorf("%d goroutines for %d idle connections", g, n)
 	}
@@ -78,20 +80,9 @@ func TestIdleConnectionsParkAndExpire(t *testing.T) {
 		t.Fatalf("woken connection: %v", err)
 	}
 	// After idle_timeout every connection is closed by the gateway.
-	waitUntil(t, func() bool { return e.reactor.parkedCount() == 0 })
+	testkit.Eventually(t, "the idle connections to expire", func() bool { return e.reactor.parkedCount() == 0 })
 	conns[0].SetReadDeadline(time.Now().Add(2 * time.Second))
 	if _, err := readers[0].ReadByte(); err != io.EOF {
 		t.Fatalf("expired connection read: %v", err)
-	}
-}
-
-func waitUntil(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -1,36 +1,14 @@
 package upstream
 
 import (
-	"bytes"
 	"errors"
-	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"tollgate/conf"
+	"tollgate/internal/testkit"
 )
-
-// syncBuf is a goroutine-safe log sink.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // testBreaker is a breaker block that trips on 3 consecutive failures only.
 func testBreaker() *conf.Breaker {
@@ -75,8 +53,8 @@ var (
 )
 
 func TestBreakerTripsOnConsecutiveFailures(t *testing.T) {
-	logs := &syncBuf{}
-	reg := testRegistry(t, registryOptions{log: slog.New(slog.NewTextHandler(logs, nil))})
+	logs := &testkit.LogBuffer{}
+	reg := testRegistry(t, registryOptions{log: logs.Logger()})
 	_, u := guarded(t, reg, testBreaker(), nil, "127.0.0.1:1")
 	tg := u.Targets()[0]
 	report(t, tg, ok500)
@@ -253,28 +231,9 @@ func TestBreakerStateMetric(t *testing.T) {
 	for range 3 {
 		report(t, u.Targets()[0], ok500)
 	}
-	prom := prometheus.NewPedanticRegistry()
-	if err := prom.Register(reg); err != nil {
-		t.Fatal(err)
-	}
-	families, err := prom.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]float64{}
-	for _, f := range families {
-		if f.GetName() != "tollgate_breaker_state" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			got[labels["upstream"]+"/"+labels["target"]] = m.GetGauge().GetValue()
-		}
-	}
-	if len(got) != 2 || got["u/127.0.0.1:1"] != 2 || got["u/127.0.0.1:2"] != 0 {
+	got := testkit.Gather(t, reg).Family("tollgate_breaker_state")
+	if len(got) != 2 || got[`tollgate_breaker_state{target="127.0.0.1:1",upstream="u"}`] != 2 ||
+		got[`tollgate_breaker_state{target="127.0.0.1:2",upstream="u"}`] != 0 {
 		t.Fatalf("tollgate_breaker_state %v, want 127.0.0.1:1 open (2), 127.0.0.1:2 closed (0)", got)
 	}
 }
@@ -342,6 +301,3 @@ func TestFailedReloadRestoresBreakerSettings(t *testing.T) {
 		t.Fatal("the abandoned reload's breaker stayed, or the open breaker was not restored")
 	}
 }
-
-// slogTo is a text logger writing to w.
-func slogTo(w *syncBuf) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }

@@ -6,11 +6,12 @@ import (
 	"time"
 
 	"tollgate/conf"
+	"tollgate/internal/testkit"
 )
 
 func TestRetryBudgetRatioAndFloor(t *testing.T) {
-	clock := newFakeClock()
-	b := newRetryBudget(clock.now)
+	clock := testkit.NewClock(testkit.Epoch)
+	b := newRetryBudget(clock.Now)
 	// No traffic: the floor alone.
 	for i := range budgetFloor {
 		if !b.allowRetry() {
@@ -36,16 +37,16 @@ func TestRetryBudgetRatioAndFloor(t *testing.T) {
 }
 
 func TestRetryBudgetSlides(t *testing.T) {
-	clock := newFakeClock()
-	b := newRetryBudget(clock.now)
+	clock := testkit.NewClock(testkit.Epoch)
+	b := newRetryBudget(clock.Now)
 	// 50 requests a second for 10 s: 500 in the window → 100 + floor.
 	for range 10 {
 		for range 50 {
 			b.countRequest()
 		}
-		clock.advance(time.Second)
+		clock.Advance(time.Second)
 	}
-	clock.advance(-time.Second) // still inside the 10th second
+	clock.Advance(-time.Second) // still inside the 10th second
 	allowed := 0
 	for range 200 {
 		if b.allowRetry() {
@@ -57,12 +58,12 @@ func TestRetryBudgetSlides(t *testing.T) {
 	}
 	// Five seconds later half the requests have left the window, and all
 	// the retries (made in the last second) are still in it.
-	clock.advance(5 * time.Second)
+	clock.Advance(5 * time.Second)
 	if b.allowRetry() {
 		t.Fatal("retry allowed while over budget")
 	}
 	// Ten seconds on, the window is empty again: the floor.
-	clock.advance(10 * time.Second)
+	clock.Advance(10 * time.Second)
 	allowed = 0
 	for range 20 {
 		if b.allowRetry() {
@@ -75,8 +76,8 @@ func TestRetryBudgetSlides(t *testing.T) {
 }
 
 func TestRetryBudgetConcurrentNeverOvershoots(t *testing.T) {
-	clock := newFakeClock()
-	b := newRetryBudget(clock.now)
+	clock := testkit.NewClock(testkit.Epoch)
+	b := newRetryBudget(clock.Now)
 	for range 1000 {
 		b.countRequest()
 	}
@@ -105,8 +106,8 @@ func TestRetryBudgetConcurrentNeverOvershoots(t *testing.T) {
 }
 
 func TestUpstreamBudgetFollowsAttemptsAndSurvivesReload(t *testing.T) {
-	clock := newFakeClock()
-	reg := testRegistry(t, registryOptions{now: clock.now})
+	clock := testkit.NewClock(testkit.Epoch)
+	reg := testRegistry(t, registryOptions{now: clock.Now})
 	c := poolConf(defaultPool, "127.0.0.1:1")
 	s0, err := reg.Apply(map[string]*conf.Upstream{"u": c})
 	if err != nil {

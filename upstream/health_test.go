@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"tollgate/conf"
+	"tollgate/internal/testkit"
 )
 
 // healthServer is a loopback HTTP server whose /healthz fails on command.
@@ -48,14 +49,14 @@ func fastHealth() *conf.HealthCheck {
 
 func TestHealthCheckMarksDownAndUp(t *testing.T) {
 	hs := newHealthServer(t)
-	logs := &syncBuf{}
-	reg := testRegistry(t, registryOptions{log: slogTo(logs)})
+	logs := &testkit.LogBuffer{}
+	reg := testRegistry(t, registryOptions{log: logs.Logger()})
 	_, u := guarded(t, reg, nil, fastHealth(), hs.addr)
 	tg := u.Targets()[0]
-	eventually(t, "first check brings the new target up", tg.Healthy)
+	testkit.Eventually(t, "first check brings the new target up", tg.Healthy)
 
 	hs.failing.Store(true)
-	eventually(t, "target marked down", func() bool { return !tg.Healthy() })
+	testkit.Eventually(t, "target marked down", func() bool { return !tg.Healthy() })
 	if _, err := u.Pick(0, nil); !errors.Is(err, ErrAllUnavailable) {
 		t.Fatalf("pick with the only target down: %v", err)
 	}
@@ -64,7 +65,7 @@ func TestHealthCheckMarksDownAndUp(t *testing.T) {
 	}
 	n := hs.probes.Load()
 	hs.failing.Store(false)
-	eventually(t, "target back up", tg.Healthy)
+	testkit.Eventually(t, "target back up", tg.Healthy)
 	if hs.probes.Load()-n < 2 {
 		t.Fatalf("came back after %d passing probes, want healthy_after = 2", hs.probes.Load()-n)
 	}
@@ -89,7 +90,7 @@ func TestNewTargetOutOfRotationUntilFirstCheck(t *testing.T) {
 	if tg.Healthy() {
 		t.Fatal("a new target with a health check starts in rotation")
 	}
-	eventually(t, "first probe", func() bool { return hs.probes.Load() == 1 })
+	testkit.Eventually(t, "first probe", func() bool { return hs.probes.Load() == 1 })
 	time.Sleep(20 * time.Millisecond)
 	if tg.Healthy() {
 		t.Fatal("a failed first check put the target in rotation")
@@ -99,7 +100,7 @@ func TestNewTargetOutOfRotationUntilFirstCheck(t *testing.T) {
 	// waiting for healthy_after passes.
 	ok := newHealthServer(t)
 	_, u2 := guarded(t, reg, nil, h, hs.addr, ok.addr)
-	eventually(t, "the new target's first check", u2.Targets()[1].Healthy)
+	testkit.Eventually(t, "the new target's first check", u2.Targets()[1].Healthy)
 	if got, err := u2.Pick(0, nil); err != nil || got != u2.Targets()[1] {
 		t.Fatalf("pick: %v, %v; want the new healthy target", got, err)
 	}
@@ -110,9 +111,9 @@ func TestHealthStateCarriesOverReload(t *testing.T) {
 	reg := testRegistry(t, registryOptions{})
 	s1, u1 := guarded(t, reg, nil, fastHealth(), hs.addr)
 	tg := u1.Targets()[0]
-	eventually(t, "up", tg.Healthy)
+	testkit.Eventually(t, "up", tg.Healthy)
 	hs.failing.Store(true)
-	eventually(t, "down", func() bool { return !tg.Healthy() })
+	testkit.Eventually(t, "down", func() bool { return !tg.Healthy() })
 	checker := tg.checker
 
 	// Same health settings: same checker, still down.
@@ -142,7 +143,7 @@ func TestHealthStateCarriesOverReload(t *testing.T) {
 		t.Fatal("the replaced checker is still running")
 	}
 	hs.failing.Store(false)
-	eventually(t, "up under the new settings", tg.Healthy)
+	testkit.Eventually(t, "up under the new settings", tg.Healthy)
 
 	// Health check removed: checker stopped, target in rotation.
 	_, u4 := guarded(t, reg, nil, nil, hs.addr)
@@ -162,7 +163,7 @@ func TestHealthCheckerStopsWhenTargetRetired(t *testing.T) {
 		t.Fatal(err)
 	}
 	checker := s.Get("u").Targets()[0].checker
-	eventually(t, "a few probes", func() bool { return hs.probes.Load() >= 3 })
+	testkit.Eventually(t, "a few probes", func() bool { return hs.probes.Load() >= 3 })
 	s.Release() // waits for the goroutine
 	select {
 	case <-checker.done:
@@ -204,7 +205,7 @@ func TestHealthCheckTimeoutAndRefusal(t *testing.T) {
 	if err := h.probe(t.Context()); err == nil || time.Since(start) > time.Second {
 		t.Fatalf("probe of a hanging server: %v after %v", err, time.Since(start))
 	}
-	h.url = "http://" + freePort(t) + "/healthz"
+	h.url = "http://" + testkit.FreeAddr(t) + "/healthz"
 	if err := h.probe(t.Context()); err == nil {
 		t.Fatal("probe of a closed port passed")
 	}
@@ -235,13 +236,4 @@ func TestHealthJitter(t *testing.T) {
 	if len(seen) < 10 {
 		t.Fatalf("delays are not spread: %d distinct values in 200", len(seen))
 	}
-}
-
-// freePort returns a loopback address nothing listens on.
-func freePort(t testing.TB) string {
-	t.Helper()
-	srv := httptest.NewServer(http.NotFoundHandler())
-	addr := strings.TrimPrefix(srv.URL, "http://")
-	srv.Close()
-	return addr
 }

@@ -110,17 +110,6 @@ func exchange(t testing.TB, c *Conn) {
 	}
 }
 
-// eventually polls cond until it holds or 5 s pass.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(2 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 // poolConf is an upstream config with the given pool bounds and targets.
 func poolConf(p conf.Pool, addrs ...string) *conf.Upstream {
 	u := &conf.Upstream{Pool: p, Timeouts: conf.Timeouts{Connect: time.Second}}
@@ -132,17 +121,6 @@ func poolConf(p conf.Pool, addrs ...string) *conf.Upstream {
 
 // defaultPool mirrors the contract's defaults.
 var defaultPool = conf.Pool{MaxConnsPerTarget: 512, MaxIdlePerTarget: 128, IdleTimeout: 90 * time.Second}
-
-// fakeClock is an injectable clock that only moves when told.
-type fakeClock struct{ ns atomic.Int64 }
-
-func newFakeClock() *fakeClock {
-	c := &fakeClock{}
-	c.ns.Store(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	return c
-}
-func (c *fakeClock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *fakeClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // testRegistry returns a registry closed at the end of the test.
 func testRegistry(t testing.TB, o registryOptions) *Registry {

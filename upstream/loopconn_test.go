@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"tollgate/internal/testkit"
 )
 
 // A connection an event loop takes (AcquireIdle) leaves Go's netpoller: it
@@ -59,16 +61,13 @@ func loopExchange(t *testing.T, c *Conn) {
 	if _, err := c.WriteNow([]byte("ping\n")); err != nil {
 		t.Fatalf("WriteNow: %v", err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for { // Peek keeps what a short read brought; ReadString would drop it
-		_, err := c.R.Peek(len("pong\n"))
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, ErrWouldBlock) || time.Now().After(deadline) {
-			t.Fatalf("read: %v", err)
-		}
-		time.Sleep(time.Millisecond)
+	// Peek keeps what a short read brought; ReadString would drop it.
+	var err error
+	if !testkit.Poll(5*time.Second, time.Millisecond, func() bool {
+		_, err = c.R.Peek(len("pong\n"))
+		return !errors.Is(err, ErrWouldBlock)
+	}) || err != nil {
+		t.Fatalf("read: %v", err)
 	}
 	if line, err := c.R.ReadString('\n'); err != nil || line != "pong\n" {
 		t.Fatalf("answer %q, %v", line, err)

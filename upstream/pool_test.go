@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"tollgate/conf"
+	"tollgate/internal/testkit"
 )
 
 func TestAcquireReusesConnections(t *testing.T) {
@@ -70,7 +71,7 @@ func TestMaxIdleClosesSurplus(t *testing.T) {
 	if tg.Idle() != 2 {
 		t.Fatalf("idle = %d, want 2", tg.Idle())
 	}
-	eventually(t, "3 surplus connections closed", func() bool { return srv.ended.Load() == 3 })
+	testkit.Eventually(t, "3 surplus connections closed", func() bool { return srv.ended.Load() == 3 })
 }
 
 func TestMaxConnsWaitsForRelease(t *testing.T) {
@@ -130,8 +131,8 @@ func TestPoolExhaustedAtDeadline(t *testing.T) {
 
 func TestIdleTimeoutCheckedOnAcquire(t *testing.T) {
 	srv := newServer(t)
-	clock := newFakeClock()
-	reg := testRegistry(t, registryOptions{now: clock.now, reapEvery: time.Hour})
+	clock := testkit.NewClock(testkit.Epoch)
+	reg := testRegistry(t, registryOptions{now: clock.Now, reapEvery: time.Hour})
 	p := defaultPool
 	p.IdleTimeout = time.Minute
 	_, tg := singleTarget(t, reg, p, srv.addr)
@@ -139,50 +140,50 @@ func TestIdleTimeoutCheckedOnAcquire(t *testing.T) {
 	exchange(t, c)
 	c.Release()
 
-	clock.advance(59 * time.Second)
+	clock.Advance(59 * time.Second)
 	c = mustAcquire(t, tg)
 	if !c.Reused {
 		t.Fatal("a conn idle for less than idle_timeout should be reused")
 	}
 	c.Release()
 
-	clock.advance(time.Minute)
+	clock.Advance(time.Minute)
 	c = mustAcquire(t, tg)
 	if c.Reused {
 		t.Fatal("a conn idle for idle_timeout must not be reused")
 	}
 	exchange(t, c)
 	c.Release()
-	eventually(t, "expired conn closed", func() bool { return srv.ended.Load() == 1 })
+	testkit.Eventually(t, "expired conn closed", func() bool { return srv.ended.Load() == 1 })
 }
 
 func TestReaperClosesExpiredIdle(t *testing.T) {
 	srv := newServer(t)
-	clock := newFakeClock()
-	reg := testRegistry(t, registryOptions{now: clock.now, reapEvery: 5 * time.Millisecond})
+	clock := testkit.NewClock(testkit.Epoch)
+	reg := testRegistry(t, registryOptions{now: clock.Now, reapEvery: 5 * time.Millisecond})
 	p := defaultPool
 	p.IdleTimeout = time.Minute
 	_, tg := singleTarget(t, reg, p, srv.addr)
 	a, b := mustAcquire(t, tg), mustAcquire(t, tg)
 	a.Release()
-	clock.advance(30 * time.Second)
+	clock.Advance(30 * time.Second)
 	b.Release()
-	clock.advance(45 * time.Second) // a is 75s idle, b 45s
-	eventually(t, "reaper closes the older conn", func() bool { return tg.Idle() == 1 && srv.ended.Load() == 1 })
-	clock.advance(time.Minute)
-	eventually(t, "reaper closes the other", func() bool { return tg.Idle() == 0 && srv.ended.Load() == 2 })
+	clock.Advance(45 * time.Second) // a is 75s idle, b 45s
+	testkit.Eventually(t, "reaper closes the older conn", func() bool { return tg.Idle() == 1 && srv.ended.Load() == 1 })
+	clock.Advance(time.Minute)
+	testkit.Eventually(t, "reaper closes the other", func() bool { return tg.Idle() == 0 && srv.ended.Load() == 2 })
 }
 
 func TestServerClosedIdleConnIsDetected(t *testing.T) {
 	srv := newServer(t, closeAfter(1))
-	clock := newFakeClock()
-	_, tg := singleTarget(t, testRegistry(t, registryOptions{now: clock.now}), defaultPool, srv.addr)
+	clock := testkit.NewClock(testkit.Epoch)
+	_, tg := singleTarget(t, testRegistry(t, registryOptions{now: clock.Now}), defaultPool, srv.addr)
 	c := mustAcquire(t, tg)
 	exchange(t, c)
 	c.Release()
-	eventually(t, "server closes its side", func() bool { return srv.ended.Load() == 1 })
+	testkit.Eventually(t, "server closes its side", func() bool { return srv.ended.Load() == 1 })
 	time.Sleep(20 * time.Millisecond) // let the FIN reach our socket
-	clock.advance(trustWindow)        // past the window in which the check is skipped
+	clock.Advance(trustWindow)        // past the window in which the check is skipped
 
 	c = mustAcquire(t, tg)
 	if c.Reused {
@@ -200,12 +201,12 @@ func TestReleaseWithUnreadBytesCloses(t *testing.T) {
 	_, tg := singleTarget(t, testRegistry(t, registryOptions{}), defaultPool, srv.addr)
 	c := mustAcquire(t, tg)
 	exchange(t, c)
-	eventually(t, "surplus buffered", func() bool { _, _ = c.R.Peek(1); return c.R.Buffered() > 0 })
+	testkit.Eventually(t, "surplus buffered", func() bool { _, _ = c.R.Peek(1); return c.R.Buffered() > 0 })
 	c.Release()
 	if tg.Idle() != 0 || tg.Active() != 0 {
 		t.Fatalf("idle %d active %d; a conn with unread bytes must be closed", tg.Idle(), tg.Active())
 	}
-	eventually(t, "server sees the close", func() bool { return srv.ended.Load() == 1 })
+	testkit.Eventually(t, "server sees the close", func() bool { return srv.ended.Load() == 1 })
 }
 
 func TestDialRefusedIsDialError(t *testing.T) {
@@ -304,7 +305,7 @@ func TestAcquireFreshAlwaysDials(t *testing.T) {
 	if srv.accepted.Load() != 2 || tg.Idle() != 1 {
 		t.Fatalf("accepted %d idle %d, want 2 and 1", srv.accepted.Load(), tg.Idle())
 	}
-	eventually(t, "old idle conn closed", func() bool { return srv.ended.Load() == 1 })
+	testkit.Eventually(t, "old idle conn closed", func() bool { return srv.ended.Load() == 1 })
 }
 
 func TestDoubleReleaseIsHarmless(t *testing.T) {
@@ -339,7 +340,7 @@ func acquireAsync(tg *Target, wait time.Duration) chan acquireResult {
 
 func assertBlocked(t *testing.T, tg *Target, ch chan acquireResult) {
 	t.Helper()
-	eventually(t, "the Acquire waits in the pool's queue", func() bool {
+	testkit.Eventually(t, "the Acquire waits in the pool's queue", func() bool {
 		select {
 		case r := <-ch:
 			t.Fatalf("Acquire on a full pool returned at once: %v, %v", r.c, r.err)
@@ -391,12 +392,12 @@ func TestPoolSlotsBalanceUnderContention(t *testing.T) {
 // keep-alive-race retry covers the rare server close in that window).
 func TestRecentlyUsedConnSkipsLivenessCheck(t *testing.T) {
 	srv := newServer(t, closeAfter(1))
-	clock := newFakeClock()
-	_, tg := singleTarget(t, testRegistry(t, registryOptions{now: clock.now}), defaultPool, srv.addr)
+	clock := testkit.NewClock(testkit.Epoch)
+	_, tg := singleTarget(t, testRegistry(t, registryOptions{now: clock.Now}), defaultPool, srv.addr)
 	c := mustAcquire(t, tg)
 	exchange(t, c)
 	c.Release()
-	eventually(t, "server closes its side", func() bool { return srv.ended.Load() == 1 })
+	testkit.Eventually(t, "server closes its side", func() bool { return srv.ended.Load() == 1 })
 	c = mustAcquire(t, tg)
 	if !c.Reused {
 		t.Fatal("a connection used just now was checked and dropped")

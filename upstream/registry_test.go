@@ -6,9 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"tollgate/conf"
+	"tollgate/internal/testkit"
 )
 
 func TestApplyCarriesPoolsOver(t *testing.T) {
@@ -67,7 +66,7 @@ func TestChangedPoolSettingsBuildANewPool(t *testing.T) {
 		t.Fatal("changed pool settings kept the old Target")
 	}
 	s1.Release()
-	eventually(t, "old pool's idle conn closed", func() bool { return srv.ended.Load() == 1 })
+	testkit.Eventually(t, "old pool's idle conn closed", func() bool { return srv.ended.Load() == 1 })
 }
 
 func TestDroppedTargetClosedAfterRelease(t *testing.T) {
@@ -92,10 +91,10 @@ func TestDroppedTargetClosedAfterRelease(t *testing.T) {
 	}
 
 	s1.Release()
-	eventually(t, "dropped target's idle conn closed", func() bool { return b.ended.Load() == 1 })
+	testkit.Eventually(t, "dropped target's idle conn closed", func() bool { return b.ended.Load() == 1 })
 	exchange(t, inFlight) // in-flight work finishes on the old target
 	inFlight.Release()
-	eventually(t, "in-flight conn closed on release", func() bool { return b.ended.Load() == 2 })
+	testkit.Eventually(t, "in-flight conn closed on release", func() bool { return b.ended.Load() == 2 })
 	if tb.Idle() != 0 || tb.Active() != 0 {
 		t.Fatalf("retired target holds idle %d active %d", tb.Idle(), tb.Active())
 	}
@@ -165,9 +164,9 @@ func TestCloseRetiresEverything(t *testing.T) {
 	idle.Release()
 	reg.Close()
 	reg.Close()
-	eventually(t, "idle conn closed", func() bool { return srv.ended.Load() == 1 })
+	testkit.Eventually(t, "idle conn closed", func() bool { return srv.ended.Load() == 1 })
 	active.Release()
-	eventually(t, "active conn closed on release", func() bool { return srv.ended.Load() == 2 })
+	testkit.Eventually(t, "active conn closed on release", func() bool { return srv.ended.Load() == 2 })
 	if _, err := reg.Apply(map[string]*conf.Upstream{"u": poolConf(defaultPool, srv.addr)}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Apply after Close = %v, want ErrClosed", err)
 	}
@@ -181,28 +180,9 @@ func TestMetrics(t *testing.T) {
 	held := []*Conn{mustAcquire(t, tg), mustAcquire(t, tg), mustAcquire(t, tg)}
 	held[0].Release()
 
-	prom := prometheus.NewPedanticRegistry()
-	if err := prom.Register(reg); err != nil {
-		t.Fatal(err)
-	}
-	families, err := prom.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]float64{}
-	for _, f := range families {
-		if f.GetName() != "tollgate_upstream_connections" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			got[labels["upstream"]+"/"+labels["state"]] = m.GetGauge().GetValue()
-		}
-	}
-	if got["u/idle"] != 1 || got["u/active"] != 2 {
+	got := testkit.Gather(t, reg).Family("tollgate_upstream_connections")
+	if got[`tollgate_upstream_connections{state="idle",upstream="u"}`] != 1 ||
+		got[`tollgate_upstream_connections{state="active",upstream="u"}`] != 2 {
 		t.Fatalf("gauges %v, want u/idle 1, u/active 2", got)
 	}
 	held[1].Release()

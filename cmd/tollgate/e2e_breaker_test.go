@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"tollgate/internal/testkit"
 )
 
 // switchable is an origin whose answers fail on command: with failing set
@@ -249,7 +251,7 @@ func TestRetriesOnlyWhenAllowed(t *testing.T) {
 	bad := startSwitchable(t, 502, "bad")
 	bad.failing.Store(true)
 	good := startSwitchable(t, 500, "good")
-	refused := freeAddr(t)
+	refused := testkit.FreeAddr(t)
 	g := startGateway(t, fmt.Sprintf(`
 server: {listen: "LISTEN"}
 admin: {listen: "ADMIN"}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -11,11 +9,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"tollgate/internal/testkit"
 )
 
 // binPath is the tollgate binary built once for the end-to-end tests.
@@ -43,35 +42,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// freeAddr returns a loopback address with a port that was free just now.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// syncBuffer is a goroutine-safe buffer for a child's stderr.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // gateway is a running tollgate process.
 type gateway struct {
 	t      testing.TB
@@ -79,7 +49,7 @@ type gateway struct {
 	addr   string
 	admin  string
 	config string
-	logs   *syncBuffer
+	logs   *testkit.LogBuffer
 	done   chan struct{}
 	exit   int
 }
@@ -88,7 +58,7 @@ type gateway struct {
 // file, starts the binary and waits until /readyz answers 200.
 func startGateway(t testing.TB, cfg string) *gateway {
 	t.Helper()
-	g := &gateway{t: t, addr: freeAddr(t), admin: freeAddr(t), logs: &syncBuffer{}, done: make(chan struct{})}
+	g := &gateway{t: t, addr: testkit.FreeAddr(t), admin: testkit.FreeAddr(t), logs: &testkit.LogBuffer{}, done: make(chan struct{})}
 	g.config = filepath.Join(t.TempDir(), "tollgate.yaml")
 	g.writeConfig(cfg)
 	g.cmd = exec.Command(binPath, "-config", g.config)
@@ -117,23 +87,21 @@ func (g *gateway) writeConfig(cfg string) {
 
 func (g *gateway) waitReady() {
 	g.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	if !testkit.Poll(10*time.Second, 20*time.Millisecond, func() bool {
 		select {
 		case <-g.done:
 			g.t.Fatalf("tollgate exited with %d:\n%s", g.exit, g.logs.String())
 		default:
 		}
 		resp, err := http.Get("http://" + g.admin + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(20 * time.Millisecond)
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}) {
+		g.t.Fatalf("tollgate not ready:\n%s", g.logs.String())
 	}
-	g.t.Fatalf("tollgate not ready:\n%s", g.logs.String())
 }
 
 // signal sends sig to the process.
@@ -182,20 +150,8 @@ func (g *gateway) url(path string) string { return "http://" + g.addr + path }
 // name with labels as printed), or -1 when absent.
 func (g *gateway) metric(sample string) float64 {
 	g.t.Helper()
-	resp, err := http.Get("http://" + g.admin + "/metrics")
-	if err != nil {
-		g.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, sample+" ") {
-			var v float64
-			fmt.Sscan(strings.TrimPrefix(line, sample+" "), &v)
-			return v
-		}
+	if v, ok := testkit.Scrape(g.t, "http://"+g.admin+"/metrics")[sample]; ok {
+		return v
 	}
 	return -1
 }

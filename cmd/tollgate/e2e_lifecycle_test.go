@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"tollgate/internal/testkit"
 )
 
 func reloadConfig(a, b string, version string) string {
@@ -151,14 +153,13 @@ func configVersion(t *testing.T, g *gateway) string {
 	return c.Version
 }
 
+// waitFor fails t unless cond holds within 5 s. It checks every 20 ms, not
+// as often as testkit.Eventually: here a check is mostly a request to the
+// gateway or a scrape of its /metrics.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !testkit.Poll(5*time.Second, 20*time.Millisecond, cond) {
+		t.Fatal("condition not met within 5s")
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tollgate/internal/testkit"
 )
 
 func TestPluginsCORSHeadersRequestID(t *testing.T) {
@@ -150,26 +152,26 @@ func TestQuickStart(t *testing.T) {
 	}
 	cmd := exec.Command(binPath)
 	cmd.Dir = t.TempDir()
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	var body string
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	testkit.Poll(10*time.Second, 50*time.Millisecond, func() bool {
 		resp, err := http.Get("http://localhost:8080/demo/hello")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				body = string(b)
-				break
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return false
+		}
+		body = string(b)
+		return true
+	})
 	if !strings.Contains(body, "hello from the tollgate demo origin") {
 		t.Fatalf("quick start answered %q\n%s", body, logs.String())
 	}

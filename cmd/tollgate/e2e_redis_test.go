@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"tollgate/internal/testkit"
 )
 
 // redisServer is a redis-server process started by a test on loopback.
@@ -24,7 +26,7 @@ type redisServer struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
-	out  *syncBuffer
+	out  *testkit.LogBuffer
 }
 
 // startRedis starts redis-server on a free port, without persistence; it
@@ -34,7 +36,7 @@ func startRedis(t testing.TB) *redisServer {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatal("redis-server not found in PATH (.ci/run installs it)")
 	}
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	_, port, _ := net.SplitHostPort(addr)
 	r := &redisServer{t: t, addr: addr, port: port}
 	r.start()
@@ -47,7 +49,7 @@ func (r *redisServer) start() {
 	r.t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.out = &syncBuffer{}
+	r.out = &testkit.LogBuffer{}
 	r.cmd = exec.Command("redis-server", "--port", r.port, "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no")
 	r.cmd.Stdout, r.cmd.Stderr = r.out, r.out
@@ -57,17 +59,18 @@ func (r *redisServer) start() {
 	done := make(chan struct{})
 	r.done = done
 	go func(c *exec.Cmd) { c.Wait(); close(done) }(r.cmd)
-	deadline := time.Now().Add(5 * time.Second)
-	for !r.ping() {
+	if !testkit.Poll(5*time.Second, 10*time.Millisecond, func() bool {
+		if r.ping() {
+			return true
+		}
 		select {
 		case <-done:
 			r.t.Fatalf("redis-server exited:\n%s", r.out.String())
 		default:
 		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("redis-server not answering:\n%s", r.out.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+		return false
+	}) {
+		r.t.Fatalf("redis-server not answering:\n%s", r.out.String())
 	}
 }
 
@@ -190,7 +193,7 @@ func TestRedisSharedQuota(t *testing.T) {
 }
 
 // logCount counts lines of g's log containing s.
-func logCount(g *gateway, s string) int { return strings.Count(g.logs.String(), s) }
+func logCount(g *gateway, s string) int { return g.logs.Count(s) }
 
 const (
 	redisDownLog = "limiter: redis unavailable"

@@ -20,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tollgate/internal/testkit"
 )
 
 // writeSelfSigned writes a fresh certificate and key for 127.0.0.1.
@@ -125,7 +127,7 @@ func TestBadCertificateRefusesToStart(t *testing.T) {
 	os.WriteFile(key, []byte("not a key\n"), 0o600)
 	cfg := filepath.Join(dir, "t.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("server: {listen: %q, tls: {cert_file: %q, key_file: %q}}\nadmin: {listen: \"\"}\n",
-		freeAddr(t), cert, key)), 0o644)
+		testkit.FreeAddr(t), cert, key)), 0o644)
 	out, err := exec.Command(binPath, "-config", cfg).CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "TLS certificate") {
 		t.Fatalf("exit %v, output:\n%s", err, out)

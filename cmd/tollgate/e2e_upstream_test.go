@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"tollgate/internal/testkit"
 )
 
 // rawOrigin accepts connections and runs fn on each; it counts them.
@@ -59,7 +61,7 @@ func getStatus(t *testing.T, url string) (int, string) {
 }
 
 func TestUpstreamFailuresMapTo502And504(t *testing.T) {
-	refused := freeAddr(t) // nothing listens here
+	refused := testkit.FreeAddr(t) // nothing listens here
 	resetAddr, _ := rawOrigin(t, func(c net.Conn) {
 		readRequestHead(c)
 		c.(*net.TCPConn).SetLinger(0) // close with RST
@@ -179,7 +181,7 @@ func TestFailedRetryKeepsUpstreamAnswer(t *testing.T) {
 		w.WriteHeader(503)
 		io.WriteString(w, "origin is busy")
 	})
-	dead := freeAddr(t)
+	dead := testkit.FreeAddr(t)
 	g := startGateway(t, fmt.Sprintf(`
 server: {listen: "LISTEN"}
 admin: {listen: "ADMIN"}

@@ -1,0 +1,11 @@
+// Package testkit holds the helpers that tollgate's tests share across
+// packages: a fake clock (Clock), bounded polling waits (Poll,
+// Eventually), a goroutine-safe log sink (LogBuffer), reading Prometheus
+// samples from collectors or a /metrics endpoint (Gather, Scrape,
+// ParseSamples) and free loopback ports (FreePort, FreeAddr).
+//
+// It is an ordinary package so that _test.go files anywhere in the module
+// can import it; only tests do. It depends on the standard library and the
+// Prometheus client only, never on another tollgate package, so that any
+// of them can use it in its tests.
+package testkit
