@@ -18,7 +18,7 @@ func TestDecideLeavesJWKSFetchPending(t *testing.T) {
 		t.Fatalf("Authenticate: %v", err)
 	}
 	calls := f.srv.calls.Load()
-	f.clock.Add(time.Second)
+	f.clock.Advance(time.Second)
 	other := f.token(t, 0, "k0") // not cached, its key loaded
 	for _, tk := range []string{tok, other} {
 		id, err, done := f.a.Decide(methods, nil, bearerCreds(tk))
@@ -26,7 +26,7 @@ func TestDecideLeavesJWKSFetchPending(t *testing.T) {
 			t.Fatalf("with keys loaded: %+v, %v, done %v", id, err, done)
 		}
 	}
-	f.clock.Add(11 * time.Second) // past the unknown-kid refetch limit
+	f.clock.Advance(11 * time.Second) // past the unknown-kid refetch limit
 	if err, done := decideErr(f.a, methods, f.token(t, 1, "k9")); done || err != nil {
 		t.Fatalf("unknown kid: done %v, err %v; want pending", done, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"tollgate/internal/testkit"
 	"tollgate/plugins"
 )
 
@@ -185,7 +186,7 @@ func TestLoopDialsOffTheLoop(t *testing.T) {
 		}
 		c.Close()
 		tgt := e.Current().routes[0].up.Targets()[0]
-		waitUntil(t, func() bool { return tgt.Idle() == 1 })
+		testkit.Eventually(t, "the connection to be pooled", func() bool { return tgt.Idle() == 1 })
 		if conn, ok := tgt.AcquireIdle(0, false); ok { // the next request must dial
 			conn.Close()
 		}
