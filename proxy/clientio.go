@@ -64,6 +64,22 @@ func (cio *clientIO) flushOverflow() error {
 	return err
 }
 
+// flushNow writes what loop-mode writes left behind without waiting; what
+// the socket does not take stays for later. Loop mode only.
+func (cio *clientIO) flushNow() error {
+	for len(cio.overflow) > 0 {
+		n, errno := upstream.RawIO(unix.SYS_WRITE, cio.fd, cio.overflow)
+		if errno == unix.EAGAIN {
+			return nil
+		}
+		if errno != 0 {
+			return errno
+		}
+		cio.overflow = cio.overflow[:copy(cio.overflow, cio.overflow[n:])]
+	}
+	return nil
+}
+
 // Read implements cio.Reader.
 func (cio *clientIO) Read(p []byte) (int, error) {
 	if !cio.nonblock {

@@ -34,6 +34,7 @@ type exchange struct {
 	nothingRead bool // the latest try read no response byte
 	picker      targetPicker
 	fs          forwardState
+	out         stream // the response body on its way, on the loop
 
 	keep bool // stageFlush: whether the connection goes on
 }
@@ -52,6 +53,7 @@ const (
 	stageAwait                   // request sent on fs.conn (fs.werr): read the head
 	stageSettle                  // head read on fs.conn with fs.f: settle the try
 	stageJudge                   // try settled (fs.conn, fs.f): relay, hold or retry
+	stageRelay                   // response head sent: the body goes from fs.conn to the client (out)
 	stageFlush                   // answered: write what the client socket did not take; keep says the rest
 )
 

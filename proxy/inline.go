@@ -32,8 +32,9 @@ type loopAction int
 const (
 	actNext          loopAction = iota // a request was answered: look for the next one
 	actPark                            // nothing to read and nothing left to write: park
-	actAwaitUpstream                   // the request waits for its upstream's answer
-	actSuspend                         // a filter waits off the loop (cc.waitAt); the loop resumes it
+	actAwaitUpstream                   // the exchange waits for its upstream (head or body)
+	actAwaitClient                     // the exchange waits for the client's socket to take more
+	actSuspend                         // a wait runs off the loop (suspension.go); the loop resumes it
 	actHandOff                         // a worker takes over at cc.stage
 	actClose                           // close the connection
 )
@@ -50,6 +51,14 @@ func (l *evLoop) serveClient(s *session, hup bool) {
 	cc.cio.hup = hup
 	defer l.recoverSession(s, cc)
 	l.drive(s, cc, cc.nextInline())
+}
+
+// serveWritable goes on with a session whose client socket drained.
+func (l *evLoop) serveWritable(s *session) {
+	cc := s.cc
+	s.cc = nil
+	defer l.recoverSession(s, cc)
+	l.drive(s, cc, cc.clientWritable())
 }
 
 // serveUpstream goes on with a session whose upstream answered (or closed).
@@ -93,11 +102,15 @@ func (l *evLoop) drive(s *session, cc *clientConn, st loopAction) {
 			}
 			l.putConn(cc)
 		case actAwaitUpstream:
-			fs := &cc.fs
 			s.cc = cc
-			if !l.awaitUpstream(s, fs.conn, fs.rh) {
+			if !l.awaitUpstream(s, cc.fs.conn, cc.upstreamDue(l.now)) {
 				s.cc = nil
-				cc.stage = stageAwait
+				l.handOff(s, cc) // a worker waits instead, from cc.stage
+			}
+		case actAwaitClient:
+			s.cc = cc
+			if !l.awaitClient(s, l.now.Add(cc.snap.Conf.Server.IdleTimeout)) {
+				s.cc = nil
 				l.handOff(s, cc)
 			}
 		case actSuspend:
@@ -240,11 +253,25 @@ func (cc *clientConn) sendInline(rt *routeRT, conn *upstream.Conn) loopAction {
 		return cc.handoff(stageAwait)
 	}
 	conn.SetNonblocking(true)
+	cc.stage = stageAwait
 	return actAwaitUpstream
 }
 
-// upstreamReady reads the upstream's answer and relays it if it is whole.
+// upstreamDue is when the upstream's wait ends: the response head's
+// deadline, or idle_timeout from now while the body streams.
+func (cc *clientConn) upstreamDue(now time.Time) time.Time {
+	if cc.stage == stageRelay {
+		return now.Add(cc.snap.Conf.Server.IdleTimeout)
+	}
+	return cc.fs.rh
+}
+
+// upstreamReady goes on with an exchange whose upstream became readable:
+// it reads the response head and starts the relay, or relays more body.
 func (cc *clientConn) upstreamReady() loopAction {
+	if cc.stage == stageRelay {
+		return cc.pump()
+	}
 	fs := &cc.fs
 	conn := fs.conn
 	if !finalHeadIn(conn.R) {
@@ -261,13 +288,10 @@ func (cc *clientConn) upstreamReady() loopAction {
 		return cc.handoff(stageSettle)
 	}
 	fs.conn, fs.f = cc.settleTry(cc.rt, conn, fs.f)
-	if fs.f != failNone || !cc.wholeResponseIn(conn) {
-		return cc.handoff(stageJudge)
+	if fs.f != failNone || !cc.streamable(conn) {
+		return cc.handoff(stageJudge) // a retry, a tunnel, a body to splice
 	}
-	snap, rt := cc.snap, cc.rt
-	fs.conn = nil
-	conn.SetNonblocking(false)
-	return cc.endInline(snap, rt, cc.relay(snap, rt, conn, fs.t), false)
+	return cc.relayInline()
 }
 
 // finalHeadIn reports that r holds a whole response head that is not an
@@ -280,21 +304,6 @@ func finalHeadIn(r interface {
 	return len(b) > 12 && b[9] != '1' && bytes.Contains(b, crlfcrlf)
 }
 
-// wholeResponseIn reports a response the loop can relay from the buffer:
-// no body, or a Content-Length body already read whole.
-func (cc *clientConn) wholeResponseIn(conn *upstream.Conn) bool {
-	if cc.p.status == 101 {
-		return false
-	}
-	switch cc.outFraming() {
-	case outNone:
-		return true
-	case outLength:
-		return cc.p.contentLen <= int64(conn.R.Buffered())
-	}
-	return false
-}
-
 // endInline ends a request answered on the loop.
 func (cc *clientConn) endInline(snap *Snapshot, rt *routeRT, res exchangeResult, replied bool) loopAction {
 	cc.e.servedInline.Add(1)
@@ -304,7 +313,7 @@ func (cc *clientConn) endInline(snap *Snapshot, rt *routeRT, res exchangeResult,
 		return cc.flushInline(false, actClose)
 	}
 	if cc.r.Buffered() > 0 {
-		if cc.cio.pending() { // the client is not reading: a worker serves the rest with backpressure
+		if cc.cio.pending() { // the client is not reading: its answers wait
 			return cc.flushInline(true, actNext)
 		}
 		return actNext // pipelined: its answer joins this one in the buffer
@@ -316,14 +325,14 @@ func (cc *clientConn) endInline(snap *Snapshot, rt *routeRT, res exchangeResult,
 }
 
 // flushInline writes buffered answers without waiting; what the socket
-// does not take goes to a worker.
+// does not take waits for the client to read (stageFlush).
 func (cc *clientConn) flushInline(keep bool, then loopAction) loopAction {
 	if err := cc.w.Flush(); err != nil {
 		return actClose
 	}
 	if cc.cio.pending() {
-		cc.keep = keep
-		return cc.handoff(stageFlush)
+		cc.keep, cc.stage = keep, stageFlush
+		return actAwaitClient
 	}
 	return then
 }
@@ -361,6 +370,8 @@ func (cc *clientConn) resume() bool {
 		return keep
 	case stageSend:
 		res = cc.forwardLoop(snap, rt, stageSend)
+	case stageRelay:
+		res = cc.pumpBlocking()
 	case stageAcquire:
 		res = cc.forwardLoop(snap, rt, stageAcquire)
 	case stageAwait:

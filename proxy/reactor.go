@@ -19,9 +19,10 @@ const reactorTick = 100 * time.Millisecond
 
 // Session modes, guarded by the session's loop lock.
 const (
-	modeBusy    int32 = iota // a worker or the loop goroutine is serving it
-	modeParked               // waiting for the client's next request
-	modeAwaitUp              // a request waits for the upstream's answer
+	modeBusy        int32 = iota // a worker or the loop goroutine is serving it
+	modeParked                   // waiting for the client's next request
+	modeAwaitUp                  // a request waits for the upstream's answer
+	modeAwaitClient              // a response waits for the client's socket to drain
 )
 
 // reactor runs the event loops (one per CPU in cmd/tollgate). Each loop owns an
@@ -172,6 +173,11 @@ func (l *evLoop) parkServed(s *session, idle time.Duration) bool {
 		s.inPending = false
 		return false
 	}
+	if s.outArmed { // back to read interest only: a parked socket need not say it is writable
+		ev := unix.EpollEvent{Events: clientEvents, Fd: int32(s.fd)}
+		epollCtl(l.epfd, unix.EPOLL_CTL_MOD, s.fd, &ev)
+		s.outArmed = false
+	}
 	s.mode = modeParked
 	l.wheel.insert(s, l.now.Add(idle)) // the wheel ticks every 100 ms: the batch's time will do
 	return true
@@ -218,6 +224,27 @@ func (l *evLoop) awaitUpstream(s *session, conn *upstream.Conn, deadline time.Ti
 	}
 	s.mode, s.upFD = modeAwaitUp, fd
 	l.byFD[fd] = s
+	l.wheel.insert(s, deadline)
+	return true
+}
+
+// awaitClient waits, until deadline, for s's client socket to take more
+// bytes: EPOLLOUT joins its registration until it parks again. false
+// means the socket could not be watched.
+func (l *evLoop) awaitClient(s *session, deadline time.Time) bool {
+	if !s.outArmed {
+		ev := unix.EpollEvent{Events: clientEvents | unix.EPOLLOUT, Fd: int32(s.fd)}
+		if err := epollCtl(l.epfd, unix.EPOLL_CTL_MOD, s.fd, &ev); err != nil {
+			return false
+		}
+		s.outArmed = true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped {
+		return false
+	}
+	s.mode = modeAwaitClient
 	l.wheel.insert(s, deadline)
 	return true
 }
@@ -299,7 +326,7 @@ func (l *evLoop) run() {
 			case fd == l.efd:
 				l.resumePosted()
 			case fd >= 0:
-				l.event(fd, events[i].Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0)
+				l.event(fd, events[i].Events)
 			}
 		}
 		select {
@@ -352,10 +379,11 @@ func (l *evLoop) resumePosted() {
 // event takes ownership of the session an event is for, if it is waiting
 // for that event, and serves it.
 //
-// hup: the peer closed its side (or the socket failed). With an
+// A hang-up (the peer closed its side, or the socket failed): with an
 // edge-triggered set no later event will say so once the bytes before the
 // FIN are read, so the loop reads on until it sees the end.
-func (l *evLoop) event(fd int, hup bool) {
+func (l *evLoop) event(fd int, ev uint32) {
+	hup := ev&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0
 	l.mu.Lock()
 	s := l.byFD[fd]
 	switch {
@@ -366,6 +394,14 @@ func (l *evLoop) event(fd int, hup bool) {
 		s.mode = modeBusy
 		l.mu.Unlock()
 		l.serveClient(s, hup)
+	case fd == s.fd && s.mode == modeAwaitClient:
+		l.wheel.remove(s)
+		s.mode = modeBusy
+		if ev&unix.EPOLLIN != 0 || hup {
+			s.inPending = true // a next request, or the end: looked at before it parks
+		}
+		l.mu.Unlock()
+		l.serveWritable(s)
 	case fd == s.fd:
 		s.inPending = true // busy: looked at before it parks
 		l.mu.Unlock()
@@ -410,7 +446,7 @@ func (r *reactor) expireLoop() {
 		for _, l := range r.loops {
 			expired = l.expire(expired[:0])
 			for i, s := range expired {
-				r.release(s)
+				r.release(s, true)
 				expired[i] = nil
 			}
 		}
@@ -436,19 +472,38 @@ func (l *evLoop) takeLocked(s *session) {
 	s.expiredMode = mode
 }
 
-// release ends the wait of a session taken out of a loop: a parked one is
-// closed, one waiting for its upstream goes to a worker.
-func (r *reactor) release(s *session) {
-	if s.expiredMode == modeAwaitUp {
+// release ends the wait of a session taken out of a loop. Its time ran
+// out (expired), or its loop stopped. A parked session is closed. A
+// request waiting for its response head goes to a worker, which answers
+// the timeout (or, on stop, goes on waiting). A response body that made
+// no progress for idle_timeout is cut on expiry; on stop a worker
+// finishes it.
+func (r *reactor) release(s *session, expired bool) {
+	switch s.expiredMode {
+	case modeParked:
+		r.e.closeSession(s)
+	case modeAwaitUp, modeAwaitClient:
 		cc := s.cc
 		s.cc = nil
-		cc.stage = stageAwait
+		if expired && (cc.stage == stageRelay || cc.stage == stageFlush) {
+			r.cutStream(s, cc)
+			return
+		}
 		s.loop.handOff(s, cc)
-		return
 	}
-	if s.expiredMode == modeParked {
-		r.e.closeSession(s)
+}
+
+// cutStream ends an exchange whose response stopped moving for
+// idle_timeout: both connections are closed, the exchange is logged with
+// what went out.
+func (r *reactor) cutStream(s *session, cc *clientConn) {
+	if cc.stage == stageRelay {
+		res := cc.endStream(false)
+		cc.endRoute(cc.snap, cc.rt, res, false)
 	}
+	cc.detach()
+	r.e.connPool.Put(cc)
+	r.e.closeSession(s)
 }
 
 // stop ends the loops: parked connections are closed, requests waiting for
@@ -483,7 +538,7 @@ func (r *reactor) stop() {
 			}
 			l.mu.Lock()
 			for fd, s := range l.byFD {
-				if parkedEntry(fd, s) || waitingEntry(fd, s) {
+				if parkedEntry(fd, s) || waitingEntry(fd, s) || writingEntry(fd, s) {
 					l.takeLocked(s)
 					left = append(left, s)
 				}
@@ -491,7 +546,7 @@ func (r *reactor) stop() {
 			l.mu.Unlock()
 		}
 		for _, s := range left {
-			r.release(s)
+			r.release(s, false)
 		}
 	})
 }
@@ -500,6 +555,9 @@ func (r *reactor) stop() {
 // a parked client, or a request waiting for its upstream.
 func parkedEntry(fd int, s *session) bool  { return fd == s.fd && s.mode == modeParked }
 func waitingEntry(fd int, s *session) bool { return fd == s.upFD && s.mode == modeAwaitUp }
+
+// writingEntry: a response waiting for its client to read.
+func writingEntry(fd int, s *session) bool { return fd == s.fd && s.mode == modeAwaitClient }
 
 // countEntries returns how many map entries of all loops satisfy match.
 func (r *reactor) countEntries(match func(fd int, s *session) bool) int {
@@ -518,6 +576,9 @@ func (r *reactor) countEntries(match func(fd int, s *session) bool) int {
 
 // parkedCount returns how many connections are parked.
 func (r *reactor) parkedCount() int { return r.countEntries(parkedEntry) }
+
+// writingCount returns how many responses wait on a loop for their client.
+func (r *reactor) writingCount() int { return r.countEntries(writingEntry) }
 
 // waitingCount returns how many requests wait on a loop for their upstream.
 func (r *reactor) waitingCount() int { return r.countEntries(waitingEntry) }

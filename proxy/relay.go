@@ -25,16 +25,13 @@ const (
 // and streams the body; the upstream connection goes back to its pool
 // when the whole response was read and the upstream keeps it open.
 func (cc *clientConn) relay(snap *Snapshot, rt *routeRT, conn *upstream.Conn, t *upstream.Target) exchangeResult {
-	p, q, x := &cc.p, &cc.q, &cc.x
-	cc.e.observeUpstream(rt, time.Since(cc.start), p.status >= 500)
-	x.Response, x.Status = &p.h, p.status
-	rt.chain.RunResponse(x, len(rt.chain))
+	p, q := &cc.p, &cc.q
+	cc.respond(rt)
 	res := exchangeResult{status: p.status, target: t.Addr}
 	if p.status == 101 {
 		return cc.tunnel(conn, res)
 	}
-	framing := cc.outFraming()
-	keep := q.keepAlive && !cc.e.draining.Load() && framing != outClose
+	framing, keep := cc.responseFraming()
 	cc.writeResponseHead(framing, keep)
 	idle := snap.Conf.Server.IdleTimeout
 	if !cc.bodyBuffered(conn, framing) {
@@ -55,6 +52,22 @@ func (cc *clientConn) relay(snap *Snapshot, rt *routeRT, conn *upstream.Conn, t 
 	}
 	q.keepAlive = keep
 	return res
+}
+
+// respond tells the upstream's answer to the adaptive limiter and runs
+// the route's response hooks on its head.
+func (cc *clientConn) respond(rt *routeRT) {
+	p, x := &cc.p, &cc.x
+	cc.e.observeUpstream(rt, time.Since(cc.start), p.status >= 500)
+	x.Response, x.Status = &p.h, p.status
+	rt.chain.RunResponse(x, len(rt.chain))
+}
+
+// responseFraming says how the body goes to the client and whether the
+// client connection goes on after it.
+func (cc *clientConn) responseFraming() (outFraming, bool) {
+	framing := cc.outFraming()
+	return framing, cc.q.keepAlive && !cc.e.draining.Load() && framing != outClose
 }
 
 // bodyBuffered reports a response body that is already in the upstream

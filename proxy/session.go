@@ -34,6 +34,7 @@ type session struct {
 	wheel wheelLink
 
 	registered bool    // added to the epoll set
+	outArmed   bool    // its registration includes EPOLLOUT (awaitClient)
 	loop       *evLoop // the event loop it is registered with, or nil
 
 	// Guarded by loop.mu: what the session waits for, bytes seen while it

@@ -1,0 +1,185 @@
+package proxy
+
+import (
+	"bufio"
+	"time"
+
+	"tollgate/upstream"
+)
+
+// Relaying a response body on the event loop.
+//
+// Once the response head is written, the loop moves the body as it
+// comes: whatever the upstream reader holds goes to the client writer
+// (Content-Length bodies as they are, chunked bodies decoded by a
+// chunkScanner and re-framed, each chunk sent as soon as it is read), the
+// writer is flushed without waiting, and only then is the upstream read
+// again. A client that does not take what was written (the socket is
+// full) stops the reading: the loop waits for the client's socket to
+// drain (EPOLLOUT), so a connection holds at most about two buffers. The
+// upstream's silence is waited for in the loop's epoll set. Either wait
+// lasts at most server.idle_timeout without progress; a stream that keeps
+// moving is never cut. A worker that takes over (the loop stopped) goes
+// on with the same code, blocking.
+
+// stream is the progress of a response body through the loop.
+type stream struct {
+	framing outFraming
+	left    int64 // Content-Length bytes still to relay
+	sc      chunkScanner
+	n       int64 // body bytes relayed
+	keep    bool  // the client connection goes on after the body
+	target  string
+}
+
+// streamable reports a response the loop relays itself: no body, a
+// chunked body to an HTTP/1.1 client, or a Content-Length body whose rest
+// is too small to splice.
+func (cc *clientConn) streamable(conn *upstream.Conn) bool {
+	p := &cc.p
+	if p.status == 101 {
+		return false
+	}
+	switch cc.outFraming() {
+	case outNone:
+		return true
+	case outLength:
+		return p.contentLen-int64(conn.R.Buffered()) <= spliceThreshold
+	case outChunked:
+		return p.chunked
+	}
+	return false
+}
+
+// relayInline writes the response head and starts relaying the body from
+// the try's connection (cc.fs.conn) on the loop.
+func (cc *clientConn) relayInline() loopAction {
+	fs, p := &cc.fs, &cc.p
+	cc.respond(cc.rt)
+	framing, keep := cc.responseFraming()
+	cc.writeResponseHead(framing, keep)
+	cc.out = stream{framing: framing, left: p.contentLen, keep: keep, target: fs.t.Addr}
+	cc.out.sc.reset(fs.conn.R.Size())
+	cc.stage = stageRelay
+	return cc.pump()
+}
+
+// pump relays what can be relayed without waiting, then says what to wait
+// for: the upstream (more body) or the client (a full socket).
+func (cc *clientConn) pump() loopAction {
+	r := cc.fs.conn.R
+	for {
+		done, err := cc.relayBuffered(r)
+		if err != nil || done {
+			return cc.endInline(cc.snap, cc.rt, cc.endStream(err == nil), false)
+		}
+		if err := cc.w.Flush(); err != nil {
+			return cc.endInline(cc.snap, cc.rt, cc.endStream(false), false)
+		}
+		if cc.cio.pending() {
+			return actAwaitClient
+		}
+		before := r.Buffered()
+		if _, err := r.Peek(before + 1); err != nil && r.Buffered() == before {
+			if err == upstream.ErrWouldBlock {
+				return actAwaitUpstream
+			}
+			return cc.endInline(cc.snap, cc.rt, cc.endStream(false), false) // closed or failed mid-body
+		}
+	}
+}
+
+// pumpBlocking is pump on a worker: reads and writes wait, each for at
+// most idle_timeout.
+func (cc *clientConn) pumpBlocking() exchangeResult {
+	conn := cc.fs.conn
+	idle := cc.snap.Conf.Server.IdleTimeout
+	for {
+		done, err := cc.relayBuffered(conn.R)
+		if err != nil || done {
+			return cc.endStream(err == nil)
+		}
+		now := time.Now()
+		cc.c.SetWriteDeadline(now.Add(idle))
+		if err := cc.w.Flush(); err != nil {
+			return cc.endStream(false)
+		}
+		conn.SetReadDeadline(now.Add(idle))
+		before := conn.R.Buffered()
+		if _, err := conn.R.Peek(before + 1); err != nil && conn.R.Buffered() == before {
+			return cc.endStream(false)
+		}
+	}
+}
+
+// relayBuffered moves the body bytes r holds to the client writer and
+// reports whether the body is complete; err is a malformed chunked body.
+func (cc *clientConn) relayBuffered(r *bufio.Reader) (done bool, err error) {
+	out := &cc.out
+	switch out.framing {
+	case outNone:
+		return true, nil
+	case outLength:
+		if k := int(min(out.left, int64(r.Buffered()))); k > 0 {
+			b, _ := r.Peek(k)
+			cc.w.Write(b)
+			r.Discard(k)
+			out.left -= int64(k)
+			out.n += int64(k)
+		}
+		return out.left == 0, nil
+	}
+	for !out.sc.done() {
+		b, _ := r.Peek(r.Buffered())
+		n, data, err := out.sc.next(b)
+		if err != nil {
+			return false, err
+		}
+		if n == 0 {
+			return false, nil
+		}
+		if len(data) > 0 {
+			writeChunk(cc.w, data)
+			out.n += int64(len(data))
+		}
+		r.Discard(n)
+	}
+	cc.w.WriteString("0\r\n\r\n")
+	return true, nil
+}
+
+// endStream ends the relay: the upstream connection goes back to its pool
+// when the whole body was read (ok) and the upstream keeps it open; the
+// client's stays open when the body was whole and keep-alive applies.
+func (cc *clientConn) endStream(ok bool) exchangeResult {
+	conn := cc.fs.conn
+	cc.fs.conn = nil
+	conn.SetNonblocking(false)
+	if ok && !cc.p.closeAfter {
+		conn.Release()
+	} else {
+		conn.Close()
+	}
+	cc.q.keepAlive = cc.out.keep && ok
+	return exchangeResult{status: cc.p.status, bytes: cc.out.n, target: cc.out.target}
+}
+
+// clientWritable goes on when the client's socket took bytes again.
+func (cc *clientConn) clientWritable() loopAction {
+	if err := cc.cio.flushNow(); err != nil {
+		if cc.stage == stageRelay {
+			return cc.endInline(cc.snap, cc.rt, cc.endStream(false), false)
+		}
+		return actClose
+	}
+	if cc.cio.pending() {
+		return actAwaitClient
+	}
+	if cc.stage == stageRelay {
+		return cc.pump()
+	}
+	if !cc.keep { // stageFlush: the answer is out
+		return actClose
+	}
+	return actNext
+}
