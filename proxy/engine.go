@@ -56,6 +56,7 @@ type Engine struct {
 	connPool  sync.Pool
 	bufPool   sync.Pool
 	upWriters sync.Pool
+	bodyBufs  sync.Pool // *[]byte of gatherLimit bytes: small request bodies read whole
 	pipes     pipePool
 	reqIDs    requestIDs
 }
@@ -75,6 +76,7 @@ func NewEngine(m *Metrics, log *slog.Logger, loops int) *Engine {
 	e.connPool.New = func() any { return newClientConn(e) }
 	e.bufPool.New = func() any { b := make([]byte, copyBufSize); return &b }
 	e.upWriters.New = func() any { return bufio.NewWriterSize(nil, copyBufSize) }
+	e.bodyBufs.New = func() any { b := make([]byte, gatherLimit); return &b }
 	e.reqIDs.init()
 	r, err := newReactor(e, min(max(1, loops), maxLoops))
 	if err != nil {
@@ -376,6 +378,11 @@ type clientConn struct {
 	tag     readTagger
 	wo      writerOnly
 
+	// gatherBuf is the pooled buffer a small request body is read into;
+	// gathered is the body read so far (see bodybuffer.go).
+	gatherBuf *[]byte
+	gathered  []byte
+
 	exchange
 }
 
@@ -407,6 +414,7 @@ func (cc *clientConn) detach() {
 	cc.r.Reset(nil)
 	cc.w.Reset(nil)
 	cc.cio.detach()
+	cc.releaseGathered()
 	cc.exchange.clear()
 }
 

@@ -46,6 +46,7 @@ type stage int
 const (
 	stageHead       stage = iota // reading the request head
 	stageRoute                   // head read and routed (or refused, cc.fail): run the filters
+	stageBody                    // a small body is being read whole (gathered) before the filters
 	stageFilterWait              // filter waitAt answered waitReply: go on with the chain
 	stagePick                    // pick a target
 	stageAcquire                 // fs.t picked: connect, send, read the head

@@ -15,6 +15,7 @@ type bodyState int
 const (
 	bodyUnsent   bodyState = iota // nothing read from the client yet
 	bodyInHead                    // the whole body is in cc.scratch with the head
+	bodyGathered                  // the whole body is in cc.gathered, read from the client
 	bodyStreamed                  // body bytes were streamed: no replay
 )
 
@@ -59,7 +60,6 @@ func (cc *clientConn) beginForward(rt *routeRT) {
 	if up.Conf.Balance == conf.BalanceHash {
 		cc.fs.key = hashKey(cc.x.ClientID, cc.x.ClientIP)
 	}
-	cc.body, cc.sent100 = bodyUnsent, false
 	up.CountRequest()
 }
 

@@ -34,6 +34,7 @@ const (
 	actPark                            // nothing to read and nothing left to write: park
 	actAwaitUpstream                   // the exchange waits for its upstream (head or body)
 	actAwaitClient                     // the exchange waits for the client's socket to take more
+	actAwaitBody                       // the exchange waits for the rest of a small request body
 	actSuspend                         // a wait runs off the loop (suspension.go); the loop resumes it
 	actHandOff                         // a worker takes over at cc.stage
 	actClose                           // close the connection
@@ -51,6 +52,14 @@ func (l *evLoop) serveClient(s *session, hup bool) {
 	cc.cio.hup = hup
 	defer l.recoverSession(s, cc)
 	l.drive(s, cc, cc.nextInline())
+}
+
+// serveBody goes on with a session whose client sent more of its body.
+func (l *evLoop) serveBody(s *session) {
+	cc := s.cc
+	s.cc = nil
+	defer l.recoverSession(s, cc)
+	l.drive(s, cc, cc.bodyArrived())
 }
 
 // serveWritable goes on with a session whose client socket drained.
@@ -106,6 +115,12 @@ func (l *evLoop) drive(s *session, cc *clientConn, st loopAction) {
 			if !l.awaitUpstream(s, cc.fs.conn, cc.upstreamDue(l.now)) {
 				s.cc = nil
 				l.handOff(s, cc) // a worker waits instead, from cc.stage
+			}
+		case actAwaitBody:
+			s.cc = cc
+			if !l.awaitBody(s, cc.start.Add(cc.rt.conf.Timeout)) {
+				s.cc = nil
+				l.handOff(s, cc)
 			}
 		case actAwaitClient:
 			s.cc = cc
@@ -168,8 +183,14 @@ func (cc *clientConn) nextInline() loopAction {
 	cc.s.state.Store(stateActive)
 	rt, f := cc.readRequest(snap)
 	cc.rt, cc.fail = rt, f
-	if f != failNone || !cc.bodyAtHand() {
+	switch {
+	case f != failNone:
 		return cc.handoff(stageRoute)
+	case !cc.bodyAtHand() && cc.gatherable():
+		cc.stage = stageBody
+		return cc.bodyArrived()
+	case !cc.bodyAtHand():
+		return cc.handoff(stageRoute) // a chunked or large body: a worker streams it
 	}
 	cc.startExchange(snap, rt)
 	return cc.decideInline(snap, rt, 0)
@@ -372,6 +393,14 @@ func (cc *clientConn) resume() bool {
 		res = cc.forwardLoop(snap, rt, stageSend)
 	case stageRelay:
 		res = cc.pumpBlocking()
+	case stageBody:
+		if cc.gatherBlocking() != nil {
+			res = cc.clientGone()
+			break
+		}
+		keep := cc.serveRoute(snap, rt)
+		cc.s.state.Store(stateIdle)
+		return keep
 	case stageAcquire:
 		res = cc.forwardLoop(snap, rt, stageAcquire)
 	case stageAwait:

@@ -23,6 +23,7 @@ const (
 	modeParked                   // waiting for the client's next request
 	modeAwaitUp                  // a request waits for the upstream's answer
 	modeAwaitClient              // a response waits for the client's socket to drain
+	modeAwaitBody                // a request waits for the rest of its small body
 )
 
 // reactor runs the event loops (one per CPU in cmd/tollgate). Each loop owns an
@@ -249,6 +250,19 @@ func (l *evLoop) awaitClient(s *session, deadline time.Time) bool {
 	return true
 }
 
+// awaitBody waits, until deadline, for more of s's request body; the
+// client socket's registration already says when it is readable.
+func (l *evLoop) awaitBody(s *session, deadline time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped {
+		return false
+	}
+	s.mode = modeAwaitBody // gatherBody read until EAGAIN: new bytes raise an edge
+	l.wheel.insert(s, deadline)
+	return true
+}
+
 // Edge-triggered interest in an upstream socket, registered once.
 const upstreamEvents = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET
 
@@ -394,6 +408,11 @@ func (l *evLoop) event(fd int, ev uint32) {
 		s.mode = modeBusy
 		l.mu.Unlock()
 		l.serveClient(s, hup)
+	case fd == s.fd && s.mode == modeAwaitBody:
+		l.wheel.remove(s)
+		s.mode = modeBusy
+		l.mu.Unlock()
+		l.serveBody(s)
 	case fd == s.fd && s.mode == modeAwaitClient:
 		l.wheel.remove(s)
 		s.mode = modeBusy
@@ -482,10 +501,10 @@ func (r *reactor) release(s *session, expired bool) {
 	switch s.expiredMode {
 	case modeParked:
 		r.e.closeSession(s)
-	case modeAwaitUp, modeAwaitClient:
+	case modeAwaitUp, modeAwaitClient, modeAwaitBody:
 		cc := s.cc
 		s.cc = nil
-		if expired && (cc.stage == stageRelay || cc.stage == stageFlush) {
+		if expired && (cc.stage == stageRelay || cc.stage == stageFlush || cc.stage == stageBody) {
 			r.cutStream(s, cc)
 			return
 		}
@@ -497,9 +516,11 @@ func (r *reactor) release(s *session, expired bool) {
 // idle_timeout: both connections are closed, the exchange is logged with
 // what went out.
 func (r *reactor) cutStream(s *session, cc *clientConn) {
-	if cc.stage == stageRelay {
-		res := cc.endStream(false)
-		cc.endRoute(cc.snap, cc.rt, res, false)
+	switch cc.stage {
+	case stageRelay:
+		cc.endRoute(cc.snap, cc.rt, cc.endStream(false), false)
+	case stageBody: // the body did not arrive within the route's timeout
+		cc.finish(cc.snap, cc.rt, cc.clientGone())
 	}
 	cc.detach()
 	r.e.connPool.Put(cc)
@@ -556,8 +577,11 @@ func (r *reactor) stop() {
 func parkedEntry(fd int, s *session) bool  { return fd == s.fd && s.mode == modeParked }
 func waitingEntry(fd int, s *session) bool { return fd == s.upFD && s.mode == modeAwaitUp }
 
-// writingEntry: a response waiting for its client to read.
-func writingEntry(fd int, s *session) bool { return fd == s.fd && s.mode == modeAwaitClient }
+// writingEntry: a response waiting for its client to read, or a request
+// for the rest of its body.
+func writingEntry(fd int, s *session) bool {
+	return fd == s.fd && (s.mode == modeAwaitClient || s.mode == modeAwaitBody)
+}
 
 // countEntries returns how many map entries of all loops satisfy match.
 func (r *reactor) countEntries(match func(fd int, s *session) bool) int {

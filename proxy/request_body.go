@@ -18,6 +18,11 @@ func (cc *clientConn) sendRequest(rt *routeRT, conn *upstream.Conn, deadline tim
 		return err
 	}
 	cc.scratch = cc.appendRequestHead(cc.scratch[:0], rt)
+	if cc.body == bodyGathered { // read whole on the loop: one write, replayable
+		cc.scratch = append(cc.scratch, cc.gathered...)
+		cc.body = bodyInHead
+		return cc.writeHead(conn)
+	}
 	if q.hasBody() && q.expect100 && !cc.sent100 && cc.r.Buffered() == 0 {
 		cc.w.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
 		cc.sent100 = true
@@ -29,8 +34,7 @@ func (cc *clientConn) sendRequest(rt *routeRT, conn *upstream.Conn, deadline tim
 		if q.hasBody() {
 			cc.appendBufferedBody(q.contentLen)
 		}
-		_, err := conn.WriteNow(cc.scratch)
-		return err
+		return cc.writeHead(conn)
 	}
 	if !q.hasBody() {
 		_, err := conn.Write(cc.scratch)
@@ -42,6 +46,17 @@ func (cc *clientConn) sendRequest(rt *routeRT, conn *upstream.Conn, deadline tim
 		return cc.sendChunkedBody(conn)
 	}
 	return cc.sendSizedBody(conn)
+}
+
+// writeHead writes cc.scratch (a head, with the whole body if any): on
+// the loop without waiting, else as the connection allows.
+func (cc *clientConn) writeHead(conn *upstream.Conn) error {
+	if cc.cio.nonblock {
+		_, err := conn.WriteNow(cc.scratch)
+		return err
+	}
+	_, err := conn.Write(cc.scratch)
+	return err
 }
 
 // sendSizedBody sends a Content-Length body: what is buffered rides with

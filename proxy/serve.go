@@ -27,6 +27,8 @@ func (cc *clientConn) readRequest(snap *Snapshot) (*routeRT, failure) {
 	q := &cc.q
 	q.reset()
 	cc.snap = snap // the request keeps this snapshot to its end
+	cc.body, cc.sent100 = bodyUnsent, false
+	cc.releaseGathered()
 	cc.x.Reset()
 	cc.reqID = cc.reqID[:0]
 	var err error
@@ -136,7 +138,7 @@ func (cc *clientConn) keepAfterReply() bool {
 	if !cc.replyKeeps() {
 		return false
 	}
-	if !q.hasBody() {
+	if !q.hasBody() || cc.body == bodyGathered {
 		return true
 	}
 	if cc.cio.nonblock { // on the loop the whole body is buffered

@@ -1,0 +1,103 @@
+package proxy
+
+import (
+	"io"
+	"time"
+)
+
+// Reading a small request body whole on the loop.
+//
+// A Content-Length body of up to gatherLimit bytes is read into a pooled
+// buffer before the route's filters run and before an upstream connection
+// is taken: a client that sends its body slowly holds a buffer, not an
+// upstream connection, and the request then goes out in one write and can
+// be sent again on a retry. The loop reads what has arrived and waits for
+// the rest in its epoll set (modeAwaitBody) until the route's timeout.
+// Larger and chunked bodies are streamed by a worker.
+
+// gatherLimit is the largest body read whole before forwarding: larger
+// known-length bodies are spliced.
+const gatherLimit = spliceThreshold
+
+// gatherable reports a body the loop reads whole before forwarding.
+func (cc *clientConn) gatherable() bool {
+	q := &cc.q
+	return q.hasBody() && !q.chunked && q.contentLen <= gatherLimit
+}
+
+// gatherBody moves the request body into cc.gathered as it arrives, without
+// waiting: done when it is whole. err means the client went away.
+func (cc *clientConn) gatherBody() (done bool, err error) {
+	want := int(cc.q.contentLen)
+	if cc.gatherBuf == nil {
+		cc.gatherBuf = cc.e.bodyBufs.Get().(*[]byte)
+		cc.gathered = (*cc.gatherBuf)[:0]
+		if cc.q.expect100 && cc.r.Buffered() == 0 && !cc.sent100 {
+			cc.w.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+			cc.sent100 = true
+			if err := cc.w.Flush(); err != nil {
+				return false, err
+			}
+		}
+	}
+	if k := min(cc.r.Buffered(), want-len(cc.gathered)); k > 0 {
+		b, _ := cc.r.Peek(k)
+		cc.gathered = append(cc.gathered, b...)
+		cc.r.Discard(k)
+	}
+	for len(cc.gathered) < want {
+		n, err := cc.cio.Read(cc.gathered[len(cc.gathered):want])
+		if err == errWouldBlock {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		cc.gathered = cc.gathered[:len(cc.gathered)+n]
+	}
+	cc.body = bodyGathered
+	return true, nil
+}
+
+// gatherBlocking reads the rest of the body on a worker, until the
+// route's deadline.
+func (cc *clientConn) gatherBlocking() error {
+	want := int(cc.q.contentLen)
+	cc.c.SetReadDeadline(cc.start.Add(cc.rt.conf.Timeout))
+	defer cc.c.SetReadDeadline(time.Time{})
+	if _, err := io.ReadFull(cc.r, cc.gathered[len(cc.gathered):want]); err != nil {
+		return err
+	}
+	cc.gathered = cc.gathered[:want]
+	cc.body = bodyGathered
+	return nil
+}
+
+// releaseGathered gives the body buffer back.
+func (cc *clientConn) releaseGathered() {
+	if cc.gatherBuf != nil {
+		cc.e.bodyBufs.Put(cc.gatherBuf)
+		cc.gatherBuf, cc.gathered = nil, nil
+	}
+}
+
+// bodyArrived goes on, on the loop, with a request whose body was being
+// read.
+func (cc *clientConn) bodyArrived() loopAction {
+	done, err := cc.gatherBody()
+	switch {
+	case err != nil:
+		return cc.endInline(cc.snap, cc.rt, cc.clientGone(), false)
+	case !done:
+		return actAwaitBody
+	}
+	cc.startExchange(cc.snap, cc.rt)
+	return cc.decideInline(cc.snap, cc.rt, 0)
+}
+
+// clientGone ends a request whose client went away before it could be
+// sent: 499 in the log, nothing answered, the connection closed.
+func (cc *clientConn) clientGone() exchangeResult {
+	cc.q.keepAlive = false
+	return exchangeResult{status: failureInfo[failClientGone].status}
+}
