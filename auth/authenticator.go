@@ -201,7 +201,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, methods []string, scop
 // calls Authenticate where waiting is allowed. It does not allocate for a
 // cached token.
 func (a *Authenticator) Decide(methods []string, scopes []string, c Credentials) (id Identity, err *Error, done bool) {
-	return a.authenticate(nil, methods, scopes, c, false)
+	return a.authenticate(context.Background(), methods, scopes, c, false)
 }
 
 // authenticate is Authenticate and Decide; wait says which.

@@ -67,12 +67,6 @@ func newIntrospector(cfg *conf.Introspection, client *http.Client, cache *tokenC
 	return in, nil
 }
 
-// check authenticates an opaque token.
-func (in *introspector) check(ctx context.Context, token []byte) (Identity, *Error) {
-	id, err, _ := in.decide(ctx, token, true)
-	return id, err
-}
-
 // decide authenticates an opaque token from the cache, or with an
 // introspection call when wait is set; without wait, a token not cached
 // returns done false.

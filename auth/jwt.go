@@ -106,14 +106,8 @@ func (v *jwtVerifier) loadFiles(keys []conf.JWTKey) error {
 	return nil
 }
 
-// verify authenticates a JWT, from the cache when it was verified before
-// under the current keys.
-func (v *jwtVerifier) verify(token []byte) (Identity, *Error) {
-	id, err, _ := v.check(token, true)
-	return id, err
-}
-
-// check authenticates a JWT. With wait false it never waits on the
+// check authenticates a JWT, from the cache when it was verified before
+// under the current keys. With wait false it never waits on the
 // network: when only a JWKS fetch (a kid no loaded set has) could decide,
 // it returns done false and nothing else.
 func (v *jwtVerifier) check(token []byte, wait bool) (id Identity, err *Error, done bool) {

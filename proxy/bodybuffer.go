@@ -3,6 +3,7 @@ package proxy
 import (
 	"io"
 	"time"
+	"tollgate/proxy/sock"
 )
 
 // Reading a small request body whole on the loop.
@@ -47,7 +48,7 @@ func (cc *clientConn) gatherBody() (done bool, err error) {
 	}
 	for len(cc.gathered) < want {
 		n, err := cc.cio.Read(cc.gathered[len(cc.gathered):want])
-		if err == errWouldBlock {
+		if err == sock.ErrWouldBlock {
 			return false, nil
 		}
 		if err != nil {

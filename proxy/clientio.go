@@ -1,23 +1,16 @@
 package proxy
 
 import (
-	"errors"
-	"io"
 	"net"
+	"tollgate/proxy/sock"
 
 	"golang.org/x/sys/unix"
-
-	"tollgate/upstream"
 )
-
-// errWouldBlock is what a non-blocking client read returns when the socket
-// has nothing yet.
-var errWouldBlock = errors.New("read would block")
 
 // clientIO is the client connection as the engine's buffered reader and
 // writer see it. In loop mode reads and writes are non-blocking read(2)
 // and write(2) calls on the session's socket, so the event loop never
-// waits: a read that would block returns errWouldBlock, and what a write
+// waits: a read that would block returns sock.ErrWouldBlock, and what a write
 // cannot place in the socket now is kept in overflow, to be written by a
 // goroutine that may wait. In goroutine mode both go through the net.Conn
 // and honour its deadlines.
@@ -68,7 +61,7 @@ func (cio *clientIO) flushOverflow() error {
 // the socket does not take stays for later. Loop mode only.
 func (cio *clientIO) flushNow() error {
 	for len(cio.overflow) > 0 {
-		n, errno := upstream.RawIO(unix.SYS_WRITE, cio.fd, cio.overflow)
+		n, errno := sock.RawIO(unix.SYS_WRITE, cio.fd, cio.overflow)
 		if errno == unix.EAGAIN {
 			return nil
 		}
@@ -85,20 +78,9 @@ func (cio *clientIO) Read(p []byte) (int, error) {
 	if !cio.nonblock {
 		return cio.c.Read(p)
 	}
-	if len(p) == 0 {
-		return 0, nil
-	}
-	n, errno := upstream.RawIO(unix.SYS_READ, cio.fd, p)
-	switch {
-	case errno == unix.EAGAIN:
-		return 0, errWouldBlock
-	case errno != 0:
-		return 0, errno
-	case n == 0:
-		return 0, io.EOF
-	}
-	cio.full = n == len(p)
-	return n, nil
+	n, err := sock.Read(cio.fd, p)
+	cio.full = err == nil && n == len(p)
+	return n, err
 }
 
 // Write implements cio.Writer. In loop mode it never waits: bytes the
@@ -116,7 +98,7 @@ func (cio *clientIO) Write(p []byte) (int, error) {
 	}
 	done := 0
 	for done < len(p) {
-		n, errno := upstream.RawIO(unix.SYS_WRITE, cio.fd, p[done:])
+		n, errno := sock.RawIO(unix.SYS_WRITE, cio.fd, p[done:])
 		if errno == unix.EAGAIN {
 			break
 		}

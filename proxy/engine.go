@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"tollgate/proxy/sock"
 
 	"golang.org/x/sys/unix"
 )
@@ -57,7 +58,7 @@ type Engine struct {
 	bufPool   sync.Pool
 	upWriters sync.Pool
 	bodyBufs  sync.Pool // *[]byte of gatherLimit bytes: small request bodies read whole
-	pipes     pipePool
+	pipes     sock.Pipes
 	reqIDs    requestIDs
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"tollgate/proxy/sock"
 	"tollgate/upstream"
 )
 
@@ -168,7 +169,7 @@ func (cc *clientConn) nextInline() loopAction {
 	if !cc.headBuffered() {
 		_, err := cc.r.Peek(cc.r.Buffered() + 1) // one non-blocking read
 		if cc.r.Buffered() == 0 {
-			if err == errWouldBlock {
+			if err == sock.ErrWouldBlock {
 				return cc.flushInline(true, actPark)
 			}
 			return actClose

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"net"
 
-	"tollgate/upstream"
+	"tollgate/proxy/sock"
 )
 
 // rawSession turns an accepted plain TCP connection into a session its
@@ -18,7 +18,7 @@ import (
 // accepted it.
 func rawSession(c *net.TCPConn) (*session, error) {
 	defer c.Close()
-	fd, err := upstream.DupSocket(c)
+	fd, err := sock.Dup(c)
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
@@ -36,7 +36,7 @@ func (e *Engine) sessionConn(s *session) (net.Conn, error) {
 	if !s.ownFD {
 		return nil, errors.New("session has no connection")
 	}
-	c, err := upstream.NetConn(s.fd, "client")
+	c, err := sock.NetConn(s.fd, "client")
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"tollgate/proxy/sock"
 	"tollgate/upstream"
 )
 
@@ -98,7 +99,7 @@ func newEvLoop(r *reactor, i int) (*evLoop, error) {
 		return nil, fmt.Errorf("eventfd: %w", err)
 	}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(efd)}
-	if err := epollCtl(epfd, unix.EPOLL_CTL_ADD, efd, &ev); err != nil {
+	if err := sock.Ctl(epfd, unix.EPOLL_CTL_ADD, efd, &ev); err != nil {
 		unix.Close(epfd)
 		unix.Close(efd)
 		return nil, fmt.Errorf("epoll_ctl eventfd: %w", err)
@@ -151,7 +152,7 @@ func (l *evLoop) park(s *session, idle time.Duration) bool {
 	l.wheel.insert(s, time.Now().Add(idle))
 	// Under the lock: stop closes the epoll fd under it, once stopped is set.
 	ev := unix.EpollEvent{Events: clientEvents, Fd: int32(s.fd)}
-	if err := epollCtl(l.epfd, op, s.fd, &ev); err != nil {
+	if err := sock.Ctl(l.epfd, op, s.fd, &ev); err != nil {
 		l.unqueueLocked(s)
 		if l.byFD[s.fd] == s {
 			delete(l.byFD, s.fd)
@@ -176,7 +177,7 @@ func (l *evLoop) parkServed(s *session, idle time.Duration) bool {
 	}
 	if s.outArmed { // back to read interest only: a parked socket need not say it is writable
 		ev := unix.EpollEvent{Events: clientEvents, Fd: int32(s.fd)}
-		epollCtl(l.epfd, unix.EPOLL_CTL_MOD, s.fd, &ev)
+		sock.Ctl(l.epfd, unix.EPOLL_CTL_MOD, s.fd, &ev)
 		s.outArmed = false
 	}
 	s.mode = modeParked
@@ -191,7 +192,7 @@ func (l *evLoop) quiet(s *session) {
 	defer l.mu.Unlock()
 	if !l.stopped { // a stopped loop's epoll fd may be closed
 		ev := unix.EpollEvent{Events: unix.EPOLLET, Fd: int32(s.fd)}
-		epollCtl(l.epfd, unix.EPOLL_CTL_MOD, s.fd, &ev)
+		sock.Ctl(l.epfd, unix.EPOLL_CTL_MOD, s.fd, &ev)
 	}
 }
 
@@ -207,13 +208,13 @@ func (l *evLoop) awaitUpstream(s *session, conn *upstream.Conn, deadline time.Ti
 	switch {
 	case conn.LoopMask&l.bit == 0:
 		ev := unix.EpollEvent{Events: upstreamEvents, Fd: int32(fd)}
-		if err := epollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		if err := sock.Ctl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 			return false
 		}
 		conn.LoopMask |= l.bit
 	case conn.LoopQuiet&l.bit != 0:
 		ev := unix.EpollEvent{Events: upstreamEvents, Fd: int32(fd)}
-		if err := epollCtl(l.epfd, unix.EPOLL_CTL_MOD, fd, &ev); err != nil {
+		if err := sock.Ctl(l.epfd, unix.EPOLL_CTL_MOD, fd, &ev); err != nil {
 			return false
 		}
 		conn.LoopQuiet &^= l.bit
@@ -235,7 +236,7 @@ func (l *evLoop) awaitUpstream(s *session, conn *upstream.Conn, deadline time.Ti
 func (l *evLoop) awaitClient(s *session, deadline time.Time) bool {
 	if !s.outArmed {
 		ev := unix.EpollEvent{Events: clientEvents | unix.EPOLLOUT, Fd: int32(s.fd)}
-		if err := epollCtl(l.epfd, unix.EPOLL_CTL_MOD, s.fd, &ev); err != nil {
+		if err := sock.Ctl(l.epfd, unix.EPOLL_CTL_MOD, s.fd, &ev); err != nil {
 			return false
 		}
 		s.outArmed = true
@@ -277,7 +278,7 @@ func (r *reactor) quietUpstream(conn *upstream.Conn, except uint64) {
 			l.mu.Lock()
 			if !l.stopped { // a stopped loop's epoll fd may be closed
 				ev := unix.EpollEvent{Events: unix.EPOLLET, Fd: int32(conn.FD())}
-				epollCtl(l.epfd, unix.EPOLL_CTL_MOD, conn.FD(), &ev)
+				sock.Ctl(l.epfd, unix.EPOLL_CTL_MOD, conn.FD(), &ev)
 			}
 			l.mu.Unlock()
 			conn.LoopQuiet |= l.bit
@@ -319,9 +320,9 @@ func (l *evLoop) run() {
 	runtime.LockOSThread() // never unlocked: the thread ends with the loop
 	events := make([]unix.EpollEvent, 256)
 	for {
-		n, err := epollPoll(l.epfd, events)
+		n, err := sock.Poll(l.epfd, events)
 		if err == nil && n == 0 {
-			n, err = epollWait(l.epfd, events)
+			n, err = sock.Wait(l.epfd, events)
 		}
 		if err != nil {
 			l.r.e.log.Error("reactor: epoll_wait failed; loop stopped", "err", err)
@@ -362,21 +363,14 @@ func (l *evLoop) post(s *session) bool {
 	}
 	l.posted = append(l.posted, s)
 	if len(l.posted) == 1 {
-		wakeEventfd(l.efd) // under the lock: stop closes the eventfd under it
+		sock.Wake(l.efd) // under the lock: stop closes the eventfd under it
 	}
 	return true
 }
 
-// wakeEventfd adds one to an eventfd's counter, which makes it readable.
-func wakeEventfd(fd int) {
-	one := [8]byte{1}
-	unix.Write(fd, one[:])
-}
-
 // resumePosted resumes the exchanges posted to the loop.
 func (l *evLoop) resumePosted() {
-	var buf [8]byte
-	unix.Read(l.efd, buf[:]) // reset the counter: the eventfd is level-triggered
+	sock.Drain(l.efd) // the eventfd is level-triggered
 	l.mu.Lock()
 	todo := l.posted
 	l.posted, l.drained = l.drained[:0], nil
@@ -538,7 +532,7 @@ func (r *reactor) stop() {
 		}
 		close(r.done)
 		for _, l := range r.loops {
-			wakeEventfd(l.efd) // ends run's wait
+			sock.Wake(l.efd) // ends run's wait
 		}
 		r.wg.Wait()
 		for _, l := range r.loops {

@@ -8,6 +8,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"tollgate/proxy/sock"
 )
 
 // readerSize is the size of Conn.R's buffer.
@@ -57,7 +59,7 @@ type Conn struct {
 func newConn(t *Target, nc net.Conn) *Conn {
 	c := &Conn{Conn: nc, t: t, fd: -1}
 	if tc, ok := nc.(*net.TCPConn); ok {
-		if fd, err := DupSocket(tc); err == nil {
+		if fd, err := sock.Dup(tc); err == nil {
 			c.fd = fd
 		}
 	}
@@ -72,7 +74,7 @@ func (c *Conn) Materialize() error {
 	if c.Conn != nil {
 		return nil
 	}
-	nc, err := NetConn(c.fd, "upstream")
+	nc, err := sock.NetConn(c.fd, "upstream")
 	if err != nil {
 		return err
 	}

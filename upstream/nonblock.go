@@ -1,15 +1,10 @@
 package upstream
 
-import (
-	"errors"
-	"io"
-
-	"golang.org/x/sys/unix"
-)
+import "tollgate/proxy/sock"
 
 // ErrWouldBlock is returned by reads from Conn.R in non-blocking mode when
-// the socket has nothing to read yet.
-var ErrWouldBlock = errors.New("upstream: read would block")
+// the socket has nothing to read yet, and by WriteNow.
+var ErrWouldBlock = sock.ErrWouldBlock
 
 // FD returns the connection's socket descriptor for an event loop's epoll
 // set, or -1. It stays the same while the connection lives (whether or not
@@ -34,19 +29,7 @@ func (s *connSource) Read(p []byte) (int, error) {
 	if !s.nonblock {
 		return s.c.Conn.Read(p)
 	}
-	if len(p) == 0 {
-		return 0, nil
-	}
-	n, errno := RawIO(unix.SYS_READ, s.c.fd, p)
-	switch {
-	case errno == unix.EAGAIN:
-		return 0, ErrWouldBlock
-	case errno != 0:
-		return 0, errno
-	case n == 0:
-		return 0, io.EOF
-	}
-	return n, nil
+	return sock.Read(s.c.fd, p)
 }
 
 // WriteNow writes p for an event loop with a non-blocking write(2): a
@@ -58,18 +41,7 @@ func (c *Conn) WriteNow(p []byte) (int, error) {
 	if c.fd < 0 || len(p) == 0 {
 		return c.Conn.Write(p)
 	}
-	done := 0
-	for done < len(p) {
-		n, errno := RawIO(unix.SYS_WRITE, c.fd, p[done:])
-		switch {
-		case errno == unix.EAGAIN:
-			return done, ErrWouldBlock
-		case errno != 0:
-			return done, errno
-		}
-		done += n
-	}
-	return done, nil
+	return sock.WriteNow(c.fd, p)
 }
 
 // AcquireIdle returns a pooled idle connection that is still open, without

@@ -41,6 +41,9 @@ func TestPollIsBounded(t *testing.T) {
 	if n := calls.Load(); n > 3 {
 		t.Errorf("%d calls of a 30ms condition in 50ms", n)
 	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Poll of a slow condition took %v for a 50ms timeout", d)
+	}
 
 	// A zero timeout still checks once.
 	calls.Store(0)

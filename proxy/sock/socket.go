@@ -1,7 +1,9 @@
-package upstream
+package sock
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"syscall"
@@ -10,11 +12,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// DupSocket returns a close-on-exec duplicate of c's socket, which the
-// caller owns. An event loop keeps such a descriptor for the life of a
-// connection, whether or not a net.Conn is open on it too (see Conn; the
-// engine does the same with client sockets).
-func DupSocket(c syscall.Conn) (int, error) {
+// Dup returns a close-on-exec duplicate of c's socket, which the caller
+// owns. An event loop keeps such a descriptor for the life of a
+// connection, whether or not a net.Conn is open on it too.
+func Dup(c syscall.Conn) (int, error) {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return -1, fmt.Errorf("socket: %w", err)
@@ -47,7 +48,7 @@ func NetConn(fd int, name string) (net.Conn, error) {
 }
 
 // RawIO is read(2) or write(2) (sysno) on the non-blocking socket fd as a
-// raw system call, for an event loop (this package's and the engine's): it
+// raw system call, for an event loop: it
 // never blocks, and the scheduler need not hand the loop's P to another
 // thread meanwhile (with ordinary calls sysmon kept doing so under load,
 // at the cost of thread wake-ups). EINTR is retried; on an error n is 0.
@@ -62,4 +63,43 @@ func RawIO(sysno uintptr, fd int, p []byte) (int, unix.Errno) {
 			return 0, errno
 		}
 	}
+}
+
+// ErrWouldBlock is what Read returns when the socket has nothing yet, and
+// WriteNow when it takes no more now.
+var ErrWouldBlock = errors.New("socket: operation would block")
+
+// Read is one non-blocking read(2) from fd: ErrWouldBlock when nothing
+// has arrived, io.EOF when the peer closed its side.
+func Read(fd int, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n, errno := RawIO(unix.SYS_READ, fd, p)
+	switch {
+	case errno == unix.EAGAIN:
+		return 0, ErrWouldBlock
+	case errno != 0:
+		return 0, errno
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// WriteNow writes p to fd with non-blocking write(2)s until it is all out
+// or the socket takes no more (ErrWouldBlock, with how much went out).
+func WriteNow(fd int, p []byte) (int, error) {
+	done := 0
+	for done < len(p) {
+		n, errno := RawIO(unix.SYS_WRITE, fd, p[done:])
+		switch {
+		case errno == unix.EAGAIN:
+			return done, ErrWouldBlock
+		case errno != 0:
+			return done, errno
+		}
+		done += n
+	}
+	return done, nil
 }

@@ -1,9 +1,8 @@
-package proxy
+package sock
 
 import (
 	"bytes"
 	"io"
-	"log/slog"
 	"net"
 	"testing"
 	"time"
@@ -40,7 +39,7 @@ func pattern(n int) []byte {
 }
 
 func TestSpliceMovesExactBytes(t *testing.T) {
-	e := NewEngine(NewMetrics(), discardLogger(), 1)
+	var pipes Pipes
 	srcW, srcR := tcpPair(t) // the test writes srcW; the engine reads srcR
 	dstW, dstR := tcpPair(t) // the engine writes dstW; the test reads dstR
 	const n = 24<<20 + 12345
@@ -51,7 +50,7 @@ func TestSpliceMovesExactBytes(t *testing.T) {
 		b, _ := io.ReadAll(io.LimitReader(dstR, n))
 		got <- b
 	}()
-	w, srcFailed, err := e.spliceN(dstW, srcR, n, 5*time.Second)
+	w, srcFailed, err := pipes.Splice(dstW, srcR, n, 5*time.Second)
 	if err != nil || srcFailed || w != n {
 		t.Fatalf("spliceN: %d %v %v", w, srcFailed, err)
 	}
@@ -66,7 +65,7 @@ func TestSpliceMovesExactBytes(t *testing.T) {
 }
 
 func TestSpliceShortSourceAndDeadSink(t *testing.T) {
-	e := NewEngine(NewMetrics(), discardLogger(), 1)
+	var pipes Pipes
 	srcW, srcR := tcpPair(t)
 	dstW, dstR := tcpPair(t)
 	go func() {
@@ -74,7 +73,7 @@ func TestSpliceShortSourceAndDeadSink(t *testing.T) {
 		srcW.Close()
 	}()
 	go io.Copy(io.Discard, dstR)
-	w, srcFailed, err := e.spliceN(dstW, srcR, 10<<20, 5*time.Second)
+	w, srcFailed, err := pipes.Splice(dstW, srcR, 10<<20, 5*time.Second)
 	if err == nil || !srcFailed || w != 3<<20 {
 		t.Fatalf("short source: %d %v %v", w, srcFailed, err)
 	}
@@ -84,7 +83,7 @@ func TestSpliceShortSourceAndDeadSink(t *testing.T) {
 	go srcW2.Write(pattern(8 << 20))
 	dstR2.Close() // the sink is gone
 	start := time.Now()
-	_, srcFailed, err = e.spliceN(dstW2, srcR2, 8<<20, 5*time.Second)
+	_, srcFailed, err = pipes.Splice(dstW2, srcR2, 8<<20, 5*time.Second)
 	if err == nil || srcFailed {
 		t.Fatalf("dead sink: %v %v", srcFailed, err)
 	}
@@ -93,13 +92,11 @@ func TestSpliceShortSourceAndDeadSink(t *testing.T) {
 	}
 }
 
-func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
 // A transfer that keeps moving is never cut by the idle timeout, however
 // long it takes; a side that stops is cut after about idle, and the error
 // names the side that stopped.
 func TestSpliceIdleTimeoutCountsInactivityOnly(t *testing.T) {
-	e := NewEngine(NewMetrics(), discardLogger(), 1)
+	var pipes Pipes
 	const idle = 150 * time.Millisecond
 	const chunk = 96 << 10
 
@@ -118,7 +115,7 @@ func TestSpliceIdleTimeoutCountsInactivityOnly(t *testing.T) {
 		b, _ := io.ReadAll(io.LimitReader(dstR, 12*chunk))
 		got <- b
 	}()
-	w, srcFailed, err := e.spliceN(dstW, srcR, 12*chunk, idle)
+	w, srcFailed, err := pipes.Splice(dstW, srcR, 12*chunk, idle)
 	if err != nil || srcFailed || w != 12*chunk {
 		t.Fatalf("steady source: %d %v %v", w, srcFailed, err)
 	}
@@ -137,7 +134,7 @@ func TestSpliceIdleTimeoutCountsInactivityOnly(t *testing.T) {
 		delivered <- n
 	}()
 	start := time.Now()
-	w, srcFailed, err = e.spliceN(dstW2, srcR2, 4*chunk, idle)
+	w, srcFailed, err = pipes.Splice(dstW2, srcR2, 4*chunk, idle)
 	took := time.Since(start)
 	if err == nil || !srcFailed || w != chunk {
 		t.Fatalf("stalled source: %d %v %v", w, srcFailed, err)
@@ -156,7 +153,7 @@ func TestSpliceIdleTimeoutCountsInactivityOnly(t *testing.T) {
 	dstW3, _ := tcpPair(t) // nobody reads the other end
 	go srcW3.Write(pattern(64 << 20))
 	start = time.Now()
-	_, srcFailed, err = e.spliceN(dstW3, srcR3, 64<<20, idle)
+	_, srcFailed, err = pipes.Splice(dstW3, srcR3, 64<<20, idle)
 	if err == nil || srcFailed {
 		t.Fatalf("stalled sink: %v %v", srcFailed, err)
 	}
@@ -168,7 +165,7 @@ func TestSpliceIdleTimeoutCountsInactivityOnly(t *testing.T) {
 // The body's end is exact even when the next request is already queued
 // behind it on the same connection, and a pipe is reused clean.
 func TestSpliceBackToBack(t *testing.T) {
-	e := NewEngine(NewMetrics(), discardLogger(), 1)
+	var pipes Pipes
 	srcW, srcR := tcpPair(t)
 	dstW, dstR := tcpPair(t)
 	sizes := []int64{1<<20 + 1, 3 << 20, 70000, 5<<20 + 4095}
@@ -184,7 +181,7 @@ func TestSpliceBackToBack(t *testing.T) {
 		got <- b
 	}()
 	for _, n := range sizes {
-		w, srcFailed, err := e.spliceN(dstW, srcR, n, 5*time.Second)
+		w, srcFailed, err := pipes.Splice(dstW, srcR, n, 5*time.Second)
 		if err != nil || srcFailed || w != n {
 			t.Fatalf("spliceN(%d): %d %v %v", n, w, srcFailed, err)
 		}
@@ -217,7 +214,7 @@ func rcvLowat(t *testing.T, c *net.TCPConn) int {
 // and SO_RCVLOWAT is back to 1 (or its default, 0 on an accepted socket)
 // afterwards, whether the transfer ends well or not.
 func TestSpliceSlowSourceIsNotHeldBack(t *testing.T) {
-	e := NewEngine(NewMetrics(), discardLogger(), 1)
+	var pipes Pipes
 	srcW, srcR := tcpPair(t)
 	dstW, dstR := tcpPair(t)
 	const chunks, size = 30, 8 << 10
@@ -253,7 +250,7 @@ func TestSpliceSlowSourceIsNotHeldBack(t *testing.T) {
 		}
 		gotc <- got
 	}()
-	w, srcFailed, err := e.spliceN(dstW, srcR, n, 5*time.Second)
+	w, srcFailed, err := pipes.Splice(dstW, srcR, n, 5*time.Second)
 	if err != nil || srcFailed || w != n {
 		t.Fatalf("spliceN: %d %v %v", w, srcFailed, err)
 	}
@@ -285,7 +282,7 @@ func TestSpliceSlowSourceIsNotHeldBack(t *testing.T) {
 		srcW2.Close()
 	}()
 	go io.Copy(io.Discard, dstR2)
-	if _, srcFailed, err := e.spliceN(dstW2, srcR2, 8<<20, 5*time.Second); err == nil || !srcFailed {
+	if _, srcFailed, err := pipes.Splice(dstW2, srcR2, 8<<20, 5*time.Second); err == nil || !srcFailed {
 		t.Fatalf("short source: %v %v", srcFailed, err)
 	}
 	if v := rcvLowat(t, srcR2); v > 1 {

@@ -1,4 +1,4 @@
-package proxy
+package sock
 
 import (
 	"errors"
@@ -57,18 +57,19 @@ func (p *splicePipe) close() {
 	p.w.Close()
 }
 
-// pipePool keeps empty splice pipes for reuse; a pipe a failed transfer
-// may have left bytes in is closed instead.
-type pipePool struct{ pool sync.Pool }
+// Pipes keeps empty splice pipes for reuse; a pipe a failed transfer may
+// have left bytes in is closed instead. The zero value is ready; it is
+// safe for concurrent use.
+type Pipes struct{ pool sync.Pool }
 
-func (pp *pipePool) get() (*splicePipe, error) {
+func (pp *Pipes) get() (*splicePipe, error) {
 	if p, ok := pp.pool.Get().(*splicePipe); ok {
 		return p, nil
 	}
 	return newSplicePipe()
 }
 
-func (pp *pipePool) put(p *splicePipe, clean bool) {
+func (pp *Pipes) put(p *splicePipe, clean bool) {
 	if !clean {
 		p.close()
 		return
@@ -151,7 +152,7 @@ const (
 	batchWait = 5 * time.Millisecond
 )
 
-// spliceN moves exactly n bytes from src to dst. It returns the bytes
+// Splice moves exactly n bytes from src to dst through a pooled pipe. It returns the bytes
 // written to dst and, on a short count, whether src was at fault (EOF or a
 // read error, including its idle timeout) so callers can tell a client
 // that went away from an upstream that failed; when src fails, what it
@@ -159,14 +160,14 @@ const (
 // (descriptors exhausted) it falls back to net.TCPConn.ReadFrom. On
 // return the read deadline of src and the write deadline of dst are idle
 // from now, and src's SO_RCVLOWAT is back to 1 (as good as the default).
-func (e *Engine) spliceN(dst, src *net.TCPConn, n int64, idle time.Duration) (written int64, srcFailed bool, err error) {
+func (pp *Pipes) Splice(dst, src *net.TCPConn, n int64, idle time.Duration) (written int64, srcFailed bool, err error) {
 	r := &spliceRelay{src: src, dst: dst, n: n, idle: idle}
 	var err1, err2 error
 	r.srcRC, err1 = src.SyscallConn()
 	r.dstRC, err2 = dst.SyscallConn()
-	if r.p, err = e.pipes.get(); err != nil || err1 != nil || err2 != nil {
+	if r.p, err = pp.get(); err != nil || err1 != nil || err2 != nil {
 		if r.p != nil {
-			e.pipes.put(r.p, true)
+			pp.put(r.p, true)
 		}
 		written, err = dst.ReadFrom(&io.LimitedReader{R: src, N: n})
 		return written, written < n && err == nil, err
@@ -179,7 +180,7 @@ func (e *Engine) spliceN(dst, src *net.TCPConn, n int64, idle time.Duration) (wr
 	r.armSrc(r.lastProgress.Add(idle), false)
 	dst.SetWriteDeadline(r.lastProgress.Add(idle))
 	srcFailed, err = r.run()
-	e.pipes.put(r.p, r.filled == r.written)
+	pp.put(r.p, r.filled == r.written)
 	r.setLowat(1)
 	end := time.Now().Add(idle)
 	src.SetReadDeadline(end)
