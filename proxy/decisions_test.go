@@ -1,10 +1,14 @@
 package proxy
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -179,5 +183,62 @@ func TestTargetPickerSpreadsTries(t *testing.T) {
 	exhausted.n = maxPicks
 	if _, _, err := exhausted.next(up, 0); !errors.Is(err, upstream.ErrNoTarget) {
 		t.Errorf("past maxPicks: %v, want ErrNoTarget", err)
+	}
+}
+
+// Retries run on the loop: a retryable status from one target is held
+// while the other is tried; with both failing, the held answer is
+// relayed; a target that refuses connections is skipped. Nothing goes to
+// a worker.
+func TestLoopRetries(t *testing.T) {
+	var calls atomic.Int32
+	status := func(code string) string {
+		return originFunc(t, func(c net.Conn, r *bufio.Reader) {
+			for {
+				if _, ok := readRequestT(r); !ok {
+					return
+				}
+				calls.Add(1)
+				io.WriteString(c, "HTTP/1.1 "+code+" X\r\nContent-Length: 3\r\n\r\n"+code)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name, a, b string
+		want       string
+		calls      int32 // 0: either order takes a different count
+	}{
+		{"503 then 200", status("503"), status("200"), "200", 0},
+		{"503 twice", status("503"), status("503"), "503", 2},
+		{"refused then 200", "127.0.0.1:1", status("200"), "200", 1},
+	} {
+		conf := strings.NewReplacer("ORIGIN_A", tc.a, "ORIGIN_B", tc.b).Replace(`
+server: {listen: "127.0.0.1:0"}
+admin: {listen: ""}
+upstreams:
+  app:
+    targets: ["ORIGIN_A", "ORIGIN_B"]
+    balance: round_robin
+    retries: {attempts: 1, on: [connect_failure, "503"]}
+routes: [{name: all, match: {path_prefix: /}, upstream: app, timeout: 5s}]
+`)
+		e, addr := newConfEngine(t, "", conf)
+		rt := e.Current().routes[0]
+		for range 50 { // room in the 20% retry budget
+			rt.up.CountRequest()
+		}
+		for i := range 4 { // round robin: both orders
+			calls.Store(0)
+			c, r := dialT(t, addr)
+			io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+			got := statusOf(t, r)
+			if got != tc.want || (tc.calls > 0 && calls.Load() != tc.calls) {
+				t.Errorf("%s, request %d: %s after %d calls, want %s after %d", tc.name, i, got, calls.Load(), tc.want, tc.calls)
+			}
+			c.Close()
+		}
+		if n := e.handedOff.Load(); n != 0 {
+			t.Errorf("%s: %d hand-offs to workers", tc.name, n)
+		}
 	}
 }

@@ -44,18 +44,20 @@ type exchange struct {
 type stage int
 
 const (
-	stageHead       stage = iota // reading the request head
-	stageRoute                   // head read and routed (or refused, cc.fail): run the filters
-	stageBody                    // a small body is being read whole (gathered) before the filters
-	stageFilterWait              // filter waitAt answered waitReply: go on with the chain
-	stagePick                    // pick a target
-	stageAcquire                 // fs.t picked: connect, send, read the head
-	stageSend                    // fs.conn acquired for fs.t: send, read the head
-	stageAwait                   // request sent on fs.conn (fs.werr): read the head
-	stageSettle                  // head read on fs.conn with fs.f: settle the try
-	stageJudge                   // try settled (fs.conn, fs.f): relay, hold or retry
-	stageRelay                   // response head sent: the body goes from fs.conn to the client (out)
-	stageFlush                   // answered: write what the client socket did not take; keep says the rest
+	stageHead         stage = iota // reading the request head
+	stageRoute                     // head read and routed (or refused, cc.fail): run the filters
+	stageBody                      // a small body is being read whole (gathered) before the filters
+	stageFilterWait                // filter waitAt answered waitReply: go on with the chain
+	stagePick                      // pick a target
+	stageAcquire                   // fs.t picked: connect, send, read the head
+	stageAcquireFresh              // the keep-alive race: dial fs.t afresh for the same try
+	stageSend                      // fs.conn acquired for fs.t: send, read the head
+	stageAwait                     // request sent on fs.conn (fs.werr): read the head
+	stageSettle                    // head read on fs.conn with fs.f: settle the try
+	stageJudge                     // try settled (fs.conn, fs.f): relay, hold or retry
+	stageRelay                     // response head sent: the body goes from fs.conn to the client (out)
+	stageRelayConn                 // relay the answer on fs.conn on a worker (a tunnel, a body to splice)
+	stageFlush                     // answered: write what the client socket did not take; keep says the rest
 )
 
 // clear drops the exchange's references (its buffers are kept) when its

@@ -100,47 +100,88 @@ func (cc *clientConn) forwardLoop(snap *Snapshot, rt *routeRT, stage stage) exch
 	}
 }
 
-// judgeTry acts on the settled try: relay it, hold it for a retry, or
-// decide that no retry can follow.
-func (cc *clientConn) judgeTry(snap *Snapshot, rt *routeRT) (exchangeResult, bool) {
+// verdict is what follows a settled try.
+type verdict int
+
+const (
+	verdictRelay  verdict = iota // relay the answer on fs.conn (from fs.t)
+	verdictRetry                 // try again: pick the next target
+	verdictGiveUp                // no try follows: answer (giveUp)
+)
+
+// judge decides what follows the settled try (fs.conn, fs.f): relay its
+// answer, hold a retryable answer and try again, try again after a
+// failure, or give up. A relayed answer stays in fs.conn.
+func (cc *clientConn) judge(rt *routeRT) verdict {
 	fs := &cc.fs
-	conn, f := fs.conn, fs.f
-	fs.conn = nil
+	f := fs.f
 	if (f == failNone || f == failRetryStatus) && fs.held != nil {
 		fs.held.Close() // a newer upstream answer replaces the held one
 		fs.held = nil
 	}
 	switch f {
 	case failNone:
-		return cc.relay(snap, rt, conn, fs.t), true
+		return verdictRelay
 	case failRetryStatus:
 		if !time.Now().Before(fs.deadline) || !rt.up.AllowRetry() {
-			return cc.relay(snap, rt, conn, fs.t), true
+			return verdictRelay
 		}
-		fs.held, fs.heldT = conn, fs.t
-		return exchangeResult{}, false
+		fs.held, fs.heldT, fs.conn = fs.conn, fs.t, nil
+		return verdictRetry
 	}
-	fs.last = f
+	fs.conn, fs.last = nil, f
 	if fs.try == fs.attempts || f == failBadRequest || f == failBodyTooLarge || f == failClientGone || !cc.mayRetry(rt, f, fs.deadline) {
+		return verdictGiveUp
+	}
+	return verdictRetry
+}
+
+// judgeTry acts on the settled try on a worker: relay it, or say that
+// another try follows, or give up.
+func (cc *clientConn) judgeTry(snap *Snapshot, rt *routeRT) (exchangeResult, bool) {
+	fs := &cc.fs
+	switch cc.judge(rt) {
+	case verdictRelay:
+		conn := fs.conn
+		fs.conn = nil
+		return cc.relay(snap, rt, conn, fs.t), true
+	case verdictGiveUp:
 		return cc.giveUp(snap, rt), true
 	}
 	return exchangeResult{}, false
 }
 
-// giveUp answers after the last try: the held upstream answer if any,
-// else the gateway's error for the last failure.
+// takeHeld makes the held answer the one to relay (fs.conn from fs.t) and
+// reports whether there was one.
+func (cc *clientConn) takeHeld() bool {
+	fs := &cc.fs
+	if fs.held == nil {
+		return false
+	}
+	fs.conn, fs.t, fs.held = fs.held, fs.heldT, nil
+	return true
+}
+
+// giveUp answers after the last try on a worker: the held upstream answer
+// if any, else the gateway's error for the last failure.
 func (cc *clientConn) giveUp(snap *Snapshot, rt *routeRT) exchangeResult {
 	fs := &cc.fs
-	if fs.held != nil {
-		held := fs.held
-		fs.held = nil
-		return cc.relay(snap, rt, held, fs.heldT)
+	if cc.takeHeld() {
+		conn := fs.conn
+		fs.conn = nil
+		return cc.relay(snap, rt, conn, fs.t)
 	}
-	if fs.last == failClientGone {
+	return cc.failedAnswer(rt)
+}
+
+// failedAnswer answers the last try's failure: 499 in the log for a client
+// that went away, else the gateway's error.
+func (cc *clientConn) failedAnswer(rt *routeRT) exchangeResult {
+	if cc.fs.last == failClientGone {
 		cc.q.keepAlive = false
 		return exchangeResult{status: failureInfo[failClientGone].status}
 	}
-	return cc.replyFailure(rt, fs.last, len(rt.chain))
+	return cc.replyFailure(rt, cc.fs.last, len(rt.chain))
 }
 
 // mayRetry applies retries.on to a failure: connect failures are always
@@ -227,7 +268,7 @@ func (cc *clientConn) sendOn(rt *routeRT, conn *upstream.Conn, deadline time.Tim
 func (cc *clientConn) settleTry(rt *routeRT, conn *upstream.Conn, f failure) (*upstream.Conn, failure) {
 	fs := &cc.fs
 	t, tr := fs.t, fs.tr
-	if f == failReset && conn.Reused && cc.replayable() && cc.replaySafe() && cc.nothingRead {
+	if cc.keepAliveRace(conn, f) {
 		conn.Close()
 		var err error
 		if conn, err = t.AcquireFresh(fs.deadline); err != nil {
@@ -247,6 +288,13 @@ func (cc *clientConn) settleTry(rt *routeRT, conn *upstream.Conn, f failure) (*u
 		return conn, failRetryStatus
 	}
 	return conn, failNone
+}
+
+// keepAliveRace reports a try that met a reused connection the upstream
+// had closed before answering, for a request that may be sent again on a
+// fresh connection (see settleTry).
+func (cc *clientConn) keepAliveRace(conn *upstream.Conn, f failure) bool {
+	return f == failReset && conn.Reused && cc.replayable() && cc.replaySafe() && cc.nothingRead
 }
 
 // roundTrip writes the request and reads the response head.

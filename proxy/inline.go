@@ -238,13 +238,26 @@ func (cc *clientConn) filterAnswered() loopAction {
 	return cc.decideInline(snap, rt, cc.waitAt+1)
 }
 
-// forwardInline starts the first try on an idle pooled connection.
+// forwardInline starts the first try.
 func (cc *clientConn) forwardInline(snap *Snapshot, rt *routeRT) loopAction {
 	cc.beginForward(rt)
+	return cc.tryInline(snap, rt)
+}
+
+// tryInline picks the next try's target and sends the request on an idle
+// pooled connection, or suspends the exchange while one is dialled or
+// waited for.
+func (cc *clientConn) tryInline(snap *Snapshot, rt *routeRT) loopAction {
 	fs := &cc.fs
+	if fs.try >= fs.attempts {
+		return cc.giveUpInline()
+	}
 	t, tr, err := cc.picker.next(rt.up, fs.key)
 	if err != nil {
-		return cc.endInline(snap, rt, cc.replyNoTarget(snap, rt, err), false)
+		if fs.try == 0 {
+			return cc.endInline(snap, rt, cc.replyNoTarget(snap, rt, err), false)
+		}
+		return cc.giveUpInline() // the last try's failure says more than "no target"
 	}
 	fs.try++
 	fs.t, fs.tr = t, tr
@@ -254,6 +267,51 @@ func (cc *clientConn) forwardInline(snap *Snapshot, rt *routeRT) loopAction {
 		return actSuspend
 	}
 	return cc.sendInline(rt, conn)
+}
+
+// settleInline settles a try that got no answer: the keep-alive race
+// sends the request again on a fresh connection (dialled off the loop);
+// anything else is reported to the target's breaker and judged.
+func (cc *clientConn) settleInline() loopAction {
+	fs := &cc.fs
+	fs.conn.Close()
+	if cc.keepAliveRace(fs.conn, fs.f) {
+		fs.conn, cc.stage = nil, stageAcquireFresh
+		return actSuspend
+	}
+	fs.conn = nil
+	fs.tr.Done(outcomeOf(fs.f, 0))
+	return cc.judgeInline()
+}
+
+// judgeInline acts on the settled try on the loop: relay its answer, try
+// again, or give up.
+func (cc *clientConn) judgeInline() loopAction {
+	switch cc.judge(cc.rt) {
+	case verdictRelay:
+		return cc.relayOrHandOff()
+	case verdictGiveUp:
+		return cc.giveUpInline()
+	}
+	return cc.tryInline(cc.snap, cc.rt)
+}
+
+// giveUpInline answers after the last try: the held answer, or the
+// gateway's error.
+func (cc *clientConn) giveUpInline() loopAction {
+	if cc.takeHeld() {
+		return cc.relayOrHandOff()
+	}
+	return cc.endInline(cc.snap, cc.rt, cc.failedAnswer(cc.rt), false)
+}
+
+// relayOrHandOff relays the answer on fs.conn on the loop, or on a worker
+// when it is a tunnel or a body to splice.
+func (cc *clientConn) relayOrHandOff() loopAction {
+	if !cc.streamable(cc.fs.conn) {
+		return cc.handoff(stageRelayConn)
+	}
+	return cc.relayInline()
 }
 
 // sendInline sends the request on conn and waits for the answer on the
@@ -299,21 +357,25 @@ func (cc *clientConn) upstreamReady() loopAction {
 	if !finalHeadIn(conn.R) {
 		_, err := conn.R.Peek(conn.R.Buffered() + 1)
 		if !finalHeadIn(conn.R) {
-			if err == upstream.ErrWouldBlock && conn.R.Buffered() == 0 {
+			switch {
+			case err == upstream.ErrWouldBlock && conn.R.Buffered() == 0:
 				return actAwaitUpstream // woken early: wait on
+			case err != nil && err != upstream.ErrWouldBlock && conn.R.Buffered() == 0:
+				cc.nothingRead, fs.f = true, failReset // closed or reset before answering
+				if fs.werr != nil && isTimeout(fs.werr) {
+					fs.f = failTimeout
+				}
+				return cc.settleInline()
 			}
-			return cc.handoff(stageAwait) // partial, interim, closed or failed: a worker sorts it out
+			return cc.handoff(stageAwait) // a partial or interim head: a worker reads on
 		}
 	}
 	fs.f = cc.readResponseHead(conn)
 	if fs.f != failNone {
-		return cc.handoff(stageSettle)
+		return cc.settleInline()
 	}
 	fs.conn, fs.f = cc.settleTry(cc.rt, conn, fs.f)
-	if fs.f != failNone || !cc.streamable(conn) {
-		return cc.handoff(stageJudge) // a retry, a tunnel, a body to splice
-	}
-	return cc.relayInline()
+	return cc.judgeInline()
 }
 
 // finalHeadIn reports that r holds a whole response head that is not an
@@ -394,6 +456,10 @@ func (cc *clientConn) resume() bool {
 		res = cc.forwardLoop(snap, rt, stageSend)
 	case stageRelay:
 		res = cc.pumpBlocking()
+	case stageRelayConn:
+		conn := cc.fs.conn
+		cc.fs.conn = nil
+		res = cc.relay(snap, rt, conn, cc.fs.t)
 	case stageBody:
 		if cc.gatherBlocking() != nil {
 			res = cc.clientGone()

@@ -13,9 +13,8 @@ import (
 // already buffered goes out in one write and stays replayable.
 func (cc *clientConn) sendRequest(rt *routeRT, conn *upstream.Conn, deadline time.Time) error {
 	q := &cc.q
-	if cc.body == bodyInHead {
-		_, err := conn.Write(cc.scratch)
-		return err
+	if cc.body == bodyInHead { // a retry: the request is whole in cc.scratch
+		return cc.writeHead(conn)
 	}
 	cc.scratch = cc.appendRequestHead(cc.scratch[:0], rt)
 	if cc.body == bodyGathered { // read whole on the loop: one write, replayable

@@ -50,6 +50,16 @@ func (l *evLoop) wait(s *session, cc *clientConn) {
 			return
 		}
 		cc.stage = stageSend
+	case stageAcquireFresh:
+		fs := &cc.fs
+		conn, err := fs.t.AcquireFresh(fs.deadline)
+		if err != nil {
+			fs.f = classifyUpstream(err)
+			fs.tr.Done(outcomeOf(fs.f, 0))
+			cc.stage = stageJudge
+			return
+		}
+		fs.conn, cc.stage = conn, stageSend
 	}
 }
 
@@ -71,7 +81,7 @@ func (cc *clientConn) afterWait() loopAction {
 		conn.LeaveNetpoller() // the loop reads and writes its socket itself
 		return cc.sendInline(cc.rt, conn)
 	}
-	return cc.handoff(cc.stage) // a failed acquire: retry or answer, on a worker
+	return cc.judgeInline() // stageJudge: the acquire failed
 }
 
 // panicReply answers a request whose waiting filter panicked.
