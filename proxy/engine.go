@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"tollgate/proxy/http1"
 )
 
 // Buffer sizes of a client connection.
@@ -370,7 +372,7 @@ type clientConn struct {
 	w *bufio.Writer
 
 	cio     clientIO // what r and w read and write
-	cr      chunkedReader
+	cr      http1.ChunkedReader
 	scratch []byte
 	lr      io.LimitedReader
 	tag     readTagger

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"tollgate/conf"
+	"tollgate/proxy/http1"
 	"tollgate/upstream"
 )
 
@@ -137,7 +138,7 @@ func (cc *clientConn) giveUp(snap *Snapshot, rt *routeRT) exchangeResult {
 		return cc.relay(snap, rt, held, fs.heldT)
 	}
 	if fs.last == failClientGone {
-		cc.q.keepAlive = false
+		cc.q.KeepAlive = false
 		return exchangeResult{status: failureInfo[failClientGone].status}
 	}
 	return cc.replyFailure(rt, fs.last, len(rt.chain))
@@ -168,7 +169,7 @@ func (cc *clientConn) replayable() bool { return cc.body != bodyStreamed }
 // it once). A dropped connection may have crashed an upstream that
 // received, and acted on, the request.
 func (cc *clientConn) replaySafe() bool {
-	return idempotent(cc.q.Method()) || cc.q.h.Has("Idempotency-Key")
+	return idempotent(cc.q.Method()) || cc.q.Fields.Has("Idempotency-Key")
 }
 
 func idempotent(m []byte) bool {
@@ -242,8 +243,8 @@ func (cc *clientConn) settleTry(rt *routeRT, conn *upstream.Conn, f failure) (*u
 		tr.Done(outcomeOf(f, 0))
 		return nil, f
 	}
-	tr.Done(outcomeOf(f, cc.p.status))
-	if fs.try < fs.attempts && rt.retry.status(cc.p.status) && cc.replayable() && cc.replaySafe() {
+	tr.Done(outcomeOf(f, cc.p.Status))
+	if fs.try < fs.attempts && rt.retry.status(cc.p.Status) && cc.replayable() && cc.replaySafe() {
 		return conn, failRetryStatus
 	}
 	return conn, failNone
@@ -251,7 +252,7 @@ func (cc *clientConn) settleTry(rt *routeRT, conn *upstream.Conn, f failure) (*u
 
 // roundTrip writes the request and reads the response head.
 func (cc *clientConn) roundTrip(rt *routeRT, conn *upstream.Conn, deadline time.Time) failure {
-	if cc.q.hasBody() {
+	if cc.q.HasBody() {
 		conn.SetWriteDeadline(deadline) // a bare head never blocks a fresh socket buffer
 	}
 	werr := cc.sendRequest(rt, conn, deadline)
@@ -287,26 +288,23 @@ func (cc *clientConn) readResponseHead(conn *upstream.Conn) failure {
 	p := &cc.p
 	cc.nothingRead = true
 	for {
-		p.reset()
-		var err error
-		p.h.buf, err = readHead(conn.R, p.h.buf, 64<<10)
-		if err != nil {
-			if len(p.h.buf) > 0 {
+		if err := p.ReadHead(conn.R, 64<<10); err != nil {
+			if p.HeadLen() > 0 {
 				cc.nothingRead = false
 			}
 			if isTimeout(err) {
 				return failTimeout
 			}
-			if errors.Is(err, errHeadTooLarge) {
+			if errors.Is(err, http1.ErrHeadTooLarge) {
 				return failBadResponse
 			}
 			return failReset
 		}
 		cc.nothingRead = false
-		if err := p.parse(); err != nil {
+		if err := p.Parse(); err != nil {
 			return failBadResponse
 		}
-		if p.status >= 200 || p.status == 101 {
+		if p.Status >= 200 || p.Status == 101 {
 			return failNone
 		}
 	}

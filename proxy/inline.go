@@ -167,12 +167,12 @@ func (cc *clientConn) nextInline() loopAction {
 // maxInlineHead.
 func (cc *clientConn) bodyAtHand() bool {
 	q := &cc.q
-	size := int64(len(q.h.buf))
-	if q.hasBody() {
-		if q.chunked || q.contentLen > int64(cc.r.Buffered()) {
+	size := int64(q.HeadLen())
+	if q.HasBody() {
+		if q.Chunked || q.ContentLen > int64(cc.r.Buffered()) {
 			return false
 		}
-		size += q.contentLen
+		size += q.ContentLen
 	}
 	return size <= maxInlineHead
 }
@@ -283,14 +283,14 @@ func finalHeadIn(r interface {
 // wholeResponseIn reports a response the loop can relay from the buffer:
 // no body, or a Content-Length body already read whole.
 func (cc *clientConn) wholeResponseIn(conn *upstream.Conn) bool {
-	if cc.p.status == 101 {
+	if cc.p.Status == 101 {
 		return false
 	}
 	switch cc.outFraming() {
 	case outNone:
 		return true
 	case outLength:
-		return cc.p.contentLen <= int64(conn.R.Buffered())
+		return cc.p.ContentLen <= int64(conn.R.Buffered())
 	}
 	return false
 }
