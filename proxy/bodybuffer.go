@@ -23,17 +23,17 @@ const gatherLimit = spliceThreshold
 // gatherable reports a body the loop reads whole before forwarding.
 func (cc *clientConn) gatherable() bool {
 	q := &cc.q
-	return q.hasBody() && !q.chunked && q.contentLen <= gatherLimit
+	return q.HasBody() && !q.Chunked && q.ContentLen <= gatherLimit
 }
 
 // gatherBody moves the request body into cc.gathered as it arrives, without
 // waiting: done when it is whole. err means the client went away.
 func (cc *clientConn) gatherBody() (done bool, err error) {
-	want := int(cc.q.contentLen)
+	want := int(cc.q.ContentLen)
 	if cc.gatherBuf == nil {
 		cc.gatherBuf = cc.e.bodyBufs.Get().(*[]byte)
 		cc.gathered = (*cc.gatherBuf)[:0]
-		if cc.q.expect100 && cc.r.Buffered() == 0 && !cc.sent100 {
+		if cc.q.Expect100 && cc.r.Buffered() == 0 && !cc.sent100 {
 			cc.w.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
 			cc.sent100 = true
 			if err := cc.w.Flush(); err != nil {
@@ -63,7 +63,7 @@ func (cc *clientConn) gatherBody() (done bool, err error) {
 // gatherBlocking reads the rest of the body on a worker, until the
 // route's deadline.
 func (cc *clientConn) gatherBlocking() error {
-	want := int(cc.q.contentLen)
+	want := int(cc.q.ContentLen)
 	cc.c.SetReadDeadline(cc.start.Add(cc.rt.conf.Timeout))
 	defer cc.c.SetReadDeadline(time.Time{})
 	if _, err := io.ReadFull(cc.r, cc.gathered[len(cc.gathered):want]); err != nil {
@@ -99,6 +99,6 @@ func (cc *clientConn) bodyArrived() loopAction {
 // clientGone ends a request whose client went away before it could be
 // sent: 499 in the log, nothing answered, the connection closed.
 func (cc *clientConn) clientGone() exchangeResult {
-	cc.q.keepAlive = false
+	cc.q.KeepAlive = false
 	return exchangeResult{status: failureInfo[failClientGone].status}
 }

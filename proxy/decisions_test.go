@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"tollgate/proxy/http1"
 	"tollgate/upstream"
 )
 
@@ -29,9 +30,9 @@ func TestUpstreamErrorsMapToStatuses(t *testing.T) {
 		{"connect timeout", &upstream.DialError{Addr: "a", Err: os.ErrDeadlineExceeded}, failConnectTimeout, 504},
 		{"no target", upstream.ErrNoTarget, failUnavailable, 503},
 		{"pool exhausted", fmt.Errorf("acquire: %w", upstream.ErrPoolExhausted), failUnavailable, 503},
-		{"bad response", errBadResponse, failBadResponse, 502},
-		{"head too large", errHeadTooLarge, failBadResponse, 502},
-		{"bare LF", errBareLF, failBadResponse, 502},
+		{"bad response", http1.ErrBadResponse, failBadResponse, 502},
+		{"head too large", http1.ErrHeadTooLarge, failBadResponse, 502},
+		{"bare LF", http1.ErrBareLF, failBadResponse, 502},
 		{"read timeout", os.ErrDeadlineExceeded, failTimeout, 504},
 		{"closed", io.EOF, failReset, 502},
 		{"reset", syscall.ECONNRESET, failReset, 502},
@@ -150,8 +151,10 @@ func TestMayRetry(t *testing.T) {
 func parsedConn(t *testing.T, e *Engine, req string) *clientConn {
 	t.Helper()
 	cc := newClientConn(e)
-	cc.q.h.buf = append(cc.q.h.buf[:0], req...)
-	if err := cc.q.parse(); err != nil {
+	if err := cc.q.ReadHead(bufio.NewReader(strings.NewReader(req)), 64<<10); err != nil {
+		t.Fatalf("%q: %v", req, err)
+	}
+	if err := cc.q.Parse(); err != nil {
 		t.Fatalf("%q: %v", req, err)
 	}
 	return cc

@@ -14,6 +14,8 @@ import (
 	"tollgate/proxy/sock"
 
 	"golang.org/x/sys/unix"
+
+	"tollgate/proxy/http1"
 )
 
 // Buffer sizes of a client connection.
@@ -373,7 +375,7 @@ type clientConn struct {
 	w *bufio.Writer
 
 	cio     clientIO // what r and w read and write
-	cr      chunkedReader
+	cr      http1.ChunkedReader
 	scratch []byte
 	lr      io.LimitedReader
 	tag     readTagger

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 
+	"tollgate/proxy/http1"
 	"tollgate/upstream"
 )
 
@@ -67,8 +68,8 @@ func classifyUpstream(err error) failure {
 		return failConnect
 	case errors.Is(err, upstream.ErrNoTarget), errors.Is(err, upstream.ErrPoolExhausted):
 		return failUnavailable
-	case errors.Is(err, errBadResponse), errors.Is(err, errBadStatus), errors.Is(err, errBadVersion),
-		errors.Is(err, errHeadTooLarge), errors.Is(err, errBareLF), errors.Is(err, errObsFold):
+	case errors.Is(err, http1.ErrBadResponse), errors.Is(err, http1.ErrBadStatus), errors.Is(err, http1.ErrBadVersion),
+		errors.Is(err, http1.ErrHeadTooLarge), errors.Is(err, http1.ErrBareLF), errors.Is(err, http1.ErrObsFold):
 		return failBadResponse
 	case isTimeout(err):
 		return failTimeout
@@ -78,7 +79,7 @@ func classifyUpstream(err error) failure {
 
 // classifyHead maps an error from reading or parsing a client head.
 func classifyHead(err error) failure {
-	if errors.Is(err, errHeadTooLarge) {
+	if errors.Is(err, http1.ErrHeadTooLarge) {
 		return failHeadTooLarge
 	}
 	return failBadRequest
@@ -88,6 +89,10 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
+
+// errBodyTooLarge is a chunked request body that passes max_body_bytes
+// while it is forwarded.
+var errBodyTooLarge = errors.New("body too large")
 
 // clientError wraps a failure while reading the client's body.
 type clientError struct {

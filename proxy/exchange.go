@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"tollgate/plugins"
+	"tollgate/proxy/http1"
 )
 
 // exchange is one request's whole state, apart from the connection it
@@ -18,10 +19,10 @@ type exchange struct {
 	fail  failure   // readRequest's verdict
 	start time.Time
 
-	q     request          // the client's head
-	p     response         // the upstream's head
+	q     http1.Request    // the client's head
+	p     http1.Response   // the upstream's head
 	x     plugins.Exchange // what filters see
-	reply Header           // the head of a reply the gateway makes
+	reply http1.Header     // the head of a reply the gateway makes
 	reqID []byte
 
 	// waitAt is the filter a suspended exchange waits on, and waitReply

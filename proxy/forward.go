@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"tollgate/conf"
+	"tollgate/proxy/http1"
 	"tollgate/upstream"
 )
 
@@ -178,7 +179,7 @@ func (cc *clientConn) giveUp(snap *Snapshot, rt *routeRT) exchangeResult {
 // that went away, else the gateway's error.
 func (cc *clientConn) failedAnswer(rt *routeRT) exchangeResult {
 	if cc.fs.last == failClientGone {
-		cc.q.keepAlive = false
+		cc.q.KeepAlive = false
 		return exchangeResult{status: failureInfo[failClientGone].status}
 	}
 	return cc.replyFailure(rt, cc.fs.last, len(rt.chain))
@@ -209,7 +210,7 @@ func (cc *clientConn) replayable() bool { return cc.body != bodyStreamed }
 // it once). A dropped connection may have crashed an upstream that
 // received, and acted on, the request.
 func (cc *clientConn) replaySafe() bool {
-	return idempotent(cc.q.Method()) || cc.q.h.Has("Idempotency-Key")
+	return idempotent(cc.q.Method()) || cc.q.Fields.Has("Idempotency-Key")
 }
 
 func idempotent(m []byte) bool {
@@ -283,8 +284,8 @@ func (cc *clientConn) settleTry(rt *routeRT, conn *upstream.Conn, f failure) (*u
 		tr.Done(outcomeOf(f, 0))
 		return nil, f
 	}
-	tr.Done(outcomeOf(f, cc.p.status))
-	if fs.try < fs.attempts && rt.retry.status(cc.p.status) && cc.replayable() && cc.replaySafe() {
+	tr.Done(outcomeOf(f, cc.p.Status))
+	if fs.try < fs.attempts && rt.retry.status(cc.p.Status) && cc.replayable() && cc.replaySafe() {
 		return conn, failRetryStatus
 	}
 	return conn, failNone
@@ -299,7 +300,7 @@ func (cc *clientConn) keepAliveRace(conn *upstream.Conn, f failure) bool {
 
 // roundTrip writes the request and reads the response head.
 func (cc *clientConn) roundTrip(rt *routeRT, conn *upstream.Conn, deadline time.Time) failure {
-	if cc.q.hasBody() {
+	if cc.q.HasBody() {
 		conn.SetWriteDeadline(deadline) // a bare head never blocks a fresh socket buffer
 	}
 	werr := cc.sendRequest(rt, conn, deadline)
@@ -335,26 +336,23 @@ func (cc *clientConn) readResponseHead(conn *upstream.Conn) failure {
 	p := &cc.p
 	cc.nothingRead = true
 	for {
-		p.reset()
-		var err error
-		p.h.buf, err = readHead(conn.R, p.h.buf, 64<<10)
-		if err != nil {
-			if len(p.h.buf) > 0 {
+		if err := p.ReadHead(conn.R, 64<<10); err != nil {
+			if p.HeadLen() > 0 {
 				cc.nothingRead = false
 			}
 			if isTimeout(err) {
 				return failTimeout
 			}
-			if errors.Is(err, errHeadTooLarge) {
+			if errors.Is(err, http1.ErrHeadTooLarge) {
 				return failBadResponse
 			}
 			return failReset
 		}
 		cc.nothingRead = false
-		if err := p.parse(); err != nil {
+		if err := p.Parse(); err != nil {
 			return failBadResponse
 		}
-		if p.status >= 200 || p.status == 101 {
+		if p.Status >= 200 || p.Status == 101 {
 			return failNone
 		}
 	}

@@ -202,12 +202,12 @@ func (cc *clientConn) nextInline() loopAction {
 // maxInlineHead.
 func (cc *clientConn) bodyAtHand() bool {
 	q := &cc.q
-	size := int64(len(q.h.buf))
-	if q.hasBody() {
-		if q.chunked || q.contentLen > int64(cc.r.Buffered()) {
+	size := int64(q.HeadLen())
+	if q.HasBody() {
+		if q.Chunked || q.ContentLen > int64(cc.r.Buffered()) {
 			return false
 		}
-		size += q.contentLen
+		size += q.ContentLen
 	}
 	return size <= maxInlineHead
 }

@@ -8,10 +8,11 @@ import (
 )
 
 // TestLoopLeadingBlankLinesSplitHead: blank lines before a request line
-// are skipped by readHead, so the loop's "whole head buffered" check must
-// skip them too: "\r\n\r\n" followed by an unfinished head is not a
-// whole head (a loop that thought so parsed it with non-blocking reads
-// and answered 400). The unfinished head goes to a worker, which reads on.
+// are skipped by Request.ReadHead (proxy/http1), so the loop's "whole
+// head buffered" check must skip them too: "\r\n\r\n" followed by an
+// unfinished head is not a whole head (a loop that thought so parsed it
+// with non-blocking reads and answered 400). The unfinished head goes to
+// a worker, which reads on.
 func TestLoopLeadingBlankLinesSplitHead(t *testing.T) {
 	e, addr := newConfEngine(t, rawOrigin(t, "ok"), oneRoute)
 	c, r := dialT(t, addr)

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"tollgate/proxy/http1"
 	"tollgate/upstream"
 )
 
@@ -27,8 +28,8 @@ const (
 func (cc *clientConn) relay(snap *Snapshot, rt *routeRT, conn *upstream.Conn, t *upstream.Target) exchangeResult {
 	p, q := &cc.p, &cc.q
 	cc.respond(rt)
-	res := exchangeResult{status: p.status, target: t.Addr}
-	if p.status == 101 {
+	res := exchangeResult{status: p.Status, target: t.Addr}
+	if p.Status == 101 {
 		return cc.tunnel(conn, res)
 	}
 	framing, keep := cc.responseFraming()
@@ -42,7 +43,7 @@ func (cc *clientConn) relay(snap *Snapshot, rt *routeRT, conn *upstream.Conn, t 
 	}
 	n, upOK, err := cc.copyResponseBody(conn, framing, idle)
 	res.bytes = n
-	if upOK && !p.closeAfter {
+	if upOK && !p.CloseAfter {
 		conn.Release()
 	} else {
 		conn.Close()
@@ -50,7 +51,7 @@ func (cc *clientConn) relay(snap *Snapshot, rt *routeRT, conn *upstream.Conn, t 
 	if err != nil || !upOK {
 		keep = false
 	}
-	q.keepAlive = keep
+	q.KeepAlive = keep
 	return res
 }
 
@@ -58,8 +59,8 @@ func (cc *clientConn) relay(snap *Snapshot, rt *routeRT, conn *upstream.Conn, t 
 // the route's response hooks on its head.
 func (cc *clientConn) respond(rt *routeRT) {
 	p, x := &cc.p, &cc.x
-	cc.e.observeUpstream(rt, time.Since(cc.start), p.status >= 500)
-	x.Response, x.Status = &p.h, p.status
+	cc.e.observeUpstream(rt, time.Since(cc.start), p.Status >= 500)
+	x.Response, x.Status = &p.Fields, p.Status
 	rt.chain.RunResponse(x, len(rt.chain))
 }
 
@@ -67,24 +68,24 @@ func (cc *clientConn) respond(rt *routeRT) {
 // client connection goes on after it.
 func (cc *clientConn) responseFraming() (outFraming, bool) {
 	framing := cc.outFraming()
-	return framing, cc.q.keepAlive && !cc.e.draining.Load() && framing != outClose
+	return framing, cc.q.KeepAlive && !cc.e.draining.Load() && framing != outClose
 }
 
 // bodyBuffered reports a response body that is already in the upstream
 // reader's buffer: relaying it reads nothing from the network, and the
 // client write only fills the buffered writer.
 func (cc *clientConn) bodyBuffered(conn *upstream.Conn, framing outFraming) bool {
-	return framing == outNone || (framing == outLength && cc.p.contentLen <= int64(min(conn.R.Buffered(), writeBufSize)))
+	return framing == outNone || (framing == outLength && cc.p.ContentLen <= int64(min(conn.R.Buffered(), writeBufSize)))
 }
 
 func (cc *clientConn) outFraming() outFraming {
 	p, q := &cc.p, &cc.q
 	switch {
-	case p.bodyless(q.isHead()):
+	case p.Bodyless(q.IsHead()):
 		return outNone
-	case p.contentLen >= 0:
+	case p.ContentLen >= 0:
 		return outLength
-	case q.minor == 1:
+	case q.Minor == 1:
 		return outChunked
 	}
 	return outClose
@@ -94,26 +95,26 @@ func (cc *clientConn) outFraming() outFraming {
 // plus headers queued by filters and the engine's own framing.
 func (cc *clientConn) writeResponseHead(framing outFraming, keep bool) {
 	p, w := &cc.p, cc.w
-	writeStatusLine(w, p.status, p.Reason())
+	http1.WriteStatusLine(w, p.Status, p.Reason())
 	queued := cc.x.ResponseHeaders()
 	for _, kv := range queued {
 		if kv[0] != "Vary" { // Vary lists add up; others set by the gateway replace the upstream's
-			p.h.Del(kv[0])
+			p.Fields.Del(kv[0])
 		}
 	}
-	writeFields(w, &p.h, p.h.Get("Connection"))
+	http1.WriteFields(w, &p.Fields, p.Fields.Get("Connection"))
 	for _, kv := range queued {
-		writeField(w, kv[0], kv[1])
+		http1.WriteField(w, kv[0], kv[1])
 	}
 	switch {
-	case framing == outLength || (framing == outNone && p.contentLen >= 0 && p.status != 204):
+	case framing == outLength || (framing == outNone && p.ContentLen >= 0 && p.Status != 204):
 		w.WriteString("Content-Length: ")
-		w.Write(strconv.AppendInt(w.AvailableBuffer(), p.contentLen, 10))
+		w.Write(strconv.AppendInt(w.AvailableBuffer(), p.ContentLen, 10))
 		w.WriteString("\r\n")
 	case framing == outChunked:
 		w.WriteString("Transfer-Encoding: chunked\r\n")
 	}
-	writeConnection(w, keep, cc.q.minor)
+	http1.WriteConnection(w, keep, cc.q.Minor)
 	w.WriteString("\r\n")
 }
 
@@ -125,9 +126,9 @@ func (cc *clientConn) copyResponseBody(conn *upstream.Conn, framing outFraming, 
 	switch {
 	case framing == outNone:
 		return 0, true, nil
-	case p.contentLen >= 0:
-		return cc.copySized(conn, p.contentLen)
-	case p.chunked:
+	case p.ContentLen >= 0:
+		return cc.copySized(conn, p.ContentLen)
+	case p.Chunked:
 		return cc.copyChunkedResponse(conn, framing)
 	}
 	return cc.copyUntilClose(conn, framing)
@@ -163,12 +164,12 @@ func (cc *clientConn) copySized(conn *upstream.Conn, n int64) (int64, bool, erro
 }
 
 func (cc *clientConn) copyChunkedResponse(conn *upstream.Conn, framing outFraming) (int64, bool, error) {
-	cc.cr.reset(conn.R)
+	cc.cr.Reset(conn.R)
 	buf := cc.e.getBuf()
 	defer cc.e.putBuf(buf)
 	if framing == outChunked {
-		n, err := copyChunked(cc.w, &cc.cr, *buf)
-		if err != nil && cc.cr.err != nil && cc.cr.err != io.EOF {
+		n, err := http1.CopyChunked(cc.w, &cc.cr, *buf)
+		if err != nil && cc.cr.Err() != nil && cc.cr.Err() != io.EOF {
 			return n, false, nil
 		}
 		return n, err == nil, err
@@ -188,7 +189,7 @@ func (cc *clientConn) copyUntilClose(conn *upstream.Conn, framing outFraming) (i
 			total += int64(n)
 			var werr error
 			if framing == outChunked {
-				werr = writeChunk(cc.w, (*buf)[:n])
+				werr = http1.WriteChunk(cc.w, (*buf)[:n])
 			} else {
 				_, werr = cc.w.Write((*buf)[:n])
 			}
@@ -213,14 +214,14 @@ func (cc *clientConn) copyUntilClose(conn *upstream.Conn, framing outFraming) (i
 func (cc *clientConn) tunnel(conn *upstream.Conn, res exchangeResult) exchangeResult {
 	p, w := &cc.p, cc.w
 	defer conn.Close()
-	cc.q.keepAlive = false
-	if !cc.q.upgrade {
+	cc.q.KeepAlive = false
+	if !cc.q.Upgrade {
 		return cc.replyFailure(nil, failBadResponse, 0)
 	}
-	writeStatusLine(w, 101, p.Reason())
-	writeFields(w, &p.h, p.h.Get("Connection"))
+	http1.WriteStatusLine(w, 101, p.Reason())
+	http1.WriteFields(w, &p.Fields, p.Fields.Get("Connection"))
 	w.WriteString("Connection: Upgrade\r\nUpgrade: ")
-	w.Write(p.h.Get("Upgrade"))
+	w.Write(p.Fields.Get("Upgrade"))
 	w.WriteString("\r\n\r\n")
 	if b := conn.R.Buffered(); b > 0 {
 		pending, _ := conn.R.Peek(b)

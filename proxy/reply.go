@@ -1,12 +1,11 @@
 package proxy
 
 import (
-	"bufio"
-	"net/http"
 	"strconv"
 	"time"
 
 	"tollgate/plugins"
+	"tollgate/proxy/http1"
 )
 
 // replyFailure answers with the contract's JSON error for f.
@@ -20,7 +19,7 @@ func (cc *clientConn) replyFailure(rt *routeRT, f failure, ran int) exchangeResu
 		hdr = retryAfterOne
 	}
 	if f == failBadRequest || f == failHeadTooLarge || f == failBodyTooLarge {
-		cc.q.keepAlive = false
+		cc.q.KeepAlive = false
 	}
 	return cc.sendReply(rt, ran, info.status, info.code, info.message, hdr, nil)
 }
@@ -41,7 +40,7 @@ func (cc *clientConn) sendReply(rt *routeRT, ran, status int, code, msg string, 
 		cc.reqID = cc.e.reqIDs.next(cc.reqID[:0])
 	}
 	h := &cc.reply
-	h.reset()
+	h.Reset()
 	if code != "" {
 		body = appendJSONError(cc.scratch[:0], code, msg, cc.requestID())
 		h.Add("Content-Type", "application/json")
@@ -55,17 +54,17 @@ func (cc *clientConn) sendReply(rt *routeRT, ran, status int, code, msg string, 
 	}
 	keep := cc.replyKeeps()
 	w := cc.w
-	writeStatusLine(w, status, nil)
-	writeFields(w, h, nil)
+	http1.WriteStatusLine(w, status, nil)
+	http1.WriteFields(w, h, nil)
 	for _, kv := range x.ResponseHeaders() {
-		writeField(w, kv[0], kv[1])
+		http1.WriteField(w, kv[0], kv[1])
 	}
 	w.WriteString("Content-Length: ")
 	w.Write(strconv.AppendInt(w.AvailableBuffer(), int64(len(body)), 10))
 	w.WriteString("\r\n")
-	writeConnection(w, keep, cc.q.minor)
+	http1.WriteConnection(w, keep, cc.q.Minor)
 	w.WriteString("\r\n")
-	if !cc.q.isHead() {
+	if !cc.q.IsHead() {
 		w.Write(body)
 	}
 	return exchangeResult{status: status, bytes: int64(len(body))}
@@ -74,10 +73,10 @@ func (cc *clientConn) sendReply(rt *routeRT, ran, status int, code, msg string, 
 // replyKeeps tells whether the connection survives a gateway reply.
 func (cc *clientConn) replyKeeps() bool {
 	q := &cc.q
-	if !q.keepAlive || cc.e.draining.Load() {
+	if !q.KeepAlive || cc.e.draining.Load() {
 		return false
 	}
-	return !q.hasBody() || (!q.expect100 && !q.chunked && q.contentLen <= discardLimit)
+	return !q.HasBody() || (!q.Expect100 && !q.Chunked && q.ContentLen <= discardLimit)
 }
 
 // appendJSONError renders {"error":…,"message":…,"request_id":…}.
@@ -107,49 +106,4 @@ func appendJSONString(dst []byte, s string) []byte {
 		}
 	}
 	return append(dst, '"')
-}
-
-// writeStatusLine writes "HTTP/1.1 <code> <reason>\r\n".
-func writeStatusLine(w *bufio.Writer, status int, reason []byte) {
-	w.WriteString("HTTP/1.1 ")
-	w.Write(strconv.AppendInt(w.AvailableBuffer(), int64(status), 10))
-	w.WriteByte(' ')
-	if len(reason) > 0 {
-		w.Write(reason)
-	} else {
-		w.WriteString(http.StatusText(status))
-	}
-	w.WriteString("\r\n")
-}
-
-func writeField(w *bufio.Writer, name, value string) {
-	w.WriteString(name)
-	w.WriteString(": ")
-	w.WriteString(value)
-	w.WriteString("\r\n")
-}
-
-// writeFields writes h's fields except hop-by-hop ones and the framing
-// headers the engine writes itself. connHdr is the message's Connection
-// value, whose tokens name more hop-by-hop fields.
-func writeFields(w *bufio.Writer, h *Header, connHdr []byte) {
-	for i := 0; i < h.Len(); i++ {
-		name, v := h.At(i)
-		if isHopByHop(name, connHdr) || equalFold(name, "Content-Length") {
-			continue
-		}
-		w.Write(name)
-		w.WriteString(": ")
-		w.Write(v)
-		w.WriteString("\r\n")
-	}
-}
-
-func writeConnection(w *bufio.Writer, keep bool, minor int) {
-	switch {
-	case !keep:
-		w.WriteString("Connection: close\r\n")
-	case minor == 0:
-		w.WriteString("Connection: keep-alive\r\n")
-	}
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"time"
 
+	"tollgate/proxy/http1"
 	"tollgate/upstream"
 )
 
@@ -22,7 +23,7 @@ func (cc *clientConn) sendRequest(rt *routeRT, conn *upstream.Conn, deadline tim
 		cc.body = bodyInHead
 		return cc.writeHead(conn)
 	}
-	if q.hasBody() && q.expect100 && !cc.sent100 && cc.r.Buffered() == 0 {
+	if q.HasBody() && q.Expect100 && !cc.sent100 && cc.r.Buffered() == 0 {
 		cc.w.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
 		cc.sent100 = true
 		if err := cc.w.Flush(); err != nil {
@@ -30,18 +31,18 @@ func (cc *clientConn) sendRequest(rt *routeRT, conn *upstream.Conn, deadline tim
 		}
 	}
 	if cc.cio.nonblock { // on the event loop: any body is buffered whole (bodyAtHand)
-		if q.hasBody() {
-			cc.appendBufferedBody(q.contentLen)
+		if q.HasBody() {
+			cc.appendBufferedBody(q.ContentLen)
 		}
 		return cc.writeHead(conn)
 	}
-	if !q.hasBody() {
+	if !q.HasBody() {
 		_, err := conn.Write(cc.scratch)
 		return err
 	}
 	cc.c.SetReadDeadline(deadline)
 	defer cc.c.SetReadDeadline(time.Time{})
-	if q.chunked {
+	if q.Chunked {
 		return cc.sendChunkedBody(conn)
 	}
 	return cc.sendSizedBody(conn)
@@ -61,7 +62,7 @@ func (cc *clientConn) writeHead(conn *upstream.Conn) error {
 // sendSizedBody sends a Content-Length body: what is buffered rides with
 // the head; the rest is spliced socket to socket or copied.
 func (cc *clientConn) sendSizedBody(conn *upstream.Conn) error {
-	n := cc.q.contentLen
+	n := cc.q.ContentLen
 	b := cc.appendBufferedBody(n)
 	if b == n {
 		_, err := conn.Write(cc.scratch)
@@ -120,13 +121,13 @@ func (cc *clientConn) sendChunkedBody(conn *upstream.Conn) error {
 	uw := cc.e.getUpWriter(conn)
 	defer cc.e.putUpWriter(uw)
 	uw.Write(cc.scratch)
-	cc.cr.reset(cc.r)
+	cc.cr.Reset(cc.r)
 	buf := cc.e.getBuf()
 	defer cc.e.putBuf(buf)
 	max := cc.snap.Conf.Server.MaxBodyBytes
 	var total int64
 	for {
-		if !cc.cr.canRead() {
+		if !cc.cr.CanRead() {
 			if err := uw.Flush(); err != nil {
 				return err
 			}
@@ -135,11 +136,11 @@ func (cc *clientConn) sendChunkedBody(conn *upstream.Conn) error {
 		total += int64(n)
 		// A chunk whose announced size passes the limit is refused before
 		// any of it is forwarded.
-		if max > 0 && (total > max || err == nil && total+cc.cr.left > max) {
+		if max > 0 && (total > max || err == nil && total+cc.cr.Left() > max) {
 			return &clientError{failBodyTooLarge, errBodyTooLarge}
 		}
 		if n > 0 {
-			if werr := writeChunk(uw, (*buf)[:n]); werr != nil {
+			if werr := http1.WriteChunk(uw, (*buf)[:n]); werr != nil {
 				return werr
 			}
 		}
@@ -148,7 +149,7 @@ func (cc *clientConn) sendChunkedBody(conn *upstream.Conn) error {
 			return uw.Flush()
 		}
 		if err != nil {
-			if errors.Is(err, errBadChunk) {
+			if errors.Is(err, http1.ErrBadChunk) {
 				return &clientError{failBadRequest, err}
 			}
 			return &clientError{failClientGone, err}

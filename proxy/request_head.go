@@ -1,8 +1,7 @@
 package proxy
 
 import (
-	"strconv"
-
+	"tollgate/proxy/http1"
 	"tollgate/router"
 )
 
@@ -16,9 +15,9 @@ func (cc *clientConn) appendRequestHead(dst []byte, rt *routeRT) []byte {
 	dst = append(dst, " HTTP/1.1\r\n"...)
 	dst, xff := cc.appendForwardedFields(dst, rt)
 	if rt.conf.HostRewrite != "" {
-		dst = appendField(dst, "Host", rt.conf.HostRewrite)
-	} else if !q.h.Has("Host") {
-		dst = appendField(dst, "Host", rt.upName)
+		dst = http1.AppendField(dst, "Host", rt.conf.HostRewrite)
+	} else if !q.Fields.Has("Host") {
+		dst = http1.AppendField(dst, "Host", rt.upName)
 	}
 	dst = append(dst, "X-Forwarded-For: "...)
 	if xff {
@@ -37,25 +36,25 @@ func (cc *clientConn) appendRequestHead(dst []byte, rt *routeRT) []byte {
 		dst = append(dst, host...)
 		dst = append(dst, "\r\n"...)
 	}
-	return cc.appendFraming(dst)
+	return q.AppendFraming(dst)
 }
 
 // appendForwardedFields copies the client's fields that go upstream and
 // reports whether the client sent X-Forwarded-For.
 func (cc *clientConn) appendForwardedFields(dst []byte, rt *routeRT) ([]byte, bool) {
-	h := &cc.q.h
+	h := &cc.q.Fields
 	connHdr := h.Get("Connection")
 	xff := false
 	for i := 0; i < h.Len(); i++ {
 		name, v := h.At(i)
 		switch {
-		case isHopByHop(name, connHdr), equalFold(name, "Content-Length"), equalFold(name, "Expect"),
-			equalFold(name, "X-Forwarded-Proto"), equalFold(name, "X-Forwarded-Host"):
+		case http1.IsHopByHop(name, connHdr), http1.EqualFold(name, "Content-Length"), http1.EqualFold(name, "Expect"),
+			http1.EqualFold(name, "X-Forwarded-Proto"), http1.EqualFold(name, "X-Forwarded-Host"):
 			continue
-		case equalFold(name, "X-Forwarded-For"):
+		case http1.EqualFold(name, "X-Forwarded-For"):
 			xff = true
 			continue
-		case rt.conf.HostRewrite != "" && equalFold(name, "Host"):
+		case rt.conf.HostRewrite != "" && http1.EqualFold(name, "Host"):
 			continue
 		}
 		dst = append(dst, name...)
@@ -67,11 +66,11 @@ func (cc *clientConn) appendForwardedFields(dst []byte, rt *routeRT) ([]byte, bo
 }
 
 func (cc *clientConn) appendXFF(dst []byte) []byte {
-	h := &cc.q.h
+	h := &cc.q.Fields
 	first := true
 	for i := 0; i < h.Len(); i++ {
 		name, v := h.At(i)
-		if equalFold(name, "X-Forwarded-For") {
+		if http1.EqualFold(name, "X-Forwarded-For") {
 			if !first {
 				dst = append(dst, ", "...)
 			}
@@ -80,29 +79,4 @@ func (cc *clientConn) appendXFF(dst []byte) []byte {
 		}
 	}
 	return dst
-}
-
-func (cc *clientConn) appendFraming(dst []byte) []byte {
-	q := &cc.q
-	switch {
-	case q.chunked:
-		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
-	case q.contentLen >= 0:
-		dst = append(dst, "Content-Length: "...)
-		dst = strconv.AppendInt(dst, q.contentLen, 10)
-		dst = append(dst, "\r\n"...)
-	}
-	if q.upgrade {
-		dst = append(dst, "Connection: Upgrade\r\nUpgrade: "...)
-		dst = append(dst, q.h.Get("Upgrade")...)
-		dst = append(dst, "\r\n"...)
-	}
-	return append(dst, "\r\n"...)
-}
-
-func appendField(dst []byte, name, value string) []byte {
-	dst = append(dst, name...)
-	dst = append(dst, ": "...)
-	dst = append(dst, value...)
-	return append(dst, "\r\n"...)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"time"
+	"tollgate/proxy/http1"
 )
 
 // exchangeResult is what the access log and metrics need of one request.
@@ -25,25 +26,22 @@ func (cc *clientConn) serveOne(snap *Snapshot) bool {
 // says how serveParsed must answer: failClientGone closes silently.
 func (cc *clientConn) readRequest(snap *Snapshot) (*routeRT, failure) {
 	q := &cc.q
-	q.reset()
 	cc.snap = snap // the request keeps this snapshot to its end
 	cc.body, cc.sent100 = bodyUnsent, false
 	cc.releaseGathered()
 	cc.x.Reset()
 	cc.reqID = cc.reqID[:0]
-	var err error
-	q.h.buf, err = readHead(cc.r, q.h.buf, snap.Conf.Server.MaxHeaderBytes)
-	if err != nil {
-		if errors.Is(err, errHeadTooLarge) || (len(q.h.buf) > 0 && !isTimeout(err) && !errors.Is(err, io.EOF)) {
+	if err := q.ReadHead(cc.r, snap.Conf.Server.MaxHeaderBytes); err != nil {
+		if errors.Is(err, http1.ErrHeadTooLarge) || (q.HeadLen() > 0 && !isTimeout(err) && !errors.Is(err, io.EOF)) {
 			return nil, classifyHead(err)
 		}
 		return nil, failClientGone
 	}
-	if err := q.parse(); err != nil {
+	if err := q.Parse(); err != nil {
 		cc.e.log.Debug("refused request", "err", err, "peer", cc.s.peer.String())
 		return nil, failBadRequest
 	}
-	if max := snap.Conf.Server.MaxBodyBytes; max > 0 && q.contentLen > max {
+	if max := snap.Conf.Server.MaxBodyBytes; max > 0 && q.ContentLen > max {
 		return nil, failBodyTooLarge
 	}
 	idx := snap.table.Match(q)
@@ -71,7 +69,7 @@ func (cc *clientConn) serveParsed(snap *Snapshot, rt *routeRT, f failure) bool {
 
 // refuse answers a request the engine cannot trust and closes.
 func (cc *clientConn) refuse(snap *Snapshot, f failure) {
-	cc.q.keepAlive = false
+	cc.q.KeepAlive = false
 	res := cc.replyFailure(nil, f, 0)
 	cc.finish(snap, nil, res)
 }
@@ -108,14 +106,14 @@ func (cc *clientConn) chainAnswered(snap *Snapshot, rt *routeRT) bool {
 // startExchange prepares the exchange the route's filters see.
 func (cc *clientConn) startExchange(snap *Snapshot, rt *routeRT) {
 	q, x := &cc.q, &cc.x
-	q.h.Del("X-Client-Id")
+	q.Fields.Del("X-Client-Id")
 	cc.ensureRequestID()
 	x.Ctx = context.Background()
 	x.Route, x.Upstream = rt.name, rt.upName
 	x.Method, x.Host, x.Path = q.Method(), q.Host(), q.Target()
 	x.Peer = cc.s.peer
-	x.ClientIP = snap.clientIP(cc.s.peer.Addr(), &q.h)
-	x.Request = &q.h
+	x.ClientIP = snap.clientIP(cc.s.peer.Addr(), &q.Fields)
+	x.Request = &q.Fields
 }
 
 // endRoute ends the exchange, records it and says whether the connection
@@ -126,7 +124,7 @@ func (cc *clientConn) endRoute(snap *Snapshot, rt *routeRT, res exchangeResult, 
 	if replied {
 		return cc.keepAfterReply()
 	}
-	return res.status != 0 && cc.q.keepAlive
+	return res.status != 0 && cc.q.KeepAlive
 }
 
 // keepAfterReply decides whether a connection can go on after the gateway
@@ -138,15 +136,15 @@ func (cc *clientConn) keepAfterReply() bool {
 	if !cc.replyKeeps() {
 		return false
 	}
-	if !q.hasBody() || cc.body == bodyGathered {
+	if !q.HasBody() || cc.body == bodyGathered {
 		return true
 	}
 	if cc.cio.nonblock { // on the loop the whole body is buffered
-		_, err := cc.r.Discard(int(q.contentLen))
+		_, err := cc.r.Discard(int(q.ContentLen))
 		return err == nil
 	}
 	cc.c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, err := cc.r.Discard(int(q.contentLen))
+	_, err := cc.r.Discard(int(q.ContentLen))
 	cc.c.SetReadDeadline(time.Time{})
 	return err == nil
 }
@@ -154,12 +152,12 @@ func (cc *clientConn) keepAfterReply() bool {
 // ensureRequestID keeps a sane client X-Request-Id or generates one.
 func (cc *clientConn) ensureRequestID() {
 	q := &cc.q
-	if v := q.h.Get("X-Request-Id"); validRequestID(v) {
+	if v := q.Fields.Get("X-Request-Id"); validRequestID(v) {
 		cc.reqID = append(cc.reqID[:0], v...)
 		return
 	}
 	cc.reqID = cc.e.reqIDs.next(cc.reqID[:0])
-	q.h.SetBytes("X-Request-Id", cc.reqID)
+	q.Fields.SetBytes("X-Request-Id", cc.reqID)
 }
 
 // requestID returns the id of the current request: the one a request_id

@@ -8,6 +8,7 @@ import (
 
 	"tollgate/conf"
 	"tollgate/plugins"
+	"tollgate/proxy/http1"
 	"tollgate/router"
 	"tollgate/upstream"
 )
@@ -139,14 +140,14 @@ func (s *Snapshot) Retire() {
 
 // clientIP is the right-most address of X-Forwarded-For plus the peer that
 // is not a trusted proxy (CONTRACT.md section 3).
-func (s *Snapshot) clientIP(peer netip.Addr, h *Header) netip.Addr {
+func (s *Snapshot) clientIP(peer netip.Addr, h *http1.Header) netip.Addr {
 	if len(s.trusted) == 0 || !s.isTrusted(peer) {
 		return peer
 	}
 	ip := peer
 	for i := h.Len() - 1; i >= 0; i-- {
 		name, v := h.At(i)
-		if !equalFold(name, "X-Forwarded-For") {
+		if !http1.EqualFold(name, "X-Forwarded-For") {
 			continue
 		}
 		for end := len(v); end > 0; {
@@ -154,7 +155,7 @@ func (s *Snapshot) clientIP(peer netip.Addr, h *Header) netip.Addr {
 			for start >= 0 && v[start] != ',' {
 				start--
 			}
-			a, err := netip.ParseAddr(string(trimOWS(v[start+1 : end])))
+			a, err := netip.ParseAddr(string(http1.TrimOWS(v[start+1 : end])))
 			if err != nil {
 				return ip
 			}

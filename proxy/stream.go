@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"time"
 
+	"tollgate/proxy/http1"
 	"tollgate/upstream"
 )
 
@@ -26,7 +27,7 @@ import (
 type stream struct {
 	framing outFraming
 	left    int64 // Content-Length bytes still to relay
-	sc      chunkScanner
+	sc      http1.ChunkScanner
 	n       int64 // body bytes relayed
 	keep    bool  // the client connection goes on after the body
 	target  string
@@ -37,16 +38,16 @@ type stream struct {
 // is too small to splice.
 func (cc *clientConn) streamable(conn *upstream.Conn) bool {
 	p := &cc.p
-	if p.status == 101 {
+	if p.Status == 101 {
 		return false
 	}
 	switch cc.outFraming() {
 	case outNone:
 		return true
 	case outLength:
-		return p.contentLen-int64(conn.R.Buffered()) <= spliceThreshold
+		return p.ContentLen-int64(conn.R.Buffered()) <= spliceThreshold
 	case outChunked:
-		return p.chunked
+		return p.Chunked
 	}
 	return false
 }
@@ -58,8 +59,8 @@ func (cc *clientConn) relayInline() loopAction {
 	cc.respond(cc.rt)
 	framing, keep := cc.responseFraming()
 	cc.writeResponseHead(framing, keep)
-	cc.out = stream{framing: framing, left: p.contentLen, keep: keep, target: fs.t.Addr}
-	cc.out.sc.reset(fs.conn.R.Size())
+	cc.out = stream{framing: framing, left: p.ContentLen, keep: keep, target: fs.t.Addr}
+	cc.out.sc.Reset(fs.conn.R.Size())
 	cc.stage = stageRelay
 	return cc.pump()
 }
@@ -129,9 +130,9 @@ func (cc *clientConn) relayBuffered(r *bufio.Reader) (done bool, err error) {
 		}
 		return out.left == 0, nil
 	}
-	for !out.sc.done() {
+	for !out.sc.Done() {
 		b, _ := r.Peek(r.Buffered())
-		n, data, err := out.sc.next(b)
+		n, data, err := out.sc.Next(b)
 		if err != nil {
 			return false, err
 		}
@@ -139,7 +140,7 @@ func (cc *clientConn) relayBuffered(r *bufio.Reader) (done bool, err error) {
 			return false, nil
 		}
 		if len(data) > 0 {
-			writeChunk(cc.w, data)
+			http1.WriteChunk(cc.w, data)
 			out.n += int64(len(data))
 		}
 		r.Discard(n)
@@ -155,13 +156,13 @@ func (cc *clientConn) endStream(ok bool) exchangeResult {
 	conn := cc.fs.conn
 	cc.fs.conn = nil
 	conn.SetNonblocking(false)
-	if ok && !cc.p.closeAfter {
+	if ok && !cc.p.CloseAfter {
 		conn.Release()
 	} else {
 		conn.Close()
 	}
-	cc.q.keepAlive = cc.out.keep && ok
-	return exchangeResult{status: cc.p.status, bytes: cc.out.n, target: cc.out.target}
+	cc.q.KeepAlive = cc.out.keep && ok
+	return exchangeResult{status: cc.p.Status, bytes: cc.out.n, target: cc.out.target}
 }
 
 // clientWritable goes on when the client's socket took bytes again.

@@ -1,4 +1,4 @@
-package proxy
+package http1
 
 import (
 	"bufio"
@@ -7,6 +7,35 @@ import (
 	"strings"
 	"testing"
 )
+
+func TestChunkedReader(t *testing.T) {
+	cases := []struct {
+		name, in, out string
+		err           error
+	}{
+		{"two chunks", "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", "hello world", nil},
+		{"extension", "5;a=b\r\nhello\r\n0\r\n\r\n", "hello", nil},
+		{"trailers", "5\r\nhello\r\n0\r\nX-T: 1\r\n\r\n", "hello", nil},
+		{"upper hex", "A\r\n0123456789\r\n0\r\n\r\n", "0123456789", nil},
+		{"bad size", "zz\r\nhello\r\n0\r\n\r\n", "", ErrBadChunk},
+		{"empty size", "\r\nhello\r\n0\r\n\r\n", "", ErrBadChunk},
+		{"overflow", "1000000000000000\r\n", "", ErrBadChunk},
+		{"missing CRLF", "5\r\nhelloX\r\n0\r\n\r\n", "hello", ErrBadChunk},
+		{"bare LF size", "5\nhello\r\n0\r\n\r\n", "", ErrBadChunk},
+		{"truncated", "5\r\nhel", "hel", io.ErrUnexpectedEOF},
+	}
+	for _, c := range cases {
+		var cr ChunkedReader
+		cr.Reset(bufio.NewReaderSize(strings.NewReader(c.in), 16))
+		out, err := io.ReadAll(&cr)
+		if c.err == nil && (err != nil || string(out) != c.out) {
+			t.Errorf("%s: %q %v", c.name, out, err)
+		}
+		if c.err != nil && !errors.Is(err, c.err) {
+			t.Errorf("%s: err %v, want %v (out %q)", c.name, err, c.err, out)
+		}
+	}
+}
 
 // errNoMore is what drySource returns once its bytes are gone: a read
 // that would have waited for the peer.
@@ -41,8 +70,8 @@ func TestChunkedReaderReturnsBufferedBytes(t *testing.T) {
 		{"5\r\nhello\r\n3\r\nab", "helloab"},
 	} {
 		src := &drySource{b: []byte(c.in)}
-		var cr chunkedReader
-		cr.reset(bufio.NewReaderSize(src, 64))
+		var cr ChunkedReader
+		cr.Reset(bufio.NewReaderSize(src, 64))
 		var got []byte
 		p := make([]byte, 64)
 		for {
@@ -59,10 +88,10 @@ func TestChunkedReaderReturnsBufferedBytes(t *testing.T) {
 			t.Errorf("%q: read %q before waiting, want %q", c.in, got, c.out)
 		}
 	}
-	var cr chunkedReader
-	cr.reset(bufio.NewReaderSize(strings.NewReader("5\r\nhelloXY3\r\nabc\r\n0\r\n\r\n"), 16))
+	var cr ChunkedReader
+	cr.Reset(bufio.NewReaderSize(strings.NewReader("5\r\nhelloXY3\r\nabc\r\n0\r\n\r\n"), 16))
 	out, err := io.ReadAll(&cr)
-	if string(out) != "hello" || !errors.Is(err, errBadChunk) {
+	if string(out) != "hello" || !errors.Is(err, ErrBadChunk) {
 		t.Errorf("bad CRLF after a chunk: %q %v", out, err)
 	}
 }
@@ -83,15 +112,15 @@ func TestChunkedReaderCanRead(t *testing.T) {
 				src := &drySource{b: []byte(body.in[:k])}
 				br := bufio.NewReaderSize(src, 64)
 				br.Peek(1) // the prefix is buffered; the source is dry
-				var cr chunkedReader
-				cr.reset(br)
+				var cr ChunkedReader
+				cr.Reset(br)
 				var got []byte
 				p := make([]byte, size)
 				for i := 0; ; i++ {
 					if i > 100 {
 						t.Fatalf("%q[:%d]: no end", body.in, k)
 					}
-					want := cr.canRead()
+					want := cr.CanRead()
 					waited := src.waited
 					n, err := cr.Read(p)
 					got = append(got, p[:n]...)

@@ -1,4 +1,4 @@
-package proxy
+package http1
 
 // hopHeaders are removed in both directions (RFC 9110 section 7.6.1, and
 // Go's httputil list); fields named in Connection are removed as well.
@@ -7,10 +7,12 @@ var hopHeaders = [...]string{
 	"Transfer-Encoding", "Upgrade", "Proxy-Authenticate", "Proxy-Authorization",
 }
 
-// isHopByHop reports whether name must not be forwarded.
-func isHopByHop(name, connHdr []byte) bool {
+// IsHopByHop reports whether the field name must not be forwarded: it is
+// in the fixed hop-by-hop list, or named in connHdr, the message's
+// Connection value.
+func IsHopByHop(name, connHdr []byte) bool {
 	for _, h := range hopHeaders {
-		if equalFold(name, h) {
+		if EqualFold(name, h) {
 			return true
 		}
 	}

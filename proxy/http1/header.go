@@ -1,9 +1,11 @@
-package proxy
+package http1
 
 // Header is a parsed message head's field list. Field names and values are
-// offsets into buf, which holds the raw head bytes as read plus any bytes
-// appended by edits, so editing never invalidates other fields. A Header is
-// reused across requests; nothing in it is valid after reset.
+// offsets into one byte buffer, which holds the raw head bytes as read plus
+// any bytes appended by edits, so editing never invalidates other fields. A Header is
+// reused across messages; nothing in it is valid after Reset. The zero
+// Header is empty and ready to use (the gateway builds its own replies in
+// one).
 type Header struct {
 	buf    []byte
 	fields []field
@@ -13,7 +15,8 @@ type field struct {
 	ns, ne, vs, ve int32
 }
 
-func (h *Header) reset() {
+// Reset empties h, keeping its buffers for the next message.
+func (h *Header) Reset() {
 	h.buf = h.buf[:0]
 	h.fields = h.fields[:0]
 }
@@ -30,7 +33,7 @@ func (h *Header) At(i int) (name, value []byte) {
 // Get returns the first value of name (case-insensitive), or nil.
 func (h *Header) Get(name string) []byte {
 	for _, f := range h.fields {
-		if equalFold(h.buf[f.ns:f.ne], name) {
+		if EqualFold(h.buf[f.ns:f.ne], name) {
 			return h.buf[f.vs:f.ve]
 		}
 	}
@@ -40,7 +43,7 @@ func (h *Header) Get(name string) []byte {
 // Has reports whether a field called name exists.
 func (h *Header) Has(name string) bool {
 	for _, f := range h.fields {
-		if equalFold(h.buf[f.ns:f.ne], name) {
+		if EqualFold(h.buf[f.ns:f.ne], name) {
 			return true
 		}
 	}
@@ -51,7 +54,7 @@ func (h *Header) Has(name string) bool {
 func (h *Header) Count(name string) int {
 	n := 0
 	for _, f := range h.fields {
-		if equalFold(h.buf[f.ns:f.ne], name) {
+		if EqualFold(h.buf[f.ns:f.ne], name) {
 			n++
 		}
 	}
@@ -92,7 +95,7 @@ func (h *Header) AddBytes(name string, value []byte) {
 func (h *Header) Del(name string) {
 	out := h.fields[:0]
 	for _, f := range h.fields {
-		if !equalFold(h.buf[f.ns:f.ne], name) {
+		if !EqualFold(h.buf[f.ns:f.ne], name) {
 			out = append(out, f)
 		}
 	}
@@ -104,70 +107,33 @@ func (h *Header) addRaw(ns, ne, vs, ve int) {
 	h.fields = append(h.fields, field{int32(ns), int32(ne), int32(vs), int32(ve)})
 }
 
-// equalFold compares ASCII case-insensitively without allocating.
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		if lower(b[i]) != lower(s[i]) {
-			return false
+// parseField records "name: value" at offset off of h.buf.
+func parseField(h *Header, line []byte, off int) error {
+	colon := -1
+	for i, c := range line {
+		if c == ':' {
+			colon = i
+			break
+		}
+		if !isTokenChar(c) {
+			return errBadField
 		}
 	}
-	return true
-}
-
-func equalFoldBytes(a, b []byte) bool {
-	if len(a) != len(b) {
-		return false
+	if colon <= 0 {
+		return errBadField
 	}
-	for i := range a {
-		if lower(a[i]) != lower(b[i]) {
-			return false
+	vs, ve := colon+1, len(line)
+	for vs < ve && (line[vs] == ' ' || line[vs] == '\t') {
+		vs++
+	}
+	for ve > vs && (line[ve-1] == ' ' || line[ve-1] == '\t') {
+		ve--
+	}
+	for _, c := range line[vs:ve] {
+		if c == 0 || c == '\r' || c == '\n' || (c < ' ' && c != '\t') || c == 0x7f {
+			return errBadField
 		}
 	}
-	return true
-}
-
-func lower(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
-}
-
-// hasToken reports whether the comma-separated list v contains token
-// (case-insensitive), e.g. hasToken("keep-alive, Upgrade", "upgrade").
-func hasToken(v []byte, token string) bool {
-	for len(v) > 0 {
-		var t []byte
-		t, v = nextToken(v)
-		if equalFold(t, token) {
-			return true
-		}
-	}
-	return false
-}
-
-// nextToken splits the first comma-separated element off v, trimmed.
-func nextToken(v []byte) (tok, rest []byte) {
-	i := 0
-	for i < len(v) && v[i] != ',' {
-		i++
-	}
-	tok = trimOWS(v[:i])
-	if i < len(v) {
-		i++
-	}
-	return tok, v[i:]
-}
-
-func trimOWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
+	h.addRaw(off, off+colon, off+vs, off+ve)
+	return nil
 }

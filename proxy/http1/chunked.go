@@ -1,19 +1,27 @@
-package proxy
+package http1
 
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
 	"strconv"
 )
 
-// chunkedReader decodes a chunked body strictly: hex sizes without
+// ErrBadChunk is a malformed chunked body: a size that is not hex or
+// overflows, a line not ended by CRLF, chunk data not followed by CRLF,
+// or too many trailer lines.
+var ErrBadChunk = errors.New("invalid chunked encoding")
+
+// ChunkedReader decodes a chunked body strictly: hex sizes without
 // overflow, CRLF after every chunk, trailers read and dropped.
 //
 // Read returns the bytes of a chunk as soon as they are buffered: it does
 // not wait for the CRLF that ends the chunk (the next Read checks it), nor
 // for more bytes than the client has sent.
-type chunkedReader struct {
+//
+// The zero ChunkedReader is not ready: Reset gives it its reader.
+type ChunkedReader struct {
 	r    *bufio.Reader
 	left int64 // bytes left in the current chunk
 	crlf bool  // the CRLF ending the last chunk's data is still to be read
@@ -21,10 +29,19 @@ type chunkedReader struct {
 	err  error
 }
 
-func (c *chunkedReader) reset(r *bufio.Reader) { *c = chunkedReader{r: r} }
+// Reset starts decoding a new body from r.
+func (c *ChunkedReader) Reset(r *bufio.Reader) { *c = ChunkedReader{r: r} }
+
+// Left returns how many bytes of the current chunk are still to be read:
+// announced by its size line, not yet returned by Read.
+func (c *ChunkedReader) Left() int64 { return c.left }
+
+// Err returns the error that ended decoding: nil while it goes on, io.EOF
+// after the whole body, ErrBadChunk or the reader's error otherwise.
+func (c *ChunkedReader) Err() error { return c.err }
 
 // Read implements io.Reader over the decoded bytes.
-func (c *chunkedReader) Read(p []byte) (int, error) {
+func (c *ChunkedReader) Read(p []byte) (int, error) {
 	if c.err != nil {
 		return 0, c.err
 	}
@@ -55,12 +72,12 @@ func (c *chunkedReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// canRead reports whether the next Read returns without waiting for the
+// CanRead reports whether the next Read returns without waiting for the
 // peer: bytes of the current chunk are buffered, or the framing up to the
 // next chunk's first byte, or to the end of the body, is (or the next Read
 // fails at once). A caller that holds decoded bytes back flushes them
 // when it is false, before a Read that would wait.
-func (c *chunkedReader) canRead() bool {
+func (c *ChunkedReader) CanRead() bool {
 	if c.err != nil || c.done {
 		return true
 	}
@@ -103,7 +120,7 @@ func (c *chunkedReader) canRead() bool {
 	return true
 }
 
-func (c *chunkedReader) nextChunk() error {
+func (c *ChunkedReader) nextChunk() error {
 	line, err := c.readLine()
 	if err != nil {
 		return err
@@ -120,10 +137,10 @@ func (c *chunkedReader) nextChunk() error {
 	return nil
 }
 
-func (c *chunkedReader) readLine() ([]byte, error) {
+func (c *ChunkedReader) readLine() ([]byte, error) {
 	line, err := c.r.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {
-		return nil, errBadChunk
+		return nil, ErrBadChunk
 	}
 	if err == io.EOF {
 		return nil, io.ErrUnexpectedEOF
@@ -132,23 +149,23 @@ func (c *chunkedReader) readLine() ([]byte, error) {
 		return nil, err
 	}
 	if len(line) < 2 || line[len(line)-2] != '\r' {
-		return nil, errBadChunk
+		return nil, ErrBadChunk
 	}
 	return line[:len(line)-2], nil
 }
 
-func (c *chunkedReader) readCRLF() error {
+func (c *ChunkedReader) readCRLF() error {
 	line, err := c.readLine()
 	if err != nil {
 		return err
 	}
 	if len(line) != 0 {
-		return errBadChunk
+		return ErrBadChunk
 	}
 	return nil
 }
 
-func (c *chunkedReader) skipTrailers() error {
+func (c *ChunkedReader) skipTrailers() error {
 	for i := 0; i < 64; i++ {
 		line, err := c.readLine()
 		if err != nil {
@@ -158,7 +175,7 @@ func (c *chunkedReader) skipTrailers() error {
 			return io.EOF
 		}
 	}
-	return errBadChunk
+	return ErrBadChunk
 }
 
 // parseChunkSize reads "HEX[;ext]" with at most 15 hex digits.
@@ -179,26 +196,27 @@ func parseChunkSize(line []byte) (int64, error) {
 			goto ext
 		}
 		if i >= 15 {
-			return 0, errBadChunk
+			return 0, ErrBadChunk
 		}
 		n = n<<4 | int64(d)
 	}
 ext:
 	if i == 0 {
-		return 0, errBadChunk
+		return 0, ErrBadChunk
 	}
 	rest := line[i:]
 	for len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t') {
 		rest = rest[1:]
 	}
 	if len(rest) > 0 && rest[0] != ';' {
-		return 0, errBadChunk
+		return 0, ErrBadChunk
 	}
 	return n, nil
 }
 
-// writeChunk frames p as one chunk on w.
-func writeChunk(w *bufio.Writer, p []byte) error {
+// WriteChunk frames p as one chunk on w (nothing for an empty p, which
+// would be the last chunk).
+func WriteChunk(w *bufio.Writer, p []byte) error {
 	if len(p) == 0 {
 		return nil
 	}
@@ -210,15 +228,16 @@ func writeChunk(w *bufio.Writer, p []byte) error {
 	return err
 }
 
-// copyChunked decodes a chunked body from src and re-frames it as chunks on
+// CopyChunked decodes a chunked body from src and re-frames it as chunks on
 // dst, ending with the last-chunk. It returns the decoded byte count.
-func copyChunked(dst *bufio.Writer, src *chunkedReader, buf []byte) (int64, error) {
+// buf is the copy buffer.
+func CopyChunked(dst *bufio.Writer, src *ChunkedReader, buf []byte) (int64, error) {
 	var total int64
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
 			total += int64(n)
-			if werr := writeChunk(dst, buf[:n]); werr != nil {
+			if werr := WriteChunk(dst, buf[:n]); werr != nil {
 				return total, werr
 			}
 		}

@@ -1,14 +1,15 @@
-package proxy
+package http1
 
 import "bytes"
 
-// chunkScanner decodes a chunked body from whatever bytes are at hand,
-// for an event loop that cannot wait for the rest of a line: next looks at
+// ChunkScanner decodes a chunked body from whatever bytes are at hand,
+// for an event loop that cannot wait for the rest of a line: Next looks at
 // the buffered bytes and says how many it consumed, and the data they
 // carried, or that it needs more. It applies the same rules as
-// chunkedReader (hex sizes without overflow, CRLF after every chunk,
-// trailers read and dropped, at most 64 trailer lines).
-type chunkScanner struct {
+// ChunkedReader (hex sizes without overflow, CRLF after every chunk,
+// trailers read and dropped, at most 64 trailer lines). Reset it before
+// each body.
+type ChunkScanner struct {
 	state    scanState
 	left     int64 // data bytes left in the current chunk
 	trailers int
@@ -25,16 +26,16 @@ const (
 	scanDone                     // the body ended
 )
 
-// reset starts a new body; maxLine bounds a size or trailer line.
-func (c *chunkScanner) reset(maxLine int) { *c = chunkScanner{maxLine: maxLine} }
+// Reset starts a new body; maxLine bounds a size or trailer line.
+func (c *ChunkScanner) Reset(maxLine int) { *c = ChunkScanner{maxLine: maxLine} }
 
-// done reports that the last chunk and the trailers were read.
-func (c *chunkScanner) done() bool { return c.state == scanDone }
+// Done reports that the last chunk and the trailers were read.
+func (c *ChunkScanner) Done() bool { return c.state == scanDone }
 
-// next consumes from b: n bytes were used (0: more bytes are needed), data
-// is chunk data among them (a sub-slice of b), and err is errBadChunk for
+// Next consumes from b: n bytes were used (0: more bytes are needed), data
+// is chunk data among them (a sub-slice of b), and err is ErrBadChunk for
 // a malformed body.
-func (c *chunkScanner) next(b []byte) (n int, data []byte, err error) {
+func (c *ChunkScanner) Next(b []byte) (n int, data []byte, err error) {
 	switch c.state {
 	case scanData:
 		k := int(min(int64(len(b)), c.left))
@@ -46,12 +47,12 @@ func (c *chunkScanner) next(b []byte) (n int, data []byte, err error) {
 	case scanDataEnd:
 		if len(b) < 2 {
 			if len(b) == 1 && b[0] != '\r' {
-				return 0, nil, errBadChunk
+				return 0, nil, ErrBadChunk
 			}
 			return 0, nil, nil
 		}
 		if b[0] != '\r' || b[1] != '\n' {
-			return 0, nil, errBadChunk
+			return 0, nil, ErrBadChunk
 		}
 		c.state = scanSize
 		return 2, nil, nil
@@ -79,28 +80,28 @@ func (c *chunkScanner) next(b []byte) (n int, data []byte, err error) {
 
 // line returns the CRLF-terminated line at the start of b without its
 // CRLF, and its length with it; n is 0 when b holds no whole line yet.
-func (c *chunkScanner) line(b []byte) (line []byte, n int, err error) {
+func (c *ChunkScanner) line(b []byte) (line []byte, n int, err error) {
 	i := bytes.IndexByte(b, '\n')
 	if i < 0 {
 		if len(b) >= c.maxLine {
-			return nil, 0, errBadChunk
+			return nil, 0, ErrBadChunk
 		}
 		return nil, 0, nil
 	}
 	if i+1 > c.maxLine || i == 0 || b[i-1] != '\r' {
-		return nil, 0, errBadChunk
+		return nil, 0, ErrBadChunk
 	}
 	return b[:i-1], i + 1, nil
 }
 
 // trailer takes one trailer line: the empty one ends the body.
-func (c *chunkScanner) trailer(line []byte) error {
+func (c *ChunkScanner) trailer(line []byte) error {
 	if len(line) == 0 {
 		c.state = scanDone
 		return nil
 	}
 	if c.trailers++; c.trailers >= 64 {
-		return errBadChunk
+		return ErrBadChunk
 	}
 	return nil
 }

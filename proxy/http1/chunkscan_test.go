@@ -1,4 +1,4 @@
-package proxy
+package http1
 
 import (
 	"bufio"
@@ -7,15 +7,15 @@ import (
 	"testing"
 )
 
-// scanAll decodes body with a chunkScanner fed step bytes at a time, as a
+// scanAll decodes body with a ChunkScanner fed step bytes at a time, as a
 // loop would see them arrive.
 func scanAll(body []byte, step, maxLine int) ([]byte, bool, error) {
-	var sc chunkScanner
-	sc.reset(maxLine)
+	var sc ChunkScanner
+	sc.Reset(maxLine)
 	var out, buf []byte
 	for fed := 0; ; {
 		for {
-			n, data, err := sc.next(buf)
+			n, data, err := sc.Next(buf)
 			if err != nil {
 				return out, false, err
 			}
@@ -25,8 +25,8 @@ func scanAll(body []byte, step, maxLine int) ([]byte, bool, error) {
 			out = append(out, data...)
 			buf = buf[n:]
 		}
-		if sc.done() || fed == len(body) {
-			return out, sc.done(), nil
+		if sc.Done() || fed == len(body) {
+			return out, sc.Done(), nil
 		}
 		k := min(step, len(body)-fed)
 		buf = append(buf, body[fed:fed+k]...)
@@ -34,10 +34,10 @@ func scanAll(body []byte, step, maxLine int) ([]byte, bool, error) {
 	}
 }
 
-// readAllChunked decodes body with the blocking chunkedReader.
+// readAllChunked decodes body with the blocking ChunkedReader.
 func readAllChunked(body []byte, size int) ([]byte, error) {
-	var cr chunkedReader
-	cr.reset(bufio.NewReaderSize(bytes.NewReader(body), size))
+	var cr ChunkedReader
+	cr.Reset(bufio.NewReaderSize(bytes.NewReader(body), size))
 	return io.ReadAll(&cr)
 }
 
@@ -68,7 +68,7 @@ func compareDecoders(t *testing.T, body []byte, step int) {
 	switch {
 	case rerr == nil && (serr != nil || !done || !bytes.Equal(got, want)):
 		t.Errorf("%q step %d: scanner %q done %v err %v; reader %q", body, step, got, done, serr, want)
-	case rerr == errBadChunk && serr == nil && done:
+	case rerr == ErrBadChunk && serr == nil && done:
 		t.Errorf("%q step %d: reader refused it, scanner accepted %q", body, step, got)
 	case rerr != nil && serr == nil && done:
 		t.Errorf("%q step %d: reader failed (%v), scanner finished", body, step, rerr)
