@@ -12,6 +12,9 @@
 //
 //	GET  /bytes/N       N bytes of the body pattern with Content-Length;
 //	                    payloads up to 1 MiB are built once and cached
+//	POST|PUT /bytes/N   reads and discards the request body (Content-Length
+//	                    or chunked), then answers as GET /bytes/N (a small
+//	                    answer to a request with a body, e.g. a JSON POST)
 //	GET  /stream/N      N bytes of the body pattern; large bodies are sent
 //	                    from a reused buffer (sendfile(2) from an unlinked
 //	                    pattern file unless -sendfile=false)
@@ -301,6 +304,9 @@ func (c *conn) handle(req *request) error {
 	// Every other endpoint ignores a request body, but must consume it to
 	// keep the connection in sync.
 	if hasBody {
+		if err := c.continue100(req); err != nil {
+			return err
+		}
 		if _, _, err := c.readBody(req, false); err != nil {
 			return err
 		}
@@ -313,12 +319,13 @@ func (c *conn) handle(req *request) error {
 	}
 	requestsDone.Add(1)
 	switch {
-	case hasPrefix(path, "/bytes/") && isGetOrHead(req.method):
+	case hasPrefix(path, "/bytes/") && (isGetOrHead(req.method) || req.method == "POST" || req.method == "PUT"):
+		// A POST or PUT body was read above, like any other body.
 		n, err := strconv.ParseInt(path[len("/bytes/"):], 10, 64)
 		if err != nil || n < 0 {
 			return c.text(400, "bad size", req.close)
 		}
-		if n <= maxCached && !req.close && req.method == "GET" {
+		if n <= maxCached && !req.close && req.method != "HEAD" {
 			_, err := c.bw.Write(cachedBytes(int(n)))
 			return err
 		}
@@ -532,11 +539,8 @@ func (c *conn) sendfile(n int64) error {
 // upload counts (and optionally checksums) the request body, then answers
 // its length.
 func (c *conn) upload(req *request, withCRC bool) error {
-	if req.expect100 && (req.chunked || req.contentLength > 0) {
-		c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
-		if err := c.bw.Flush(); err != nil {
-			return err
-		}
+	if err := c.continue100(req); err != nil {
+		return err
 	}
 	n, sum, err := c.readBody(req, withCRC)
 	if err != nil {
@@ -548,6 +552,16 @@ func (c *conn) upload(req *request, withCRC bool) error {
 	}
 	body := strconv.FormatInt(n, 10)
 	return c.head(200, int64(len(body)), req.close, extra, body)
+}
+
+// continue100 sends "100 Continue" when the client waits for it before
+// sending its body.
+func (c *conn) continue100(req *request) error {
+	if req.expect100 && (req.chunked || req.contentLength > 0) {
+		c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+		return c.bw.Flush()
+	}
+	return nil
 }
 
 // readBody consumes the request body and returns its length and, when
