@@ -36,6 +36,11 @@ type exchange struct {
 	picker      targetPicker
 	fs          forwardState
 	out         stream // the response body on its way, on the loop
+	// in decodes a chunked request body streamed on the loop; inTotal is
+	// its decoded size so far, inEnded that its last chunk was queued.
+	in      http1.ChunkScanner
+	inTotal int64
+	inEnded bool
 
 	keep bool // stageFlush: whether the connection goes on
 }
@@ -53,6 +58,7 @@ const (
 	stageAcquire                   // fs.t picked: connect, send, read the head
 	stageAcquireFresh              // the keep-alive race: dial fs.t afresh for the same try
 	stageSend                      // fs.conn acquired for fs.t: send, read the head
+	stageUpload                    // head sent on fs.conn: a chunked body streams to it (upload.go)
 	stageAwait                     // request sent on fs.conn (fs.werr): read the head
 	stageSettle                    // head read on fs.conn with fs.f: settle the try
 	stageJudge                     // try settled (fs.conn, fs.f): relay, hold or retry

@@ -60,6 +60,10 @@ func (l *evLoop) serveBody(s *session) {
 	cc := s.cc
 	s.cc = nil
 	defer l.recoverSession(s, cc)
+	if cc.stage == stageUpload {
+		l.drive(s, cc, cc.pumpUpload())
+		return
+	}
 	l.drive(s, cc, cc.bodyArrived())
 }
 
@@ -119,7 +123,7 @@ func (l *evLoop) drive(s *session, cc *clientConn, st loopAction) {
 			}
 		case actAwaitBody:
 			s.cc = cc
-			if !l.awaitBody(s, cc.start.Add(cc.rt.conf.Timeout)) {
+			if !l.awaitBody(s, cc.start.Add(cc.rt.conf.Timeout)) { // the route's timeout bounds the body
 				s.cc = nil
 				l.handOff(s, cc)
 			}
@@ -190,8 +194,8 @@ func (cc *clientConn) nextInline() loopAction {
 	case !cc.bodyAtHand() && cc.gatherable():
 		cc.stage = stageBody
 		return cc.bodyArrived()
-	case !cc.bodyAtHand():
-		return cc.handoff(stageRoute) // a chunked or large body: a worker streams it
+	case !cc.bodyAtHand() && !cc.q.Chunked:
+		return cc.handoff(stageRoute) // a large body: a worker splices it
 	}
 	cc.startExchange(snap, rt)
 	return cc.decideInline(snap, rt, 0)
@@ -329,6 +333,14 @@ func (cc *clientConn) sendInline(rt *routeRT, conn *upstream.Conn) loopAction {
 		fs.conn, fs.werr = nil, nil
 		return cc.handoff(stageAcquire)
 	}
+	if cc.q.Chunked && fs.werr == nil { // the head waits in cc.scratch for the first chunks
+		if conn.FD() < 0 {
+			cc.startUpload()
+			return cc.handoff(stageUpload)
+		}
+		conn.SetNonblocking(true)
+		return cc.uploadInline()
+	}
 	if fs.werr != nil || conn.FD() < 0 {
 		return cc.handoff(stageAwait)
 	}
@@ -460,6 +472,15 @@ func (cc *clientConn) resume() bool {
 		conn := cc.fs.conn
 		cc.fs.conn = nil
 		res = cc.relay(snap, rt, conn, cc.fs.t)
+	case stageUpload:
+		fs := &cc.fs
+		if fs.f, fs.werr = cc.uploadBlocking(); fs.f != failNone {
+			fs.conn, fs.f = cc.settleTry(rt, fs.conn, fs.f)
+			res = cc.forwardLoop(snap, rt, stageJudge)
+			break
+		}
+		fs.rh = cc.headDue(rt, time.Now())
+		res = cc.forwardLoop(snap, rt, stageAwait)
 	case stageBody:
 		if cc.gatherBlocking() != nil {
 			res = cc.clientGone()

@@ -498,7 +498,7 @@ func (r *reactor) release(s *session, expired bool) {
 	case modeAwaitUp, modeAwaitClient, modeAwaitBody:
 		cc := s.cc
 		s.cc = nil
-		if expired && (cc.stage == stageRelay || cc.stage == stageFlush || cc.stage == stageBody) {
+		if expired && (cc.stage == stageRelay || cc.stage == stageFlush || cc.stage == stageBody || cc.stage == stageUpload) {
 			r.cutStream(s, cc)
 			return
 		}
@@ -515,6 +515,11 @@ func (r *reactor) cutStream(s *session, cc *clientConn) {
 		cc.endRoute(cc.snap, cc.rt, cc.endStream(false), false)
 	case stageBody: // the body did not arrive within the route's timeout
 		cc.finish(cc.snap, cc.rt, cc.clientGone())
+	case stageUpload: // likewise, with an upstream connection already taken
+		cc.fs.conn.Close()
+		cc.fs.conn = nil
+		cc.fs.tr.Done(outcomeOf(failClientGone, 0))
+		cc.endRoute(cc.snap, cc.rt, cc.clientGone(), false)
 	}
 	cc.detach()
 	r.e.connPool.Put(cc)

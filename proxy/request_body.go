@@ -30,7 +30,10 @@ func (cc *clientConn) sendRequest(rt *routeRT, conn *upstream.Conn, deadline tim
 			return &clientError{failClientGone, err}
 		}
 	}
-	if cc.cio.nonblock { // on the event loop: any body is buffered whole (bodyAtHand)
+	if cc.cio.nonblock { // on the event loop: a sized body is buffered whole (bodyAtHand)
+		if q.Chunked {
+			return nil // the head leaves with the first chunks (upload.go)
+		}
 		if q.HasBody() {
 			cc.appendBufferedBody(q.ContentLen)
 		}

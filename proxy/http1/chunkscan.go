@@ -29,6 +29,10 @@ const (
 // Reset starts a new body; maxLine bounds a size or trailer line.
 func (c *ChunkScanner) Reset(maxLine int) { *c = ChunkScanner{maxLine: maxLine} }
 
+// Left returns the data bytes still to come in the current chunk, as its
+// size line announced them.
+func (c *ChunkScanner) Left() int64 { return c.left }
+
 // Done reports that the last chunk and the trailers were read.
 func (c *ChunkScanner) Done() bool { return c.state == scanDone }
 
