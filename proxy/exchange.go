@@ -18,6 +18,9 @@ type exchange struct {
 	rt    *routeRT  // its route (nil before routing, or with no route)
 	fail  failure   // readRequest's verdict
 	start time.Time
+	// headSince is when the loop began waiting for the rest of a partial
+	// request head (zero when not waiting).
+	headSince time.Time
 
 	q     http1.Request    // the client's head
 	p     http1.Response   // the upstream's head
@@ -71,6 +74,7 @@ const (
 // clientConn goes back to the pool.
 func (x *exchange) clear() {
 	x.snap, x.rt, x.waitReply = nil, nil, nil
+	x.headSince = time.Time{}
 	x.x.Reset()
 	x.fs = forwardState{}
 }

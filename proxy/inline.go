@@ -35,7 +35,8 @@ const (
 	actPark                            // nothing to read and nothing left to write: park
 	actAwaitUpstream                   // the exchange waits for its upstream (head or body)
 	actAwaitClient                     // the exchange waits for the client's socket to take more
-	actAwaitBody                       // the exchange waits for the rest of a small request body
+	actAwaitBody                       // the exchange waits for more of its request body
+	actAwaitHead                       // the loop waits for the rest of a partial request head
 	actSuspend                         // a wait runs off the loop (suspension.go); the loop resumes it
 	actHandOff                         // a worker takes over at cc.stage
 	actClose                           // close the connection
@@ -55,16 +56,20 @@ func (l *evLoop) serveClient(s *session, hup bool) {
 	l.drive(s, cc, cc.nextInline())
 }
 
-// serveBody goes on with a session whose client sent more of its body.
+// serveBody goes on with a session whose client sent more of its head or
+// body.
 func (l *evLoop) serveBody(s *session) {
 	cc := s.cc
 	s.cc = nil
 	defer l.recoverSession(s, cc)
-	if cc.stage == stageUpload {
+	switch cc.stage {
+	case stageHead:
+		l.drive(s, cc, cc.nextInline())
+	case stageUpload:
 		l.drive(s, cc, cc.pumpUpload())
-		return
+	default:
+		l.drive(s, cc, cc.bodyArrived())
 	}
-	l.drive(s, cc, cc.bodyArrived())
 }
 
 // serveWritable goes on with a session whose client socket drained.
@@ -121,6 +126,12 @@ func (l *evLoop) drive(s *session, cc *clientConn, st loopAction) {
 				s.cc = nil
 				l.handOff(s, cc) // a worker waits instead, from cc.stage
 			}
+		case actAwaitHead:
+			s.cc = cc
+			if !l.awaitBody(s, cc.headSince.Add(e.snap.Load().Conf.Server.ReadHeaderTimeout)) {
+				s.cc = nil
+				l.handOff(s, cc)
+			}
 		case actAwaitBody:
 			s.cc = cc
 			if !l.awaitBody(s, cc.start.Add(cc.rt.conf.Timeout)) { // the route's timeout bounds the body
@@ -170,21 +181,31 @@ func (l *evLoop) handOff(s *session, cc *clientConn) {
 
 // nextInline serves the next request if it is complete in the buffer.
 func (cc *clientConn) nextInline() loopAction {
-	if !cc.headBuffered() {
-		_, err := cc.r.Peek(cc.r.Buffered() + 1) // one non-blocking read
-		if cc.r.Buffered() == 0 {
-			if err == sock.ErrWouldBlock {
-				return cc.flushInline(true, actPark)
-			}
+	for !cc.headBuffered() {
+		before := cc.r.Buffered()
+		if before == cc.r.Size() {
+			return cc.handoff(stageHead) // a head larger than the read buffer: a worker reads on
+		}
+		_, err := cc.r.Peek(before + 1) // one non-blocking read
+		switch {
+		case cc.r.Buffered() > before:
+			continue
+		case err != sock.ErrWouldBlock:
 			return actClose
+		case before == 0:
+			return cc.flushInline(true, actPark)
 		}
-		if !cc.headBuffered() {
-			return cc.handoff(stageHead)
+		// A partial head: answers already made go out, and the loop waits
+		// for the rest until read_header_timeout.
+		if cc.headSince.IsZero() {
+			cc.headSince = time.Now()
 		}
+		cc.stage = stageHead
+		return cc.flushInline(true, actAwaitHead)
 	}
 	snap := cc.e.snap.Load()
 	cc.s.fresh = false
-	cc.start = time.Now()
+	cc.start, cc.headSince = time.Now(), time.Time{}
 	cc.s.state.Store(stateActive)
 	rt, f := cc.readRequest(snap)
 	cc.rt, cc.fail = rt, f

@@ -281,27 +281,58 @@ func TestLoopResponseInTwoPieces(t *testing.T) {
 	}
 }
 
-// TestLoopPartialRequestHead: a request head sent in pieces is read by a
-// worker; the connection then goes back to the loop.
+// TestLoopPartialRequestHead: a request head sent in pieces is read by
+// the loop as the pieces come (no worker); the connection goes on being
+// served on the loop.
 func TestLoopPartialRequestHead(t *testing.T) {
 	e, addr := newConfEngine(t, rawOrigin(t, "ok"), oneRoute)
 	c, r := dialT(t, addr)
-	handed := e.handedOff.Load()
 	io.WriteString(c, "GET /a HTTP/1.1\r\nHo")
-	testkit.Eventually(t, "the loop to give the partial head to a worker", func() bool { return e.handedOff.Load() > handed })
+	testkit.Eventually(t, "the loop to wait for the rest of the head", func() bool { return e.reactor.writingCount() > 0 })
 	io.WriteString(c, "st: a\r\n\r\n")
 	if err := readResponse(r); err != nil {
 		t.Fatal(err)
 	}
-	inline := e.servedInline.Load()
 	for i := 0; i < 5; i++ {
 		io.WriteString(c, "GET /b HTTP/1.1\r\nHost: a\r\n\r\n")
 		if err := readResponse(r); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if e.servedInline.Load() < inline+5 {
-		t.Errorf("after the worker, %d of 5 requests were served on the loop", e.servedInline.Load()-inline)
+	if n := e.handedOff.Load(); n != 0 {
+		t.Errorf("%d hand-offs to workers", n)
+	}
+	if n := e.servedInline.Load(); n != 6 {
+		t.Errorf("%d of 6 requests served on the loop", n)
+	}
+}
+
+// A complete request followed, in the same write, by the start of the
+// next is answered at once, not when the next head is complete; a head
+// that stops coming is closed at read_header_timeout.
+func TestLoopAnswersBeforeAPartialPipelinedHead(t *testing.T) {
+	conf := strings.Replace(oneRoute, `server: {listen: "127.0.0.1:0"}`, `server: {listen: "127.0.0.1:0", read_header_timeout: 500ms}`, 1)
+	_, addr := newConfEngine(t, rawOrigin(t, "ok"), conf)
+	c, r := dialT(t, addr)
+	start := time.Now()
+	io.WriteString(c, "GET /first HTTP/1.1\r\nHost: a\r\n\r\nGET /second HTTP/1.1\r\nHo")
+	if err := readResponse(r); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 300*time.Millisecond {
+		t.Errorf("the first answer took %v: it waited for the second head", d)
+	}
+	io.WriteString(c, "st: a\r\n\r\n")
+	if err := readResponse(r); err != nil {
+		t.Fatalf("second: %v", err)
+	}
+	start = time.Now()
+	io.WriteString(c, "GET /third HTTP/1.1\r\n")
+	if _, err := r.ReadByte(); err != io.EOF {
+		t.Fatalf("a stalled head: %v, want the connection closed", err)
+	}
+	if d := time.Since(start); d < 400*time.Millisecond || d > 2*time.Second {
+		t.Errorf("a stalled head was closed after %v, want about read_header_timeout (500 ms)", d)
 	}
 }
 

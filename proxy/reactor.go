@@ -488,8 +488,8 @@ func (l *evLoop) takeLocked(s *session) {
 // release ends the wait of a session taken out of a loop. Its time ran
 // out (expired), or its loop stopped. A parked session is closed. A
 // request waiting for its response head goes to a worker, which answers
-// the timeout (or, on stop, goes on waiting). A response body that made
-// no progress for idle_timeout is cut on expiry; on stop a worker
+// the timeout (or, on stop, goes on waiting). A head, a body or a
+// response that stopped coming is cut on expiry; on stop a worker
 // finishes it.
 func (r *reactor) release(s *session, expired bool) {
 	switch s.expiredMode {
@@ -498,7 +498,7 @@ func (r *reactor) release(s *session, expired bool) {
 	case modeAwaitUp, modeAwaitClient, modeAwaitBody:
 		cc := s.cc
 		s.cc = nil
-		if expired && (cc.stage == stageRelay || cc.stage == stageFlush || cc.stage == stageBody || cc.stage == stageUpload) {
+		if expired && cc.stage != stageAwait { // a stream, a body or a head that stopped coming
 			r.cutStream(s, cc)
 			return
 		}
