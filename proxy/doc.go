@@ -1,0 +1,53 @@
+// Package proxy is the gateway: it accepts connections, turns each
+// request into an exchange, runs the exchange on an event loop, and keeps
+// the long-lived pieces (listeners, the config snapshot, admin endpoints,
+// metrics) together across reloads.
+//
+// One request, top to bottom, and the files that hold each step:
+//
+//   - gateway.go, listener.go, rawaccept.go: the Gateway binds the
+//     listeners (SO_REUSEPORT, one accept loop each) and Engine.Serve
+//     accepts. A plain-TCP socket is duplicated out of Go's netpoller
+//     (proxy/sock) and given, as a small session (session.go), to one of
+//     the event loops; a TLS connection is served by a worker goroutine.
+//   - reactor.go: each event loop is a thread blocked in epoll_wait on its
+//     own epoll set. It owns its sessions' sockets and the upstream
+//     sockets its exchanges wait on, and a timing wheel (wheel.go) that
+//     times every wait: idle_timeout for a parked connection,
+//     read_header_timeout for a partial head, the route timeout for a
+//     body, response_header for an answer, idle_timeout of no progress
+//     for a stream.
+//   - inline.go: when a client socket is readable the loop attaches a
+//     pooled clientConn (engine.go: the connection's buffers, clientio.go:
+//     its non-blocking reads and writes) and drives the exchange
+//     (exchange.go: one request's state, with one stage field saying how
+//     far it got). The head is parsed by proxy/http1 and routed against
+//     the snapshot (snapshot.go, loaded once per request, so a reload
+//     never changes a request midway).
+//   - bodybuffer.go: a small Content-Length body is read whole before
+//     anything else happens; upload.go: a chunked body streams upstream
+//     as it arrives, once the request is sent.
+//   - serve.go, plugins.Chain.Decide: the route's filters decide (auth,
+//     limits, plugins). A filter that must wait on the network, a dial, or
+//     a wait for a pooled connection suspends the exchange
+//     (suspension.go): the wait runs on a goroutine that posts the
+//     session back to its loop, which goes on where it stopped.
+//   - forward.go, retry.go, request_head.go, request_body.go: the target
+//     is picked (retry.go: never one whose breaker refused), the request
+//     head is rendered (hop-by-hop fields dropped, X-Forwarded-* added)
+//     and sent on a pooled upstream connection, and the loop waits for the
+//     answer in its epoll set. A failed try is judged once (forward.go:
+//     relay, retry, give up) whether the loop or a worker runs it.
+//   - stream.go, relay.go: the response head is written back and the body
+//     relayed as it comes, with the client's pace holding back the
+//     upstream's; reply.go and errors.go: or the gateway answers itself,
+//     every status it produces coming from one failure table.
+//   - serve.go (finish), metrics.go: the access log line and the metrics;
+//     the connection parks in its loop until the next request.
+//
+// Workers (engine.go) take over an exchange at its stage only for what is
+// better done blocking: TLS connections, bodies large enough to splice,
+// WebSocket tunnels, heads larger than the read buffer, interim
+// responses. admin.go serves /healthz, /readyz, /metrics, /config and
+// /reload.
+package proxy
