@@ -485,8 +485,9 @@ func (cc *clientConn) peekWithin(d time.Duration) error {
 	return err
 }
 
-// headBuffered reports that a whole request head is already buffered, so
-// reading it cannot block and needs no read_header_timeout.
+// headBuffered reports that a whole request head is already buffered (or
+// one that will be refused at once), so reading it cannot block and needs
+// no read_header_timeout.
 func (cc *clientConn) headBuffered() bool {
 	b, _ := cc.r.Peek(cc.r.Buffered())
 	for len(b) > 0 { // readHead skips blank lines before the request line: so must we
@@ -498,7 +499,23 @@ func (cc *clientConn) headBuffered() bool {
 			break
 		}
 	}
-	return bytes.Contains(b, crlfcrlf)
+	return bytes.Contains(b, crlfcrlf) || hasBareLF(b)
 }
 
 var crlfcrlf = []byte("\r\n\r\n")
+
+// hasBareLF reports a line ended by LF alone: the head is refused as soon
+// as it is read (http1.ErrBareLF), so nothing more need be waited for.
+func hasBareLF(b []byte) bool {
+	for i := bytes.IndexByte(b, '\n'); i >= 0; {
+		if i == 0 || b[i-1] != '\r' {
+			return true
+		}
+		j := bytes.IndexByte(b[i+1:], '\n')
+		if j < 0 {
+			return false
+		}
+		i += j + 1
+	}
+	return false
+}
