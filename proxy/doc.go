@@ -17,7 +17,7 @@
 //     read_header_timeout for a partial head, the route timeout for a
 //     body, response_header for an answer, idle_timeout of no progress
 //     for a stream.
-//   - inline.go: when a client socket is readable the loop attaches a
+//   - driver.go: when a client socket is readable the loop attaches a
 //     pooled clientConn (engine.go: the connection's buffers, clientio.go:
 //     its non-blocking reads and writes) and drives the exchange
 //     (exchange.go: one request's state, with one stage field saying how

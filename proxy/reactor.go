@@ -24,17 +24,19 @@ const (
 	modeParked                   // waiting for the client's next request
 	modeAwaitUp                  // a request waits for the upstream's answer
 	modeAwaitClient              // a response waits for the client's socket to drain
-	modeAwaitBody                // a request waits for the rest of its small body
+	modeAwaitBody                // an exchange waits for more of its request head or body
 )
 
 // reactor runs the event loops (one per CPU in cmd/tollgate). Each loop owns an
 // epoll set of client connections (edge-triggered, registered once) and of
-// the upstream connections its requests wait on (edge-triggered, registered
-// once, disarmed while a worker uses them). A loop serves the requests
-// that need no waiting other than for the upstream itself, without a
-// goroutine per connection or per wait; the rest is handed to a worker
-// goroutine (see inline.go). An idle connection holds no goroutine and no
-// buffers: it is a session in a map and in a timing wheel.
+// the upstream connections its exchanges wait on (edge-triggered,
+// registered once, disarmed while a worker uses them), plus an eventfd that
+// suspended exchanges are posted back through. A loop drives each exchange
+// (driver.go) through every wait on its two sockets without a goroutine per
+// connection or per wait; waits on anything else run off the loop
+// (suspension.go), and what is better done blocking goes to a worker. An
+// idle connection holds no goroutine and no buffers: it is a session in a
+// map and in a timing wheel.
 type reactor struct {
 	e     *Engine
 	loops []*evLoop

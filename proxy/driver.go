@@ -9,21 +9,20 @@ import (
 	"tollgate/upstream"
 )
 
-// Serving on the event loop.
+// Driving exchanges on the event loop.
 //
-// A loop serves a request itself when everything it needs is at hand: the
-// whole head is buffered, so is the whole body if there is one (a small
-// Content-Length body), an idle pooled upstream connection is ready, and
-// the whole response arrives in one read. It never waits except for the
-// upstream's answer, and that wait is an entry in the loop's epoll set, not
-// a parked goroutine. A filter that must wait on the network (a JWKS fetch,
-// an introspection call) suspends the exchange: its wait runs on a
-// goroutine that posts the answer back to the loop (evLoop.post), and the
-// loop goes on with the chain where it stopped. Anything else (a partial
-// head, a large or chunked body, a dial, a retry, a large or streamed
-// response, a client slow to read) is handed to a worker goroutine at the
-// point the request reached, and the worker finishes it with the same
-// blocking code.
+// A loop drives an exchange from the moment its client socket is readable:
+// it reads the head (waiting in its epoll set for the rest of a partial
+// one), reads a small body whole (bodybuffer.go), runs the route's filters,
+// takes an idle pooled upstream connection, sends the request (streaming a
+// chunked body, upload.go), waits for the answer in the same epoll set,
+// settles and judges the try (retrying on another target if the route
+// allows), and relays the answer as it comes (stream.go). A wait on
+// anything but its two sockets — a filter's network call, a dial, a pool
+// wait, the keep-alive race's fresh connection — suspends the exchange
+// (suspension.go). What is better done blocking goes to a worker at the
+// exchange's stage (resume): TLS connections, heads larger than the read
+// buffer, interim responses, bodies large enough to splice, tunnels.
 
 // loopAction is what the loop does next with a session: not how far its
 // request got (that is the exchange's stage), but whether the loop goes
