@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"tollgate/internal/testkit"
 )
 
 // streamConf is oneRoute with a short idle_timeout, which bounds a stream
@@ -153,5 +155,103 @@ func TestLoopCutsBrokenBodies(t *testing.T) {
 		if _, err := r.ReadByte(); err != io.EOF {
 			t.Errorf("%s: the client connection is still open (%v)", path, err)
 		}
+	}
+}
+
+// A stream the loop relays when shutdown begins is finished by a worker:
+// the client gets the whole body, and Shutdown returns once it is out.
+func TestLoopShutdownFinishesAStream(t *testing.T) {
+	release := make(chan struct{})
+	e, addr := newConfEngine(t, streamOrigin(t, release), strings.Replace(streamConf, "idle_timeout: 1s", "idle_timeout: 10s", 1))
+	c, r := dialT(t, addr)
+	io.WriteString(c, "GET /hold HTTP/1.1\r\nHost: a\r\n\r\n")
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, 5)
+	if _, err := io.ReadFull(resp.Body, first); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, "the stream to wait on the loop", func() bool { return e.reactor.waitingCount() == 1 })
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		done <- e.Shutdown(ctx)
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("shutdown ended (%v) with a stream in flight", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil || string(first)+string(rest) != "firstlast" {
+		t.Fatalf("body %q%q: %v", first, rest, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A client that goes away mid-stream costs the upstream connection (it
+// is closed, not pooled with a body half read) and nothing else: the next
+// client is served.
+func TestLoopClientGoneMidStream(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	e, addr := newConfEngine(t, streamOrigin(t, release), streamConf)
+	c, r := dialT(t, addr)
+	io.WriteString(c, "GET /hold HTTP/1.1\r\nHost: a\r\n\r\n")
+	if _, err := http.ReadResponse(r, nil); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	tgt := e.Current().routes[0].up.Targets()[0]
+	testkit.Eventually(t, "the stream's upstream connection to be let go", func() bool { return tgt.Active() == 0 })
+	if n := tgt.Idle(); n != 0 {
+		t.Errorf("%d idle connections: a half-read one was pooled", n)
+	}
+	c2, r2 := dialT(t, addr)
+	if got, err := getBody(t, c2, r2, "/after"); err != nil || got != "ok" {
+		t.Fatalf("next client: %q %v", got, err)
+	}
+}
+
+// HEAD answers and 204s carry no body; the connection goes on.
+func TestLoopBodylessAnswers(t *testing.T) {
+	origin := originFunc(t, func(c net.Conn, r *bufio.Reader) {
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil || skipHead(r) != nil {
+				return
+			}
+			if strings.HasPrefix(line, "HEAD") {
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+				continue
+			}
+			io.WriteString(c, "HTTP/1.1 204 No Content\r\n\r\n")
+		}
+	})
+	e, addr := newConfEngine(t, origin, streamConf)
+	c, r := dialT(t, addr)
+	for i := range 4 {
+		method := "HEAD"
+		if i%2 == 1 {
+			method = "GET"
+		}
+		io.WriteString(c, method+" /x HTTP/1.1\r\nHost: a\r\n\r\n")
+		resp, err := http.ReadResponse(r, &http.Request{Method: method})
+		if err != nil {
+			t.Fatalf("%s: %v", method, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if len(b) != 0 || (method == "HEAD" && resp.ContentLength != 1000) || (method == "GET" && resp.StatusCode != 204) {
+			t.Fatalf("%s: %d, length %d, body %q", method, resp.StatusCode, resp.ContentLength, b)
+		}
+	}
+	if n := e.handedOff.Load(); n != 0 {
+		t.Errorf("%d hand-offs", n)
 	}
 }
