@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"time"
@@ -365,7 +366,7 @@ func (cc *clientConn) sendInline(rt *routeRT, conn *upstream.Conn) loopAction {
 		return cc.handoff(stageAwait)
 	}
 	conn.SetNonblocking(true)
-	cc.stage = stageAwait
+	cc.stage, cc.nothingRead = stageAwait, true
 	return actAwaitUpstream
 }
 
@@ -386,38 +387,46 @@ func (cc *clientConn) upstreamReady() loopAction {
 	}
 	fs := &cc.fs
 	conn := fs.conn
-	if !finalHeadIn(conn.R) {
-		_, err := conn.R.Peek(conn.R.Buffered() + 1)
-		if !finalHeadIn(conn.R) {
-			switch {
-			case err == upstream.ErrWouldBlock && conn.R.Buffered() == 0:
-				return actAwaitUpstream // woken early: wait on
-			case err != nil && err != upstream.ErrWouldBlock && conn.R.Buffered() == 0:
-				cc.nothingRead, fs.f = true, failReset // closed or reset before answering
-				if fs.werr != nil && isTimeout(fs.werr) {
-					fs.f = failTimeout
-				}
+	for {
+		if headIn(conn.R) { // a whole head is buffered: reading it cannot wait
+			if fs.f = cc.readOneHead(conn); fs.f != failNone {
 				return cc.settleInline()
 			}
-			return cc.handoff(stageAwait) // a partial or interim head: a worker reads on
+			if finalStatus(cc.p.Status) {
+				break
+			}
+			continue // an interim answer (100, 103): dropped, as a worker does
 		}
-	}
-	fs.f = cc.readResponseHead(conn)
-	if fs.f != failNone {
+		before := conn.R.Buffered()
+		if before == conn.R.Size() {
+			return cc.handoff(stageAwait) // a head larger than the buffer: a worker reads on
+		}
+		_, err := conn.R.Peek(before + 1)
+		switch {
+		case conn.R.Buffered() > before:
+			continue
+		case err == upstream.ErrWouldBlock:
+			return actAwaitUpstream // nothing more yet: wait on, until the head's deadline
+		case before == 0 && cc.nothingRead:
+			fs.f = failReset // closed or reset before answering
+			if fs.werr != nil && isTimeout(fs.werr) {
+				fs.f = failTimeout
+			}
+			return cc.settleInline()
+		}
+		cc.nothingRead = false
+		fs.f = failReset // closed in the middle of a head
 		return cc.settleInline()
 	}
-	fs.conn, fs.f = cc.settleTry(cc.rt, conn, fs.f)
+	fs.conn, fs.f = cc.settleTry(cc.rt, conn, failNone)
 	return cc.judgeInline()
 }
 
-// finalHeadIn reports that r holds a whole response head that is not an
-// interim (1xx) one.
-func finalHeadIn(r interface {
-	Buffered() int
-	Peek(int) ([]byte, error)
-}) bool {
+// headIn reports that r holds a whole response head (or one that is
+// refused at once, with a bare LF).
+func headIn(r *bufio.Reader) bool {
 	b, _ := r.Peek(r.Buffered())
-	return len(b) > 12 && b[9] != '1' && bytes.Contains(b, crlfcrlf)
+	return bytes.Contains(b, crlfcrlf) || hasBareLF(b)
 }
 
 // endInline ends a request answered on the loop.

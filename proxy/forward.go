@@ -333,27 +333,39 @@ func (cc *clientConn) awaitHead(conn *upstream.Conn, rh time.Time, werr error) f
 // readResponseHead reads the final response head, skipping 1xx interim
 // responses other than 101.
 func (cc *clientConn) readResponseHead(conn *upstream.Conn) failure {
-	p := &cc.p
 	cc.nothingRead = true
 	for {
-		if err := p.ReadHead(conn.R, 64<<10); err != nil {
-			if p.HeadLen() > 0 {
-				cc.nothingRead = false
-			}
-			if isTimeout(err) {
-				return failTimeout
-			}
-			if errors.Is(err, http1.ErrHeadTooLarge) {
-				return failBadResponse
-			}
-			return failReset
+		if f := cc.readOneHead(conn); f != failNone {
+			return f
 		}
-		cc.nothingRead = false
-		if err := p.Parse(); err != nil {
-			return failBadResponse
-		}
-		if p.Status >= 200 || p.Status == 101 {
+		if finalStatus(cc.p.Status) {
 			return failNone
 		}
 	}
 }
+
+// readOneHead reads and parses one response head, final or interim.
+func (cc *clientConn) readOneHead(conn *upstream.Conn) failure {
+	p := &cc.p
+	if err := p.ReadHead(conn.R, 64<<10); err != nil {
+		if p.HeadLen() > 0 {
+			cc.nothingRead = false
+		}
+		if isTimeout(err) {
+			return failTimeout
+		}
+		if errors.Is(err, http1.ErrHeadTooLarge) {
+			return failBadResponse
+		}
+		return failReset
+	}
+	cc.nothingRead = false
+	if err := p.Parse(); err != nil {
+		return failBadResponse
+	}
+	return failNone
+}
+
+// finalStatus reports a status that ends the wait for the answer: 2xx to
+// 5xx, or 101 (a tunnel); other 1xx answers are interim.
+func finalStatus(status int) bool { return status >= 200 || status == 101 }

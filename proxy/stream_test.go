@@ -255,3 +255,28 @@ func TestLoopBodylessAnswers(t *testing.T) {
 		t.Errorf("%d hand-offs", n)
 	}
 }
+
+// Interim answers (100 Continue, 103 Early Hints) before the final one are
+// dropped on the loop, as a worker drops them; the final answer is relayed.
+func TestLoopDropsInterimAnswers(t *testing.T) {
+	origin := originFunc(t, func(c net.Conn, r *bufio.Reader) {
+		for {
+			if _, err := r.ReadString('\n'); err != nil || skipHead(r) != nil {
+				return
+			}
+			io.WriteString(c, "HTTP/1.1 100 Continue\r\n\r\n")
+			time.Sleep(20 * time.Millisecond)
+			io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	e, addr := newConfEngine(t, origin, streamConf)
+	c, r := dialT(t, addr)
+	for i := range 3 {
+		if got, err := getBody(t, c, r, "/x"); err != nil || got != "ok" {
+			t.Fatalf("request %d: %q %v", i, got, err)
+		}
+	}
+	if n := e.handedOff.Load(); n != 0 {
+		t.Errorf("%d hand-offs", n)
+	}
+}

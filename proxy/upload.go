@@ -160,6 +160,6 @@ func (cc *clientConn) awaitHeadInline() loopAction {
 	fs := &cc.fs
 	fs.rh = cc.headDue(cc.rt, time.Now())
 	fs.conn.SetNonblocking(true)
-	cc.stage = stageAwait
+	cc.stage, cc.nothingRead = stageAwait, true
 	return actAwaitUpstream
 }
