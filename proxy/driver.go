@@ -167,7 +167,7 @@ func (l *evLoop) handOff(s *session, cc *clientConn) {
 	l.r.e.handedOff.Add(1)
 	cc.cio.block()
 	if conn := cc.fs.conn; conn != nil {
-		conn.SetNonblocking(false)
+		conn.Sock.SetNonblocking(false)
 		l.r.quietUpstream(conn, 0)
 		if err := conn.Materialize(); err != nil { // out of descriptors, say
 			l.r.e.dropSession(s, cc, err)
@@ -355,17 +355,17 @@ func (cc *clientConn) sendInline(rt *routeRT, conn *upstream.Conn) loopAction {
 		return cc.handoff(stageAcquire)
 	}
 	if cc.q.Chunked && fs.werr == nil { // the head waits in cc.scratch for the first chunks
-		if conn.FD() < 0 {
+		if conn.Sock.FD() < 0 {
 			cc.startUpload()
 			return cc.handoff(stageUpload)
 		}
-		conn.SetNonblocking(true)
+		conn.Sock.SetNonblocking(true)
 		return cc.uploadInline()
 	}
-	if fs.werr != nil || conn.FD() < 0 {
+	if fs.werr != nil || conn.Sock.FD() < 0 {
 		return cc.handoff(stageAwait)
 	}
-	conn.SetNonblocking(true)
+	conn.Sock.SetNonblocking(true)
 	cc.stage, cc.nothingRead = stageAwait, true
 	return actAwaitUpstream
 }

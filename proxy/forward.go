@@ -252,7 +252,7 @@ func (cc *clientConn) acquire(t *upstream.Target, tr upstream.Try, deadline time
 // sendOn sends the request on conn, reads the response head and settles
 // the try.
 func (cc *clientConn) sendOn(rt *routeRT, conn *upstream.Conn, deadline time.Time) (*upstream.Conn, failure) {
-	if conn.LoopMask&^conn.LoopQuiet != 0 && cc.e.reactor != nil {
+	if conn.Sock.Loops&^conn.Sock.Quiet != 0 && cc.e.reactor != nil {
 		cc.e.reactor.quietUpstream(conn, 0) // this worker reads it; the loop need not wake
 	}
 	return cc.settleTry(rt, conn, cc.roundTrip(rt, conn, deadline))

@@ -52,7 +52,7 @@ type reactor struct {
 // (see rawSession and upstream.Conn), so nothing else wakes for them.
 type evLoop struct {
 	r    *reactor
-	bit  uint64 // this loop's bit in upstream.Conn.LoopMask
+	bit  uint64 // this loop's bit in upstream.Conn.Sock.Loops
 	epfd int
 	efd  int // an eventfd in the set: written to end the wait (stop, post)
 
@@ -66,7 +66,7 @@ type evLoop struct {
 	drained []*session // the loop's spare for posted
 }
 
-// maxLoops bounds the event loops: a loop is a bit of upstream.Conn.LoopMask.
+// maxLoops bounds the event loops: a loop is a bit of upstream.Conn.Sock.Loops.
 const maxLoops = 64
 
 // newReactor starts n event loops.
@@ -203,23 +203,23 @@ func (l *evLoop) quiet(s *session) {
 // added to the loop's epoll set once, edge-triggered, and stays there
 // while its connection lives: waiting on it again costs no system call.
 func (l *evLoop) awaitUpstream(s *session, conn *upstream.Conn, deadline time.Time) bool {
-	fd := conn.FD()
-	if conn.LoopMask&^conn.LoopQuiet&^l.bit != 0 {
+	fd := conn.Sock.FD()
+	if conn.Sock.Loops&^conn.Sock.Quiet&^l.bit != 0 {
 		l.r.quietUpstream(conn, l.bit) // armed in another loop, which would wake for nothing
 	}
 	switch {
-	case conn.LoopMask&l.bit == 0:
+	case conn.Sock.Loops&l.bit == 0:
 		ev := unix.EpollEvent{Events: upstreamEvents, Fd: int32(fd)}
 		if err := sock.Ctl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 			return false
 		}
-		conn.LoopMask |= l.bit
-	case conn.LoopQuiet&l.bit != 0:
+		conn.Sock.Loops |= l.bit
+	case conn.Sock.Quiet&l.bit != 0:
 		ev := unix.EpollEvent{Events: upstreamEvents, Fd: int32(fd)}
 		if err := sock.Ctl(l.epfd, unix.EPOLL_CTL_MOD, fd, &ev); err != nil {
 			return false
 		}
-		conn.LoopQuiet &^= l.bit
+		conn.Sock.Quiet &^= l.bit
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -274,16 +274,16 @@ const upstreamEvents = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET
 // on it): its reads go through Go's netpoller
 // then, and the loops need not wake for each segment.
 func (r *reactor) quietUpstream(conn *upstream.Conn, except uint64) {
-	armed := conn.LoopMask &^ conn.LoopQuiet &^ except
+	armed := conn.Sock.Loops &^ conn.Sock.Quiet &^ except
 	for _, l := range r.loops {
 		if armed&l.bit != 0 {
 			l.mu.Lock()
 			if !l.stopped { // a stopped loop's epoll fd may be closed
-				ev := unix.EpollEvent{Events: unix.EPOLLET, Fd: int32(conn.FD())}
-				sock.Ctl(l.epfd, unix.EPOLL_CTL_MOD, conn.FD(), &ev)
+				ev := unix.EpollEvent{Events: unix.EPOLLET, Fd: int32(conn.Sock.FD())}
+				sock.Ctl(l.epfd, unix.EPOLL_CTL_MOD, conn.Sock.FD(), &ev)
 			}
 			l.mu.Unlock()
-			conn.LoopQuiet |= l.bit
+			conn.Sock.Quiet |= l.bit
 		}
 	}
 }

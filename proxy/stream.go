@@ -155,7 +155,7 @@ func (cc *clientConn) relayBuffered(r *bufio.Reader) (done bool, err error) {
 func (cc *clientConn) endStream(ok bool) exchangeResult {
 	conn := cc.fs.conn
 	cc.fs.conn = nil
-	conn.SetNonblocking(false)
+	conn.Sock.SetNonblocking(false)
 	if ok && !cc.p.CloseAfter {
 		conn.Release()
 	} else {

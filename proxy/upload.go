@@ -159,7 +159,7 @@ func (cc *clientConn) uploadFailed(f failure) loopAction {
 func (cc *clientConn) awaitHeadInline() loopAction {
 	fs := &cc.fs
 	fs.rh = cc.headDue(cc.rt, time.Now())
-	fs.conn.SetNonblocking(true)
+	fs.conn.Sock.SetNonblocking(true)
 	cc.stage, cc.nothingRead = stageAwait, true
 	return actAwaitUpstream
 }

@@ -9,9 +9,9 @@ func TestAcquireIdlePrefersTheLoopsOwnConnection(t *testing.T) {
 	srv := newServer(t)
 	_, tg := singleTarget(t, testRegistry(t, registryOptions{}), defaultPool, srv.addr)
 	a, b, c := mustAcquire(t, tg), mustAcquire(t, tg), mustAcquire(t, tg)
-	a.LoopMask = 1                 // armed in loop 1
-	b.LoopMask = 2                 // armed in loop 2
-	c.LoopMask, c.LoopQuiet = 3, 1 // in both, disarmed in loop 1
+	a.Sock.Loops = 1                  // armed in loop 1
+	b.Sock.Loops = 2                  // armed in loop 2
+	c.Sock.Loops, c.Sock.Quiet = 3, 1 // in both, disarmed in loop 1
 	a.Release()
 	b.Release()
 	c.Release() // c is the most recently used

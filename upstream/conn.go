@@ -5,9 +5,6 @@ import (
 	"net"
 	"sync"
 	"time"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
 
 	"tollgate/proxy/sock"
 )
@@ -21,12 +18,12 @@ const readerSize = 32 << 10
 // else. To interrupt a blocked read from another goroutine use SetDeadline
 // (or c.Conn.Close()), then let the owner call Close.
 //
-// A TCP connection owns a duplicate of its socket (FD) for the whole of its
-// life. Lent by Acquire it also has Conn, a net.Conn registered with Go's
-// netpoller; lent by AcquireIdle to an event loop it has none (Conn is nil),
-// so that Go's netpoller does not wake for every answer the loop reads.
-// Materialize makes Conn again when a loop hands the connection to a
-// goroutine.
+// A TCP connection owns a duplicate of its socket (Sock, a sock.Socket:
+// the event loops' side of it) for the whole of its life. Lent by Acquire
+// it also has Conn, a net.Conn registered with Go's netpoller; lent by
+// AcquireIdle to an event loop it has none (Conn is nil), so that Go's
+// netpoller does not wake for every answer the loop reads. Materialize
+// makes Conn again when a loop hands the connection to a goroutine.
 type Conn struct {
 	// Conn is the TCP connection (a *net.TCPConn, so splice(2) applies);
 	// nil while an event loop holds the connection (see above).
@@ -41,27 +38,21 @@ type Conn struct {
 
 	t         *Target
 	idleSince time.Time
-	peekBuf   [1]byte
 
-	fd  int        // the connection's own duplicate of the socket; -1 if not TCP
-	src connSource // what R reads from
-
-	// LoopMask and LoopQuiet are free for the engine: which of its event
-	// loops have this connection's socket in their epoll set, and in which
-	// of those the registration is disarmed. Both start at 0 for every new
-	// connection and die with it.
-	LoopMask, LoopQuiet uint64
+	// Sock is the connection's own duplicate of its socket, for the
+	// engine's event loops (FD -1 if not TCP); its Loops and Quiet bits
+	// are theirs.
+	Sock sock.Socket
+	src  connSource // what R reads from
 }
 
 // newConn wraps a freshly dialled connection for target t.
 // It duplicates the socket for FD; if that fails the connection works
 // with Conn alone (event loops hand it to goroutines).
 func newConn(t *Target, nc net.Conn) *Conn {
-	c := &Conn{Conn: nc, t: t, fd: -1}
+	c := &Conn{Conn: nc, t: t, Sock: sock.NoSocket()}
 	if tc, ok := nc.(*net.TCPConn); ok {
-		if fd, err := sock.Dup(tc); err == nil {
-			c.fd = fd
-		}
+		c.Sock = sock.OwnSocket(tc)
 	}
 	c.src.c = c
 	return c
@@ -74,7 +65,7 @@ func (c *Conn) Materialize() error {
 	if c.Conn != nil {
 		return nil
 	}
-	nc, err := sock.NetConn(c.fd, "upstream")
+	nc, err := c.Sock.NetConn("upstream")
 	if err != nil {
 		return err
 	}
@@ -90,7 +81,7 @@ func (c *Conn) Materialize() error {
 func (c *Conn) LeaveNetpoller() { c.leaveNetpoller() }
 
 func (c *Conn) leaveNetpoller() {
-	if c.Conn != nil && c.fd >= 0 {
+	if c.Conn != nil && c.Sock.FD() >= 0 {
 		c.Conn.Close()
 		c.Conn = nil
 	}
@@ -129,7 +120,7 @@ func (c *Conn) Close() {
 func (c *Conn) lend(reused bool) {
 	c.Reused = reused
 	c.R = c.t.readers.Get().(*bufio.Reader)
-	c.src.nonblock = false
+	c.Sock.SetNonblocking(false)
 	c.R.Reset(&c.src)
 	c.t.active.Add(1)
 }
@@ -148,10 +139,7 @@ func (c *Conn) closeSocket() {
 	if c.Conn != nil {
 		_ = c.Conn.Close()
 	}
-	if c.fd >= 0 {
-		unix.Close(c.fd)
-		c.fd = -1
-	}
+	c.Sock.Close()
 }
 
 // trustWindow is how long after its last use an idle connection is handed
@@ -172,20 +160,7 @@ func (c *Conn) recentlyUsed(now time.Time) bool {
 // the server closed it; an error means it was reset; unsolicited bytes (a
 // server's 408, say) mean the stream is out of step — none of these is
 // reusable.
-func (c *Conn) alive() bool {
-	if c.fd < 0 {
-		return true
-	}
-	for {
-		// recvfrom(2) directly: unix.Recvfrom allocates its sockaddr.
-		_, _, errno := unix.Syscall6(unix.SYS_RECVFROM, uintptr(c.fd),
-			uintptr(unsafe.Pointer(&c.peekBuf[0])), uintptr(len(c.peekBuf)),
-			unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
-		if errno != unix.EINTR {
-			return errno == unix.EAGAIN
-		}
-	}
-}
+func (c *Conn) alive() bool { return c.Sock.Silent() }
 
 // newReaderPool returns the sync.Pool that Conn.R readers come from.
 func newReaderPool() *sync.Pool {

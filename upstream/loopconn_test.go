@@ -16,10 +16,10 @@ func TestLoopHeldConnLeavesTheNetpoller(t *testing.T) {
 	srv := newServer(t)
 	_, tg := singleTarget(t, testRegistry(t, registryOptions{}), defaultPool, srv.addr)
 	c := mustAcquire(t, tg)
-	if c.Conn == nil || c.FD() < 0 {
-		t.Fatalf("dialled conn: net.Conn %v, fd %d", c.Conn, c.FD())
+	if c.Conn == nil || c.Sock.FD() < 0 {
+		t.Fatalf("dialled conn: net.Conn %v, fd %d", c.Conn, c.Sock.FD())
 	}
-	fd := c.FD()
+	fd := c.Sock.FD()
 	exchange(t, c)
 	c.Release()
 
@@ -27,8 +27,8 @@ func TestLoopHeldConnLeavesTheNetpoller(t *testing.T) {
 	if !ok || l != c {
 		t.Fatalf("AcquireIdle: %v %v, want the pooled conn", l, ok)
 	}
-	if l.Conn != nil || l.FD() != fd {
-		t.Fatalf("loop-held conn: net.Conn %v, fd %d (was %d); want none and the same fd", l.Conn, l.FD(), fd)
+	if l.Conn != nil || l.Sock.FD() != fd {
+		t.Fatalf("loop-held conn: net.Conn %v, fd %d (was %d); want none and the same fd", l.Conn, l.Sock.FD(), fd)
 	}
 	loopExchange(t, l)
 	l.Release()
@@ -56,8 +56,8 @@ func TestLoopHeldConnLeavesTheNetpoller(t *testing.T) {
 // write, then non-blocking reads until the whole answer is there (bounded).
 func loopExchange(t *testing.T, c *Conn) {
 	t.Helper()
-	c.SetNonblocking(true)
-	defer c.SetNonblocking(false)
+	c.Sock.SetNonblocking(true)
+	defer c.Sock.SetNonblocking(false)
 	if _, err := c.WriteNow([]byte("ping\n")); err != nil {
 		t.Fatalf("WriteNow: %v", err)
 	}

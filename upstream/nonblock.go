@@ -6,30 +6,18 @@ import "tollgate/proxy/sock"
 // the socket has nothing to read yet, and by WriteNow.
 var ErrWouldBlock = sock.ErrWouldBlock
 
-// FD returns the connection's socket descriptor for an event loop's epoll
-// set, or -1. It stays the same while the connection lives (whether or not
-// it has a net.Conn), and is valid only while the Conn is lent.
-func (c *Conn) FD() int { return c.fd }
-
-// SetNonblocking switches how R reads: on, a read that would wait returns
-// ErrWouldBlock at once (an event loop waits for readiness itself); off,
-// reads wait as usual, honouring the read deadline (the Conn must have its
-// net.Conn: see Materialize). Every Acquire starts off.
-func (c *Conn) SetNonblocking(on bool) { c.src.nonblock = on && c.fd >= 0 }
-
-// connSource is the reader behind Conn.R: the net.Conn, or raw
-// non-blocking read(2)s on FD.
-type connSource struct {
-	c        *Conn
-	nonblock bool
-}
+// connSource is the reader behind Conn.R: the net.Conn, or, while
+// c.Sock.Nonblocking() (an event loop waits for readiness itself), raw
+// non-blocking reads of the socket that return ErrWouldBlock at once. Every
+// Acquire starts blocking.
+type connSource struct{ c *Conn }
 
 // Read implements io.Reader for Conn.R.
 func (s *connSource) Read(p []byte) (int, error) {
-	if !s.nonblock {
+	if !s.c.Sock.Nonblocking() {
 		return s.c.Conn.Read(p)
 	}
-	return sock.Read(s.c.fd, p)
+	return s.c.Sock.Read(p)
 }
 
 // WriteNow writes p for an event loop with a non-blocking write(2): a
@@ -38,17 +26,17 @@ func (s *connSource) Read(p []byte) (int, error) {
 // returns how much went out and ErrWouldBlock; the connection is then out
 // of step and must be closed.
 func (c *Conn) WriteNow(p []byte) (int, error) {
-	if c.fd < 0 || len(p) == 0 {
+	if c.Sock.FD() < 0 || len(p) == 0 {
 		return c.Conn.Write(p)
 	}
-	return sock.WriteNow(c.fd, p)
+	return c.Sock.WriteNow(p)
 }
 
 // AcquireIdle returns a pooled idle connection that is still open, without
 // dialling or waiting: ok is false when none is idle. An event loop uses it
 // to forward without blocking; the caller ends with Release or Close.
 // Among the most recently used idle connections it prefers one whose
-// LoopMask has loop set and whose LoopQuiet has not (one already armed in
+// Sock.Loops has loop set and whose Sock.Quiet has not (one already armed in
 // that loop's epoll set), so that loops keep their own connections.
 // verify: check the connection is open even if it was used a moment ago
 // (see AcquireVerified).
@@ -78,7 +66,7 @@ func (p *pool) getIdle(loop uint64) *Conn {
 	n := len(p.idle)
 	for i := n - 1; i >= max(0, n-affinityScan) && loop != 0; i-- {
 		c := p.idle[i]
-		if c.LoopMask&^c.LoopQuiet&loop == 0 {
+		if c.Sock.Loops&^c.Sock.Quiet&loop == 0 {
 			continue
 		}
 		if p.expired(c, p.now()) {
