@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"io"
 	"time"
 
 	"tollgate/proxy/http1"
@@ -13,7 +14,9 @@ import (
 // Once the response head is written, the loop moves the body as it
 // comes: whatever the upstream reader holds goes to the client writer
 // (Content-Length bodies as they are, chunked bodies decoded by a
-// chunkScanner and re-framed, each chunk sent as soon as it is read), the
+// ChunkScanner, bodies that end with the upstream's close as they arrive;
+// re-framed in chunks for an HTTP/1.1 client when the length is unknown,
+// each chunk sent as soon as it is read), the
 // writer is flushed without waiting, and only then is the upstream read
 // again. A client that does not take what was written (the socket is
 // full) stops the reading: the loop waits for the client's socket to
@@ -25,31 +28,24 @@ import (
 
 // stream is the progress of a response body through the loop.
 type stream struct {
-	framing outFraming
-	left    int64 // Content-Length bytes still to relay
+	framing outFraming // how the client gets the body
+	left    int64      // Content-Length bytes still to relay
+	chunked bool       // the upstream frames the body in chunks (sc decodes them)
+	toEOF   bool       // the upstream ends the body by closing
 	sc      http1.ChunkScanner
 	n       int64 // body bytes relayed
 	keep    bool  // the client connection goes on after the body
 	target  string
 }
 
-// streamable reports a response the loop relays itself: no body, a
-// chunked body to an HTTP/1.1 client, or a Content-Length body whose rest
-// is too small to splice.
+// streamable reports a response the loop relays itself: any but a tunnel
+// (101) and a Content-Length body whose rest is large enough to splice.
 func (cc *clientConn) streamable(conn *upstream.Conn) bool {
 	p := &cc.p
 	if p.Status == 101 {
 		return false
 	}
-	switch cc.outFraming() {
-	case outNone:
-		return true
-	case outLength:
-		return p.ContentLen-int64(conn.R.Buffered()) <= spliceThreshold
-	case outChunked:
-		return p.Chunked
-	}
-	return false
+	return cc.outFraming() != outLength || p.ContentLen-int64(conn.R.Buffered()) <= spliceThreshold
 }
 
 // relayInline writes the response head and starts relaying the body from
@@ -59,7 +55,8 @@ func (cc *clientConn) relayInline() loopAction {
 	cc.respond(cc.rt)
 	framing, keep := cc.responseFraming()
 	cc.writeResponseHead(framing, keep)
-	cc.out = stream{framing: framing, left: p.ContentLen, keep: keep, target: fs.t.Addr}
+	cc.out = stream{framing: framing, left: p.ContentLen, keep: keep, target: fs.t.Addr,
+		chunked: p.Chunked, toEOF: framing != outNone && !p.Chunked && p.ContentLen < 0}
 	cc.out.sc.Reset(fs.conn.R.Size())
 	cc.stage = stageRelay
 	return cc.pump()
@@ -85,6 +82,11 @@ func (cc *clientConn) pump() loopAction {
 			if err == upstream.ErrWouldBlock {
 				return actAwaitUpstream
 			}
+			if cc.out.toEOF && err == io.EOF { // the upstream's close ends this body
+				cc.endOfBody()
+				cc.w.Flush()
+				return cc.endInline(cc.snap, cc.rt, cc.endStream(true), false)
+			}
 			return cc.endInline(cc.snap, cc.rt, cc.endStream(false), false) // closed or failed mid-body
 		}
 	}
@@ -108,45 +110,74 @@ func (cc *clientConn) pumpBlocking() exchangeResult {
 		conn.SetReadDeadline(now.Add(idle))
 		before := conn.R.Buffered()
 		if _, err := conn.R.Peek(before + 1); err != nil && conn.R.Buffered() == before {
+			if cc.out.toEOF && err == io.EOF {
+				cc.endOfBody()
+				cc.w.Flush()
+				return cc.endStream(true)
+			}
 			return cc.endStream(false)
 		}
 	}
 }
 
-// relayBuffered moves the body bytes r holds to the client writer and
-// reports whether the body is complete; err is a malformed chunked body.
+// relayBuffered moves the body bytes r holds to the client writer, framed
+// for the client, and reports whether the body is complete (a body that
+// ends with the upstream's close is complete only then); err is a
+// malformed chunked body.
 func (cc *clientConn) relayBuffered(r *bufio.Reader) (done bool, err error) {
 	out := &cc.out
-	switch out.framing {
-	case outNone:
+	switch {
+	case out.framing == outNone:
 		return true, nil
-	case outLength:
-		if k := int(min(out.left, int64(r.Buffered()))); k > 0 {
-			b, _ := r.Peek(k)
-			cc.w.Write(b)
-			r.Discard(k)
-			out.left -= int64(k)
-			out.n += int64(k)
+	case out.chunked:
+		for !out.sc.Done() {
+			b, _ := r.Peek(r.Buffered())
+			n, data, err := out.sc.Next(b)
+			if err != nil {
+				return false, err
+			}
+			if n == 0 {
+				return false, nil
+			}
+			cc.writeBody(data)
+			r.Discard(n)
 		}
-		return out.left == 0, nil
-	}
-	for !out.sc.Done() {
+		cc.endOfBody()
+		return true, nil
+	case out.toEOF:
 		b, _ := r.Peek(r.Buffered())
-		n, data, err := out.sc.Next(b)
-		if err != nil {
-			return false, err
-		}
-		if n == 0 {
-			return false, nil
-		}
-		if len(data) > 0 {
-			http1.WriteChunk(cc.w, data)
-			out.n += int64(len(data))
-		}
-		r.Discard(n)
+		cc.writeBody(b)
+		r.Discard(len(b))
+		return false, nil
 	}
-	cc.w.WriteString("0\r\n\r\n")
-	return true, nil
+	if k := int(min(out.left, int64(r.Buffered()))); k > 0 {
+		b, _ := r.Peek(k)
+		cc.writeBody(b)
+		r.Discard(k)
+		out.left -= int64(k)
+	}
+	return out.left == 0, nil
+}
+
+// writeBody writes body bytes to the client writer as the client's
+// framing wants them: a chunk, or as they are.
+func (cc *clientConn) writeBody(data []byte) {
+	if len(data) == 0 {
+		return
+	}
+	cc.out.n += int64(len(data))
+	if cc.out.framing == outChunked {
+		http1.WriteChunk(cc.w, data)
+		return
+	}
+	cc.w.Write(data)
+}
+
+// endOfBody writes the last chunk when the client gets chunks.
+func (cc *clientConn) endOfBody() {
+	if cc.out.framing == outChunked {
+		cc.w.WriteString("0\r\n\r\n")
+	}
 }
 
 // endStream ends the relay: the upstream connection goes back to its pool

@@ -280,3 +280,45 @@ func TestLoopDropsInterimAnswers(t *testing.T) {
 		t.Errorf("%d hand-offs", n)
 	}
 }
+
+// A body the upstream ends by closing is relayed on the loop as it comes:
+// in chunks to an HTTP/1.1 client (whose connection goes on), as it is to
+// an HTTP/1.0 client (whose connection then closes); a chunked body goes
+// to an HTTP/1.0 client decoded.
+func TestLoopRelaysBodiesOfEveryFraming(t *testing.T) {
+	origin := originFunc(t, func(c net.Conn, r *bufio.Reader) {
+		line, err := r.ReadString('\n')
+		if err != nil || skipHead(r) != nil {
+			return
+		}
+		if strings.Contains(line, "/chunked") {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n2\r\nef\r\n0\r\n\r\n")
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil ")
+		time.Sleep(30 * time.Millisecond)
+		io.WriteString(c, "the close")
+	})
+	e, addr := newConfEngine(t, origin, streamConf)
+	c, r := dialT(t, addr)
+	for i := range 2 { // HTTP/1.1: chunked, and the connection goes on
+		if got, err := getBody(t, c, r, "/eof"); err != nil || got != "until the close" {
+			t.Fatalf("HTTP/1.1 %d: %q %v", i, got, err)
+		}
+	}
+	for _, tc := range []struct{ path, want string }{{"/eof", "until the close"}, {"/chunked", "abcdef"}} {
+		c10, r10 := dialT(t, addr)
+		io.WriteString(c10, "GET "+tc.path+" HTTP/1.0\r\nHost: a\r\n\r\n")
+		resp, err := http.ReadResponse(r10, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || string(b) != tc.want || len(resp.TransferEncoding) != 0 {
+			t.Fatalf("HTTP/1.0 %s: %q %v, transfer-encoding %v", tc.path, b, err, resp.TransferEncoding)
+		}
+	}
+	if n := e.handedOff.Load(); n != 0 {
+		t.Errorf("%d hand-offs", n)
+	}
+}
