@@ -20,6 +20,19 @@ import (
 // known-length bodies are spliced.
 const gatherLimit = spliceThreshold
 
+// smallBody is the size of the smaller body buffers: most bodies that do
+// not arrive with their head still fit, and a connection sending one
+// slowly then holds 16 KiB, not 64.
+const smallBody = 16 << 10
+
+// bodyPool returns the index of the buffer pool for a body of n bytes.
+func bodyPool(n int64) int {
+	if n <= smallBody {
+		return 0
+	}
+	return 1
+}
+
 // gatherable reports a body the loop reads whole before forwarding.
 func (cc *clientConn) gatherable() bool {
 	q := &cc.q
@@ -31,7 +44,7 @@ func (cc *clientConn) gatherable() bool {
 func (cc *clientConn) gatherBody() (done bool, err error) {
 	want := int(cc.q.ContentLen)
 	if cc.gatherBuf == nil {
-		cc.gatherBuf = cc.e.bodyBufs.Get().(*[]byte)
+		cc.gatherBuf = cc.e.bodyBufs[bodyPool(cc.q.ContentLen)].Get().(*[]byte)
 		cc.gathered = (*cc.gatherBuf)[:0]
 		if cc.q.Expect100 && cc.r.Buffered() == 0 && !cc.sent100 {
 			cc.w.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
@@ -77,7 +90,7 @@ func (cc *clientConn) gatherBlocking() error {
 // releaseGathered gives the body buffer back.
 func (cc *clientConn) releaseGathered() {
 	if cc.gatherBuf != nil {
-		cc.e.bodyBufs.Put(cc.gatherBuf)
+		cc.e.bodyBufs[bodyPool(int64(cap(*cc.gatherBuf)))].Put(cc.gatherBuf)
 		cc.gatherBuf, cc.gathered = nil, nil
 	}
 }

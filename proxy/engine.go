@@ -59,7 +59,7 @@ type Engine struct {
 	connPool  sync.Pool
 	bufPool   sync.Pool
 	upWriters sync.Pool
-	bodyBufs  sync.Pool // *[]byte of gatherLimit bytes: small request bodies read whole
+	bodyBufs  [2]sync.Pool // *[]byte of smallBody and gatherLimit bytes: request bodies read whole
 	pipes     sock.Pipes
 	reqIDs    requestIDs
 }
@@ -79,7 +79,8 @@ func NewEngine(m *Metrics, log *slog.Logger, loops int) *Engine {
 	e.connPool.New = func() any { return newClientConn(e) }
 	e.bufPool.New = func() any { b := make([]byte, copyBufSize); return &b }
 	e.upWriters.New = func() any { return bufio.NewWriterSize(nil, copyBufSize) }
-	e.bodyBufs.New = func() any { b := make([]byte, gatherLimit); return &b }
+	e.bodyBufs[0].New = func() any { b := make([]byte, smallBody); return &b }
+	e.bodyBufs[1].New = func() any { b := make([]byte, gatherLimit); return &b }
 	e.reqIDs.init()
 	r, err := newReactor(e, min(max(1, loops), maxLoops))
 	if err != nil {
