@@ -3,6 +3,15 @@
 // keys, then checks the route's required scopes. It is a plain library
 // with no transport: the plugins package adapts it to the request path.
 //
+// One request: the auth filter calls Decide on the event loop with the
+// request's credentials. A token verified before comes from the cache
+// (SHA-256 of the token, no allocation); a JWT whose key is loaded is
+// verified there and then; an API key is looked up. Only a JWT whose kid no
+// loaded key set has, or an opaque token not in the introspection cache,
+// makes Decide say "not done": the filter then calls Authenticate off the
+// loop, which may fetch the JWKS (at most once per 10 s per source) or ask
+// the introspection endpoint, and caches the verdict for the next request.
+//
 // An Authenticator is built per config snapshot by New and never changed
 // afterwards; state that should survive a reload (JWKS key sets, the
 // verified-token cache) is handed over by passing the previous
