@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"strconv"
@@ -97,7 +98,10 @@ func TestLoopServesSmallPOST(t *testing.T) {
 // waitingFilter decides requests for /wait and /deny only after waiting
 // for release: /deny is then refused 403; /panic panics while waiting.
 // Other requests are decided at once.
-type waitingFilter struct{ release chan struct{} }
+type waitingFilter struct {
+	release chan struct{}
+	entered chan struct{} // if not nil, told when a wait begins
+}
 
 func (f waitingFilter) Decide(x *plugins.Exchange) (*plugins.Reply, bool) {
 	p := string(x.Path)
@@ -105,6 +109,9 @@ func (f waitingFilter) Decide(x *plugins.Exchange) (*plugins.Reply, bool) {
 }
 
 func (f waitingFilter) Request(x *plugins.Exchange) *plugins.Reply {
+	if f.entered != nil {
+		f.entered <- struct{}{}
+	}
 	<-f.release
 	switch string(x.Path) {
 	case "/deny":
@@ -128,7 +135,7 @@ func TestWaitingFilterSuspendsTheExchange(t *testing.T) {
 	snap := *old
 	rt := *old.routes[0]
 	release := make(chan struct{})
-	rt.chain = plugins.Chain{waitingFilter{release}}
+	rt.chain = plugins.Chain{waitingFilter{release: release}}
 	snap.routes = []*routeRT{&rt}
 	e.Swap(&snap)
 	defer e.Swap(old)
@@ -206,5 +213,44 @@ func TestLoopDialFailureIsAnswered(t *testing.T) {
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
 	if got := statusOf(t, r); got != "502" {
 		t.Fatalf("refused dial: %s, want 502", got)
+	}
+}
+
+// An exchange suspended when shutdown begins is finished by a worker once
+// its wait ends (its loop has stopped), and Shutdown waits for it.
+func TestSuspendedExchangeFinishesAfterShutdown(t *testing.T) {
+	e, addr := newConfEngine(t, rawOrigin(t, "ok"), oneRoute)
+	old := e.Current()
+	snap := *old
+	rt := *old.routes[0]
+	release, entered := make(chan struct{}), make(chan struct{}, 1)
+	rt.chain = plugins.Chain{waitingFilter{release, entered}}
+	snap.routes = []*routeRT{&rt}
+	e.Swap(&snap)
+	defer e.Swap(old)
+	c, r := dialT(t, addr)
+	io.WriteString(c, "GET /wait HTTP/1.1\r\nHost: a\r\n\r\n")
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the filter's wait never began")
+	}
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		done <- e.Shutdown(ctx)
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("shutdown ended (%v) with an exchange suspended", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	if got := statusOf(t, r); got != "200" {
+		t.Fatalf("suspended request: %s", got)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
