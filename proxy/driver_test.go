@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -211,29 +210,8 @@ func pathOrigin(t *testing.T, slow *atomic.Int32) string {
 // statusOf reads one response and returns its status code.
 func statusOf(t *testing.T, r *bufio.Reader) string {
 	t.Helper()
-	line, err := r.ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for {
-		h, err := r.ReadString('\n')
-		if err != nil {
-			t.Fatal(err)
-		}
-		if h == "\r\n" {
-			break
-		}
-		if v, ok := strings.CutPrefix(strings.ToLower(h), "content-length: "); ok {
-			for _, d := range strings.TrimSpace(v) {
-				n = n*10 + int(d-'0')
-			}
-		}
-	}
-	if _, err := r.Discard(n); err != nil {
-		t.Fatal(err)
-	}
-	return line[9:12]
+	status, _ := readBody(t, r)
+	return status
 }
 
 // TestLoopUpstreamHeadTimeout: an upstream that never answers a request
@@ -364,20 +342,11 @@ func TestLoopShutdownFinishesWaitingRequest(t *testing.T) {
 	c, r := dialT(t, addr)
 	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
 	testkit.Eventually(t, "the request to wait on the loop", func() bool { return e.reactor.waitingCount() == 1 })
-	done := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		done <- e.Shutdown(ctx)
-	}()
+	done := startShutdown(e)
 	if _, err := idleR.ReadByte(); err != io.EOF {
 		t.Fatalf("idle connection: %v, want EOF", err)
 	}
-	select {
-	case err := <-done:
-		t.Fatalf("shutdown ended (%v) with a request in flight", err)
-	case <-time.After(100 * time.Millisecond):
-	}
+	stillShuttingDown(t, done, "a request")
 	close(release)
 	if got := statusOf(t, r); got != "200" {
 		t.Fatalf("in-flight request: %s", got)
@@ -405,13 +374,7 @@ func (boomFilter) Response(*plugins.Exchange) {}
 // that connection only; the loop goes on serving others.
 func TestLoopSurvivesPanic(t *testing.T) {
 	e, addr := newConfEngine(t, rawOrigin(t, "ok"), oneRoute)
-	old := e.Current()
-	snap := *old // a copy swapped in: the loop loads it after the swap
-	rt := *old.routes[0]
-	rt.chain = plugins.Chain{boomFilter{}}
-	snap.routes = []*routeRT{&rt}
-	e.Swap(&snap)
-	defer e.Swap(old) // Retire at cleanup is the original's
+	useChain(t, e, boomFilter{})
 	c, r := dialT(t, addr)
 	io.WriteString(c, "GET /boom HTTP/1.1\r\nHost: a\r\n\r\n")
 	if _, err := r.ReadByte(); err != io.EOF {
@@ -451,13 +414,7 @@ func (takeFilter) Response(*plugins.Exchange) {}
 func TestPanicEndsTheExchange(t *testing.T) {
 	e, addr := newConfEngine(t, rawOrigin(t, "ok"), oneRoute)
 	var ended atomic.Int32
-	old := e.Current()
-	snap := *old
-	rt := *old.routes[0]
-	rt.chain = plugins.Chain{takeFilter{&ended}, boomFilter{}}
-	snap.routes = []*routeRT{&rt}
-	e.Swap(&snap)
-	defer e.Swap(old)
+	useChain(t, e, takeFilter{&ended}, boomFilter{})
 	for i, req := range []string{
 		"GET /boom HTTP/1.1\r\nHost: a\r\n\r\n",
 		"POST /boom HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -174,17 +173,8 @@ func TestLoopShutdownFinishesAStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	testkit.Eventually(t, "the stream to wait on the loop", func() bool { return e.reactor.waitingCount() == 1 })
-	done := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		done <- e.Shutdown(ctx)
-	}()
-	select {
-	case err := <-done:
-		t.Fatalf("shutdown ended (%v) with a stream in flight", err)
-	case <-time.After(100 * time.Millisecond):
-	}
+	done := startShutdown(e)
+	stillShuttingDown(t, done, "a stream")
 	close(release)
 	rest, err := io.ReadAll(resp.Body)
 	if err != nil || string(first)+string(rest) != "firstlast" {

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"net"
 	"strconv"
@@ -40,7 +39,8 @@ func bodyOrigin(t *testing.T) string {
 	})
 }
 
-// readBody reads one response and returns its status and body.
+// readBody reads one response (Content-Length framed) and returns its
+// status and body.
 func readBody(t *testing.T, r *bufio.Reader) (string, string) {
 	t.Helper()
 	line, err := r.ReadString('\n')
@@ -57,7 +57,7 @@ func readBody(t *testing.T, r *bufio.Reader) (string, string) {
 		if h == "\r\n" {
 			break
 		}
-		if v, ok := strings.CutPrefix(h, "Content-Length: "); ok {
+		if v, ok := strings.CutPrefix(strings.ToLower(h), "content-length: "); ok {
 			cl, _ = strconv.Atoi(strings.TrimSpace(v))
 		}
 	}
@@ -131,14 +131,8 @@ func (waitingFilter) Response(*plugins.Exchange) {}
 // handed to a worker.
 func TestWaitingFilterSuspendsTheExchange(t *testing.T) {
 	e, addr := newConfEngine(t, rawOrigin(t, "ok"), oneRoute)
-	old := e.Current()
-	snap := *old
-	rt := *old.routes[0]
 	release := make(chan struct{})
-	rt.chain = plugins.Chain{waitingFilter{release: release}}
-	snap.routes = []*routeRT{&rt}
-	e.Swap(&snap)
-	defer e.Swap(old)
+	useChain(t, e, waitingFilter{release: release})
 
 	other, otherR := dialT(t, addr)
 	io.WriteString(other, "GET /fine HTTP/1.1\r\nHost: a\r\n\r\n") // pools an upstream connection
@@ -220,14 +214,8 @@ func TestLoopDialFailureIsAnswered(t *testing.T) {
 // its wait ends (its loop has stopped), and Shutdown waits for it.
 func TestSuspendedExchangeFinishesAfterShutdown(t *testing.T) {
 	e, addr := newConfEngine(t, rawOrigin(t, "ok"), oneRoute)
-	old := e.Current()
-	snap := *old
-	rt := *old.routes[0]
 	release, entered := make(chan struct{}), make(chan struct{}, 1)
-	rt.chain = plugins.Chain{waitingFilter{release, entered}}
-	snap.routes = []*routeRT{&rt}
-	e.Swap(&snap)
-	defer e.Swap(old)
+	useChain(t, e, waitingFilter{release, entered})
 	c, r := dialT(t, addr)
 	io.WriteString(c, "GET /wait HTTP/1.1\r\nHost: a\r\n\r\n")
 	select {
@@ -235,17 +223,8 @@ func TestSuspendedExchangeFinishesAfterShutdown(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the filter's wait never began")
 	}
-	done := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		done <- e.Shutdown(ctx)
-	}()
-	select {
-	case err := <-done:
-		t.Fatalf("shutdown ended (%v) with an exchange suspended", err)
-	case <-time.After(100 * time.Millisecond):
-	}
+	done := startShutdown(e)
+	stillShuttingDown(t, done, "an exchange suspended")
 	close(release)
 	if got := statusOf(t, r); got != "200" {
 		t.Fatalf("suspended request: %s", got)
