@@ -82,12 +82,7 @@ func (cc *clientConn) pump() loopAction {
 			if err == upstream.ErrWouldBlock {
 				return actAwaitUpstream
 			}
-			if cc.out.toEOF && err == io.EOF { // the upstream's close ends this body
-				cc.endOfBody()
-				cc.w.Flush()
-				return cc.endInline(cc.snap, cc.rt, cc.endStream(true), false)
-			}
-			return cc.endInline(cc.snap, cc.rt, cc.endStream(false), false) // closed or failed mid-body
+			return cc.endInline(cc.snap, cc.rt, cc.streamStopped(err), false)
 		}
 	}
 }
@@ -110,12 +105,7 @@ func (cc *clientConn) pumpBlocking() exchangeResult {
 		conn.SetReadDeadline(now.Add(idle))
 		before := conn.R.Buffered()
 		if _, err := conn.R.Peek(before + 1); err != nil && conn.R.Buffered() == before {
-			if cc.out.toEOF && err == io.EOF {
-				cc.endOfBody()
-				cc.w.Flush()
-				return cc.endStream(true)
-			}
-			return cc.endStream(false)
+			return cc.streamStopped(err)
 		}
 	}
 }
@@ -180,14 +170,27 @@ func (cc *clientConn) endOfBody() {
 	}
 }
 
+// streamStopped ends the relay when the upstream has no more to give
+// (err: EOF or a failure): the end of a body that ends with the upstream's
+// close, or a body cut short.
+func (cc *clientConn) streamStopped(err error) exchangeResult {
+	if cc.out.toEOF && err == io.EOF {
+		cc.endOfBody()
+		cc.w.Flush()
+		return cc.endStream(true)
+	}
+	return cc.endStream(false)
+}
+
 // endStream ends the relay: the upstream connection goes back to its pool
-// when the whole body was read (ok) and the upstream keeps it open; the
-// client's stays open when the body was whole and keep-alive applies.
+// when the whole body was read (ok) and the upstream keeps it open (not
+// after a body it ended by closing); the client's stays open when the body
+// was whole and keep-alive applies.
 func (cc *clientConn) endStream(ok bool) exchangeResult {
 	conn := cc.fs.conn
 	cc.fs.conn = nil
 	conn.Sock.SetNonblocking(false)
-	if ok && !cc.p.CloseAfter {
+	if ok && !cc.p.CloseAfter && !cc.out.toEOF {
 		conn.Release()
 	} else {
 		conn.Close()

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+
 	"tollgate/internal/testkit"
 )
 
@@ -30,8 +31,8 @@ func streamOrigin(t *testing.T, release chan struct{}) string {
 	big := strings.Repeat("0123456789", 6000)
 	return originFunc(t, func(c net.Conn, r *bufio.Reader) {
 		for {
-			line, err := r.ReadString('\n')
-			if err != nil || skipHead(r) != nil {
+			line, ok := readRequestT(r)
+			if !ok {
 				return
 			}
 			path := strings.Fields(line)[1]
@@ -113,10 +114,11 @@ func TestLoopRelaysBodiesAsTheyCome(t *testing.T) {
 	}
 }
 
-// A chunk reaches the client while the upstream holds the rest.
-func TestLoopForwardsEachChunkAtOnce(t *testing.T) {
-	release := make(chan struct{})
-	_, addr := newConfEngine(t, streamOrigin(t, release), streamConf)
+// holdStream asks the stream origin for /hold and returns once the first
+// chunk ("first") has reached the client, within 2 s, while the origin
+// holds the rest.
+func holdStream(t *testing.T, addr string) (net.Conn, *http.Response) {
+	t.Helper()
 	c, r := dialT(t, addr)
 	io.WriteString(c, "GET /hold HTTP/1.1\r\nHost: a\r\n\r\n")
 	resp, err := http.ReadResponse(r, nil)
@@ -128,6 +130,15 @@ func TestLoopForwardsEachChunkAtOnce(t *testing.T) {
 	if _, err := io.ReadFull(resp.Body, first); err != nil || string(first) != "first" {
 		t.Fatalf("first chunk while the origin holds the rest: %q %v", first, err)
 	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	return c, resp
+}
+
+// A chunk reaches the client while the upstream holds the rest.
+func TestLoopForwardsEachChunkAtOnce(t *testing.T) {
+	release := make(chan struct{})
+	_, addr := newConfEngine(t, streamOrigin(t, release), streamConf)
+	c, resp := holdStream(t, addr)
 	close(release)
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	rest, err := io.ReadAll(resp.Body)
@@ -162,23 +173,14 @@ func TestLoopCutsBrokenBodies(t *testing.T) {
 func TestLoopShutdownFinishesAStream(t *testing.T) {
 	release := make(chan struct{})
 	e, addr := newConfEngine(t, streamOrigin(t, release), strings.Replace(streamConf, "idle_timeout: 1s", "idle_timeout: 10s", 1))
-	c, r := dialT(t, addr)
-	io.WriteString(c, "GET /hold HTTP/1.1\r\nHost: a\r\n\r\n")
-	resp, err := http.ReadResponse(r, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	first := make([]byte, 5)
-	if _, err := io.ReadFull(resp.Body, first); err != nil {
-		t.Fatal(err)
-	}
+	_, resp := holdStream(t, addr)
 	testkit.Eventually(t, "the stream to wait on the loop", func() bool { return e.reactor.waitingCount() == 1 })
 	done := startShutdown(e)
 	stillShuttingDown(t, done, "a stream")
 	close(release)
 	rest, err := io.ReadAll(resp.Body)
-	if err != nil || string(first)+string(rest) != "firstlast" {
-		t.Fatalf("body %q%q: %v", first, rest, err)
+	if err != nil || string(rest) != "last" {
+		t.Fatalf("rest of the body %q: %v", rest, err)
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -192,11 +194,7 @@ func TestLoopClientGoneMidStream(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
 	e, addr := newConfEngine(t, streamOrigin(t, release), streamConf)
-	c, r := dialT(t, addr)
-	io.WriteString(c, "GET /hold HTTP/1.1\r\nHost: a\r\n\r\n")
-	if _, err := http.ReadResponse(r, nil); err != nil {
-		t.Fatal(err)
-	}
+	c, _ := holdStream(t, addr)
 	c.Close()
 	tgt := e.Current().routes[0].up.Targets()[0]
 	testkit.Eventually(t, "the stream's upstream connection to be let go", func() bool { return tgt.Active() == 0 })
@@ -213,8 +211,8 @@ func TestLoopClientGoneMidStream(t *testing.T) {
 func TestLoopBodylessAnswers(t *testing.T) {
 	origin := originFunc(t, func(c net.Conn, r *bufio.Reader) {
 		for {
-			line, err := r.ReadString('\n')
-			if err != nil || skipHead(r) != nil {
+			line, ok := readRequestT(r)
+			if !ok {
 				return
 			}
 			if strings.HasPrefix(line, "HEAD") {
@@ -251,7 +249,7 @@ func TestLoopBodylessAnswers(t *testing.T) {
 func TestLoopDropsInterimAnswers(t *testing.T) {
 	origin := originFunc(t, func(c net.Conn, r *bufio.Reader) {
 		for {
-			if _, err := r.ReadString('\n'); err != nil || skipHead(r) != nil {
+			if _, ok := readRequestT(r); !ok {
 				return
 			}
 			io.WriteString(c, "HTTP/1.1 100 Continue\r\n\r\n")
@@ -274,26 +272,32 @@ func TestLoopDropsInterimAnswers(t *testing.T) {
 // A body the upstream ends by closing is relayed on the loop as it comes:
 // in chunks to an HTTP/1.1 client (whose connection goes on), as it is to
 // an HTTP/1.0 client (whose connection then closes); a chunked body goes
-// to an HTTP/1.0 client decoded.
+// to an HTTP/1.0 client decoded. A connection whose body ended with its
+// close is never pooled.
 func TestLoopRelaysBodiesOfEveryFraming(t *testing.T) {
 	origin := originFunc(t, func(c net.Conn, r *bufio.Reader) {
-		line, err := r.ReadString('\n')
-		if err != nil || skipHead(r) != nil {
+		line, ok := readRequestT(r)
+		if !ok {
 			return
 		}
 		if strings.Contains(line, "/chunked") {
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n2\r\nef\r\n0\r\n\r\n")
 			return
 		}
-		io.WriteString(c, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil ")
+		io.WriteString(c, "HTTP/1.1 200 OK\r\n\r\nuntil ") // no length, no Connection: close
 		time.Sleep(30 * time.Millisecond)
 		io.WriteString(c, "the close")
 	})
 	e, addr := newConfEngine(t, origin, streamConf)
 	c, r := dialT(t, addr)
+	tgt := e.Current().routes[0].up.Targets()[0]
 	for i := range 2 { // HTTP/1.1: chunked, and the connection goes on
 		if got, err := getBody(t, c, r, "/eof"); err != nil || got != "until the close" {
 			t.Fatalf("HTTP/1.1 %d: %q %v", i, got, err)
+		}
+		testkit.Eventually(t, "the upstream connection to be let go", func() bool { return tgt.Active() == 0 })
+		if n := tgt.Idle(); n != 0 {
+			t.Fatalf("HTTP/1.1 %d: %d idle connections: one the upstream closed was pooled", i, n)
 		}
 	}
 	for _, tc := range []struct{ path, want string }{{"/eof", "until the close"}, {"/chunked", "abcdef"}} {
