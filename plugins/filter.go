@@ -163,7 +163,7 @@ type Chain []Filter
 // waiting. It returns the reply that stopped the chain (or nil) and at,
 // the index of the filter that stopped it or len(c) when all ran; pending
 // says that filter at must run its Request where it may wait, after which
-// the chain goes on with Decide(x, at+1) (see Resume).
+// the chain goes on with Decide(x, at+1) (see Wait and RunFrom).
 func (c Chain) Decide(x *Exchange, from int) (r *Reply, at int, pending bool) {
 	for i := from; i < len(c); i++ {
 		if w, ok := c[i].(Waiter); ok {

@@ -32,8 +32,8 @@ func reasonIndex(reason string) int {
 // Allocations per request: none for the decision; none with ietf headers
 // (the RateLimit value is formatted in the exchange's buffer,
 // RateLimit-Policy is cached per policy); with legacy headers none while
-// the remaining count is below 100. A
-// refusal uses a preformatted Reply for Retry-After up to 60 s.
+// the remaining count is below 100. A refusal uses a preformatted Reply
+// for Retry-After up to 60 s.
 type limitFilter struct {
 	l       *limiter.Limiter
 	headers string
@@ -62,8 +62,8 @@ func NewLimitFilter(l *limiter.Limiter, route *conf.Route, headers string, m Met
 }
 
 // Request decides the request, never waiting (the Redis store leases
-// tokens in batches in the background), queues the rate-limit headers and refuses
-// it with 429 when over quota or over concurrency.
+// tokens in batches in the background), queues the rate-limit headers
+// and refuses it with 429 when over quota or over concurrency.
 func (f *limitFilter) Request(x *Exchange) *Reply {
 	d := f.l.Allow(x.ClientID, x.ClientIP, x.Route, x.Upstream)
 	if !d.Metered() {

@@ -3,6 +3,7 @@ package proxy
 import (
 	"io"
 	"time"
+
 	"tollgate/proxy/sock"
 )
 
@@ -46,12 +47,8 @@ func (cc *clientConn) gatherBody() (done bool, err error) {
 	if cc.gatherBuf == nil {
 		cc.gatherBuf = cc.e.bodyBufs[bodyPool(cc.q.ContentLen)].Get().(*[]byte)
 		cc.gathered = (*cc.gatherBuf)[:0]
-		if cc.q.Expect100 && cc.r.Buffered() == 0 && !cc.sent100 {
-			cc.w.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
-			cc.sent100 = true
-			if err := cc.w.Flush(); err != nil {
-				return false, err
-			}
+		if err := cc.sendContinue(); err != nil {
+			return false, err
 		}
 	}
 	if k := min(cc.r.Buffered(), want-len(cc.gathered)); k > 0 {

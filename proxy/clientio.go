@@ -2,9 +2,8 @@ package proxy
 
 import (
 	"net"
-	"tollgate/proxy/sock"
 
-	"golang.org/x/sys/unix"
+	"tollgate/proxy/sock"
 )
 
 // clientIO is the client connection as the engine's buffered reader and
@@ -60,17 +59,12 @@ func (cio *clientIO) flushOverflow() error {
 // flushNow writes what loop-mode writes left behind without waiting; what
 // the socket does not take stays for later. Loop mode only.
 func (cio *clientIO) flushNow() error {
-	for len(cio.overflow) > 0 {
-		n, errno := sock.RawIO(unix.SYS_WRITE, cio.fd, cio.overflow)
-		if errno == unix.EAGAIN {
-			return nil
-		}
-		if errno != 0 {
-			return errno
-		}
-		cio.overflow = cio.overflow[:copy(cio.overflow, cio.overflow[n:])]
+	n, err := sock.WriteNow(cio.fd, cio.overflow)
+	cio.overflow = cio.overflow[:copy(cio.overflow, cio.overflow[n:])]
+	if err == sock.ErrWouldBlock {
+		return nil
 	}
-	return nil
+	return err
 }
 
 // Read implements cio.Reader.
@@ -96,16 +90,9 @@ func (cio *clientIO) Write(p []byte) (int, error) {
 		cio.overflow = append(cio.overflow, p...)
 		return len(p), nil
 	}
-	done := 0
-	for done < len(p) {
-		n, errno := sock.RawIO(unix.SYS_WRITE, cio.fd, p[done:])
-		if errno == unix.EAGAIN {
-			break
-		}
-		if errno != 0 {
-			return done, errno
-		}
-		done += n
+	done, err := sock.WriteNow(cio.fd, p)
+	if err != nil && err != sock.ErrWouldBlock {
+		return done, err
 	}
 	cio.overflow = append(cio.overflow, p[done:]...)
 	return len(p), nil

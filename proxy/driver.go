@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"time"
 
@@ -56,36 +55,26 @@ func (l *evLoop) serveClient(s *session, hup bool) {
 	l.drive(s, cc, cc.nextInline())
 }
 
-// serveBody goes on with a session whose client sent more of its head or
-// body.
-func (l *evLoop) serveBody(s *session) {
+// proceed takes back the exchange of s, which waited on the loop (for
+// its client, its upstream, or a wait off the loop), and drives it from
+// step.
+func (l *evLoop) proceed(s *session, step func(*clientConn) loopAction) {
 	cc := s.cc
 	s.cc = nil
 	defer l.recoverSession(s, cc)
+	l.drive(s, cc, step(cc))
+}
+
+// clientReadable goes on with an exchange whose client sent more of its
+// head or body.
+func (cc *clientConn) clientReadable() loopAction {
 	switch cc.stage {
 	case stageHead:
-		l.drive(s, cc, cc.nextInline())
+		return cc.nextInline()
 	case stageUpload:
-		l.drive(s, cc, cc.pumpUpload())
-	default:
-		l.drive(s, cc, cc.bodyArrived())
+		return cc.pumpUpload()
 	}
-}
-
-// serveWritable goes on with a session whose client socket drained.
-func (l *evLoop) serveWritable(s *session) {
-	cc := s.cc
-	s.cc = nil
-	defer l.recoverSession(s, cc)
-	l.drive(s, cc, cc.clientWritable())
-}
-
-// serveUpstream goes on with a session whose upstream answered (or closed).
-func (l *evLoop) serveUpstream(s *session) {
-	cc := s.cc
-	s.cc = nil
-	defer l.recoverSession(s, cc)
-	l.drive(s, cc, cc.upstreamReady())
+	return cc.bodyArrived()
 }
 
 // recoverSession keeps a panic while serving s (a filter's bug, say) from
@@ -120,29 +109,11 @@ func (l *evLoop) drive(s *session, cc *clientConn, st loopAction) {
 				continue
 			}
 			l.putConn(cc)
-		case actAwaitUpstream:
-			s.cc = cc
-			if !l.awaitUpstream(s, cc.fs.conn, cc.upstreamDue(l.now)) {
+		case actAwaitUpstream, actAwaitClient, actAwaitBody, actAwaitHead:
+			s.cc = cc // before the wait is visible: its expiry reads s.cc
+			if !l.await(s, cc, st) {
 				s.cc = nil
 				l.handOff(s, cc) // a worker waits instead, from cc.stage
-			}
-		case actAwaitHead:
-			s.cc = cc
-			if !l.awaitBody(s, cc.headSince.Add(e.snap.Load().Conf.Server.ReadHeaderTimeout)) {
-				s.cc = nil
-				l.handOff(s, cc)
-			}
-		case actAwaitBody:
-			s.cc = cc
-			if !l.awaitBody(s, cc.start.Add(cc.rt.conf.Timeout)) { // the route's timeout bounds the body
-				s.cc = nil
-				l.handOff(s, cc)
-			}
-		case actAwaitClient:
-			s.cc = cc
-			if !l.awaitClient(s, l.now.Add(cc.snap.Conf.Server.IdleTimeout)) {
-				s.cc = nil
-				l.handOff(s, cc)
 			}
 		case actSuspend:
 			l.suspend(s, cc)
@@ -154,6 +125,25 @@ func (l *evLoop) drive(s *session, cc *clientConn, st loopAction) {
 		}
 		return
 	}
+}
+
+// await puts the exchange's wait (act) in the loop's epoll set and
+// timing wheel: for the upstream until the head's deadline (or
+// idle_timeout of a body's silence), for the client's socket to drain
+// until idle_timeout, for the rest of a head until read_header_timeout,
+// for the rest of a body until the route's timeout. false: the wait could
+// not be set up.
+func (l *evLoop) await(s *session, cc *clientConn, act loopAction) bool {
+	server := &cc.e.snap.Load().Conf.Server
+	switch act {
+	case actAwaitUpstream:
+		return l.awaitUpstream(s, cc.fs.conn, cc.upstreamDue(l.now))
+	case actAwaitClient:
+		return l.awaitClient(s, l.now.Add(server.IdleTimeout))
+	case actAwaitHead:
+		return l.awaitBody(s, cc.headSince.Add(server.ReadHeaderTimeout))
+	}
+	return l.awaitBody(s, cc.start.Add(cc.rt.conf.Timeout))
 }
 
 func (l *evLoop) putConn(cc *clientConn) {
@@ -273,20 +263,13 @@ func (cc *clientConn) forwardInline(snap *Snapshot, rt *routeRT) loopAction {
 // pooled connection, or suspends the exchange while one is dialled or
 // waited for.
 func (cc *clientConn) tryInline(snap *Snapshot, rt *routeRT) loopAction {
-	fs := &cc.fs
-	if fs.try >= fs.attempts {
-		return cc.giveUpInline()
-	}
-	t, tr, err := cc.picker.next(rt.up, fs.key)
-	if err != nil {
-		if fs.try == 0 {
+	if ok, err := cc.pickNext(rt); !ok {
+		if err != nil {
 			return cc.endInline(snap, rt, cc.replyNoTarget(snap, rt, err), false)
 		}
-		return cc.giveUpInline() // the last try's failure says more than "no target"
+		return cc.giveUpInline()
 	}
-	fs.try++
-	fs.t, fs.tr = t, tr
-	conn, ok := t.AcquireIdle(cc.s.loop.bit, !cc.replaySafe())
+	conn, ok := cc.fs.t.AcquireIdle(cc.s.loop.bit, !cc.replaySafe())
 	if !ok {
 		cc.stage = stageAcquire // a dial or a pool wait: off the loop
 		return actSuspend
@@ -299,12 +282,13 @@ func (cc *clientConn) tryInline(snap *Snapshot, rt *routeRT) loopAction {
 // anything else is reported to the target's breaker and judged.
 func (cc *clientConn) settleInline() loopAction {
 	fs := &cc.fs
+	race := cc.keepAliveRace(fs.conn, fs.f) // before Close: a closed Conn is not ours to read
 	fs.conn.Close()
-	if cc.keepAliveRace(fs.conn, fs.f) {
-		fs.conn, cc.stage = nil, stageAcquireFresh
+	fs.conn = nil
+	if race {
+		cc.stage = stageAcquireFresh
 		return actSuspend
 	}
-	fs.conn = nil
 	fs.tr.Done(outcomeOf(fs.f, 0))
 	return cc.judgeInline()
 }
@@ -345,7 +329,7 @@ func (cc *clientConn) sendInline(rt *routeRT, conn *upstream.Conn) loopAction {
 	fs := &cc.fs
 	fs.conn = conn
 	fs.werr = cc.sendRequest(rt, conn, fs.deadline)
-	fs.rh = cc.headDue(rt, time.Now())
+	fs.rh = cc.headDue(rt, time.Now()) // for a worker that takes over
 	if errors.Is(fs.werr, upstream.ErrWouldBlock) {
 		// The upstream is not reading: a worker sends the request again on
 		// another connection (this one carries a partial head; the
@@ -365,9 +349,7 @@ func (cc *clientConn) sendInline(rt *routeRT, conn *upstream.Conn) loopAction {
 	if fs.werr != nil || conn.Sock.FD() < 0 {
 		return cc.handoff(stageAwait)
 	}
-	conn.Sock.SetNonblocking(true)
-	cc.stage, cc.nothingRead = stageAwait, true
-	return actAwaitUpstream
+	return cc.awaitHeadInline()
 }
 
 // upstreamDue is when the upstream's wait ends: the response head's
@@ -407,26 +389,21 @@ func (cc *clientConn) upstreamReady() loopAction {
 			continue
 		case err == upstream.ErrWouldBlock:
 			return actAwaitUpstream // nothing more yet: wait on, until the head's deadline
-		case before == 0 && cc.nothingRead:
-			fs.f = failReset // closed or reset before answering
-			if fs.werr != nil && isTimeout(fs.werr) {
-				fs.f = failTimeout
-			}
-			return cc.settleInline()
 		}
-		cc.nothingRead = false
-		fs.f = failReset // closed in the middle of a head
+		// Closed or reset: before answering (the keep-alive race, if nothing
+		// was read), or in the middle of a head.
+		cc.nothingRead = cc.nothingRead && before == 0
+		fs.f = failReset
 		return cc.settleInline()
 	}
 	fs.conn, fs.f = cc.settleTry(cc.rt, conn, failNone)
 	return cc.judgeInline()
 }
 
-// headIn reports that r holds a whole response head (or one that is
-// refused at once, with a bare LF).
+// headIn reports that r holds a whole response head (see wholeHead).
 func headIn(r *bufio.Reader) bool {
 	b, _ := r.Peek(r.Buffered())
-	return bytes.Contains(b, crlfcrlf) || hasBareLF(b)
+	return wholeHead(b)
 }
 
 // endInline ends a request answered on the loop.
@@ -493,8 +470,8 @@ func (cc *clientConn) resume() bool {
 		keep := cc.chainAnswered(snap, rt)
 		cc.s.state.Store(stateIdle)
 		return keep
-	case stageSend:
-		res = cc.forwardLoop(snap, rt, stageSend)
+	case stageAcquire, stageSend, stageAwait, stageSettle, stageJudge:
+		res = cc.forwardLoop(snap, rt, cc.stage)
 	case stageRelay:
 		res = cc.pumpBlocking()
 	case stageRelayConn:
@@ -504,8 +481,7 @@ func (cc *clientConn) resume() bool {
 	case stageUpload:
 		fs := &cc.fs
 		if fs.f, fs.werr = cc.uploadBlocking(); fs.f != failNone {
-			fs.conn, fs.f = cc.settleTry(rt, fs.conn, fs.f)
-			res = cc.forwardLoop(snap, rt, stageJudge)
+			res = cc.forwardLoop(snap, rt, stageSettle) // the client failed mid-body
 			break
 		}
 		fs.rh = cc.headDue(rt, time.Now())
@@ -518,14 +494,6 @@ func (cc *clientConn) resume() bool {
 		keep := cc.serveRoute(snap, rt)
 		cc.s.state.Store(stateIdle)
 		return keep
-	case stageAcquire:
-		res = cc.forwardLoop(snap, rt, stageAcquire)
-	case stageAwait:
-		res = cc.forwardLoop(snap, rt, stageAwait)
-	case stageSettle:
-		res = cc.forwardLoop(snap, rt, stageSettle)
-	case stageJudge:
-		res = cc.forwardLoop(snap, rt, stageJudge)
 	}
 	keep := cc.endRoute(snap, rt, res, false)
 	cc.s.state.Store(stateIdle)

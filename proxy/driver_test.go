@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
 	"tollgate/plugins"
 
 	"tollgate/conf"

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
 	"tollgate/proxy/sock"
 
 	"golang.org/x/sys/unix"
@@ -500,8 +501,12 @@ func (cc *clientConn) headBuffered() bool {
 			break
 		}
 	}
-	return bytes.Contains(b, crlfcrlf) || hasBareLF(b)
+	return wholeHead(b)
 }
+
+// wholeHead reports that b holds a whole head, or one that is refused as
+// soon as it is read (a bare LF): either way, reading it cannot wait.
+func wholeHead(b []byte) bool { return bytes.Contains(b, crlfcrlf) || hasBareLF(b) }
 
 var crlfcrlf = []byte("\r\n\r\n")
 

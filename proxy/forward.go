@@ -71,19 +71,13 @@ func (cc *clientConn) forwardLoop(snap *Snapshot, rt *routeRT, stage stage) exch
 	for {
 		switch stage {
 		case stagePick:
-			if fs.try >= fs.attempts {
-				return cc.giveUp(snap, rt)
-			}
-			t, tr, err := cc.picker.next(rt.up, fs.key)
-			if err != nil {
-				if fs.try == 0 {
+			if ok, err := cc.pickNext(rt); !ok {
+				if err != nil {
 					return cc.replyNoTarget(snap, rt, err)
 				}
-				return cc.giveUp(snap, rt) // the last try's failure says more than "no target"
+				return cc.giveUp(snap, rt)
 			}
-			fs.try++
-			fs.t, fs.tr = t, tr
-			fs.conn, fs.f = cc.tryTarget(rt, t, tr, fs.deadline)
+			fs.conn, fs.f = cc.tryTarget(rt, fs.t, fs.tr, fs.deadline)
 		case stageAcquire:
 			fs.conn, fs.f = cc.tryTarget(rt, fs.t, fs.tr, fs.deadline)
 		case stageSend:
@@ -99,6 +93,27 @@ func (cc *clientConn) forwardLoop(snap *Snapshot, rt *routeRT, stage stage) exch
 			return res
 		}
 	}
+}
+
+// pickNext picks the next try's target and begins the try on its breaker
+// (fs.t, fs.tr). false means no try follows: err is why the first try
+// found no target; nil after earlier tries, whose failure says more than
+// "no target".
+func (cc *clientConn) pickNext(rt *routeRT) (bool, error) {
+	fs := &cc.fs
+	if fs.try >= fs.attempts {
+		return false, nil
+	}
+	t, tr, err := cc.picker.next(rt.up, fs.key)
+	if err != nil {
+		if fs.try == 0 {
+			return false, err
+		}
+		return false, nil
+	}
+	fs.try++
+	fs.t, fs.tr = t, tr
+	return true, nil
 }
 
 // verdict is what follows a settled try.
@@ -224,7 +239,7 @@ func idempotent(m []byte) bool {
 // tryTarget sends the request to t and reads the response head, then
 // settles the try (see settleTry).
 func (cc *clientConn) tryTarget(rt *routeRT, t *upstream.Target, tr upstream.Try, deadline time.Time) (*upstream.Conn, failure) {
-	conn, f := cc.acquire(t, tr, deadline)
+	conn, f := cc.acquire(t, tr, deadline, false)
 	if f != failNone {
 		return nil, f
 	}
@@ -232,13 +247,17 @@ func (cc *clientConn) tryTarget(rt *routeRT, t *upstream.Target, tr upstream.Try
 }
 
 // acquire gets a connection to t, dialling or waiting for the pool if it
-// must; a failure is reported to the try.
-func (cc *clientConn) acquire(t *upstream.Target, tr upstream.Try, deadline time.Time) (*upstream.Conn, failure) {
+// must (fresh: always dialling, for the keep-alive race); a failure is
+// reported to the try.
+func (cc *clientConn) acquire(t *upstream.Target, tr upstream.Try, deadline time.Time, fresh bool) (*upstream.Conn, failure) {
 	var conn *upstream.Conn
 	var err error
-	if cc.replaySafe() {
+	switch {
+	case fresh:
+		conn, err = t.AcquireFresh(deadline)
+	case cc.replaySafe():
 		conn, err = t.Acquire(deadline)
-	} else {
+	default:
 		conn, err = t.AcquireVerified(deadline) // no second chance on a closed connection
 	}
 	if err != nil {
@@ -271,10 +290,7 @@ func (cc *clientConn) settleTry(rt *routeRT, conn *upstream.Conn, f failure) (*u
 	t, tr := fs.t, fs.tr
 	if cc.keepAliveRace(conn, f) {
 		conn.Close()
-		var err error
-		if conn, err = t.AcquireFresh(fs.deadline); err != nil {
-			f = classifyUpstream(err)
-			tr.Done(outcomeOf(f, 0))
+		if conn, f = cc.acquire(t, tr, fs.deadline, true); f != failNone {
 			return nil, f
 		}
 		f = cc.roundTrip(rt, conn, fs.deadline)

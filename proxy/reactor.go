@@ -62,7 +62,7 @@ type evLoop struct {
 	byFD    map[int]*session // client fds while registered, upstream fds while awaited
 	wheel   timingWheel
 	stopped bool
-	posted  []*session // suspended exchanges whose filter answered (post)
+	posted  []*session // suspended exchanges whose wait ended (post)
 	drained []*session // the loop's spare for posted
 }
 
@@ -354,8 +354,8 @@ func (l *evLoop) run() {
 	}
 }
 
-// post queues s, whose suspended exchange has its filter's answer, for
-// its loop and wakes the loop. It returns false when the loop has
+// post queues s, whose suspended exchange's wait ended, for its loop and
+// wakes the loop. It returns false when the loop has
 // stopped: the caller finishes the exchange elsewhere.
 func (l *evLoop) post(s *session) bool {
 	l.mu.Lock()
@@ -379,7 +379,7 @@ func (l *evLoop) resumePosted() {
 	l.mu.Unlock()
 	for i, s := range todo {
 		todo[i] = nil
-		l.resumeSuspended(s)
+		l.proceed(s, (*clientConn).afterWait)
 	}
 	l.mu.Lock()
 	l.drained = todo[:0]
@@ -408,7 +408,7 @@ func (l *evLoop) event(fd int, ev uint32) {
 		l.wheel.remove(s)
 		s.mode = modeBusy
 		l.mu.Unlock()
-		l.serveBody(s)
+		l.proceed(s, (*clientConn).clientReadable)
 	case fd == s.fd && s.mode == modeAwaitClient:
 		l.wheel.remove(s)
 		s.mode = modeBusy
@@ -416,14 +416,14 @@ func (l *evLoop) event(fd int, ev uint32) {
 			s.inPending = true // a next request, or the end: looked at before it parks
 		}
 		l.mu.Unlock()
-		l.serveWritable(s)
+		l.proceed(s, (*clientConn).clientWritable)
 	case fd == s.fd:
 		s.inPending = true // busy: looked at before it parks
 		l.mu.Unlock()
 	case s.mode == modeAwaitUp && fd == s.upFD:
 		l.unqueueLocked(s)
 		l.mu.Unlock()
-		l.serveUpstream(s)
+		l.proceed(s, (*clientConn).upstreamReady)
 	default:
 		l.mu.Unlock()
 	}
@@ -440,7 +440,7 @@ func (l *evLoop) upstreamEvent(fd int) bool {
 	}
 	l.unqueueLocked(s)
 	l.mu.Unlock()
-	l.serveUpstream(s)
+	l.proceed(s, (*clientConn).upstreamReady)
 	return true
 }
 

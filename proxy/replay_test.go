@@ -110,15 +110,21 @@ routes: [{name: all, match: {path_prefix: /}, upstream: app}]
 // readRequestT reads one request (head and Content-Length body) as a test
 // origin, returning its request line; false when the connection ended.
 func readRequestT(r *bufio.Reader) (string, bool) {
+	line, _, ok := readRequestBody(r)
+	return line, ok
+}
+
+// readRequestBody is readRequestT that also returns the body.
+func readRequestBody(r *bufio.Reader) (line string, body []byte, ok bool) {
 	line, err := r.ReadString('\n')
 	if err != nil {
-		return "", false
+		return "", nil, false
 	}
 	cl := 0
 	for {
 		h, err := r.ReadString('\n')
 		if err != nil {
-			return "", false
+			return "", nil, false
 		}
 		if h == "\r\n" {
 			break
@@ -127,6 +133,7 @@ func readRequestT(r *bufio.Reader) (string, bool) {
 			cl, _ = strconv.Atoi(strings.TrimSpace(v))
 		}
 	}
-	_, err = io.CopyN(io.Discard, r, int64(cl))
-	return line, err == nil
+	body = make([]byte, cl)
+	_, err = io.ReadFull(r, body)
+	return line, body, err == nil
 }

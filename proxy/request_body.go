@@ -23,10 +23,8 @@ func (cc *clientConn) sendRequest(rt *routeRT, conn *upstream.Conn, deadline tim
 		cc.body = bodyInHead
 		return cc.writeHead(conn)
 	}
-	if q.HasBody() && q.Expect100 && !cc.sent100 && cc.r.Buffered() == 0 {
-		cc.w.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
-		cc.sent100 = true
-		if err := cc.w.Flush(); err != nil {
+	if q.HasBody() {
+		if err := cc.sendContinue(); err != nil {
 			return &clientError{failClientGone, err}
 		}
 	}
@@ -49,6 +47,17 @@ func (cc *clientConn) sendRequest(rt *routeRT, conn *upstream.Conn, deadline tim
 		return cc.sendChunkedBody(conn)
 	}
 	return cc.sendSizedBody(conn)
+}
+
+// sendContinue answers Expect: 100-continue, once, when the client has
+// sent none of its body yet (it waits for the answer before sending).
+func (cc *clientConn) sendContinue() error {
+	if !cc.q.Expect100 || cc.sent100 || cc.r.Buffered() > 0 {
+		return nil
+	}
+	cc.sent100 = true
+	cc.w.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+	return cc.w.Flush()
 }
 
 // writeHead writes cc.scratch (a head, with the whole body if any): on

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"time"
+
 	"tollgate/proxy/http1"
 )
 

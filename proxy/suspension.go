@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"tollgate/plugins"
+	"tollgate/upstream"
 )
 
 // Suspending an exchange.
@@ -32,43 +33,30 @@ func (l *evLoop) suspend(s *session, cc *clientConn) {
 
 // wait does what the exchange's stage waits for, off the loop, and moves
 // the exchange to the stage that follows. A panic is logged and answered
-// 500 (a filter's) or closes the connection.
+// 500.
 func (l *evLoop) wait(s *session, cc *clientConn) {
 	defer func() {
 		if v := recover(); v != nil {
 			l.r.e.log.Error("panic while an exchange waited", "panic", v, "peer", s.peer.String())
-			cc.stage, cc.waitReply = stageFilterWait, panicReply
+			if cc.stage == stageFilterWait {
+				cc.waitReply = panicReply
+				return
+			}
+			cc.fs.tr.Done(upstream.Outcome{}) // the target is not to blame
+			cc.fs.conn, cc.fs.f, cc.stage = nil, failInternal, stageJudge
 		}
 	}()
 	switch cc.stage {
 	case stageFilterWait:
 		cc.waitReply = cc.rt.chain.Wait(&cc.x, cc.waitAt)
-	case stageAcquire:
+	case stageAcquire, stageAcquireFresh:
 		fs := &cc.fs
-		if fs.conn, fs.f = cc.acquire(fs.t, fs.tr, fs.deadline); fs.f != failNone {
+		if fs.conn, fs.f = cc.acquire(fs.t, fs.tr, fs.deadline, cc.stage == stageAcquireFresh); fs.f != failNone {
 			cc.stage = stageJudge
 			return
 		}
 		cc.stage = stageSend
-	case stageAcquireFresh:
-		fs := &cc.fs
-		conn, err := fs.t.AcquireFresh(fs.deadline)
-		if err != nil {
-			fs.f = classifyUpstream(err)
-			fs.tr.Done(outcomeOf(fs.f, 0))
-			cc.stage = stageJudge
-			return
-		}
-		fs.conn, cc.stage = conn, stageSend
 	}
-}
-
-// resumeSuspended goes on, on the loop, with an exchange whose wait ended.
-func (l *evLoop) resumeSuspended(s *session) {
-	cc := s.cc
-	s.cc = nil
-	defer l.recoverSession(s, cc)
-	l.drive(s, cc, cc.afterWait())
 }
 
 // afterWait goes on from the stage the wait left the exchange in.

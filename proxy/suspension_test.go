@@ -17,21 +17,8 @@ import (
 func bodyOrigin(t *testing.T) string {
 	return originFunc(t, func(c net.Conn, r *bufio.Reader) {
 		for {
-			cl := -1
-			for {
-				h, err := r.ReadString('\n')
-				if err != nil {
-					return
-				}
-				if h == "\r\n" {
-					break
-				}
-				if v, ok := strings.CutPrefix(h, "Content-Length: "); ok {
-					cl, _ = strconv.Atoi(strings.TrimSpace(v))
-				}
-			}
-			body := make([]byte, max(cl, 0))
-			if _, err := io.ReadFull(r, body); err != nil {
+			_, body, ok := readRequestBody(r)
+			if !ok {
 				return
 			}
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"+string(body))

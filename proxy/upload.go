@@ -3,6 +3,7 @@ package proxy
 import (
 	"time"
 
+	"tollgate/proxy/http1"
 	"tollgate/proxy/sock"
 	"tollgate/upstream"
 )
@@ -102,7 +103,7 @@ func (cc *clientConn) uploadStep() (failure, error) {
 		if max > 0 && cc.inTotal+cc.in.Left() > max {
 			return failBodyTooLarge, nil
 		}
-		cc.scratch = appendChunk(cc.scratch, data)
+		cc.scratch = http1.AppendChunk(cc.scratch, data)
 	}
 	cc.r.Discard(used)
 	if cc.in.Done() && !cc.inEnded {
@@ -128,24 +129,6 @@ func (cc *clientConn) writeUp(conn *upstream.Conn, p []byte) (int, error) {
 	return conn.Write(p)
 }
 
-// appendChunk frames data as one chunk (nothing for no data).
-func appendChunk(dst, data []byte) []byte {
-	if len(data) == 0 {
-		return dst
-	}
-	const hex = "0123456789abcdef"
-	var size [16]byte
-	i := len(size)
-	for n := len(data); n > 0 || i == len(size); n >>= 4 {
-		i--
-		size[i] = hex[n&15]
-	}
-	dst = append(dst, size[i:]...)
-	dst = append(dst, "\r\n"...)
-	dst = append(dst, data...)
-	return append(dst, "\r\n"...)
-}
-
 // uploadFailed ends a try whose client failed mid-body (a bad chunk, too
 // large, gone): the upstream connection is dropped and the client is
 // answered (400, 413) or, if gone, let go.
@@ -155,7 +138,7 @@ func (cc *clientConn) uploadFailed(f failure) loopAction {
 }
 
 // awaitHeadInline waits on the loop for the response head of a request
-// that is out.
+// that is out (or whose sending failed: fs.werr).
 func (cc *clientConn) awaitHeadInline() loopAction {
 	fs := &cc.fs
 	fs.rh = cc.headDue(cc.rt, time.Now())

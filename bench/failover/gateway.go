@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"net/http"
@@ -9,9 +8,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"tollgate/internal/testkit"
 )
 
 // gateway is a running tollgate process.
@@ -20,27 +20,7 @@ type gateway struct {
 	addr  string
 	admin string
 	dir   string
-	logs  *syncBuffer
-}
-
-// syncBuffer collects the child's output; safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-// Write appends p under the lock.
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// String returns what was written so far.
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs  *testkit.LogBuffer // the child's output
 }
 
 // gatewayBinary returns bin, or builds ./cmd/tollgate into a temporary
@@ -98,7 +78,7 @@ func startGateway(bin, cfg string) (*gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("temp dir: %w", err)
 	}
-	g := &gateway{addr: freeAddr(), admin: freeAddr(), dir: dir, logs: &syncBuffer{}}
+	g := &gateway{addr: freeAddr(), admin: freeAddr(), dir: dir, logs: &testkit.LogBuffer{}}
 	cfg = strings.ReplaceAll(strings.ReplaceAll(cfg, "LISTEN", g.addr), "ADMIN", g.admin)
 	path := filepath.Join(dir, "tollgate.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {

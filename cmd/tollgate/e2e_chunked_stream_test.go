@@ -82,18 +82,7 @@ func TestChunkedUploadStreamsEachChunk(t *testing.T) {
 	})
 	g := startGateway(t, basicConfig(o.addr, ""))
 
-	c, err := net.Dial("tcp", g.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(15 * time.Second))
-	send := func(s string) {
-		t.Helper()
-		if _, err := io.WriteString(c, s); err != nil {
-			t.Fatal(err)
-		}
-	}
+	c, send := rawClient(t, g.addr, 15*time.Second)
 	send("POST /stream HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
 	p.waitFor(t, "hello", streamWait, "first chunk, client paused")
 	send("6\r\n world\r\n")
@@ -114,6 +103,25 @@ func TestChunkedUploadStreamsEachChunk(t *testing.T) {
 	p.waitFor(t, want, streamWait, "whole body")
 	if n := o.requests.Load(); n != 1 {
 		t.Fatalf("origin saw %d requests", n)
+	}
+}
+
+// rawClient dials addr for a test that writes its request by hand; send
+// writes to it. Reads and writes give up after d; the connection closes
+// at the test's end.
+func rawClient(t *testing.T, addr string, d time.Duration) (net.Conn, func(string)) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(d))
+	return c, func(s string) {
+		t.Helper()
+		if _, err := io.WriteString(c, s); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -184,18 +192,7 @@ func TestChunkedUploadStreamsPartialChunk(t *testing.T) {
 	})
 	g := startGateway(t, basicConfig(addr, ""))
 
-	c, err := net.Dial("tcp", g.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(15 * time.Second))
-	send := func(s string) {
-		t.Helper()
-		if _, err := io.WriteString(c, s); err != nil {
-			t.Fatal(err)
-		}
-	}
+	c, send := rawClient(t, g.addr, 15*time.Second)
 	send("POST /partial HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n")
 	select {
 	case head := <-heads:
@@ -230,14 +227,9 @@ func TestChunkedUploadStreamsPartialChunk(t *testing.T) {
 func TestChunkedUploadOverLimitRefusedAtChunkSize(t *testing.T) {
 	o := startOrigin(t, echoHandler)
 	g := startGateway(t, strings.Replace(basicConfig(o.addr, ""), "read_header_timeout: 2s", "read_header_timeout: 2s\n  max_body_bytes: 1000", 1))
-	c, err := net.Dial("tcp", g.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(streamWait))
+	c, send := rawClient(t, g.addr, streamWait)
 	// 4 bytes of a 2000-byte chunk, then the client waits for the answer.
-	io.WriteString(c, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n7d0\r\nyyyy")
+	send("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n7d0\r\nyyyy")
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
 		t.Fatalf("no answer within %v: %v", streamWait, err)

@@ -220,12 +220,26 @@ func WriteChunk(w *bufio.Writer, p []byte) error {
 	if len(p) == 0 {
 		return nil
 	}
-	var tmp [16]byte
-	w.Write(strconv.AppendInt(tmp[:0], int64(len(p)), 16))
-	w.WriteString("\r\n")
+	var tmp [18]byte
+	w.Write(appendChunkSize(tmp[:0], len(p)))
 	w.Write(p)
 	_, err := w.WriteString("\r\n")
 	return err
+}
+
+// AppendChunk appends p framed as one chunk to dst (nothing for an empty
+// p, which would be the last chunk).
+func AppendChunk(dst, p []byte) []byte {
+	if len(p) == 0 {
+		return dst
+	}
+	dst = append(appendChunkSize(dst, len(p)), p...)
+	return append(dst, "\r\n"...)
+}
+
+// appendChunkSize appends a chunk-size line for n bytes.
+func appendChunkSize(dst []byte, n int) []byte {
+	return append(strconv.AppendInt(dst, int64(n), 16), "\r\n"...)
 }
 
 // CopyChunked decodes a chunked body from src and re-frames it as chunks on

@@ -2,6 +2,8 @@ package http1
 
 import (
 	"bufio"
+	"bytes"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -51,6 +53,29 @@ func TestAppendFraming(t *testing.T) {
 		}
 		if got := string(q.AppendFraming(AppendField(nil, "A", "b"))); got != "A: b\r\n"+c.want {
 			t.Errorf("%q: %q, want %q", c.raw, got, "A: b\r\n"+c.want)
+		}
+	}
+}
+
+// WriteChunk and AppendChunk frame the same bytes the same way, and both
+// leave an empty piece out (it would read as the last chunk).
+func TestChunkFraming(t *testing.T) {
+	for _, p := range []string{"", "a", "hello", strings.Repeat("x", 0x1f3)} {
+		var b bytes.Buffer
+		w := bufio.NewWriter(&b)
+		if err := WriteChunk(w, []byte(p)); err != nil {
+			t.Fatal(err)
+		}
+		w.Flush()
+		want := ""
+		if p != "" {
+			want = strconv.FormatInt(int64(len(p)), 16) + "\r\n" + p + "\r\n"
+		}
+		if b.String() != want {
+			t.Errorf("WriteChunk(%d bytes) = %q, want %q", len(p), b.String(), want)
+		}
+		if got := string(AppendChunk([]byte("pre"), []byte(p))); got != "pre"+want {
+			t.Errorf("AppendChunk(%d bytes) = %q, want %q", len(p), got, "pre"+want)
 		}
 	}
 }
