@@ -329,7 +329,7 @@ func (cc *clientConn) sendInline(rt *routeRT, conn *upstream.Conn) loopAction {
 	fs := &cc.fs
 	fs.conn = conn
 	fs.werr = cc.sendRequest(rt, conn, fs.deadline)
-	fs.rh = cc.headDue(rt, time.Now()) // for a worker that takes over
+	fs.rh = cc.headDue(rt, time.Now())
 	if errors.Is(fs.werr, upstream.ErrWouldBlock) {
 		// The upstream is not reading: a worker sends the request again on
 		// another connection (this one carries a partial head; the

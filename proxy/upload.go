@@ -47,7 +47,7 @@ func (cc *clientConn) pumpUpload() loopAction {
 		case err == sock.ErrWouldBlock:
 			return cc.handoff(stageUpload) // the upstream takes no more: a worker writes blocking
 		case err != nil || cc.uploaded():
-			cc.fs.werr = err
+			cc.fs.werr, cc.fs.rh = err, cc.headDue(cc.rt, time.Now()) // response_header counts from here
 			return cc.awaitHeadInline()
 		}
 		before := cc.r.Buffered()
@@ -137,11 +137,10 @@ func (cc *clientConn) uploadFailed(f failure) loopAction {
 	return cc.settleInline()
 }
 
-// awaitHeadInline waits on the loop for the response head of a request
-// that is out (or whose sending failed: fs.werr).
+// awaitHeadInline waits on the loop, until fs.rh, for the response head
+// of a request that is out (or whose sending failed: fs.werr).
 func (cc *clientConn) awaitHeadInline() loopAction {
 	fs := &cc.fs
-	fs.rh = cc.headDue(cc.rt, time.Now())
 	fs.conn.Sock.SetNonblocking(true)
 	cc.stage, cc.nothingRead = stageAwait, true
 	return actAwaitUpstream

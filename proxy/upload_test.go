@@ -5,16 +5,24 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"tollgate/internal/testkit"
 	"tollgate/proxy/http1"
 )
 
 // chunkOrigin reads each request's chunked body with http1's reader and
-// answers it back; every piece it decodes is sent on pieces as it comes.
-func chunkOrigin(t *testing.T, pieces chan<- string) string {
+// answers it back; every piece it decodes is sent on pieces as it comes,
+// and what it receives is counted in st.
+func chunkOrigin(t *testing.T, pieces chan<- string, st *originStats) string {
 	return originFunc(t, func(c net.Conn, r *bufio.Reader) {
+		st.conns.Add(1)
+		defer st.ended.Add(1)
+		if _, err := r.Peek(1); err == nil {
+			st.fed.Add(1)
+		}
 		for {
 			if _, err := r.ReadString('\n'); err != nil || skipHead(r) != nil {
 				return
@@ -44,12 +52,16 @@ func chunkOrigin(t *testing.T, pieces chan<- string) string {
 	})
 }
 
+// originStats counts a test origin's connections: accepted, ended, and
+// those that received any byte.
+type originStats struct{ conns, ended, fed atomic.Int32 }
+
 // A chunked upload streams on the loop: a chunk followed by a pause
 // reaches the upstream while the client holds the rest, the answer comes
 // back on the loop, and nothing goes to a worker.
 func TestLoopStreamsAChunkedUpload(t *testing.T) {
 	pieces := make(chan string, 16)
-	e, addr := newConfEngine(t, chunkOrigin(t, pieces), oneRoute)
+	e, addr := newConfEngine(t, chunkOrigin(t, pieces, new(originStats)), oneRoute)
 	c, r := dialT(t, addr)
 	io.WriteString(c, "POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
 	select {
@@ -76,10 +88,11 @@ func TestLoopStreamsAChunkedUpload(t *testing.T) {
 
 // A malformed chunked body is answered 400 and one over max_body_bytes
 // 413 (refused at the chunk's announced size), both closing the
-// connection.
+// connection; nothing of them reaches the upstream, not even the head.
 func TestLoopRefusesBadUploads(t *testing.T) {
 	conf := strings.Replace(oneRoute, `server: {listen: "127.0.0.1:0"}`, `server: {listen: "127.0.0.1:0", max_body_bytes: 1000}`, 1)
-	_, addr := newConfEngine(t, chunkOrigin(t, make(chan string, 16)), conf)
+	var st originStats
+	_, addr := newConfEngine(t, chunkOrigin(t, make(chan string, 16), &st), conf)
 	for _, tc := range []struct{ body, want string }{
 		{"5\r\nhelloXX0\r\n\r\n", "400"},
 		{"zz\r\n", "400"},
@@ -93,5 +106,18 @@ func TestLoopRefusesBadUploads(t *testing.T) {
 		if _, err := r.ReadByte(); err != io.EOF {
 			t.Errorf("%q: the connection stayed open (%v)", tc.body, err)
 		}
+	}
+	// A good upload after them: once it is answered, the origin has
+	// accepted every connection taken before it (one per refused upload).
+	c, r := dialT(t, addr)
+	io.WriteString(c, "POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n")
+	if status, got := readBody(t, r); status != "200" || got != "ok" {
+		t.Fatalf("good upload: %s %q", status, got)
+	}
+	testkit.Eventually(t, "the refused uploads' upstream connections to end", func() bool {
+		return st.conns.Load() == 4 && st.ended.Load() == 3
+	})
+	if n := st.fed.Load(); n != 1 {
+		t.Errorf("%d upstream connections received bytes, want only the good upload's", n)
 	}
 }
