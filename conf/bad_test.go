@@ -18,6 +18,16 @@ var badFixtures = map[string][]string{
 	`header_value.bad.yaml`: {
 		`10: routes[0].plugins[0].headers.response_set.X-A: value has a control character at byte 1`,
 	},
+	`tracing.bad.yaml`: {
+		`3: tracing.endpoint: invalid URL "collector:4318" (want an http or https URL)`,
+		`4: tracing.protocol: invalid value "thrift" (want http or grpc)`,
+		`5: tracing.sample_ratio: must be between 0 and 1, got 1.5`,
+		`6: tracing.service_name: required`,
+		`7: tracing.sampler: unknown key`,
+	},
+	`tracing_endpoint.bad.yaml`: {
+		`2: tracing.endpoint: required`,
+	},
 	`admin_same_port.bad.yaml`: {
 		`4: admin.listen: same address as server.listen`,
 	},

@@ -16,6 +16,7 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		"clients":   func(n *yaml.Node, p string) { d.clients(n, p, &c.Clients) },
 		"limits":    func(n *yaml.Node, p string) { d.limits(n, p, &c.Limits) },
 		"routes":    func(n *yaml.Node, p string) { d.routes(n, p, &c.Routes) },
+		"tracing":   func(n *yaml.Node, p string) { c.Tracing = d.tracing(n, p) },
 	})
 	return &c
 }
@@ -104,4 +105,16 @@ func (d *decoder) limits(n *yaml.Node, path string, l *Limits) {
 		"headers":          d.str(&l.Headers),
 		"max_tracked_keys": d.integerField(&l.MaxTrackedKeys),
 	})
+}
+
+// tracing decodes the tracing block; its presence turns tracing on.
+func (d *decoder) tracing(n *yaml.Node, path string) *Tracing {
+	t := defaultTracing()
+	d.mapping(n, path, fields{
+		"endpoint":     d.str(&t.Endpoint),
+		"protocol":     d.str(&t.Protocol),
+		"sample_ratio": d.numberField(&t.SampleRatio),
+		"service_name": d.str(&t.ServiceName),
+	})
+	return t
 }

@@ -174,3 +174,10 @@ func defaultCORS() *CORSPlugin {
 func defaultHeadersPlugin() *HeadersPlugin {
 	return &HeadersPlugin{}
 }
+
+// defaultTracing applies when a tracing block is present; endpoint is
+// required. One request in a hundred is traced unless its client's
+// traceparent says it is sampled.
+func defaultTracing() *Tracing {
+	return &Tracing{Protocol: TracingHTTP, SampleRatio: 0.01, ServiceName: "tollgate"}
+}

@@ -26,7 +26,29 @@ type Config struct {
 	Clients       Clients  `json:"clients"`
 	Limits        Limits   `json:"limits"`
 	Routes        []Route  `json:"routes"`
+	// Tracing is the OpenTelemetry export; nil (no tracing block) = off.
+	Tracing *Tracing `json:"tracing,omitempty"`
 }
+
+// Tracing configures OpenTelemetry tracing: where spans are exported
+// (OTLP over HTTP or gRPC), which share of requests that arrive without a
+// sampled parent is traced, and the service name spans carry. The struct
+// is comparable: snapshots with equal Tracing share one exporter.
+type Tracing struct {
+	// Endpoint is the OTLP collector's URL: http://host:4318 for
+	// protocol http (the path defaults to /v1/traces), http://host:4317
+	// for grpc (https for TLS).
+	Endpoint    string  `json:"endpoint"`
+	Protocol    string  `json:"protocol"`     // http | grpc
+	SampleRatio float64 `json:"sample_ratio"` // 0..1, for requests without a parent; a parent's flag is followed
+	ServiceName string  `json:"service_name"`
+}
+
+// Tracing protocols.
+const (
+	TracingHTTP = "http"
+	TracingGRPC = "grpc"
+)
 
 // Server is the client-facing listener's configuration.
 type Server struct {

@@ -25,6 +25,7 @@ func validate(c *Config, r *report) {
 	v.limits(&c.Limits)
 	v.routes(c)
 	v.clients(c)
+	v.tracing(c.Tracing)
 	v.loadSecrets(c)
 }
 
@@ -73,6 +74,25 @@ func (v validator) limits(l *Limits) {
 	v.fraction("limits.adaptive.min_factor", l.Adaptive.MinFactor)
 	v.oneOf("limits.headers", l.Headers, "ietf", "legacy", "none")
 	v.atLeast("limits.max_tracked_keys", l.MaxTrackedKeys, 1)
+}
+
+// tracing checks the tracing block (nil: off).
+func (v validator) tracing(t *Tracing) {
+	if t == nil {
+		return
+	}
+	if v.required("tracing.endpoint", t.Endpoint) {
+		if err := checkHTTPURL(t.Endpoint); err != nil {
+			v.errorf("tracing.endpoint", "%v", err)
+		}
+	}
+	v.oneOf("tracing.protocol", t.Protocol, TracingHTTP, TracingGRPC)
+	if !(t.SampleRatio >= 0 && t.SampleRatio <= 1) {
+		v.errorf("tracing.sample_ratio", "must be between 0 and 1, got %g", t.SampleRatio)
+	}
+	if v.required("tracing.service_name", t.ServiceName) && !printableName(t.ServiceName) {
+		v.errorf("tracing.service_name", "must be printable ASCII without quotes or backslashes, got %q", t.ServiceName)
+	}
 }
 
 // clients checks every quota and its per-route overrides.
