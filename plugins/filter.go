@@ -90,6 +90,9 @@ type Exchange struct {
 	Scopes     []string
 	// RequestID is the request's id (kept from the client or generated).
 	RequestID string
+	// RateLimit is the quota decision (allow, deny or shadow_deny) once a
+	// limit filter metered the request; "" when none did. A constant.
+	RateLimit string
 	// Request is the head forwarded upstream; Response is the head sent to
 	// the client and is nil until Response hooks run.
 	Request  Headers
@@ -182,6 +185,18 @@ func (c Chain) Decide(x *Exchange, from int) (r *Reply, at int, pending bool) {
 // Wait runs the Request of filter at, which Decide left pending; it may
 // block. Call it off the event loop.
 func (c Chain) Wait(x *Exchange, at int) *Reply { return c[at].Request(x) }
+
+// Kind names what filter at does, for a trace span around its wait:
+// "auth", "quota", or "filter" for the others.
+func (c Chain) Kind(at int) string {
+	switch c[at].(type) {
+	case *authFilter:
+		return "auth"
+	case *limitFilter:
+		return "quota"
+	}
+	return "filter"
+}
 
 // RunRequest runs the chain to its end where waiting is allowed (a worker
 // goroutine, a test). It returns the reply that stopped the chain (or nil)

@@ -69,8 +69,9 @@ func (f *limitFilter) Request(x *Exchange) *Reply {
 	if !d.Metered() {
 		return nil
 	}
+	x.RateLimit = d.Outcome()
 	if f.m != nil {
-		f.m.RateLimitDecision(d.MetricClient, d.Outcome())
+		f.m.RateLimitDecision(d.MetricClient, x.RateLimit)
 	}
 	f.queueHeaders(x, &d)
 	if d.Acquired {

@@ -14,17 +14,19 @@ import (
 
 	"tollgate/conf"
 	"tollgate/internal/testkit"
+	"tollgate/proxy/tracing"
 	"tollgate/upstream"
 )
 
 // newConfEngine serves config text (with the origin's address in place of
 // ORIGIN) on a loopback listener and returns its address.
-func newConfEngine(t *testing.T, origin, text string) (*Engine, string) {
+func newConfEngine(t testing.TB, origin, text string) (*Engine, string) {
 	return newLogEngine(t, origin, text, slog.NewTextHandler(io.Discard, nil))
 }
 
-// newLogEngine is newConfEngine with the engine logging to h.
-func newLogEngine(t *testing.T, origin, text string, h slog.Handler) (*Engine, string) {
+// newLogEngine is newConfEngine with the engine logging to h. A tracing
+// block in text exports to its endpoint.
+func newLogEngine(t testing.TB, origin, text string, h slog.Handler) (*Engine, string) {
 	t.Helper()
 	cfg, err := conf.Parse("test.yaml", []byte(strings.ReplaceAll(text, "ORIGIN", origin)), ".")
 	if err != nil {
@@ -32,8 +34,9 @@ func newLogEngine(t *testing.T, origin, text string, h slog.Handler) (*Engine, s
 	}
 	log := slog.New(h)
 	reg := upstream.NewRegistry(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	tracers := tracing.NewRegistry(log)
 	m := NewMetrics()
-	snap, err := BuildSnapshot(cfg, BuildDeps{Upstreams: reg, Metrics: m})
+	snap, err := BuildSnapshot(cfg, BuildDeps{Upstreams: reg, Metrics: m, Tracers: tracers})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,6 +56,7 @@ func newLogEngine(t *testing.T, origin, text string, h slog.Handler) (*Engine, s
 		e.reactor.stop()
 		snap.Retire()
 		reg.Close()
+		tracers.Close()
 	})
 	return e, l.Addr().String()
 }

@@ -5,6 +5,7 @@ import (
 
 	"tollgate/plugins"
 	"tollgate/proxy/http1"
+	"tollgate/proxy/tracing"
 )
 
 // exchange is one request's whole state, apart from the connection it
@@ -46,6 +47,8 @@ type exchange struct {
 	inEnded bool
 
 	keep bool // stageFlush: whether the connection goes on
+
+	trace tracing.Request // the request's spans, when it is sampled (trace.go)
 }
 
 // stage is how far an exchange got, and so where serving it goes on after
@@ -77,4 +80,5 @@ func (x *exchange) clear() {
 	x.headSince = time.Time{}
 	x.x.Reset()
 	x.fs = forwardState{}
+	x.trace.Abandon()
 }

@@ -113,6 +113,7 @@ func (cc *clientConn) pickNext(rt *routeRT) (bool, error) {
 	}
 	fs.try++
 	fs.t, fs.tr = t, tr
+	cc.traceTry()
 	return true, nil
 }
 
@@ -129,6 +130,7 @@ const (
 // answer, hold a retryable answer and try again, try again after a
 // failure, or give up. A relayed answer stays in fs.conn.
 func (cc *clientConn) judge(rt *routeRT) verdict {
+	cc.traceTryEnd()
 	fs := &cc.fs
 	f := fs.f
 	if (f == failNone || f == failRetryStatus) && fs.held != nil {

@@ -16,6 +16,7 @@ import (
 
 	"tollgate/conf"
 	"tollgate/plugins"
+	"tollgate/proxy/tracing"
 	"tollgate/upstream"
 )
 
@@ -49,6 +50,7 @@ type Gateway struct {
 	Metrics   *Metrics
 	engine    *Engine
 	upstreams *upstream.Registry
+	tracers   *tracing.Registry
 
 	listeners []net.Listener
 	admin     *http.Server
@@ -62,7 +64,8 @@ type Gateway struct {
 // New returns a gateway that is not yet listening.
 func New(opts Options) *Gateway {
 	m := NewMetrics()
-	g := &Gateway{log: opts.Logger, opts: opts, Metrics: m, upstreams: upstream.NewRegistry(opts.Logger)}
+	g := &Gateway{log: opts.Logger, opts: opts, Metrics: m, upstreams: upstream.NewRegistry(opts.Logger),
+		tracers: tracing.NewRegistry(opts.Logger)}
 	m.Registry.MustRegister(g.upstreams)
 	for _, c := range opts.Collectors {
 		m.Registry.MustRegister(c)
@@ -136,7 +139,8 @@ func (g *Gateway) AdminAddr() string {
 }
 
 func (g *Gateway) build(cfg *conf.Config) (*Snapshot, error) {
-	return BuildSnapshot(cfg, BuildDeps{Upstreams: g.upstreams, Metrics: g.Metrics, Filters: g.opts.Filters})
+	return BuildSnapshot(cfg, BuildDeps{Upstreams: g.upstreams, Metrics: g.Metrics, Filters: g.opts.Filters,
+		Tracers: g.tracers})
 }
 
 // readCert loads the TLS certificate of cfg (nil when TLS is off).
@@ -230,5 +234,6 @@ func (g *Gateway) Shutdown() error {
 	}
 	g.engine.Current().Retire()
 	g.upstreams.Close()
+	g.tracers.Close() // the last spans are exported
 	return err
 }

@@ -42,6 +42,7 @@ func (cc *clientConn) readRequest(snap *Snapshot) (*routeRT, failure) {
 		cc.e.log.Debug("refused request", "err", err, "peer", cc.s.peer.String())
 		return nil, failBadRequest
 	}
+	cc.traceBegin(snap)
 	if max := snap.Conf.Server.MaxBodyBytes; max > 0 && q.ContentLen > max {
 		return nil, failBodyTooLarge
 	}
@@ -86,7 +87,7 @@ func (cc *clientConn) serveRoute(snap *Snapshot, rt *routeRT) bool {
 // filter must, then answers: the reply that stopped the chain, or the
 // upstream's.
 func (cc *clientConn) continueRoute(snap *Snapshot, rt *routeRT, from int) bool {
-	reply, ran := rt.chain.RunFrom(&cc.x, from)
+	reply, ran := cc.runChain(rt, from)
 	if reply != nil {
 		return cc.endRoute(snap, rt, cc.writeReply(rt, reply, ran), true)
 	}
@@ -121,6 +122,7 @@ func (cc *clientConn) startExchange(snap *Snapshot, rt *routeRT) {
 // may serve another request. replied: the gateway answered itself.
 func (cc *clientConn) endRoute(snap *Snapshot, rt *routeRT, res exchangeResult, replied bool) bool {
 	cc.x.End()
+	cc.traceEnd(rt, res, replied)
 	cc.finish(snap, rt, res)
 	if replied {
 		return cc.keepAfterReply()
@@ -178,11 +180,13 @@ func (cc *clientConn) finish(snap *Snapshot, rt *routeRT, res exchangeResult) {
 		name = rt.name
 	}
 	cc.e.metrics.observeRequest(rt, name, res.status, d)
+	cc.traceEnd(rt, res, false) // answered before routing: endRoute did not end it
 	if snap.Conf.Server.AccessLog {
 		cc.e.log.Info("access",
 			"route", name, "method", string(cc.q.Method()), "path", string(cc.q.Path()),
 			"status", res.status, "duration_ms", float64(d.Microseconds())/1000,
 			"bytes", res.bytes, "upstream_target", res.target, "client_id", cc.x.ClientID,
-			"request_id", cc.requestID(), "peer", cc.s.peer.String())
+			"request_id", cc.requestID(), "peer", cc.s.peer.String(), cc.trace.LogAttr())
 	}
+	cc.trace.Finish()
 }

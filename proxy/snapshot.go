@@ -9,6 +9,7 @@ import (
 	"tollgate/conf"
 	"tollgate/plugins"
 	"tollgate/proxy/http1"
+	"tollgate/proxy/tracing"
 	"tollgate/router"
 	"tollgate/upstream"
 )
@@ -25,6 +26,7 @@ type Snapshot struct {
 	upstreams *upstream.Set
 	trusted   []netip.Prefix
 	closers   []func()
+	tracer    *tracing.Tracer // nil: tracing is off
 }
 
 // routeRT is one compiled route.
@@ -74,6 +76,9 @@ type BuildDeps struct {
 	// Filters returns the auth and limit filter factories for a config
 	// (nil entries mean none); Close is called when the snapshot retires.
 	Filters func(cfg *conf.Config, m plugins.Metrics) (plugins.Deps, func(), error)
+	// Tracers shares the tracer of the config's tracing block; nil: no
+	// tracing whatever the config says.
+	Tracers *tracing.Registry
 }
 
 // BuildSnapshot compiles cfg. On error nothing it built is left behind.
@@ -90,6 +95,9 @@ func BuildSnapshot(cfg *conf.Config, d BuildDeps) (s *Snapshot, err error) {
 	}
 	if s.upstreams, err = d.Upstreams.Apply(cfg.Upstreams); err != nil {
 		return s, fmt.Errorf("building upstreams: %w", err)
+	}
+	if err = s.useTracer(d.Tracers); err != nil {
+		return s, err
 	}
 	deps := plugins.Deps{Metrics: d.Metrics}
 	if d.Filters != nil {
@@ -125,6 +133,21 @@ func (s *Snapshot) buildRoute(r *conf.Route, deps plugins.Deps, m *Metrics) (*ro
 		conf: r, name: r.Name, upName: r.Upstream, up: up, chain: chain,
 		retry: compileRetry(up.Conf.Retries.On), metrics: m.route(r.Name, r.Upstream),
 	}, nil
+}
+
+// useTracer takes the tracer of the config's tracing block, if any, from
+// tracers; the snapshot gives it back when it retires.
+func (s *Snapshot) useTracer(tracers *tracing.Registry) error {
+	if s.Conf.Tracing == nil || tracers == nil {
+		return nil
+	}
+	t, err := tracers.Acquire(*s.Conf.Tracing)
+	if err != nil {
+		return err
+	}
+	s.tracer = t
+	s.closers = append(s.closers, func() { tracers.Release(t) })
+	return nil
 }
 
 // Retire releases what the snapshot holds once a newer one replaced it.

@@ -48,7 +48,7 @@ func (l *evLoop) wait(s *session, cc *clientConn) {
 	}()
 	switch cc.stage {
 	case stageFilterWait:
-		cc.waitReply = cc.rt.chain.Wait(&cc.x, cc.waitAt)
+		cc.waitReply = cc.waitFilter(cc.rt, cc.waitAt)
 	case stageAcquire, stageAcquireFresh:
 		fs := &cc.fs
 		if fs.conn, fs.f = cc.acquire(fs.t, fs.tr, fs.deadline, cc.stage == stageAcquireFresh); fs.f != failNone {

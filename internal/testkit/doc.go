@@ -2,10 +2,11 @@
 // packages: a fake clock (Clock), bounded polling waits (Poll,
 // Eventually), a goroutine-safe log sink (LogBuffer), reading Prometheus
 // samples from collectors or a /metrics endpoint (Gather, Scrape,
-// ParseSamples) and free loopback ports (FreePort, FreeAddr).
+// ParseSamples), free loopback ports (FreePort, FreeAddr) and a real
+// OTLP/HTTP trace receiver (StartOTLPReceiver).
 //
 // It is an ordinary package so that _test.go files anywhere in the module
-// can import it; only tests do. It depends on the standard library and the
-// Prometheus client only, never on another tollgate package, so that any
-// of them can use it in its tests.
+// can import it; only tests do. It depends on the standard library, the
+// Prometheus client and the OTLP protobuf types only, never on another
+// tollgate package, so that any of them can use it in its tests.
 package testkit
