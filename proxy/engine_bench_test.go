@@ -120,7 +120,13 @@ func BenchmarkEngineSmallGET(b *testing.B) {
 
 // benchSmallGETs warms the connection up, then times b.N keep-alive GETs.
 func benchSmallGETs(b *testing.B, client net.Conn) {
-	req := []byte("GET /small HTTP/1.1\r\nHost: bench\r\nUser-Agent: bench\r\n\r\n")
+	benchRequests(b, client, "GET /small HTTP/1.1\r\nHost: bench\r\nUser-Agent: bench\r\n\r\n")
+}
+
+// benchRequests warms the connection up, then times b.N keep-alive
+// round trips of raw, a request answered with a Content-Length body.
+func benchRequests(b *testing.B, client net.Conn, raw string) {
+	req := []byte(raw)
 	br := bufio.NewReaderSize(client, 8192)
 	roundTrip := func() {
 		if _, err := client.Write(req); err != nil {

@@ -19,7 +19,7 @@ import (
 // tracedConf is a route to ORIGIN that retries a 502 once, with tracing
 // to RECEIVER at RATIO and the access log on.
 const tracedConf = `
-server: {listen: "127.0.0.1:0", access_log: true}
+server: {listen: "127.0.0.1:0", access_log: ACCESSLOG}
 admin: {listen: ""}
 upstreams: {app: {targets: ["ORIGIN"], retries: {attempts: 1, on: ["502"]}}}
 routes: [{name: orders, match: {path_prefix: /}, upstream: app}]
@@ -27,12 +27,25 @@ tracing: {endpoint: "RECEIVER", sample_ratio: RATIO, service_name: gw-test}
 `
 
 // tracedEngine serves tracedConf with the receiver and ratio filled in,
-// logging to logs.
+// logging to logs (access log on).
 func tracedEngine(tb testing.TB, origin string, rcv *testkit.OTLPReceiver, ratio string, logs *testkit.LogBuffer) string {
 	tb.Helper()
-	text := strings.NewReplacer("RECEIVER", rcv.URL(), "RATIO", ratio).Replace(tracedConf)
-	_, addr := newLogEngine(tb, origin, text, slog.NewJSONHandler(logs, nil))
+	_, addr := tracedEngineLog(tb, origin, tracingBlock(rcv, ratio), true, logs)
 	return addr
+}
+
+// tracingBlock is the tracing config that exports to rcv at ratio.
+func tracingBlock(rcv *testkit.OTLPReceiver, ratio string) string {
+	return `tracing: {endpoint: "` + rcv.URL() + `", sample_ratio: ` + ratio + `, service_name: gw-test}`
+}
+
+// tracedEngineLog serves tracedConf with the tracing block given ("":
+// tracing off) and the access log on or off.
+func tracedEngineLog(tb testing.TB, origin, tracing string, accessLog bool, logs *testkit.LogBuffer) (*Engine, string) {
+	tb.Helper()
+	text := strings.NewReplacer("ACCESSLOG", fmt.Sprint(accessLog)).Replace(tracedConf)
+	text = strings.Replace(text, `tracing: {endpoint: "RECEIVER", sample_ratio: RATIO, service_name: gw-test}`, tracing, 1)
+	return newLogEngine(tb, origin, text, slog.NewJSONHandler(logs, nil))
 }
 
 // traceOrigin answers 502 to the requests whose number (from 1) is in
@@ -153,28 +166,15 @@ func TestTraceRetryIsParented(t *testing.T) {
 	})
 }
 
-// splitSpans returns the server span and the client spans (in try order).
+// splitSpans returns the request span (failing t unless there is exactly
+// one) and the try spans in start order.
 func splitSpans(t *testing.T, spans []testkit.ReceivedSpan) (req testkit.ReceivedSpan, tries []testkit.ReceivedSpan) {
 	t.Helper()
-	n := 0
-	for _, s := range spans {
-		switch s.Kind {
-		case tracepb.Span_SPAN_KIND_SERVER:
-			req = s
-			n++
-		case tracepb.Span_SPAN_KIND_CLIENT:
-			tries = append(tries, s)
-		}
+	server, _, tries := testkit.SpansByKind(spans)
+	if len(server) != 1 {
+		t.Fatalf("%d request spans, want 1: %v", len(server), spans)
 	}
-	if n != 1 {
-		t.Fatalf("%d request spans, want 1: %v", n, spans)
-	}
-	for i := 1; i < len(tries); i++ {
-		for j := i; j > 0 && tries[j].StartTimeUnixNano < tries[j-1].StartTimeUnixNano; j-- {
-			tries[j], tries[j-1] = tries[j-1], tries[j]
-		}
-	}
-	return req, tries
+	return server[0], tries
 }
 
 // TestTraceUnsampledCreatesNothing: a request whose traceparent says not

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sort"
 	"strconv"
 	"sync"
 	"testing"
@@ -150,4 +151,23 @@ func (r *OTLPReceiver) WaitSpans(tb testing.TB, traceID string, n int, timeout t
 		tb.Fatalf("%d spans of trace %s arrived within %s, want %d: %v", len(got), traceID, timeout, n, got)
 	}
 	return got
+}
+
+// SpansByKind splits spans into server, internal and client spans, each
+// in start order.
+func SpansByKind(spans []ReceivedSpan) (server, internal, client []ReceivedSpan) {
+	for _, s := range spans {
+		switch s.Kind {
+		case tracepb.Span_SPAN_KIND_SERVER:
+			server = append(server, s)
+		case tracepb.Span_SPAN_KIND_INTERNAL:
+			internal = append(internal, s)
+		case tracepb.Span_SPAN_KIND_CLIENT:
+			client = append(client, s)
+		}
+	}
+	for _, list := range [][]ReceivedSpan{server, internal, client} {
+		sort.SliceStable(list, func(i, j int) bool { return list[i].StartTimeUnixNano < list[j].StartTimeUnixNano })
+	}
+	return server, internal, client
 }

@@ -23,6 +23,15 @@ import (
 // exported (sooner when a batch of 512 fills up).
 const batchTimeout = time.Second
 
+// exportRetry is how a batch is retried when the collector is
+// unreachable or busy: for 10 s at most (not the exporters' minute), so an
+// outage is logged soon and a batch being retried holds the queue behind
+// it only briefly (spans that do not fit the queue meanwhile are dropped).
+func exportRetry() otlptracehttp.RetryConfig {
+	return otlptracehttp.RetryConfig{Enabled: true, InitialInterval: 500 * time.Millisecond,
+		MaxInterval: 2 * time.Second, MaxElapsedTime: 10 * time.Second}
+}
+
 // exportLogEvery bounds the export-failure log lines of one tracer.
 const exportLogEvery = 10 * time.Second
 
@@ -73,12 +82,14 @@ func newExporter(c conf.Tracing) (sdktrace.SpanExporter, error) {
 	var exp sdktrace.SpanExporter
 	switch c.Protocol {
 	case conf.TracingGRPC:
-		exp, err = otlptracegrpc.New(ctx, otlptracegrpc.WithEndpointURL(c.Endpoint))
+		exp, err = otlptracegrpc.New(ctx, otlptracegrpc.WithEndpointURL(c.Endpoint),
+			otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig(exportRetry())))
 	default:
 		if u.Path == "" || u.Path == "/" {
 			u.Path = "/v1/traces" // the OTLP/HTTP default path
 		}
-		exp, err = otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(u.String()))
+		exp, err = otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(u.String()),
+			otlptracehttp.WithRetry(exportRetry()))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("tracing: creating the OTLP %s exporter for %s: %w", c.Protocol, c.Endpoint, err)
