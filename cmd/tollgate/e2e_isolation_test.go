@@ -218,3 +218,53 @@ func TestShareOverridePerClient(t *testing.T) {
 		}
 	}
 }
+
+// TestUploadTimeIsNotResponseHeaderTime: a healthy origin behind a 600 kB
+// upload sent over 2 s answers as soon as it has the body; with
+// response_header: 1s the gateway relays that answer, for a body with a
+// length (spliced) and a chunked one (streamed on the loop): the wait
+// for the head starts when the request has been sent.
+func TestUploadTimeIsNotResponseHeaderTime(t *testing.T) {
+	o := startOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "got %d", n)
+	})
+	cfg := strings.Replace(isolationConfig(o.addr, "", "10s"), "response_header: 5s", "response_header: 1s", 1)
+	g := startGateway(t, cfg)
+	const pieces, size = 20, 30_000
+	for _, chunked := range []bool{false, true} {
+		c, err := net.Dial("tcp", g.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		head := fmt.Sprintf("POST /upload HTTP/1.1\r\nHost: x\r\nX-API-Key: other-key\r\nContent-Length: %d\r\n\r\n", pieces*size)
+		if chunked {
+			head = "POST /upload HTTP/1.1\r\nHost: x\r\nX-API-Key: other-key\r\nTransfer-Encoding: chunked\r\n\r\n"
+		}
+		io.WriteString(c, head)
+		piece := strings.Repeat("u", size)
+		start := time.Now()
+		for i := 0; i < pieces; i++ {
+			if chunked {
+				fmt.Fprintf(c, "%x\r\n%s\r\n", size, piece)
+			} else {
+				io.WriteString(c, piece)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if chunked {
+			io.WriteString(c, "0\r\n\r\n")
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("chunked=%v: no answer after a %v upload: %v", chunked, time.Since(start), err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || string(body) != fmt.Sprintf("got %d", pieces*size) {
+			t.Fatalf("chunked=%v: %d %q after %v; want 200 with the whole body (response_header counts from the end of the upload)",
+				chunked, resp.StatusCode, body, time.Since(start))
+		}
+	}
+}
