@@ -3,6 +3,8 @@ package plugins
 import (
 	"reflect"
 	"testing"
+
+	"tollgate/conf"
 )
 
 // slowNamed is a Waiter: it decides at once unless the request asks it to
@@ -52,5 +54,17 @@ func TestChainDecideStopsAtAWaiter(t *testing.T) {
 	}
 	if got := x.Request.(*kvHead).values("X-Ran"); !reflect.DeepEqual(got, []string{"a", "auth waited", "b"}) {
 		t.Errorf("RunRequest: X-Ran = %v", got)
+	}
+}
+
+// TestChainKind names the filters a trace span can wait on.
+func TestChainKind(t *testing.T) {
+	a := NewAuthFilter(nil, &conf.Route{Name: "r", Auth: []string{conf.AuthJWT}}, nil, "")
+	l := NewLimitFilter(limitLimiter(t), &conf.Route{Name: "r", Limit: true}, "ietf", nil)
+	c := Chain{a, l, slowNamed("other")}
+	for i, want := range []string{"auth", "quota", "filter"} {
+		if got := c.Kind(i); got != want {
+			t.Errorf("Kind(%d) = %q, want %q", i, got, want)
+		}
 	}
 }

@@ -66,6 +66,9 @@ func TestLimitFilterIETFThen429(t *testing.T) {
 	if r := f.Request(x); r != nil {
 		t.Fatalf("first request refused: %+v", r)
 	}
+	if x.RateLimit != "allow" {
+		t.Fatalf("Exchange.RateLimit %q, want allow", x.RateLimit)
+	}
 	h := queued(x)
 	if got := h["RateLimit-Policy"]; len(got) != 1 || got[0] != `"partner-x/search";q=1;w=60` {
 		t.Fatalf("RateLimit-Policy %q", got)
@@ -81,6 +84,9 @@ func TestLimitFilterIETFThen429(t *testing.T) {
 	}
 	if got := queued(x2)["RateLimit"]; len(got) != 1 || got[0] != `"partner-x/search";r=0;t=60` {
 		t.Fatalf("429 RateLimit %q", got)
+	}
+	if x2.RateLimit != "deny" {
+		t.Fatalf("Exchange.RateLimit %q, want deny", x2.RateLimit)
 	}
 	x2.End()
 	if rec.decisions[[2]string{"partner-x", "allow"}] != 1 || rec.decisions[[2]string{"partner-x", "deny"}] != 1 {

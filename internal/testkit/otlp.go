@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"compress/gzip"
+	"context"
 	"encoding/hex"
 	"io"
 	"net"
@@ -15,12 +16,15 @@ import (
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 )
 
-// OTLPReceiver is a real OTLP/HTTP trace endpoint on loopback: it decodes
-// each POST /v1/traces body as the protobuf ExportTraceServiceRequest the
-// OpenTelemetry exporters send (gzip or not) and keeps the spans.
+// OTLPReceiver is a real OTLP trace endpoint on loopback: over HTTP it
+// decodes each POST /v1/traces body as the protobuf
+// ExportTraceServiceRequest the OpenTelemetry exporters send (gzip or
+// not), over gRPC it serves the collector's TraceService; it keeps the
+// spans.
 type OTLPReceiver struct {
 	srv *http.Server
 	url string
@@ -70,7 +74,36 @@ func StartOTLPReceiver(tb testing.TB) *OTLPReceiver {
 	return r
 }
 
-// URL is the receiver's base URL (the exporter adds /v1/traces).
+// StartOTLPGRPCReceiver starts a receiver of OTLP over gRPC (the
+// collector's TraceService/Export); URL is then http://host:port for an
+// insecure gRPC exporter. It stops at the end of the test.
+func StartOTLPGRPCReceiver(tb testing.TB) *OTLPReceiver {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r := &OTLPReceiver{url: "http://" + l.Addr().String()}
+	srv := grpc.NewServer()
+	coltracepb.RegisterTraceServiceServer(srv, grpcTraces{r: r})
+	go srv.Serve(l)
+	tb.Cleanup(srv.Stop)
+	return r
+}
+
+// grpcTraces is the gRPC TraceService of a receiver.
+type grpcTraces struct {
+	coltracepb.UnimplementedTraceServiceServer
+	r *OTLPReceiver
+}
+
+// Export keeps the spans of one request.
+func (g grpcTraces) Export(_ context.Context, msg *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
+	g.r.add(msg)
+	return &coltracepb.ExportTraceServiceResponse{}, nil
+}
+
+// URL is the receiver's base URL (the HTTP exporter adds /v1/traces).
 func (r *OTLPReceiver) URL() string { return r.url }
 
 // export decodes one ExportTraceServiceRequest.

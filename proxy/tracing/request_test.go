@@ -98,6 +98,28 @@ func TestSampledParentIsFollowed(t *testing.T) {
 	}
 }
 
+// TestGRPCExport: with protocol grpc, spans reach a real OTLP/gRPC
+// receiver.
+func TestGRPCExport(t *testing.T) {
+	rcv := testkit.StartOTLPGRPCReceiver(t)
+	tr, err := New(conf.Tracing{Endpoint: rcv.URL(), Protocol: conf.TracingGRPC, SampleRatio: 1, ServiceName: "g"}, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Request
+	r.Begin(tr, []byte(sampledTP), time.Now(), []byte("GET"), []byte("/"))
+	r.End(&Result{Route: "r", Status: 200})
+	r.Finish()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := tr.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := rcv.WaitSpans(t, clientTrace, 1, 10*time.Second); s[0].Service != "g" || s[0].Name != "GET r" {
+		t.Fatalf("span %q of %q", s[0].Name, s[0].Service)
+	}
+}
+
 // TestRootSamplingFollowsTheRatio: requests without a parent are sampled
 // in the configured share.
 func TestRootSamplingFollowsTheRatio(t *testing.T) {
