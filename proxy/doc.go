@@ -44,6 +44,10 @@
 //     every status it produces coming from one failure table.
 //   - serve.go (finish), metrics.go: the access log line and the metrics;
 //     the connection parks in its loop until the next request.
+//   - trace.go: with a tracing block, the request's spans (proxy/tracing):
+//     sampled or not once, when its head is parsed; a span per try (its id
+//     the parent in the traceparent sent upstream) and per filter wait;
+//     ended with the decision and status before the access log line.
 //
 // Workers (engine.go) take over an exchange at its stage only for what is
 // better done blocking: TLS connections, bodies large enough to splice,

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,7 +23,8 @@ import (
 // span and two try spans under it (the first failing); each try reaches
 // the upstream with its own span as the traceparent's parent; the access
 // log has the trace id. The same token again (cached) makes no auth span;
-// an unsampled traceparent goes upstream untouched and exports nothing.
+// an unsampled traceparent goes upstream untouched and exports nothing;
+// after a reload without the tracing block, nothing is traced.
 func TestTracingEndToEnd(t *testing.T) {
 	rcv := testkit.StartOTLPReceiver(t)
 	_, authOrigin := startAuthServer(t)
@@ -38,15 +40,18 @@ func TestTracingEndToEnd(t *testing.T) {
 	})
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "introspect"), []byte("s3cret\n"), 0o600)
-	g := startGateway(t, fmt.Sprintf(`
+	cfg := func(tracing string) string {
+		return fmt.Sprintf(`
 server: {listen: "LISTEN", access_log: true}
 admin: {listen: "ADMIN"}
 auth:
   introspection: {url: "http://%s/introspect", client_id: gateway, client_secret_file: %s}
 upstreams: {app: {targets: ["%s"], retries: {attempts: 1, on: ["502"]}}}
 routes: [{name: orders, match: {path_prefix: /orders}, upstream: app, auth: [introspection]}]
-tracing: {endpoint: "%s", sample_ratio: 0, service_name: tollgate-e2e}
-`, authOrigin.addr, filepath.Join(dir, "introspect"), up.addr, rcv.URL()))
+%s
+`, authOrigin.addr, filepath.Join(dir, "introspect"), up.addr, tracing)
+	}
+	g := startGateway(t, cfg(`tracing: {endpoint: "`+rcv.URL()+`", sample_ratio: 0, service_name: tollgate-e2e}`))
 
 	const trace1, trace2, trace3 = "0af7651916cd43dd8448eb211c80319c", "1bf7651916cd43dd8448eb211c80319c", "2cf7651916cd43dd8448eb211c80319c"
 	const clientSpan = "b7ad6b7169203331"
@@ -111,14 +116,26 @@ tracing: {endpoint: "%s", sample_ratio: 0, service_name: tollgate-e2e}
 	if got := <-seen; got != "00-"+trace3+"-"+clientSpan+"-00" {
 		t.Errorf("unsampled traceparent reached the upstream as %q", got)
 	}
-	g.stop() // exports what is queued
-	for _, s := range rcv.Spans() {
-		if s.TraceID == trace3 {
-			t.Errorf("a span of the unsampled trace was exported: %s", s.Name)
-		}
-	}
 	if !strings.Contains(g.logs.String(), `"trace_id":"`+trace3+`"`) {
 		t.Errorf("the unsampled request's access log line has no trace id")
+	}
+
+	// A reload without the tracing block turns tracing off: a sampled
+	// traceparent goes upstream untouched.
+	g.writeConfig(cfg(""))
+	g.signal(syscall.SIGHUP)
+	waitFor(t, func() bool { return g.metric(`tollgate_config_reloads_total{result="ok"}`) == 1 })
+	const trace4 = "3df7651916cd43dd8448eb211c80319c"
+	get(trace4, "01")
+	if got := <-seen; got != "00-"+trace4+"-"+clientSpan+"-01" {
+		t.Errorf("with tracing off, the traceparent reached the upstream as %q", got)
+	}
+
+	g.stop() // exports what is queued
+	for _, s := range rcv.Spans() {
+		if s.TraceID == trace3 || s.TraceID == trace4 {
+			t.Errorf("a span of trace %s was exported: %s", s.TraceID, s.Name)
+		}
 	}
 }
 
