@@ -15,7 +15,8 @@
 // parent in traceparent; a filter that waits on the network (an
 // introspection call, a JWKS fetch: auth that is not cached; a quota that
 // waits) gets a span around its wait (WaitStart/WaitEnd); End sets the
-// route, client id, decision and status and ends the request span. Spans
-// are exported in batches off the request path; an export failure is
-// logged (at most once per 10 s per tracer) and the spans dropped.
+// route, client id, decision and status and ends the request span. Ended
+// spans are queued (batcher.go) and exported in batches by a goroutine
+// off the request path; an export failure is logged (at most once per
+// 10 s per tracer) and the spans dropped.
 package tracing

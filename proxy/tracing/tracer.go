@@ -61,7 +61,7 @@ func New(c conf.Tracing, log *slog.Logger) (*Tracer, error) {
 	res := resource.NewSchemaless(attribute.String("service.name", c.ServiceName))
 	logged := &loggedExporter{SpanExporter: exp, log: log, endpoint: c.Endpoint}
 	tp := sdktrace.NewTracerProvider(
-		sdktrace.WithBatcher(logged, sdktrace.WithBatchTimeout(batchTimeout)),
+		sdktrace.WithSpanProcessor(newBatcher(logged, log)),
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())),
 		sdktrace.WithResource(res),
 	)

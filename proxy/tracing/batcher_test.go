@@ -1,0 +1,47 @@
+package tracing
+
+import (
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"tollgate/internal/testkit"
+)
+
+// TestFullQueueDropsAndLogs: while the collector holds an export, ended
+// spans fill the queue; those past it are dropped without waiting, and a
+// warning says how many once the exporter is free again.
+func TestFullQueueDropsAndLogs(t *testing.T) {
+	release := make(chan struct{})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release // a collector that is slow to answer
+		w.WriteHeader(http.StatusOK)
+	}), ReadHeaderTimeout: time.Second}
+	go srv.Serve(l)
+	defer srv.Close()
+	var logs testkit.LogBuffer
+	tr := newTracer(t, "http://"+l.Addr().String(), 1, logs.Logger())
+	start := time.Now()
+	const spans = maxBatch + maxQueue + 100
+	for range spans {
+		var r Request
+		r.Begin(tr, nil, start, []byte("GET"), []byte("/"))
+		r.End(&Result{Status: 200})
+		r.Finish()
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("ending %d spans with the exporter stuck took %v: OnEnd waited", spans, d)
+	}
+	close(release)
+	if !testkit.Poll(10*time.Second, 20*time.Millisecond, func() bool {
+		return strings.Contains(logs.String(), "span queue was full")
+	}) {
+		t.Fatalf("no drop logged: %q", logs.String())
+	}
+}
