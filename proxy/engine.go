@@ -384,6 +384,8 @@ type clientConn struct {
 	lr      io.LimitedReader
 	tag     readTagger
 	wo      writerOnly
+	inR     idleReader // a worker's relay: reads re-arm idle_timeout (idle.go)
+	outW    idleWriter // ... and so do writes
 
 	// gatherBuf is the pooled buffer a small request body is read into;
 	// gathered is the body read so far (see bodybuffer.go).
