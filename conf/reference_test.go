@@ -199,3 +199,52 @@ func TestSchemaWalkSeesNestedKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestReferenceDefaults checks every default written as one YAML value in
+// backquotes: a config that sets the key to it must equal (as /config shows
+// it) one that leaves the key out, its parent present. Defaults written in
+// words ("required", "off", "one second of rate") are not checked.
+func TestReferenceDefaults(t *testing.T) {
+	checked := 0
+	for _, r := range readReference(t) {
+		def, ok := strings.CutPrefix(r.def, "`")
+		if !ok || !strings.HasSuffix(def, "`") || strings.Count(r.def, "`") != 2 {
+			continue
+		}
+		var value yaml.Node
+		if err := yaml.Unmarshal([]byte(strings.TrimSuffix(def, "`")), &value); err != nil || len(value.Content) != 1 {
+			t.Errorf("%s:%d: the default of %s is not one YAML value: %v", referenceFile, r.line, r.key, err)
+			continue
+		}
+		withDefault := decodedJSON(t, nestUnder(r.key, value.Content[0]))
+		var without []byte
+		if parent := parentPath(r.key); parent == "" {
+			without = decodedJSON(t, nil)
+		} else {
+			without = decodedJSON(t, nestUnder(parent, &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}))
+		}
+		if string(withDefault) != string(without) {
+			t.Errorf("%s:%d: %s: the documented default %s is not the decoder's default (conf/defaults.go):\nset:    %s\nunset:  %s",
+				referenceFile, r.line, r.key, r.def, withDefault, without)
+		}
+		checked++
+	}
+	if checked < 40 {
+		t.Errorf("only %d defaults checked", checked)
+	}
+}
+
+// decodedJSON decodes a document (nil: empty) and renders it as /config does.
+func decodedJSON(t *testing.T, root *yaml.Node) []byte {
+	t.Helper()
+	rep := newReport(referenceFile)
+	c := (&decoder{report: rep}).config(root)
+	if len(rep.errs) > 0 {
+		t.Fatalf("decoding %v: %v", root, rep.errs)
+	}
+	out, err := c.PublicJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
