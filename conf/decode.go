@@ -55,11 +55,12 @@ func (d *decoder) clients(n *yaml.Node, path string, cs *Clients) {
 func (d *decoder) quota(n *yaml.Node, path string) *Quota {
 	q := defaultQuota()
 	present := d.mapping(n, path, fields{
-		"rate":        d.rateField(&q.Rate),
-		"burst":       d.integerField(&q.Burst),
-		"concurrency": d.integerField(&q.Concurrency),
-		"mode":        d.str(&q.Mode),
-		"routes":      func(n *yaml.Node, p string) { q.Routes = d.routeQuotas(n, p) },
+		"rate":            d.rateField(&q.Rate),
+		"burst":           d.integerField(&q.Burst),
+		"concurrency":     d.integerField(&q.Concurrency),
+		"max_conns_share": d.numberField(&q.MaxConnsShare),
+		"mode":            d.str(&q.Mode),
+		"routes":          func(n *yaml.Node, p string) { q.Routes = d.routeQuotas(n, p) },
 	})
 	if !present["burst"] {
 		q.Burst = defaultBurst(q.Rate)

@@ -101,7 +101,7 @@ func checkUpstreams(t *testing.T, c *Config) {
 		Name:     "search",
 		Targets:  []Target{{"search.internal:80", 1}},
 		Balance:  BalanceRoundRobin,
-		Pool:     Pool{MaxConnsPerTarget: 512, MaxIdlePerTarget: 128, IdleTimeout: 90 * time.Second},
+		Pool:     Pool{MaxConnsPerTarget: 512, MaxIdlePerTarget: 128, IdleTimeout: 90 * time.Second, MaxConnsShare: 0.5},
 		Timeouts: Timeouts{Connect: time.Second, ResponseHeader: 15 * time.Second},
 		Retries:  Retries{Attempts: 1, On: []string{"connect_failure", "502", "503"}},
 	})

@@ -88,6 +88,10 @@ type Pool struct {
 	MaxConnsPerTarget int           `json:"max_conns_per_target"`
 	MaxIdlePerTarget  int           `json:"max_idle_per_target"`
 	IdleTimeout       time.Duration `json:"idle_timeout"`
+	// MaxConnsShare is the fraction of max_conns_per_target that one
+	// client (its id, or its IP when anonymous) may hold on a target at
+	// once; 1 turns fair shares off.
+	MaxConnsShare float64 `json:"max_conns_share"`
 }
 
 // Timeouts apply per try.
@@ -201,11 +205,14 @@ const (
 
 // Quota is one client's allowance.
 type Quota struct {
-	Rate        Rate                  `json:"rate"`
-	Burst       int                   `json:"burst"`
-	Concurrency int                   `json:"concurrency"` // 0 = unlimited
-	Routes      map[string]RouteQuota `json:"routes,omitempty"`
-	Mode        string                `json:"mode"` // enforce | shadow
+	Rate        Rate `json:"rate"`
+	Burst       int  `json:"burst"`
+	Concurrency int  `json:"concurrency"` // 0 = unlimited
+	// MaxConnsShare overrides the upstreams' pool.max_conns_share for
+	// this client (0 = the upstream's).
+	MaxConnsShare float64               `json:"max_conns_share,omitempty"`
+	Routes        map[string]RouteQuota `json:"routes,omitempty"`
+	Mode          string                `json:"mode"` // enforce | shadow
 }
 
 // RouteQuota overrides a client's rate and burst on one route.

@@ -102,6 +102,9 @@ func (v validator) clients(c *Config) {
 func (v validator) quota(path string, q *Quota, routes map[string]bool) {
 	v.rateAndBurst(path, q.Rate, q.Burst)
 	v.atLeast(path+".concurrency", q.Concurrency, 0)
+	if q.MaxConnsShare != 0 {
+		v.fraction(path+".max_conns_share", q.MaxConnsShare)
+	}
 	v.oneOf(path+".mode", q.Mode, ModeEnforce, ModeShadow)
 	for _, name := range sortedKeys(q.Routes) {
 		p := joinPath(path+".routes", name)

@@ -275,6 +275,7 @@ func (e *Engine) abortExchange(cc *clientConn) {
 			e.log.Error("ending an exchange panicked", "panic", v)
 		}
 	}()
+	cc.releaseShare()
 	cc.x.End()
 }
 

@@ -172,6 +172,7 @@ func (cc *clientConn) requestID() string {
 
 // finish records metrics and the access log line for one exchange.
 func (cc *clientConn) finish(snap *Snapshot, rt *routeRT, res exchangeResult) {
+	cc.releaseShare()
 	d := time.Since(cc.start)
 	name := "no_route"
 	if rt != nil {
