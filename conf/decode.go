@@ -33,6 +33,13 @@ func (d *decoder) server(n *yaml.Node, path string, s *Server) {
 		"shutdown_timeout":    d.durationField(&s.ShutdownTimeout),
 		"trusted_proxies":     d.prefixList(&s.TrustedProxies),
 		"access_log":          d.flagField(&s.AccessLog),
+		"buffers": func(n *yaml.Node, p string) {
+			d.mapping(n, p, fields{
+				"request_body":  d.integer64Field(&s.Buffers.RequestBody),
+				"response_body": d.integer64Field(&s.Buffers.ResponseBody),
+				"max_total":     d.integer64Field(&s.Buffers.MaxTotal),
+			})
+		},
 		"tls": func(n *yaml.Node, p string) {
 			d.mapping(n, p, fields{"cert_file": d.file(&s.TLS.CertFile), "key_file": d.file(&s.TLS.KeyFile)})
 		},

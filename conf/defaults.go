@@ -42,6 +42,7 @@ func defaultServer() Server {
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    16384,
 		MaxBodyBytes:      0,
+		Buffers:           Buffers{RequestBody: 64 << 10, ResponseBody: 64 << 10, MaxTotal: 256 << 20},
 		ShutdownTimeout:   15 * time.Second,
 		AcceptLoops:       0,
 		TrustedProxies:    []netip.Prefix{},

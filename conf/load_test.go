@@ -40,6 +40,7 @@ func TestMinimalDefaults(t *testing.T) {
 		MaxHeaderBytes:    16384,
 		ShutdownTimeout:   15 * time.Second,
 		TrustedProxies:    []netip.Prefix{},
+		Buffers:           Buffers{RequestBody: 65536, ResponseBody: 65536, MaxTotal: 256 << 20},
 	})
 	check(t, "Admin", c.Admin, Admin{Listen: "127.0.0.1:9901"})
 	check(t, "Upstreams", c.Upstreams, map[string]*Upstream{})

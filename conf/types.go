@@ -62,6 +62,22 @@ type Server struct {
 	TrustedProxies    []netip.Prefix `json:"trusted_proxies"`
 	TLS               TLS            `json:"tls"`
 	AccessLog         bool           `json:"access_log"`
+	Buffers           Buffers        `json:"buffers"`
+}
+
+// Buffers bounds the bodies the gateway reads whole, so that a slow
+// client holds memory rather than an upstream connection.
+type Buffers struct {
+	// RequestBody: a request body with a known length up to this size is
+	// read whole before an upstream connection is taken (0: none is).
+	RequestBody int64 `json:"request_body"`
+	// ResponseBody: a response body with a known length up to this size
+	// is read whole from the upstream when the client is slower, so the
+	// upstream connection goes back to its pool (0: none is).
+	ResponseBody int64 `json:"response_body"`
+	// MaxTotal caps the bytes all such bodies hold at once; past it,
+	// bodies stream (and the client's pace holds back the upstream's).
+	MaxTotal int64 `json:"max_total"`
 }
 
 // TLS names the certificate and key files; both set means the listener

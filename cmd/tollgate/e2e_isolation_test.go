@@ -268,3 +268,66 @@ func TestUploadTimeIsNotResponseHeaderTime(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowReaderFreesItsUpstreamConnection: with a pool of one connection,
+// a client that asks for a 7 MiB answer (under buffers.response_body:
+// 8 MiB; more than the socket buffers hold) and does not read it holds
+// memory, not the connection: the
+// gateway reads the answer whole, the connection goes back to the pool,
+// and the next client is served at once. The slow client still gets every
+// byte when it reads.
+func TestSlowReaderFreesItsUpstreamConnection(t *testing.T) {
+	big := strings.Repeat("b", 7<<20)
+	o := startOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/big" {
+			w.Header().Set("Content-Length", fmt.Sprint(len(big)))
+			io.WriteString(w, big)
+			return
+		}
+		io.WriteString(w, "ok")
+	})
+	cfg := isolationConfig(o.addr, "", "3s")
+	cfg = strings.Replace(cfg, "max_conns_per_target: 16, max_idle_per_target: 16", "max_conns_per_target: 1, max_idle_per_target: 1, max_conns_share: 1", 1)
+	cfg = strings.Replace(cfg, "  shutdown_timeout: 1s", "  shutdown_timeout: 1s\n  buffers: {response_body: 8388608}", 1)
+	g := startGateway(t, cfg)
+	slow := slowConns(t, g, 1, "GET /big HTTP/1.1\r\nHost: x\r\nX-API-Key: partner-key\r\n\r\n")[0]
+	time.Sleep(300 * time.Millisecond)
+	statuses, slowest := normalClient(t, g, 5)
+	if statuses[200] != 5 || slowest > time.Second {
+		t.Errorf("next client while the slow reader holds its answer: statuses %v, slowest %v; want 5×200 at once", statuses, slowest)
+	}
+	slow.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(slow), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err != nil || n != int64(len(big)) {
+		t.Fatalf("slow reader got %d of %d bytes: %v", n, len(big), err)
+	}
+}
+
+// TestPipelinedCompleteRequestAnsweredAtOnce: a complete GET followed, in
+// the same write, by the first bytes of a second request is answered at
+// once, not after the second head completes or read_header_timeout (2 s)
+// passes.
+func TestPipelinedCompleteRequestAnsweredAtOnce(t *testing.T) {
+	o := okOrigin(t)
+	g := startGateway(t, basicConfig(o.addr, ""))
+	c, err := net.Dial("tcp", g.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	io.WriteString(c, "GET /first HTTP/1.1\r\nHost: x\r\n\r\nGET /second HTTP/1.1\r\nHo")
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer to the complete request: %v", err)
+	}
+	resp.Body.Close()
+	if d := time.Since(start); resp.StatusCode != 200 || d > time.Second {
+		t.Fatalf("first request: %d after %v, want 200 at once", resp.StatusCode, d)
+	}
+}
