@@ -197,9 +197,10 @@ func TestTraceUnsampledCreatesNothing(t *testing.T) {
 	if got := o.traceparents(); got[0] != unsampled || got[1] != "" {
 		t.Errorf("upstream traceparents %q, want [%s, none]", got, unsampled)
 	}
-	testkit.Eventually(t, "an access log line with the unsampled trace id", func() bool {
-		return strings.Contains(logs.String(), `"trace_id":"`+clientTrace+`"`)
-	})
+	testkit.Eventually(t, "both access log lines", func() bool { return logs.Count(`"msg":"access"`) == 2 })
+	if !strings.Contains(logs.String(), `"trace_id":"`+clientTrace+`"`) {
+		t.Errorf("no access log line with the unsampled trace id: %s", logs.String())
+	}
 	if n := strings.Count(logs.String(), `"trace_id"`); n != 1 {
 		t.Errorf("%d access log lines with a trace id, want 1 (the request without traceparent has none)", n)
 	}
