@@ -58,6 +58,7 @@ func (p *targetPicker) next(up *upstream.Upstream, key uint64) (*upstream.Target
 // of rotation (breaker open, failing health checks), else 1 s.
 func (cc *clientConn) replyNoTarget(snap *Snapshot, rt *routeRT, err error) exchangeResult {
 	if errors.Is(err, upstream.ErrAllUnavailable) {
+		cc.fs.failed = failAllOut // for the access log
 		return cc.replyUnavailable(rt, rt.up.RetryAfter(), len(rt.chain))
 	}
 	return cc.replyFailure(rt, classifyUpstream(err), len(rt.chain))
