@@ -190,6 +190,8 @@ routes:
 	waitFor(t, func() bool {
 		return g.metric(fmt.Sprintf(`tollgate_upstream_target_healthy{target="%s",upstream="sick"}`, sick.addr)) == 0
 	})
+	waitLogLine(t, g, "upstream target failing its health checks; not in rotation yet",
+		map[string]any{"upstream": "sick", "target": sick.addr})
 
 	g.writeConfig("server: {listen: LISTEN\n") // broken YAML
 	resp, err := http.Post("http://"+g.admin+"/reload", "", nil)
