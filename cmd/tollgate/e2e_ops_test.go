@@ -623,3 +623,50 @@ routes: [{name: app, match: {path_prefix: ` + prefix + `}, upstream: app}]
 		t.Errorf("/old after the reload: %d", r.status)
 	}
 }
+
+// TestResetAndTimeoutExplainThemselves: an upstream that closes without
+// answering and one that answers too late are each logged with their
+// cause, counted, and named in the access log.
+func TestResetAndTimeoutExplainThemselves(t *testing.T) {
+	closer := startOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			c.Close()
+		}
+	})
+	release := make(chan struct{})
+	defer close(release)
+	slow := startOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-time.After(5 * time.Second):
+		}
+	})
+	g := startGateway(t, fmt.Sprintf(`
+server: {listen: "LISTEN", access_log: true}
+admin: {listen: "ADMIN"}
+upstreams:
+  closer: {targets: ["%s"], retries: {attempts: 0}}
+  slow: {targets: ["%s"], timeouts: {response_header: 300ms}, retries: {attempts: 0}}
+routes:
+  - {name: closer, match: {path_prefix: /closer}, upstream: closer}
+  - {name: slow, match: {path_prefix: /slow}, upstream: slow}
+`, closer.addr, slow.addr))
+	for _, tc := range []struct {
+		path, addr, upstream, cause, msg string
+		status                           int
+	}{
+		{"/closer", closer.addr, "closer", "reset", "upstream closed the connection", 502},
+		{"/slow", slow.addr, "slow", "timeout", "upstream did not answer in time", 504},
+	} {
+		if s, b, _ := getWithID(t, g.url(tc.path), "id"+tc.path); s != tc.status || b.Message != tc.msg {
+			t.Errorf("%s: %d %+v", tc.path, s, b)
+		}
+		waitLogLine(t, g, tc.msg, map[string]any{"upstream": tc.upstream, "target": tc.addr, "cause": tc.cause})
+		waitLogLine(t, g, "access", map[string]any{"route": tc.upstream, "upstream_target": tc.addr,
+			"tries": 1, "upstream_error": tc.cause, "status": tc.status})
+		sample := fmt.Sprintf(`tollgate_upstream_errors_total{cause="%s",target="%s",upstream="%s"}`, tc.cause, tc.addr, tc.upstream)
+		if v := g.metric(sample); v != 1 {
+			t.Errorf("%s = %v; want 1", sample, v)
+		}
+	}
+}
