@@ -222,12 +222,25 @@ func (v *jwtVerifier) pick(keys []jwt.VerificationKey, kid string) (any, error) 
 		return keys[0], nil
 	case len(keys) > 1:
 		return jwt.VerificationKeySet{Keys: keys}, nil
-	case len(v.static) == 0 && !v.anyLoaded():
+	case len(v.static) == 0 && !v.anyLoaded(), !v.allLoaded():
+		// No key at all, or the key may be in a set never fetched: the
+		// token cannot be judged, which is the gateway's failure (503),
+		// not the caller's (401).
 		return nil, errKeysUnavailable
 	case kid != "":
 		return nil, errUnknownKid
 	}
 	return nil, errNoKey
+}
+
+// allLoaded reports whether every JWKS source has loaded keys once.
+func (v *jwtVerifier) allLoaded() bool {
+	for _, s := range v.sources {
+		if !s.loaded() {
+			return false
+		}
+	}
+	return true
 }
 
 // anyLoaded reports whether some JWKS source has keys.

@@ -37,10 +37,19 @@ func (g *Gateway) startAdmin(addr string) error {
 	return nil
 }
 
+// handleReady answers 200 once the listeners are up with a config loaded
+// and Options.Ready (JWKS loaded once, say) agrees; 503 otherwise and
+// while shutting down, with the reason in the body.
 func (g *Gateway) handleReady(w http.ResponseWriter, r *http.Request) {
 	if !g.ready.Load() || g.engine.draining.Load() {
-		http.Error(w, "not ready\n", http.StatusServiceUnavailable)
+		http.Error(w, "not ready", http.StatusServiceUnavailable)
 		return
+	}
+	if g.opts.Ready != nil {
+		if err := g.opts.Ready(); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
 	}
 	w.Write([]byte("ready\n"))
 }

@@ -15,7 +15,7 @@ func outcomeOf(f failure, status int) upstream.Outcome {
 	switch f {
 	case failNone, failRetryStatus:
 		return upstream.Outcome{Status: status}
-	case failConnect:
+	case failConnect, failDNS:
 		return upstream.Outcome{ConnectFailure: true}
 	case failConnectTimeout:
 		return upstream.Outcome{ConnectFailure: true, Timeout: true}

@@ -26,6 +26,18 @@ func (cc *clientConn) replyFailure(rt *routeRT, f failure, ran int) exchangeResu
 
 var retryAfterOne = [][2]string{{"Retry-After", "1"}}
 
+// replyRequestID sets the id of a request the gateway answers before its
+// route's exchange began (no route, a refused head): the client's
+// X-Request-Id when it sent a sane one (CONTRACT.md: "kept or
+// generated"), else a new one.
+func (cc *clientConn) replyRequestID() {
+	if v := cc.q.Fields.Get("X-Request-Id"); validRequestID(v) {
+		cc.reqID = append(cc.reqID[:0], v...)
+		return
+	}
+	cc.reqID = cc.e.reqIDs.next(cc.reqID[:0])
+}
+
 // writeReply sends a reply produced by a filter.
 func (cc *clientConn) writeReply(rt *routeRT, r *plugins.Reply, ran int) exchangeResult {
 	return cc.sendReply(rt, ran, r.Status, r.Code, r.Message, r.Header, r.Body)
@@ -37,7 +49,7 @@ func (cc *clientConn) writeReply(rt *routeRT, r *plugins.Reply, ran int) exchang
 func (cc *clientConn) sendReply(rt *routeRT, ran, status int, code, msg string, hdr [][2]string, body []byte) exchangeResult {
 	x := &cc.x
 	if x.RequestID == "" && len(cc.reqID) == 0 {
-		cc.reqID = cc.e.reqIDs.next(cc.reqID[:0])
+		cc.replyRequestID()
 	}
 	h := &cc.reply
 	h.Reset()

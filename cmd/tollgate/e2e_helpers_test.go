@@ -58,10 +58,19 @@ type gateway struct {
 // file, starts the binary and waits until /readyz answers 200.
 func startGateway(t testing.TB, cfg string) *gateway {
 	t.Helper()
+	g := launchGateway(t, cfg)
+	g.waitReady()
+	return g
+}
+
+// launchGateway is startGateway without the wait for /readyz, with extra
+// command-line arguments.
+func launchGateway(t testing.TB, cfg string, args ...string) *gateway {
+	t.Helper()
 	g := &gateway{t: t, addr: testkit.FreeAddr(t), admin: testkit.FreeAddr(t), logs: &testkit.LogBuffer{}, done: make(chan struct{})}
 	g.config = filepath.Join(t.TempDir(), "tollgate.yaml")
 	g.writeConfig(cfg)
-	g.cmd = exec.Command(binPath, "-config", g.config)
+	g.cmd = exec.Command(binPath, append([]string{"-config", g.config}, args...)...)
 	g.cmd.Stderr = g.logs
 	g.cmd.Stdout = g.logs
 	if err := g.cmd.Start(); err != nil {
@@ -73,7 +82,6 @@ func startGateway(t testing.TB, cfg string) *gateway {
 		close(g.done)
 	}()
 	t.Cleanup(g.stop)
-	g.waitReady()
 	return g
 }
 
