@@ -63,7 +63,29 @@ func controlListener(network, address string, c syscall.RawConn) error {
 	return serr
 }
 
-// tlsListener wraps l so it speaks TLS 1.2+ with certificates from get.
+// tlsListener wraps l so it speaks TLS 1.2+ with certificates from get
+// (see serverTLSConfig).
 func tlsListener(l net.Listener, get func(*tls.ClientHelloInfo) (*tls.Certificate, error)) net.Listener {
-	return tls.NewListener(l, &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: get})
+	return tls.NewListener(l, serverTLSConfig(get))
+}
+
+// serverTLSConfig is the client listener's TLS: 1.2 and 1.3 only. On TLS
+// 1.2 only forward-secret AEAD suites are offered (ECDHE with AES-GCM or
+// ChaCha20-Poly1305), for RSA and ECDSA certificates, in Go's preference
+// order: Go's defaults also offer CBC suites there, which scanners flag
+// (LUCKY13) and no current client needs. TLS 1.3 suites are not
+// configurable in Go and are all AEAD.
+func serverTLSConfig(get func(*tls.ClientHelloInfo) (*tls.Certificate, error)) *tls.Config {
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		CipherSuites: []uint16{
+			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+			tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+		},
+		GetCertificate: get,
+	}
 }
