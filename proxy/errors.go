@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"syscall"
 
 	"tollgate/proxy/http1"
 	"tollgate/upstream"
@@ -32,6 +33,7 @@ const (
 	failAllOut                 // 503 every target out of rotation, with Retry-After until one may be back
 	failClientGone             // 499, logged only: the client went away mid-request; nothing is answered
 	failRetryStatus            // a status listed in retries.on that will be retried; never reaches the client
+	failNoFiles                // 503 the gateway is out of file descriptors (EMFILE/ENFILE): no socket to an upstream
 )
 
 var failureInfo = [...]struct {
@@ -55,12 +57,15 @@ var failureInfo = [...]struct {
 		"every upstream target is unavailable (breaker open or failing health checks)"},
 	failClientGone:  {499, "", ""},
 	failRetryStatus: {0, "", ""},
+	failNoFiles:     {503, "unavailable", "gateway out of file descriptors"},
 }
 
 // classifyUpstream maps an error from talking to an upstream to a failure.
 func classifyUpstream(err error) failure {
 	var de *upstream.DialError
 	switch {
+	case outOfFiles(err): // a dial, or the duplicate of a pooled connection's socket
+		return failNoFiles
 	case errors.As(err, &de):
 		if de.Timeout() {
 			return failConnectTimeout
@@ -83,6 +88,12 @@ func classifyHead(err error) failure {
 		return failHeadTooLarge
 	}
 	return failBadRequest
+}
+
+// outOfFiles reports whether err is the process's (EMFILE) or the
+// system's (ENFILE) file descriptor limit.
+func outOfFiles(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
 }
 
 func isTimeout(err error) bool {

@@ -27,6 +27,9 @@ type Metrics struct {
 	splicedRequest prometheus.Counter
 	splicedResp    prometheus.Counter
 	splicedTunnel  prometheus.Counter
+	fdExhausted    *prometheus.CounterVec
+	fdAccept       prometheus.Counter
+	fdDial         prometheus.Counter
 
 	rlMu    sync.RWMutex
 	rlCache map[string]map[string]prometheus.Counter
@@ -59,8 +62,13 @@ func NewMetrics() *Metrics {
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_config_reloads_total", Help: "Config reloads, by result."}, []string{"result"})
 	m.authFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_auth_failures_total", Help: "Refused credentials, by method and reason."}, []string{"method", "reason"})
 	m.rlDecisions = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_ratelimit_decisions_total", Help: "Rate-limit decisions, by client and decision."}, []string{"client", "decision"})
+	m.fdExhausted = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_fd_exhausted_total",
+		Help: "Operations that failed because the gateway was out of file descriptors (EMFILE/ENFILE), by op: accept (each failed accept, retried after a backoff), dial (each request answered 503 for want of a socket to its upstream)."},
+		[]string{"op"})
 	m.Registry.MustRegister(m.requests, m.duration, m.upstreamDur, m.activeConns, m.spliced, m.reloads,
-		m.authFailures, m.rlDecisions, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.authFailures, m.rlDecisions, m.fdExhausted, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.fdAccept = m.fdExhausted.WithLabelValues("accept")
+	m.fdDial = m.fdExhausted.WithLabelValues("dial")
 	m.splicedRequest = m.spliced.WithLabelValues("request")
 	m.splicedResp = m.spliced.WithLabelValues("response")
 	m.splicedTunnel = m.spliced.WithLabelValues("tunnel")

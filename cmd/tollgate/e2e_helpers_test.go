@@ -58,10 +58,19 @@ type gateway struct {
 // file, starts the binary and waits until /readyz answers 200.
 func startGateway(t testing.TB, cfg string) *gateway {
 	t.Helper()
+	return startGatewayUnder(t, cfg, nil)
+}
+
+// startGatewayUnder is startGateway with the binary run by a wrapper that
+// execs it (the process keeps the wrapper's PID), e.g. prlimit; args are
+// added after -config.
+func startGatewayUnder(t testing.TB, cfg string, wrapper []string, args ...string) *gateway {
+	t.Helper()
 	g := &gateway{t: t, addr: testkit.FreeAddr(t), admin: testkit.FreeAddr(t), logs: &testkit.LogBuffer{}, done: make(chan struct{})}
 	g.config = filepath.Join(t.TempDir(), "tollgate.yaml")
 	g.writeConfig(cfg)
-	g.cmd = exec.Command(binPath, "-config", g.config)
+	argv := append(append(append(wrapper[:len(wrapper):len(wrapper)], binPath), "-config", g.config), args...)
+	g.cmd = exec.Command(argv[0], argv[1:]...)
 	g.cmd.Stderr = g.logs
 	g.cmd.Stdout = g.logs
 	if err := g.cmd.Start(); err != nil {
