@@ -197,13 +197,26 @@ func (s *jwksSource) fetchShared(limited bool) error {
 	return err
 }
 
+// mayRefetch reports whether a fetch for an unknown kid would be made at
+// now (not skipped by the once-per-refetchEvery limit).
+func (s *jwksSource) mayRefetch(now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refetchDue(now)
+}
+
+// refetchDue is mayRefetch with s.mu held.
+func (s *jwksSource) refetchDue(now time.Time) bool {
+	return s.lastTry.IsZero() || now.Sub(s.lastTry) >= refetchEvery
+}
+
 // begin records a fetch attempt, refusing a limited one that comes too
 // soon after the previous attempt.
 func (s *jwksSource) begin(limited bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	if limited && !s.lastTry.IsZero() && now.Sub(s.lastTry) < refetchEvery {
+	if limited && !s.refetchDue(now) {
 		return false
 	}
 	s.lastTry = now

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -32,8 +33,9 @@ func (g *Gateway) startAdmin(addr string) error {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	g.adminLn = ln
-	g.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go g.admin.Serve(ln)
+	g.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelWarn)}
+	go g.admin.Serve(&backoffListener{Listener: ln, b: g.engine.newAcceptBackoff("admin")})
 	return nil
 }
 

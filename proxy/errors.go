@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"syscall"
 
 	"tollgate/proxy/http1"
 	"tollgate/upstream"
@@ -34,6 +35,7 @@ const (
 	failClientGone             // 499, logged only: the client went away mid-request; nothing is answered
 	failRetryStatus            // a status listed in retries.on that will be retried; never reaches the client
 	failOverShare              // 429 the client holds its share of the target's connections, with Retry-After
+	failNoFiles                // 503 the gateway is out of file descriptors (EMFILE/ENFILE): no socket to an upstream
 )
 
 // failureInfo is the one table of what the gateway answers for each
@@ -66,6 +68,7 @@ var failureInfo = [...]struct {
 	failRetryStatus: {0, "", "", ""},
 	failOverShare: {429, "rate_limited",
 		"client holds its share of the upstream's connections (max_conns_share)", ""},
+	failNoFiles: {503, "unavailable", "gateway out of file descriptors", ""},
 }
 
 // classifyUpstream maps an error from talking to an upstream to a failure.
@@ -73,6 +76,8 @@ func classifyUpstream(err error) failure {
 	var de *upstream.DialError
 	var dns *net.DNSError
 	switch {
+	case outOfFiles(err): // a dial, or the duplicate of a pooled connection's socket
+		return failNoFiles
 	case errors.As(err, &dns):
 		return failDNS // before the timeout test: a lookup that timed out is still DNS
 	case errors.As(err, &de):
@@ -97,6 +102,12 @@ func classifyHead(err error) failure {
 		return failHeadTooLarge
 	}
 	return failBadRequest
+}
+
+// outOfFiles reports whether err is the process's (EMFILE) or the
+// system's (ENFILE) file descriptor limit.
+func outOfFiles(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
 }
 
 func isTimeout(err error) bool {

@@ -33,6 +33,9 @@ type Metrics struct {
 	splicedRequest prometheus.Counter
 	splicedResp    prometheus.Counter
 	splicedTunnel  prometheus.Counter
+	fdExhausted    *prometheus.CounterVec
+	fdAccept       prometheus.Counter
+	fdDial         prometheus.Counter
 
 	rlMu    sync.RWMutex
 	rlCache map[string]map[string]prometheus.Counter
@@ -65,6 +68,9 @@ func NewMetrics() *Metrics {
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_config_reloads_total", Help: "Config reloads, by result."}, []string{"result"})
 	m.authFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_auth_failures_total", Help: "Refused credentials, by method and reason."}, []string{"method", "reason"})
 	m.rlDecisions = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_ratelimit_decisions_total", Help: "Rate-limit decisions, by client and decision."}, []string{"client", "decision"})
+	m.fdExhausted = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_fd_exhausted_total",
+		Help: "Operations that failed because the gateway was out of file descriptors (EMFILE/ENFILE), by op: accept (each failed accept, retried after a backoff), dial (each request answered 503 for want of a socket to its upstream)."},
+		[]string{"op"})
 	m.shareRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_upstream_share_refusals_total", Help: "Tries refused because the client held its share of a target's connections (max_conns_share), by upstream."}, []string{"upstream"})
 	m.Registry.MustRegister(m.shareRefusals)
 	m.upstreamErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_upstream_errors_total",
@@ -77,8 +83,10 @@ func NewMetrics() *Metrics {
 	m.reloadOKAt = prometheus.NewGauge(prometheus.GaugeOpts{Name: "tollgate_config_last_reload_success_timestamp_seconds",
 		Help: "Unix time of the last successful config load (start or reload)."})
 	m.Registry.MustRegister(m.requests, m.duration, m.upstreamDur, m.activeConns, m.spliced, m.reloads,
-		m.authFailures, m.rlDecisions, m.upstreamErrors, m.reloadOK, m.reloadAt, m.reloadOKAt,
+		m.authFailures, m.rlDecisions, m.upstreamErrors, m.reloadOK, m.reloadAt, m.reloadOKAt, m.fdExhausted,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.fdAccept = m.fdExhausted.WithLabelValues("accept")
+	m.fdDial = m.fdExhausted.WithLabelValues("dial")
 	m.splicedRequest = m.spliced.WithLabelValues("request")
 	m.splicedResp = m.spliced.WithLabelValues("response")
 	m.splicedTunnel = m.spliced.WithLabelValues("tunnel")

@@ -14,6 +14,9 @@ func (cc *clientConn) replyFailure(rt *routeRT, f failure, ran int) exchangeResu
 	if rt != nil && f >= failConnect && f <= failConnectTimeout && f != failUnavailable {
 		cc.e.observeUpstream(rt, time.Since(cc.start), true)
 	}
+	if f == failNoFiles {
+		cc.e.outOfFilesForDial(rt)
+	}
 	var hdr [][2]string
 	if info.status == 503 || info.status == 429 {
 		hdr = retryAfterOne
@@ -36,6 +39,21 @@ func (cc *clientConn) replyRequestID() {
 		return
 	}
 	cc.reqID = cc.e.reqIDs.next(cc.reqID[:0])
+}
+
+// outOfFilesForDial counts a request answered 503 because no socket could
+// be opened to its upstream (EMFILE/ENFILE) and logs it, at most once a
+// second.
+func (e *Engine) outOfFilesForDial(rt *routeRT) {
+	e.metrics.fdDial.Inc()
+	if !e.dialLog.allow(time.Now()) {
+		return
+	}
+	route, up := "", ""
+	if rt != nil {
+		route, up = rt.name, rt.upName
+	}
+	e.log.Error("out of file descriptors: cannot dial upstreams; answering 503", "route", route, "upstream", up)
 }
 
 // writeReply sends a reply produced by a filter.
