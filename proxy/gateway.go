@@ -38,6 +38,10 @@ type Options struct {
 	// EventLoops is the number of event loops serving plain-TCP client
 	// connections; 0 means one.
 	EventLoops int
+	// Inherited are listening sockets handed over by the process this one
+	// replaces (binary upgrade): Start serves on them instead of binding
+	// when they were bound for the configured addresses. Nil: bind.
+	Inherited *Sockets
 }
 
 // Gateway ties the long-lived pieces together: listeners (never closed by
@@ -51,6 +55,7 @@ type Gateway struct {
 	upstreams *upstream.Registry
 
 	listeners []net.Listener
+	sockets   []net.Listener // the client listeners before TLS: what an upgrade hands over
 	admin     *http.Server
 	adminLn   net.Listener
 	cert      atomic.Pointer[tls.Certificate]
@@ -79,6 +84,9 @@ func (g *Gateway) Engine() *Engine { return g.engine }
 // admin listener, and starts serving. A *BindError means a port could not
 // be bound.
 func (g *Gateway) Start(cfg *conf.Config) error {
+	if in := g.opts.Inherited; in != nil {
+		defer in.Close() // the inherited sockets Start did not adopt
+	}
 	snap, err := g.build(cfg)
 	if err != nil {
 		return err
@@ -93,7 +101,7 @@ func (g *Gateway) Start(cfg *conf.Config) error {
 	}
 	g.cert.Store(cert)
 	g.engine.Swap(snap)
-	lns, err := listenReusePort(cfg.Server.Listen, cfg.Server.AcceptLoops)
+	lns, err := g.clientListeners(cfg)
 	if err != nil {
 		return err
 	}
@@ -103,6 +111,7 @@ func (g *Gateway) Start(cfg *conf.Config) error {
 		}
 		return err
 	}
+	g.sockets = lns
 	for _, l := range lns {
 		if cfg.Server.TLS.Enabled() {
 			l = tlsListener(l, g.getCert)
@@ -213,8 +222,20 @@ func (g *Gateway) checkReloadable(cfg *conf.Config) error {
 
 // Shutdown turns readyz to 503, stops accepting, drains in-flight requests
 // for up to shutdown_timeout, closes idle connections and the admin server.
-func (g *Gateway) Shutdown() error {
+func (g *Gateway) Shutdown() error { return g.shutdown(false) }
+
+// HandOver ends the gateway once a binary upgrade's new process serves on
+// the same sockets: the admin listener stops accepting first (the new
+// process answers /readyz and /metrics on it), then everything goes as in
+// Shutdown. Closing a listener here closes this process's descriptor
+// only; the socket and its queue of connections live on in the new one.
+func (g *Gateway) HandOver() error { return g.shutdown(true) }
+
+func (g *Gateway) shutdown(handover bool) error {
 	g.ready.Store(false)
+	if handover {
+		g.stopAdmin()
+	}
 	timeout := g.engine.Current().Conf.Server.ShutdownTimeout
 	for _, l := range g.listeners {
 		l.Close()
@@ -223,12 +244,19 @@ func (g *Gateway) Shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	err := g.engine.Shutdown(ctx)
-	if g.admin != nil {
-		actx, acancel := context.WithTimeout(context.Background(), time.Second)
-		g.admin.Shutdown(actx)
-		acancel()
-	}
+	g.stopAdmin()
 	g.engine.Current().Retire()
 	g.upstreams.Close()
 	return err
+}
+
+// stopAdmin closes the admin listener and waits up to a second for admin
+// requests in progress. A second call returns at once.
+func (g *Gateway) stopAdmin() {
+	if g.admin == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	g.admin.Shutdown(ctx)
+	cancel()
 }
