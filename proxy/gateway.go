@@ -42,6 +42,10 @@ type Options struct {
 	// replaces (binary upgrade): Start serves on them instead of binding
 	// when they were bound for the configured addresses. Nil: bind.
 	Inherited *Sockets
+	// BeforeServe, when set, runs in Start once the first snapshot is in
+	// place and before any connection is accepted: a process taking over
+	// from another waits for its health checks and seeds its limiter there.
+	BeforeServe func()
 }
 
 // Gateway ties the long-lived pieces together: listeners (never closed by
@@ -101,6 +105,9 @@ func (g *Gateway) Start(cfg *conf.Config) error {
 	}
 	g.cert.Store(cert)
 	g.engine.Swap(snap)
+	if g.opts.BeforeServe != nil {
+		g.opts.BeforeServe()
+	}
 	lns, err := g.clientListeners(cfg)
 	if err != nil {
 		return err

@@ -29,7 +29,7 @@ type Sockets struct {
 	Admin net.Listener
 }
 
-// Close closes every socket of s (those a new process did not adopt).
+// Close closes every socket left in s (Start takes out those it adopts).
 func (s *Sockets) Close() {
 	for _, l := range s.Clients {
 		l.Close()
@@ -37,6 +37,7 @@ func (s *Sockets) Close() {
 	if s.Admin != nil {
 		s.Admin.Close()
 	}
+	s.Clients, s.Admin = nil, nil
 }
 
 // Sockets returns the gateway's listening sockets, for a binary upgrade.
