@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -441,5 +442,44 @@ routes:
 	}
 	if !strings.Contains(u.logs.String(), "binary upgrade: serving before these targets passed a health check") {
 		t.Error("the new process did not say it served before the spare target passed a health check")
+	}
+}
+
+// TestBrokenHandoverIsRefused: a process told it inherits something it
+// cannot trust (garbled description, another version, descriptors that
+// are not open or not listening sockets) exits 1 with a clear message
+// instead of serving; `-upgrade` without a usable PID file says why.
+func TestBrokenHandoverIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	cfg := dir + "/tollgate.yaml"
+	os.WriteFile(cfg, []byte("server: {listen: \"127.0.0.1:0\"}\nadmin: {listen: \"\"}\nupstreams: {a: {targets: [\"127.0.0.1:1\"]}}\nroutes: [{name: r, match: {path_prefix: /}, upstream: a}]\n"), 0o644)
+	regular, err := os.Create(dir + "/not-a-socket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer regular.Close()
+	cases := []struct{ name, env, want string }{
+		{"garbled", `{"version":1,`, "TOLLGATE_HANDOVER: unexpected EOF"},
+		{"unknown field", `{"version":1,"sockets":[3]}`, `unknown field \"sockets\"`}, // as the JSON log line escapes it
+		{"other version", `{"version":2,"clients":[3],"admin":-1,"state":4,"ctl":5}`, "version 2, this build reads 1"},
+		{"not open", `{"version":1,"clients":[40],"admin":-1,"state":41,"ctl":42}`, "descriptor 40: bad file descriptor"},
+		{"stdin", `{"version":1,"clients":[0],"admin":-1,"state":4,"ctl":5}`, "descriptor 0 out of range or repeated"},
+		{"not a socket", `{"version":1,"clients":[3],"admin":-1,"state":4,"ctl":5}`, "inherited descriptor client socket 3: socket operation on non-socket"},
+	}
+	for _, c := range cases {
+		cmd := exec.Command(binPath, "-config", cfg)
+		cmd.Env = append(os.Environ(), "TOLLGATE_HANDOVER="+c.env)
+		cmd.ExtraFiles = []*os.File{regular, regular, regular}
+		out, err := cmd.CombinedOutput()
+		if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 1 ||
+			!strings.Contains(string(out), "binary upgrade: refusing what the old process handed over") || !strings.Contains(string(out), c.want) {
+			t.Errorf("%s: %v, want exit 1 and %q:\n%s", c.name, err, c.want, out)
+		}
+	}
+	for _, args := range [][]string{{"-upgrade"}, {"-upgrade", "-pid-file", dir + "/missing.pid"}} {
+		out, err := exec.Command(binPath, args...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "-upgrade:") {
+			t.Errorf("%v: %v\n%s", args, err, out)
+		}
 	}
 }
