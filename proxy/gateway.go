@@ -40,7 +40,8 @@ type Options struct {
 	EventLoops int
 	// Inherited are listening sockets handed over by the process this one
 	// replaces (binary upgrade): Start serves on them instead of binding
-	// when they were bound for the configured addresses. Nil: bind.
+	// when they were bound for the configured addresses, takes them out of
+	// the Sockets, and closes those it did not adopt. Nil: bind.
 	Inherited *Sockets
 	// BeforeServe, when set, runs in Start once the first snapshot is in
 	// place and before any connection is accepted: a process taking over

@@ -177,7 +177,10 @@ func serve(src *source, log *slog.Logger, sf serveFlags) int {
 		heir.ready()
 		log.Info("binary upgrade: serving; the old process drains and exits", "old_pid", heir.parent)
 	}
-	exe, _ := os.Executable()
+	exe, err := os.Executable() // the path at start: an upgrade puts the new build there
+	if err != nil {
+		log.Warn("binary upgrades impossible: cannot find this process's executable", "err", err)
+	}
 	up := &upgrader{log: log, g: g, limiter: rt.limiter, pid: sf.pidFile, timeout: sf.upgradeTimeout,
 		exe: exe, args: os.Args[1:], results: results, succeeded: make(chan struct{})}
 	if handOver := waitForSignals(g, log, sigs, up); handOver {

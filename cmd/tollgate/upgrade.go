@@ -204,6 +204,9 @@ func (u *upgrader) inheritance() ([]*os.File, handoverSpec, error) {
 
 // command starts the new process with extra as its descriptors 3 onwards.
 func (u *upgrader) command(spec handoverSpec, extra []*os.File) (*exec.Cmd, error) {
+	if u.exe == "" {
+		return nil, errors.New("this process's executable is unknown (see the warning at start)")
+	}
 	desc, err := json.Marshal(spec)
 	if err != nil {
 		return nil, fmt.Errorf("describing the handover: %w", err)
