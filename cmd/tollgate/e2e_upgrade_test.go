@@ -164,13 +164,13 @@ func TestBinaryUpgradeUnderLoad(t *testing.T) {
 }
 
 // quotaContinues spends one token after an upgrade and checks that the
-// bucket went on from prev (one token spent; one refilled at most; an
-// off-by-one when the old process served a request after its export)
-// instead of starting full.
+// bucket went on from prev (one token spent; one or two refilled on a slow
+// machine; an off-by-one when the old process served a request after its
+// export) instead of starting full (39 left).
 func quotaContinues(t *testing.T, url, key string, prev, upgrade int) int {
 	t.Helper()
 	rem := remaining(t, url, key)
-	if rem > prev || rem < prev-2 {
+	if rem > prev+1 || rem < prev-2 {
 		t.Fatalf("upgrade %d: %s has %d tokens left, had %d before (a fresh bucket has 39)", upgrade+1, url, rem, prev)
 	}
 	return rem
@@ -371,11 +371,11 @@ upstreams:
   app: {targets: ["%s"]}
   spare:
     targets: ["%s"]
-    health_check: {path: /, interval: 10s, timeout: 500ms}
+    health_check: {path: /, interval: 10s, timeout: 300ms}
 routes:
   - {name: all, match: {path_prefix: /}, upstream: app}
 `, o.addr, testkit.FreeAddr(t))
-	u := startUpgradable(t, good, "-upgrade-timeout", "3s")
+	u := startUpgradable(t, good, "-upgrade-timeout", "4s")
 	first := u.servingPID()
 	failedUpgrade := func(what, logged string) {
 		t.Helper()
@@ -402,7 +402,7 @@ routes:
 	failedUpgrade("binary that exits", "exited before it was ready (exit status 3)")
 
 	u.installExecutable([]byte("#!/bin/sh\nexec sleep 60\n"))
-	failedUpgrade("binary that hangs", "was not ready within 3s (-upgrade-timeout); it was killed")
+	failedUpgrade("binary that hangs", "was not ready within 4s (-upgrade-timeout); it was killed")
 	m := regexp.MustCompile(`the new process \(pid (\d+)\) was not ready`).FindStringSubmatch(u.logs.String())
 	if m == nil {
 		t.Fatal("no PID in the log line of the killed process")
