@@ -3,7 +3,6 @@ package proxy
 import (
 	"encoding/json"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/pprof"
 	"time"
@@ -19,9 +18,9 @@ func (g *Gateway) startAdmin(addr string) error {
 	if addr == "" {
 		return nil
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := g.adminListener(addr)
 	if err != nil {
-		return &BindError{Addr: addr, Err: err}
+		return err
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
