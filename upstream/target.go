@@ -42,6 +42,7 @@ type Target struct {
 
 	refs         int // unreleased Sets naming this target; guarded by Registry.mu
 	errExhausted error
+	stats        tryStats
 }
 
 func newTarget(key targetKey, readers *sync.Pool, now func() time.Time) *Target {
