@@ -293,7 +293,7 @@ func (r *usageReader) policy(p *policy, s *slot) PolicyUsage {
 	if i := indexByte(p.name, '/'); i >= 0 {
 		pu.Route = p.name[i+1:]
 	}
-	if s.rate > 0 {
+	if s.rate > 0 && s.rate != float32(p.rate) { // scaled by the adaptive factor
 		pu.Rate = float64(s.rate)
 	}
 	st := r.sn.store

@@ -38,6 +38,9 @@ type Options struct {
 	// EventLoops is the number of event loops serving plain-TCP client
 	// connections; 0 means one.
 	EventLoops int
+	// Quotas is read and reset by the admin /clients endpoints and the
+	// dashboard; nil means the gateway meters nothing it can show.
+	Quotas Quotas
 }
 
 // Gateway ties the long-lived pieces together: listeners (never closed by
@@ -57,6 +60,8 @@ type Gateway struct {
 	ready     atomic.Bool
 	reloadMu  sync.Mutex
 	serveWG   sync.WaitGroup
+	// lastReload is the outcome of the last reload; nil before the first.
+	lastReload atomic.Pointer[ReloadRecord]
 }
 
 // New returns a gateway that is not yet listening.
@@ -187,6 +192,7 @@ func (g *Gateway) Reload() (*conf.Config, error) {
 	}
 	if err != nil {
 		g.Metrics.Reload("error")
+		g.noteReload(nil, err)
 		g.log.Error("config reload failed; keeping the running config", "err", err)
 		return nil, err
 	}
@@ -194,6 +200,7 @@ func (g *Gateway) Reload() (*conf.Config, error) {
 	old := g.engine.Swap(snap)
 	old.Retire()
 	g.Metrics.Reload("ok")
+	g.noteReload(cfg, nil)
 	g.log.Info("config reloaded", "version", cfg.Version, "routes", len(cfg.Routes))
 	return cfg, nil
 }

@@ -130,7 +130,7 @@ func serve(src *source, log *slog.Logger, loops int) int {
 	goruntime.GOMAXPROCS(cpus + loops)
 	g := proxy.New(proxy.Options{
 		Logger: log, Load: src.load, Filters: rt.filters, Commit: rt.commit, EventLoops: loops,
-		Observer: rt.limiter, Collectors: rt.collectors(),
+		Observer: rt.limiter, Collectors: rt.collectors(), Quotas: rt.limiter,
 	})
 	if err := g.Start(cfg); err != nil {
 		log.Error("starting", "err", err)
