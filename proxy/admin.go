@@ -36,7 +36,7 @@ func (g *Gateway) startAdmin(addr string) error {
 	mux.HandleFunc("GET /clients/{id}", g.handleClient)
 	mux.HandleFunc("POST /clients/{id}/reset", g.guarded(g.handleClientReset))
 	mux.Handle("GET /ui/", dashboard.Handler(g.overview))
-	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusFound))
+	mux.HandleFunc("GET /{$}", toDashboard)
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
@@ -44,6 +44,15 @@ func (g *Gateway) startAdmin(addr string) error {
 	g.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go g.admin.Serve(ln)
 	return nil
+}
+
+// toDashboard redirects "/" to the dashboard, keeping the query (?poll=).
+func toDashboard(w http.ResponseWriter, r *http.Request) {
+	target := "/ui/"
+	if r.URL.RawQuery != "" {
+		target += "?" + r.URL.RawQuery
+	}
+	http.Redirect(w, r, target, http.StatusFound)
 }
 
 func (g *Gateway) handleReady(w http.ResponseWriter, r *http.Request) {

@@ -29,6 +29,14 @@
     return x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
   }
 
+  // fmtQuota writes a refill rate the way a config would: per second,
+  // else per minute, else per hour.
+  function fmtQuota(perSec) {
+    if (perSec >= 1) return fmtRate(perSec) + "/s";
+    if (perSec * 60 >= 1) return fmtRate(perSec * 60) + "/m";
+    return fmtRate(perSec * 3600) + "/h";
+  }
+
   function fmtTime(iso) {
     const d = new Date(iso);
     return isNaN(d) ? iso : d.toLocaleTimeString();
@@ -112,7 +120,7 @@
     const body = $("#clients tbody");
     body.replaceChildren(...rows.map((r) => {
       const c = r.c;
-      const policy = [c.mode, fmtRate(c.rate) + "/s"];
+      const policy = [c.mode, fmtQuota(c.rate)];
       if (c.concurrency) policy.push("concurrency " + c.concurrency);
       for (const o of c.overrides || []) policy.push(o.route + ": " + o.remaining + "/" + o.limit);
       return el("tr", { "data-client": c.name },
