@@ -171,3 +171,46 @@ func TestUsageWithRedis(t *testing.T) {
 		t.Errorf("after reset %+v %+v, want full", p, p.Global)
 	}
 }
+
+// TestUsageConcurrentWithDecisions reads and resets while decisions run
+// on other goroutines (run with -race), then checks the figures still
+// agree with the next decision.
+func TestUsageConcurrentWithDecisions(t *testing.T) {
+	srv := startRedis(t)
+	clients := conf.Clients{Default: *q(1000, 1000), Named: map[string]*conf.Quota{"shared": q(1000, 500)}}
+	l := newRedisLimiter(t, clients, redisLimits(srv.addr(), FailLocal), nil)
+	ctx := context.Background()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 200_000; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			l.Allow("shared", ipA, "r", "u")
+			l.Allow("", ipB, "r", "u")
+		}
+	}()
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for i := 0; i < 10_000 && time.Now().Before(deadline); i++ {
+		l.Overview(ctx, UsageOptions{Global: i%2 == 0})
+		l.Client(ctx, ipB.String(), UsageOptions{Global: true})
+		if i%10 == 0 {
+			if _, err := l.Reset(ctx, "shared"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	close(stop)
+	<-done
+	if _, err := l.Reset(ctx, "shared"); err != nil {
+		t.Fatal(err)
+	}
+	p := base(t, clientUsage(t, l, "shared", UsageOptions{}))
+	if d := l.Allow("shared", ipA, "r", "u"); p.Remaining != 500 || d.Remaining != 499 {
+		t.Errorf("after the load and a reset: usage said %d, the next decision %d; want 500 then 499", p.Remaining, d.Remaining)
+	}
+}

@@ -18,6 +18,10 @@ type Quotas interface {
 	Client(ctx context.Context, id string, o limiter.UsageOptions) (limiter.ClientUsage, bool)
 	// Reset refills one caller's buckets and returns how many.
 	Reset(ctx context.Context, id string) (int, error)
+	// StoreStatus is "local", "redis" or "redis-down".
+	StoreStatus() string
+	// Instances is the number of gateways sharing the store.
+	Instances() int
 }
 
 // maxClientID bounds the id accepted in /clients/{id}.
@@ -58,8 +62,7 @@ func (g *Gateway) handleClient(w http.ResponseWriter, r *http.Request) {
 		unknownClient(w, id)
 		return
 	}
-	ov := q.Overview(r.Context(), limiter.UsageOptions{})
-	writeJSON(w, http.StatusOK, clientReply{Store: ov.Store, Instances: ov.Instances, ClientUsage: cu})
+	writeJSON(w, http.StatusOK, clientReply{Store: q.StoreStatus(), Instances: q.Instances(), ClientUsage: cu})
 }
 
 // handleClientReset serves POST /clients/{id}/reset: the caller's buckets
