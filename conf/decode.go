@@ -41,6 +41,13 @@ func (d *decoder) server(n *yaml.Node, path string, s *Server) {
 		"shutdown_timeout":    d.durationField(&s.ShutdownTimeout),
 		"trusted_proxies":     d.prefixList(&s.TrustedProxies),
 		"access_log":          d.flagField(&s.AccessLog),
+		"buffers": func(n *yaml.Node, p string) {
+			d.mapping(n, p, fields{
+				"request_body":  d.integer64Field(&s.Buffers.RequestBody),
+				"response_body": d.integer64Field(&s.Buffers.ResponseBody),
+				"max_total":     d.integer64Field(&s.Buffers.MaxTotal),
+			})
+		},
 		"tls": func(n *yaml.Node, p string) {
 			d.mapping(n, p, fields{"cert_file": d.file(&s.TLS.CertFile), "key_file": d.file(&s.TLS.KeyFile)})
 		},
@@ -64,11 +71,12 @@ func (d *decoder) clients(n *yaml.Node, path string, cs *Clients) {
 func (d *decoder) quota(n *yaml.Node, path string) *Quota {
 	q := defaultQuota()
 	present := d.mapping(n, path, fields{
-		"rate":        d.rateField(&q.Rate),
-		"burst":       d.integerField(&q.Burst),
-		"concurrency": d.integerField(&q.Concurrency),
-		"mode":        d.str(&q.Mode),
-		"routes":      func(n *yaml.Node, p string) { q.Routes = d.routeQuotas(n, p) },
+		"rate":            d.rateField(&q.Rate),
+		"burst":           d.integerField(&q.Burst),
+		"concurrency":     d.integerField(&q.Concurrency),
+		"max_conns_share": d.numberField(&q.MaxConnsShare),
+		"mode":            d.str(&q.Mode),
+		"routes":          func(n *yaml.Node, p string) { q.Routes = d.routeQuotas(n, p) },
 	})
 	if !present["burst"] {
 		q.Burst = defaultBurst(q.Rate)

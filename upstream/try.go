@@ -51,6 +51,6 @@ func (tr Try) Done(o Outcome) {
 		tr.t.stats.count(o)
 	}
 	if tr.done != nil {
-		tr.done(!tr.b.settings.failure(o))
+		tr.b.record(tr.done, o)
 	}
 }
