@@ -58,5 +58,8 @@
 // better done blocking: TLS connections, bodies large enough to splice,
 // WebSocket tunnels, heads larger than the read buffer, interim
 // responses. admin.go serves /healthz, /readyz, /metrics, /config and
-// /reload.
+// /reload, the quota usage API (quotausage.go: /clients, read without
+// consuming, and resets, behind admintoken.go's bearer token when one is
+// configured) and the live dashboard (package proxy/dashboard, fed by
+// overview.go).
 package proxy

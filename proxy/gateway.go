@@ -54,6 +54,9 @@ type Options struct {
 	// place and before any connection is accepted: a process taking over
 	// from another waits for its health checks and seeds its limiter there.
 	BeforeServe func()
+	// Quotas is read and reset by the admin /clients endpoints and the
+	// dashboard; nil means the gateway meters nothing it can show.
+	Quotas Quotas
 }
 
 // Gateway ties the long-lived pieces together: listeners (never closed by
@@ -74,6 +77,8 @@ type Gateway struct {
 	ready     atomic.Bool
 	reloadMu  sync.Mutex
 	serveWG   sync.WaitGroup
+	// lastReload is the outcome of the last reload; nil before the first.
+	lastReload atomic.Pointer[ReloadRecord]
 }
 
 // New returns a gateway that is not yet listening.
@@ -217,6 +222,7 @@ func (g *Gateway) Reload() (*conf.Config, error) {
 	}
 	if err != nil {
 		g.Metrics.Reload("error")
+		g.noteReload(nil, err)
 		g.log.Error("config reload failed; keeping the running config", "err", err)
 		return nil, err
 	}
@@ -224,6 +230,7 @@ func (g *Gateway) Reload() (*conf.Config, error) {
 	old := g.engine.Swap(snap)
 	old.Retire()
 	g.Metrics.Reload("ok")
+	g.noteReload(cfg, nil)
 	g.log.Info("config reloaded", "version", cfg.Version, "routes", len(cfg.Routes))
 	return cfg, nil
 }

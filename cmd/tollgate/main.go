@@ -214,6 +214,7 @@ func newGateway(src *source, log *slog.Logger, rt *runtime, sf serveFlags, heir 
 	opts := proxy.Options{
 		Logger: log, Load: src.load, Filters: rt.filters, Commit: rt.commit, EventLoops: loops,
 		Observer: rt.limiter, Collectors: append(rt.collectors(), results), Version: version,
+		Quotas: rt.limiter,
 	}
 	if !sf.readyWithoutJWKS {
 		opts.Ready = rt.ready
