@@ -28,6 +28,12 @@ var badFixtures = map[string][]string{
 	`tracing_endpoint.bad.yaml`: {
 		`2: tracing.endpoint: required`,
 	},
+	`admin_token.bad.yaml`: {
+		`2: admin: token_file and token_env are exclusive: set one`,
+	},
+	`admin_token_missing.bad.yaml`: {
+		`3: admin.token_file: cannot read secret: open testdata/secrets/missing-token: no such file or directory`,
+	},
 	`admin_same_port.bad.yaml`: {
 		`4: admin.listen: same address as server.listen`,
 	},

@@ -236,29 +236,30 @@ func (cc *clientConn) tunnel(conn *upstream.Conn, res exchangeResult) exchangeRe
 	w.WriteString("Connection: Upgrade\r\nUpgrade: ")
 	w.Write(p.Fields.Get("Upgrade"))
 	w.WriteString("\r\n\r\n")
-	if b := conn.R.Buffered(); b > 0 {
-		pending, _ := conn.R.Peek(b)
+	var early, earlyUp int // bytes read with the heads, sent before the copies start
+	if early = conn.R.Buffered(); early > 0 {
+		pending, _ := conn.R.Peek(early)
 		w.Write(pending)
 	}
 	if err := w.Flush(); err != nil {
 		return res
 	}
-	if b := cc.r.Buffered(); b > 0 {
-		pending, _ := cc.r.Peek(b)
+	if earlyUp = cc.r.Buffered(); earlyUp > 0 {
+		pending, _ := cc.r.Peek(earlyUp)
 		conn.Write(pending)
-		cc.r.Discard(b)
+		cc.r.Discard(earlyUp)
 	}
 	cc.c.SetDeadline(time.Time{})
 	conn.SetDeadline(time.Time{})
-	res.bytes = cc.pipeBoth(conn.Conn)
+	down, up := cc.pipeBoth(conn.Conn)
+	res.bytes, res.bytesUp = down+int64(early), up+int64(earlyUp)
 	return res
 }
 
 // pipeBoth copies client↔upstream until one direction ends, then closes
-// both so the other copy ends too.
-func (cc *clientConn) pipeBoth(up net.Conn) int64 {
+// both so the other copy ends too. It returns the bytes copied each way.
+func (cc *clientConn) pipeBoth(up net.Conn) (down, upBytes int64) {
 	var wg sync.WaitGroup
-	var down int64
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -268,6 +269,7 @@ func (cc *clientConn) pipeBoth(up net.Conn) int64 {
 			}
 		}()
 		n, _ := io.Copy(up, cc.c)
+		upBytes = n
 		cc.e.metrics.splicedTunnel.Add(float64(n))
 		up.Close()
 		cc.c.Close()
@@ -277,7 +279,7 @@ func (cc *clientConn) pipeBoth(up net.Conn) int64 {
 	up.Close()
 	cc.c.Close()
 	wg.Wait()
-	return down
+	return down, upBytes
 }
 
 func (e *Engine) getUpWriter(w io.Writer) *bufio.Writer {
