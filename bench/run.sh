@@ -35,7 +35,7 @@ BENCH_IDLE_HOLD=${BENCH_IDLE_HOLD:-4}      # seconds the idle connections stay i
 BENCH_SYSCALL_REQUESTS=${BENCH_SYSCALL_REQUESTS:-20000}
 BENCH_LOOPS=${BENCH_LOOPS:-$(nproc)}       # tollgate accept_loops = nginx worker_processes
 BENCH_NGINX_BUF=${BENCH_NGINX_BUF:-256k}   # nginx buffer for the unbuffered large-body locations
-BENCH_GATEWAY=${BENCH_GATEWAY:-jwt-hs256 jwt-rs256 jwt-redis post-1k}  # gateway scenarios run
+BENCH_GATEWAY=${BENCH_GATEWAY:-jwt-hs256 jwt-traced jwt-rs256 jwt-redis post-1k}  # gateway scenarios run
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
@@ -80,8 +80,8 @@ trap 'exit 130' INT TERM
 read -r -a GW_SCENARIOS <<<"$BENCH_GATEWAY"
 [[ $MODE == all || $MODE == gateway ]] || GW_SCENARIOS=()
 for sc in "${GW_SCENARIOS[@]}"; do
-	case $sc in jwt-hs256 | jwt-rs256 | jwt-redis | post-1k) ;; *)
-		echo "BENCH_GATEWAY: unknown scenario '$sc' (jwt-hs256 jwt-rs256 jwt-redis post-1k)" >&2
+	case $sc in jwt-hs256 | jwt-traced | jwt-rs256 | jwt-redis | post-1k) ;; *)
+		echo "BENCH_GATEWAY: unknown scenario '$sc' (jwt-hs256 jwt-traced jwt-rs256 jwt-redis post-1k)" >&2
 		exit 2
 		;;
 	esac
@@ -236,7 +236,7 @@ start_tg() { # start_tg NAME: -check, then start $OUT/tollgate-NAME.yaml; failur
 	log "tollgate-$name :${PORT[$name]} pid $pid (admin :${TGADMIN[$name]})"
 }
 
-jwt_instance() { # jwt_instance NAME ALG KEY_FILE LIMITS_YAML: JWT auth, per-client limits
+jwt_instance() { # jwt_instance NAME ALG KEY_FILE LIMITS_YAML [EXTRA_YAML]: JWT auth, per-client limits
 	local port admin
 	free_port port
 	free_port admin
@@ -264,6 +264,7 @@ routes:
     upstream: origin
     auth: [jwt]
     timeout: 600s
+${5:-}
 EOF
 	} >"$OUT/tollgate-$1.yaml"
 	start_tg "$1"
@@ -271,7 +272,7 @@ EOF
 
 REDIS_PID=""
 REDIS_PORT=""
-if gw_has jwt-hs256 || gw_has jwt-rs256 || gw_has jwt-redis; then
+if gw_has jwt-hs256 || gw_has jwt-traced || gw_has jwt-rs256 || gw_has jwt-redis; then
 	# A fresh HS256 secret and RSA key pair, and one long-lived token for each.
 	"$OUT/jwtgen" -dir "$OUT/jwt" -client "$JWT_CLIENT" -issuer "$JWT_ISSUER" -audience bench >&2
 	TOKEN_HS256=$(<"$OUT/jwt/hs256.jwt")
@@ -280,6 +281,12 @@ fi
 LOCAL_LIMITS="  store: local
   headers: ietf"
 if gw_has jwt-hs256; then jwt_instance jwt-hs256 HS256 "$OUT/jwt/hs256.secret" "$LOCAL_LIMITS" || true; fi
+# jwt-traced is jwt-hs256 with OpenTelemetry tracing at 1% sampling,
+# exporting OTLP/HTTP to the origin (which answers /v1/traces with an
+# empty 200): its ratio beside jwt-hs256's is tracing's cost.
+if gw_has jwt-traced; then jwt_instance jwt-traced HS256 "$OUT/jwt/hs256.secret" "$LOCAL_LIMITS" "tracing:
+  endpoint: \"http://$ORIGIN\"
+  sample_ratio: 0.01" || true; fi
 if gw_has jwt-rs256; then jwt_instance jwt-rs256 RS256 "$OUT/jwt/rs256.pub.pem" "$LOCAL_LIMITS" || true; fi
 if gw_has jwt-redis; then
 	free_port REDIS_PORT
@@ -510,6 +517,10 @@ if gw_has jwt-hs256; then
 		scenario "jwt-hs256/$size" jwt-hs256 "/bytes/$size" "$TOKEN_HS256" "$OUT/report.lua" "jwt-hs256 GET $(size_label "$size")"
 		GW_KEYS+=("jwt-hs256/$size")
 	done
+fi
+if gw_has jwt-traced; then
+	scenario jwt-traced/128 jwt-traced /bytes/128 "$TOKEN_HS256" "$OUT/report.lua" "jwt-hs256 + tracing 1% GET 128 B"
+	GW_KEYS+=(jwt-traced/128)
 fi
 if gw_has jwt-rs256; then
 	scenario jwt-rs256/128 jwt-rs256 /bytes/128 "$TOKEN_RS256" "$OUT/report.lua" "jwt-rs256 GET 128 B"

@@ -312,6 +312,8 @@ func (c *conn) handle(req *request) error {
 		}
 	}
 	switch {
+	case path == "/v1/traces": // an OTLP/HTTP sink for the traced gateway scenario
+		return c.text(200, "", req.close)
 	case path == "/conns":
 		return c.text(200, strconv.FormatInt(connsAccepted.Load(), 10), req.close)
 	case path == "/requests":
