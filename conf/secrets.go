@@ -23,6 +23,9 @@ func (v validator) loadSecrets(c *Config) {
 	if name := c.Limits.Redis.PasswordEnv; name != "" {
 		c.Limits.Redis.Password = v.secretEnv("limits.redis.password_env", name)
 	}
+	if s := c.Limits.Redis.Sentinel; s != nil && s.PasswordEnv != "" {
+		s.Password = v.secretEnv("limits.redis.sentinel.password_env", s.PasswordEnv)
+	}
 }
 
 // secretFile reads a secret from a file.
