@@ -94,3 +94,76 @@ func TestAllowRedisDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// quotaAllocConfig has quotas on the default, a named client and a plan.
+func quotaAllocConfig() Config {
+	cfg := planConfig()
+	month := &conf.PeriodQuota{Limit: 1 << 40, Period: conf.PeriodMonth}
+	cfg.Clients.Default = *q(1e9, 1e9)
+	cfg.Clients.Default.Quota = month
+	cfg.Clients.Named["n"] = q(1e9, 1e9)
+	cfg.Clients.Named["n"].Quota = month
+	cfg.Plans["gold"] = q(1e9, 1e9)
+	cfg.Plans["gold"].Quota = month
+	return cfg
+}
+
+// TestDecideQuotaDoesNotAllocate pins zero allocations per Decide with a
+// cost and a quota (named, plan member, tenant, anonymous) and per Charge,
+// with the headers formatted.
+func TestDecideQuotaDoesNotAllocate(t *testing.T) {
+	clk := testkit.NewClock(testkit.Epoch)
+	l := New(Options{Now: clk.Now, SweepInterval: -1})
+	defer l.Close()
+	if err := l.ApplyConfig(quotaAllocConfig()); err != nil {
+		t.Fatal(err)
+	}
+	var buf [256]byte
+	for _, r := range []Request{
+		{ClientID: "n", Route: "r", Cost: 5},
+		{ClientID: "alice", Plan: "gold", Route: "r", Cost: 5},
+		{ClientID: "alice", Plan: "gold", Tenant: "acme", Route: "r", Cost: 5},
+		{ClientID: "x", Plan: "team", Route: "r", Cost: 5},
+		{ClientIP: ipA, Route: "r", Cost: 5},
+	} {
+		d0 := l.Decide(&r)
+		_ = d0.PolicyHeader()
+		allocs := testing.AllocsPerRun(1000, func() {
+			clk.Advance(time.Millisecond)
+			d := l.Decide(&r)
+			_ = d.PolicyHeader()
+			_ = d.AppendStateHeader(buf[:0])
+			l.Charge(&r, 3)
+		})
+		if allocs != 0 {
+			t.Errorf("%+v: %.1f allocs per Decide and Charge", r, allocs)
+		}
+	}
+}
+
+// TestDecideQuotaRedisDoesNotAllocate: with the Redis store, deciding a
+// quota from a lease does not allocate either.
+func TestDecideQuotaRedisDoesNotAllocate(t *testing.T) {
+	srv := startRedis(t)
+	cfg := quotaAllocConfig()
+	cfg.Limits = redisLimits(srv.addr(), FailLocal)
+	l := New(Options{SweepInterval: -1})
+	t.Cleanup(l.Close)
+	if err := l.ApplyConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []Request{
+		{ClientID: "n", Route: "r", Cost: 2},
+		{ClientID: "alice", Plan: "gold", Route: "r", Cost: 2},
+		{ClientIP: ipA, Route: "r", Cost: 2},
+	} {
+		for range 10 {
+			l.Decide(&r)
+			time.Sleep(60 * time.Millisecond) // first lease settles
+		}
+		allocs := testing.AllocsPerRun(1000, func() { l.Decide(&r) })
+		if allocs > 0.01 {
+			t.Errorf("%+v: %.3f allocs per Decide", r, allocs)
+		}
+	}
+}

@@ -1,0 +1,154 @@
+package limiter
+
+import "strconv"
+
+// leaseQuota is a lease's share of a quota counter in Redis: units granted
+// in chunks (quota want) and spent locally, so a quota costs no round trip
+// per request either. Grants never exceed what is left of the limit, so
+// instances together admit at most the limit plus what they spent before
+// Redis answered: a key new to an instance (or back from idle) may spend
+// up to its credit before its first grant, and a cost header charges
+// after the answer. Once Redis says the period is spent (done), nothing
+// is admitted without a grant until the period ends.
+type leaseQuota struct {
+	start, end int64 // the period (Unix ns) the state belongs to; 0 = none yet
+	limit      int64
+	want       int64 // chunk size
+	avail      int64 // granted, not yet spent
+	owed       int64 // spent beyond grants (>0) or given back (<0), not yet reported
+	debt       int64 // spent before a grant, not yet acknowledged by Redis
+	credit     int64 // bound on debt
+	left       int64 // units left in Redis after the last sync
+	done       bool  // Redis has nothing left for this period
+}
+
+// quotaRequest is what one lease sends about its quota in a sync.
+type quotaRequest struct {
+	start, end int64
+	limit      int64
+	charge     int64
+	want       int64
+	debt       int64 // of the charge, what was spent before a grant
+}
+
+// roll starts a new period's state when a's period is not the lease's.
+func (lq *leaseQuota) roll(a *leaseAsk) {
+	if lq.end == a.qw.end {
+		lq.want, lq.credit, lq.limit = a.qwant, a.qcredit, a.q.limit
+		return
+	}
+	*lq = leaseQuota{start: a.qw.start, end: a.qw.end, limit: a.q.limit, want: a.qwant,
+		credit: a.qcredit, left: a.q.limit}
+}
+
+// check says whether a.cost units may be spent now (without spending).
+func (lq *leaseQuota) check(a *leaseAsk) quotaVerdict {
+	lq.roll(a)
+	qv := quotaVerdict{resetNs: lq.end - a.wall, remaining: lq.remaining()}
+	switch {
+	case lq.avail >= a.cost:
+		qv.ok = true
+	case !lq.done && lq.debt+a.cost-lq.avail <= lq.credit:
+		qv.ok = true
+	case !lq.done:
+		qv.resetNs = 1e9 // a grant is on its way: try again in a second
+	}
+	return qv
+}
+
+// spend takes n units (check said yes) and returns the units left.
+func (lq *leaseQuota) spend(n int64) int64 {
+	if lq.avail >= n {
+		lq.avail -= n
+	} else {
+		d := n - lq.avail
+		lq.avail = 0
+		lq.debt += d
+		lq.owed += d
+	}
+	return lq.remaining()
+}
+
+// remaining estimates the units left: Redis's count after the last sync
+// plus what this instance holds.
+func (lq *leaseQuota) remaining() int64 {
+	return max(0, lq.left+lq.avail-lq.debt)
+}
+
+// low reports that the lease should ask Redis for a chunk.
+func (lq *leaseQuota) low() bool {
+	return lq.end != 0 && !lq.done && lq.avail < (lq.want+1)/2
+}
+
+// idle reports that the quota share holds and owes nothing.
+func (lq *leaseQuota) idle() bool { return lq.avail == 0 && lq.owed == 0 }
+
+// giveBack returns the unspent grant at the next sync.
+func (lq *leaseQuota) giveBack() {
+	lq.owed -= lq.avail
+	lq.avail = 0
+}
+
+// prepare moves the owed units into a request and asks for a chunk when
+// the lease is in use and low.
+func (lq *leaseQuota) prepare(used bool) quotaRequest {
+	if lq.end == 0 {
+		return quotaRequest{}
+	}
+	r := quotaRequest{start: lq.start, end: lq.end, limit: lq.limit, charge: lq.owed, debt: lq.debt}
+	lq.owed = 0
+	if used && lq.low() {
+		r.want = lq.want
+	}
+	return r
+}
+
+// settle applies Redis's answer for the period r was sent for.
+func (lq *leaseQuota) settle(r quotaRequest, granted, left int64) {
+	if r.end == 0 || r.end != lq.end {
+		return // no quota, or a period that has ended meanwhile
+	}
+	lq.avail += granted
+	lq.debt = max(0, lq.debt-r.debt)
+	lq.left = left
+	if r.want > 0 && granted < r.want {
+		lq.done = true
+	}
+}
+
+// fail puts a request's charge back after a failed sync.
+func (lq *leaseQuota) fail(r quotaRequest) {
+	if r.end != 0 && r.end == lq.end {
+		lq.owed += r.charge
+	}
+}
+
+// oweQuota records units spent while Redis was unreachable (on_failure
+// local) or charged by a cost header, for the next sync.
+func (ls *lease) oweQuota(w *window, n int64) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if ls.q.end == w.end {
+		ls.q.owed += n
+		ls.q.debt += n
+	}
+}
+
+// charge takes n tokens and quota units after the answer (a cost
+// header); the lease may go into debt, repaid from its next grants.
+func (ls *lease) charge(w *window, n int64) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	ls.avail -= float64(n)
+	if w != nil && ls.q.end == w.end {
+		take := min(ls.q.avail, n)
+		ls.q.avail -= take
+		ls.q.owed += n - take
+	}
+}
+
+// quotaKey names a period's counter in Redis: beside the bucket's key
+// (same hash tag), one key per period.
+func quotaKey(bucketKey string, start int64) string {
+	return bucketKey + "|q|" + strconv.FormatInt(start/1e6, 10)
+}
