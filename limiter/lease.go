@@ -48,8 +48,9 @@ type leaseAsk struct {
 	// q, qw, qwant and qcredit describe the quota; q is nil without one.
 	q       *quotaPolicy
 	qw      *window
-	qwant   int64
-	qcredit int64
+	qwant     int64
+	qcredit   int64
+	instances int64
 }
 
 // take decides one request from the lease: its cost in tokens, and in

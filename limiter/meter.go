@@ -164,7 +164,8 @@ func (m *meter) leaseAsk(st *redisStore, commit bool) leaseAsk {
 	if q := m.p.q; q != nil {
 		a.q, a.qw, a.wall = q, m.qw, m.wall
 		a.qwant = st.quotaWant(q.limit, m.rate)
-		a.qcredit = min(a.qwant, int64(a.credit))
+		a.qcredit = max(1, min(a.qwant, int64(a.credit)))
+		a.instances = st.instances.Load()
 	}
 	return a
 }

@@ -19,7 +19,9 @@ type leaseQuota struct {
 	debt       int64 // spent before a grant, not yet acknowledged by Redis
 	credit     int64 // bound on debt
 	left       int64 // units left in Redis after the last sync
+	synced     bool  // left comes from Redis (a sync answered this period)
 	done       bool  // Redis has nothing left for this period
+	instances  int64 // gateways sharing the counter, as last seen
 }
 
 // quotaRequest is what one lease sends about its quota in a sync.
@@ -33,12 +35,17 @@ type quotaRequest struct {
 
 // roll starts a new period's state when a's period is not the lease's.
 func (lq *leaseQuota) roll(a *leaseAsk) {
-	if lq.end == a.qw.end {
-		lq.want, lq.credit, lq.limit = a.qwant, a.qcredit, a.q.limit
-		return
+	if lq.end != a.qw.end {
+		*lq = leaseQuota{start: a.qw.start, end: a.qw.end, left: a.q.limit}
 	}
-	*lq = leaseQuota{start: a.qw.start, end: a.qw.end, limit: a.q.limit, want: a.qwant,
-		credit: a.qcredit, left: a.q.limit}
+	lq.want, lq.limit, lq.instances = a.qwant, a.q.limit, max(1, a.instances)
+	lq.credit = a.qcredit
+	if lq.synced {
+		// Spending up to half of what is left, split between the
+		// instances, before Redis hears of it cannot take the count past
+		// the limit while the instances' views of it are current.
+		lq.credit = max(lq.credit, lq.left/(2*lq.instances))
+	}
 }
 
 // check says whether a.cost units may be spent now (without spending).
@@ -110,7 +117,7 @@ func (lq *leaseQuota) settle(r quotaRequest, granted, left int64) {
 	}
 	lq.avail += granted
 	lq.debt = max(0, lq.debt-r.debt)
-	lq.left = left
+	lq.left, lq.synced = left, true
 	if r.want > 0 && granted < r.want {
 		lq.done = true
 	}

@@ -367,12 +367,12 @@ func replyOf(v any) (out [5]int64) {
 }
 
 // quotaWant is the quota chunk a lease asks for: one second of requests
-// at the bucket's rate, at most 1/20 of the limit per instance (so the
-// units held unspent by instances stay a small part of the quota), at
-// least one.
+// at the bucket's rate, at most a tenth of the limit per instance (so the
+// units held unspent by instances stay a small part of the quota; idle
+// leases give theirs back), at least one.
 func (st *redisStore) quotaWant(limit int64, rate float64) int64 {
 	n := max(1, st.instances.Load())
-	return max(1, min(limit/(20*n), int64(math.Ceil(rate))))
+	return max(1, min(limit/(10*n), int64(math.Ceil(rate))))
 }
 
 // want is the lease batch size for a quota: the tokens the quota refills in
