@@ -46,8 +46,8 @@ type leaseAsk struct {
 	cost         int64
 	commit       bool
 	// q, qw, qwant and qcredit describe the quota; q is nil without one.
-	q       *quotaPolicy
-	qw      *window
+	q         *quotaPolicy
+	qw        *window
 	qwant     int64
 	qcredit   int64
 	instances int64
