@@ -119,7 +119,17 @@ func (m *meter) check(s *slot, commit bool) (v verdict, qv quotaVerdict, reason 
 	case FailDeny:
 		return verdict{retryNs: 1e9}, quotaVerdict{ok: true}, ReasonStore
 	}
-	v, qv, reason = m.checkLocal(s, float64(st.instances.Load()), commit)
+	n := float64(st.instances.Load())
+	if s.lease != nil && m.p.q != nil {
+		// The local share starts from what Redis last said was spent.
+		if spent, ok := s.lease.quotaSpent(m.qw); ok {
+			if s.qEnd != m.qw.end {
+				s.qEnd, s.qUsed = m.qw.end, 0
+			}
+			s.qUsed = max(s.qUsed, int64(float64(spent)/n))
+		}
+	}
+	v, qv, reason = m.checkLocal(s, n, commit)
 	if v.ok && qv.ok && commit && s.lease != nil && m.p.q != nil {
 		s.lease.oweQuota(m.qw, m.cost) // charged to Redis when it returns
 	}

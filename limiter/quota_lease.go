@@ -159,3 +159,15 @@ func (ls *lease) charge(w *window, n int64) {
 func quotaKey(bucketKey string, start int64) string {
 	return bucketKey + "|q|" + strconv.FormatInt(start/1e6, 10)
 }
+
+// quotaSpent returns the units of period w spent as far as this lease
+// knows (the limit less what Redis last said was left, less what the lease
+// holds), for the on_failure local share; ok is false before any answer.
+func (ls *lease) quotaSpent(w *window) (spent int64, ok bool) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if !ls.q.synced || ls.q.end != w.end {
+		return 0, false
+	}
+	return ls.q.limit - ls.q.remaining(), true
+}
