@@ -33,6 +33,13 @@ func (d *decoder) server(n *yaml.Node, path string, s *Server) {
 		"shutdown_timeout":    d.durationField(&s.ShutdownTimeout),
 		"trusted_proxies":     d.prefixList(&s.TrustedProxies),
 		"access_log":          d.flagField(&s.AccessLog),
+		"buffers": func(n *yaml.Node, p string) {
+			d.mapping(n, p, fields{
+				"request_body":  d.integer64Field(&s.Buffers.RequestBody),
+				"response_body": d.integer64Field(&s.Buffers.ResponseBody),
+				"max_total":     d.integer64Field(&s.Buffers.MaxTotal),
+			})
+		},
 		"tls": func(n *yaml.Node, p string) {
 			d.mapping(n, p, fields{"cert_file": d.file(&s.TLS.CertFile), "key_file": d.file(&s.TLS.KeyFile)})
 		},
@@ -67,12 +74,13 @@ func (d *decoder) quota(n *yaml.Node, path string) *Quota { return d.quotaOf(n, 
 func (d *decoder) quotaOf(n *yaml.Node, path string, plan bool) *Quota {
 	q := defaultQuota()
 	fs := fields{
-		"rate":        d.rateField(&q.Rate),
-		"burst":       d.integerField(&q.Burst),
-		"concurrency": d.integerField(&q.Concurrency),
-		"mode":        d.str(&q.Mode),
-		"routes":      func(n *yaml.Node, p string) { q.Routes = d.routeQuotas(n, p) },
-		"quota":       func(n *yaml.Node, p string) { q.Quota = d.periodQuota(n, p) },
+		"rate":            d.rateField(&q.Rate),
+		"burst":           d.integerField(&q.Burst),
+		"concurrency":     d.integerField(&q.Concurrency),
+		"max_conns_share": d.numberField(&q.MaxConnsShare),
+		"mode":            d.str(&q.Mode),
+		"routes":          func(n *yaml.Node, p string) { q.Routes = d.routeQuotas(n, p) },
+		"quota":           func(n *yaml.Node, p string) { q.Quota = d.periodQuota(n, p) },
 	}
 	if plan {
 		fs["shared"] = d.flagField(&q.Shared)

@@ -68,6 +68,9 @@ func merged(plan, client *Quota) *Quota {
 	if client.set["concurrency"] {
 		m.Concurrency = client.Concurrency
 	}
+	if client.set["max_conns_share"] {
+		m.MaxConnsShare = client.MaxConnsShare
+	}
 	if client.set["mode"] {
 		m.Mode = client.Mode
 	}

@@ -60,7 +60,8 @@ type Engine struct {
 	connPool  sync.Pool
 	bufPool   sync.Pool
 	upWriters sync.Pool
-	bodyBufs  [2]sync.Pool // *[]byte of smallBody and gatherLimit bytes: request bodies read whole
+	bodyBufs  [2]sync.Pool // *[]byte of smallBody and pooledBody bytes: request bodies read whole
+	buffered  bufferBudget // bytes held by bodies read whole (buffers.go)
 	pipes     sock.Pipes
 	reqIDs    requestIDs
 }
@@ -81,7 +82,7 @@ func NewEngine(m *Metrics, log *slog.Logger, loops int) *Engine {
 	e.bufPool.New = func() any { b := make([]byte, copyBufSize); return &b }
 	e.upWriters.New = func() any { return bufio.NewWriterSize(nil, copyBufSize) }
 	e.bodyBufs[0].New = func() any { b := make([]byte, smallBody); return &b }
-	e.bodyBufs[1].New = func() any { b := make([]byte, gatherLimit); return &b }
+	e.bodyBufs[1].New = func() any { b := make([]byte, pooledBody); return &b }
 	e.reqIDs.init()
 	r, err := newReactor(e, min(max(1, loops), maxLoops))
 	if err != nil {
@@ -275,6 +276,7 @@ func (e *Engine) abortExchange(cc *clientConn) {
 			e.log.Error("ending an exchange panicked", "panic", v)
 		}
 	}()
+	cc.releaseShare()
 	cc.x.End()
 }
 
@@ -387,6 +389,9 @@ type clientConn struct {
 	// gathered is the body read so far (see bodybuffer.go).
 	gatherBuf *[]byte
 	gathered  []byte
+	// reserved is what this connection's bodies read whole hold of the
+	// engine's bufferBudget.
+	reserved int64
 
 	exchange
 }
@@ -420,6 +425,7 @@ func (cc *clientConn) detach() {
 	cc.w.Reset(nil)
 	cc.cio.detach()
 	cc.releaseGathered()
+	cc.releaseBodies()
 	cc.exchange.clear()
 }
 

@@ -32,6 +32,7 @@ const (
 	failAllOut                 // 503 every target out of rotation, with Retry-After until one may be back
 	failClientGone             // 499, logged only: the client went away mid-request; nothing is answered
 	failRetryStatus            // a status listed in retries.on that will be retried; never reaches the client
+	failOverShare              // 429 the client holds its share of the target's connections, with Retry-After
 )
 
 var failureInfo = [...]struct {
@@ -55,6 +56,8 @@ var failureInfo = [...]struct {
 		"every upstream target is unavailable (breaker open or failing health checks)"},
 	failClientGone:  {499, "", ""},
 	failRetryStatus: {0, "", ""},
+	failOverShare: {429, "rate_limited",
+		"client holds its share of the upstream's connections (max_conns_share)"},
 }
 
 // classifyUpstream maps an error from talking to an upstream to a failure.

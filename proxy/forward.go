@@ -41,6 +41,10 @@ type forwardState struct {
 	f    failure
 	werr error     // from sending the request
 	rh   time.Time // when the response head is due
+
+	// the connection claimed on shareT for the client shareK (share.go)
+	shareT *upstream.Target
+	shareK upstream.ShareKey
 }
 
 // forward sends the request to the route's upstream, retrying where the
@@ -95,10 +99,10 @@ func (cc *clientConn) forwardLoop(snap *Snapshot, rt *routeRT, stage stage) exch
 	}
 }
 
-// pickNext picks the next try's target and begins the try on its breaker
-// (fs.t, fs.tr). false means no try follows: err is why the first try
-// found no target; nil after earlier tries, whose failure says more than
-// "no target".
+// pickNext picks the next try's target, begins the try on its breaker
+// (fs.t, fs.tr) and claims the client's share of it. false means no try
+// follows: err is why the first try found no target, or errOverShare; nil
+// after earlier tries, whose failure says more than "no target".
 func (cc *clientConn) pickNext(rt *routeRT) (bool, error) {
 	fs := &cc.fs
 	if fs.try >= fs.attempts {
@@ -113,6 +117,11 @@ func (cc *clientConn) pickNext(rt *routeRT) (bool, error) {
 	}
 	fs.try++
 	fs.t, fs.tr = t, tr
+	if !cc.claimShare() {
+		tr.Done(upstream.Outcome{}) // not the target's doing
+		fs.try = fs.attempts        // the client waits; no other target is tried
+		return false, errOverShare
+	}
 	return true, nil
 }
 

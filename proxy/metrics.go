@@ -24,6 +24,7 @@ type Metrics struct {
 	reloads        *prometheus.CounterVec
 	authFailures   *prometheus.CounterVec
 	rlDecisions    *prometheus.CounterVec
+	shareRefusals  *prometheus.CounterVec
 	splicedRequest prometheus.Counter
 	splicedResp    prometheus.Counter
 	splicedTunnel  prometheus.Counter
@@ -59,6 +60,8 @@ func NewMetrics() *Metrics {
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_config_reloads_total", Help: "Config reloads, by result."}, []string{"result"})
 	m.authFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_auth_failures_total", Help: "Refused credentials, by method and reason."}, []string{"method", "reason"})
 	m.rlDecisions = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_ratelimit_decisions_total", Help: "Rate-limit decisions, by client and decision."}, []string{"client", "decision"})
+	m.shareRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_upstream_share_refusals_total", Help: "Tries refused because the client held its share of a target's connections (max_conns_share), by upstream."}, []string{"upstream"})
+	m.Registry.MustRegister(m.shareRefusals)
 	m.Registry.MustRegister(m.requests, m.duration, m.upstreamDur, m.activeConns, m.spliced, m.reloads,
 		m.authFailures, m.rlDecisions, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.splicedRequest = m.spliced.WithLabelValues("request")
@@ -159,4 +162,9 @@ func (m *Metrics) rlClient(client string) map[string]prometheus.Counter {
 	}
 	m.rlCache[client] = cs
 	return cs
+}
+
+// shareRefused counts a try refused for its client's share of up.
+func (m *Metrics) shareRefused(up string) {
+	m.shareRefusals.WithLabelValues(up).Inc()
 }

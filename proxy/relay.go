@@ -145,7 +145,7 @@ func (cc *clientConn) copySized(conn *upstream.Conn, n int64) (int64, bool, erro
 		if err := cc.w.Flush(); err != nil {
 			return b, false, err
 		}
-		w, upFailed, err := cc.e.pipes.Splice(cc.s.tcp(), upTCP, n-b, cc.snap.Conf.Server.IdleTimeout)
+		w, upFailed, err := cc.e.pipes.Splice(cc.s.tcp(), upTCP, n-b, cc.snap.Conf.Server.IdleTimeout, time.Time{})
 		cc.e.metrics.splicedResp.Add(float64(w))
 		if upFailed {
 			return b + w, false, nil // the upstream failed: close the client, say nothing

@@ -15,7 +15,7 @@ func (cc *clientConn) replyFailure(rt *routeRT, f failure, ran int) exchangeResu
 		cc.e.observeUpstream(rt, time.Since(cc.start), true)
 	}
 	var hdr [][2]string
-	if info.status == 503 {
+	if info.status == 503 || info.status == 429 {
 		hdr = retryAfterOne
 	}
 	if f == failBadRequest || f == failHeadTooLarge || f == failBodyTooLarge {

@@ -30,6 +30,7 @@ func (cc *clientConn) readRequest(snap *Snapshot) (*routeRT, failure) {
 	cc.snap = snap // the request keeps this snapshot to its end
 	cc.body, cc.sent100 = bodyUnsent, false
 	cc.releaseGathered()
+	cc.releaseBodies()
 	cc.x.Reset()
 	cc.reqID = cc.reqID[:0]
 	if err := q.ReadHead(cc.r, snap.Conf.Server.MaxHeaderBytes); err != nil {
@@ -172,6 +173,7 @@ func (cc *clientConn) requestID() string {
 
 // finish records metrics and the access log line for one exchange.
 func (cc *clientConn) finish(snap *Snapshot, rt *routeRT, res exchangeResult) {
+	cc.releaseShare()
 	d := time.Since(cc.start)
 	name := "no_route"
 	if rt != nil {

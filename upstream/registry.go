@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"log/slog"
+	"math"
 	"net/http"
 	"sync"
 	"time"
@@ -161,6 +162,7 @@ func (r *Registry) newTargetLocked(key targetKey) (*Target, bool) {
 // caller waits for it after unlocking).
 func (r *Registry) configureLocked(t *Target, ts targetSettings, fresh bool) *healthChecker {
 	t.connectTimeout.Store(int64(ts.connect))
+	t.share.Store(math.Float64bits(ts.share))
 	r.configureBreakerLocked(t, ts.breaker)
 	return r.configureHealthLocked(t, ts.health, fresh)
 }

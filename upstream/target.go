@@ -30,8 +30,11 @@ type Target struct {
 
 	// connectTimeout is the latest snapshot's timeouts.connect (ns; 0 = none).
 	connectTimeout atomic.Int64
-	active         atomic.Int64
-	unhealthy      atomic.Bool // set by the health checker; zero = healthy
+	// share is the latest snapshot's pool.max_conns_share (float64 bits).
+	share     atomic.Uint64
+	shares    shares
+	active    atomic.Int64
+	unhealthy atomic.Bool // set by the health checker; zero = healthy
 	// healthEvery is the health check interval (ns; 0 = no health check).
 	healthEvery atomic.Int64
 	// breaker is nil when breaker: is not configured. A reload with other

@@ -46,6 +46,6 @@ func (t *Target) Begin() (Try, error) {
 // results from before a state change). Call it exactly once.
 func (tr Try) Done(o Outcome) {
 	if tr.done != nil {
-		tr.done(!tr.b.settings.failure(o))
+		tr.b.record(tr.done, o)
 	}
 }
