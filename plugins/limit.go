@@ -144,18 +144,16 @@ func (f *limitFilter) Response(x *Exchange) {
 // parseCost reads a cost header's value: a non-negative decimal integer
 // (surrounding blanks allowed); anything else is ignored.
 func parseCost(v []byte) (int, bool) {
-	n, digits := 0, 0
+	n, digits, after := 0, 0, false
 	for _, c := range v {
 		switch {
-		case c >= '0' && c <= '9':
+		case c >= '0' && c <= '9' && !after:
 			if n < 1<<30 {
 				n = n*10 + int(c-'0')
 			}
 			digits++
 		case c == ' ' || c == '\t':
-			if digits > 0 {
-				return n, true // trailing blanks
-			}
+			after = digits > 0 // blanks after the number end it
 		default:
 			return 0, false
 		}
