@@ -3,6 +3,7 @@
 package limiter
 
 import (
+	"fmt"
 	"net/netip"
 	"runtime"
 	"testing"
@@ -95,19 +96,6 @@ func TestAllowRedisDoesNotAllocate(t *testing.T) {
 	}
 }
 
-// quotaAllocConfig has quotas on the default, a named client and a plan.
-func quotaAllocConfig() Config {
-	cfg := planConfig()
-	month := &conf.PeriodQuota{Limit: 1 << 40, Period: conf.PeriodMonth}
-	cfg.Clients.Default = *q(1e9, 1e9)
-	cfg.Clients.Default.Quota = month
-	cfg.Clients.Named["n"] = q(1e9, 1e9)
-	cfg.Clients.Named["n"].Quota = month
-	cfg.Plans["gold"] = q(1e9, 1e9)
-	cfg.Plans["gold"].Quota = month
-	return cfg
-}
-
 // TestDecideQuotaDoesNotAllocate pins zero allocations per Decide with a
 // cost and a quota (named, plan member, tenant, anonymous) and per Charge,
 // with the headers formatted.
@@ -165,5 +153,40 @@ func TestDecideQuotaRedisDoesNotAllocate(t *testing.T) {
 		if allocs > 0.01 {
 			t.Errorf("%+v: %.3f allocs per Decide", r, allocs)
 		}
+	}
+}
+
+// TestManySubjectsOnAPlanStayBounded: 100,000 distinct members of one plan
+// with a quota are tracked within max_tracked_keys, and the heap stays
+// bounded; evicted members come back with their quota count (ghost).
+func TestManySubjectsOnAPlanStayBounded(t *testing.T) {
+	cfg := planConfig()
+	const limit, n = 20_000, 100_000
+	cfg.Limits = conf.Limits{MaxTrackedKeys: limit}
+	l, _ := newPlans(t, cfg)
+	before := heap()
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("member-%06d", i)
+	}
+	after0 := heap()
+	for _, id := range ids {
+		if d := l.Decide(req(id, "gold", 1)); !d.Allowed {
+			t.Fatalf("%s refused: %+v", id, d)
+		}
+	}
+	after := heap()
+	if got := l.Tracked(); got > limit+16 {
+		t.Errorf("tracked %d callers, cap %d", got, limit)
+	}
+	grew := int64(after) - int64(after0)
+	t.Logf("100k members: %d tracked, heap +%.1f MB (ids %.1f MB)", l.Tracked(), float64(grew)/1e6, float64(after0-before)/1e6)
+	if grew > 8<<20 {
+		t.Errorf("heap grew %d bytes for %d tracked callers", grew, l.Tracked())
+	}
+	// The first members were evicted; their count comes back from the
+	// ghost summary (possibly larger on a collision, never smaller).
+	if d := l.Decide(req(ids[0], "gold", 1)); d.QuotaRemaining > 1000-2 {
+		t.Errorf("evicted member came back with %d units left, want at most %d", d.QuotaRemaining, 1000-2)
 	}
 }

@@ -1,7 +1,6 @@
 package limiter
 
 import (
-	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -204,41 +203,6 @@ func TestPlans(t *testing.T) {
 	}
 }
 
-// TestManySubjectsOnAPlanStayBounded: 100,000 distinct members of one plan
-// with a quota are tracked within max_tracked_keys, and the heap stays
-// bounded; evicted members come back with their quota count (ghost).
-func TestManySubjectsOnAPlanStayBounded(t *testing.T) {
-	cfg := planConfig()
-	const limit, n = 20_000, 100_000
-	cfg.Limits = conf.Limits{MaxTrackedKeys: limit}
-	l, _ := newPlans(t, cfg)
-	before := heap()
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("member-%06d", i)
-	}
-	after0 := heap()
-	for _, id := range ids {
-		if d := l.Decide(req(id, "gold", 1)); !d.Allowed {
-			t.Fatalf("%s refused: %+v", id, d)
-		}
-	}
-	after := heap()
-	if got := l.Tracked(); got > limit+16 {
-		t.Errorf("tracked %d callers, cap %d", got, limit)
-	}
-	grew := int64(after) - int64(after0)
-	t.Logf("100k members: %d tracked, heap +%.1f MB (ids %.1f MB)", l.Tracked(), float64(grew)/1e6, float64(after0-before)/1e6)
-	if grew > 8<<20 {
-		t.Errorf("heap grew %d bytes for %d tracked callers", grew, l.Tracked())
-	}
-	// The first members were evicted; their count comes back from the
-	// ghost summary (possibly larger on a collision, never smaller).
-	if d := l.Decide(req(ids[0], "gold", 1)); d.QuotaRemaining > 1000-2 {
-		t.Errorf("evicted member came back with %d units left, want at most %d", d.QuotaRemaining, 1000-2)
-	}
-}
-
 // TestHeadersWithoutQuotaUnchanged: a policy without a quota keeps the
 // single-policy headers of the contract.
 func TestHeadersWithoutQuotaUnchanged(t *testing.T) {
@@ -248,4 +212,43 @@ func TestHeadersWithoutQuotaUnchanged(t *testing.T) {
 		t.Errorf("RateLimit-Policy %q lists a quota", h)
 	}
 	_ = netip.Addr{}
+}
+
+// TestRouteOverrideQuota: a per-route override may carry its own quota;
+// the client's other routes are not counted against it.
+func TestRouteOverrideQuota(t *testing.T) {
+	c := partnerClients()
+	c.Named["partner-x"].Routes = map[string]conf.RouteQuota{"export": {Rate: perSec(100), Burst: 100,
+		Quota: &conf.PeriodQuota{Limit: 2, Period: conf.PeriodDay}}}
+	l, _ := newLocal(t, c, conf.Limits{TimeZone: "Europe/Paris"})
+	export := &Request{ClientID: "partner-x", Route: "export", Cost: 1}
+	for range 2 {
+		if d := l.Decide(export); !d.Allowed || d.Policy != "partner-x/export" {
+			t.Fatalf("export: %+v", d)
+		}
+	}
+	d := l.Decide(export)
+	if d.Allowed || d.Reason != ReasonQuota {
+		t.Fatalf("third export: %+v", d)
+	}
+	// Midnight in Paris is 23:00 UTC on the fake clock's day.
+	if want := 23 * 3600; d.RetryAfter != want-1 && d.RetryAfter != want {
+		t.Errorf("Retry-After %d, want about %d (midnight in Paris)", d.RetryAfter, want)
+	}
+	if d := l.Decide(&Request{ClientID: "partner-x", Route: "users", Cost: 1}); !d.Allowed || d.QuotaLimit != 0 {
+		t.Errorf("another route: %+v", d)
+	}
+}
+
+// quotaAllocConfig has quotas on the default, a named client and a plan.
+func quotaAllocConfig() Config {
+	cfg := planConfig()
+	month := &conf.PeriodQuota{Limit: 1 << 40, Period: conf.PeriodMonth}
+	cfg.Clients.Default = *q(1e9, 1e9)
+	cfg.Clients.Default.Quota = month
+	cfg.Clients.Named["n"] = q(1e9, 1e9)
+	cfg.Clients.Named["n"].Quota = month
+	cfg.Plans["gold"] = q(1e9, 1e9)
+	cfg.Plans["gold"].Quota = month
+	return cfg
 }
