@@ -94,16 +94,11 @@ func (d *decoder) quotaOf(n *yaml.Node, path string, plan bool) *Quota {
 	return q
 }
 
-// periodQuota decodes a quota: {limit, period} block.
+// periodQuota decodes a quota: {limit, period} block; validation reports
+// a missing key.
 func (d *decoder) periodQuota(n *yaml.Node, path string) *PeriodQuota {
 	pq := &PeriodQuota{}
-	present := d.mapping(n, path, fields{"limit": d.integer64Field(&pq.Limit), "period": d.str(&pq.Period)})
-	if !present["limit"] {
-		d.fail(n.Line, path+".limit", "required")
-	}
-	if !present["period"] {
-		d.fail(n.Line, path+".period", "required")
-	}
+	d.mapping(n, path, fields{"limit": d.integer64Field(&pq.Limit), "period": d.str(&pq.Period)})
 	return pq
 }
 

@@ -45,3 +45,18 @@ routes:
 		t.Errorf("route costs = %d %q / %d", r.Cost, r.CostHeader, c.Routes[1].Cost)
 	}
 }
+
+// TestQuotaNeedsLimitAndPeriod: a quota block without its period (or
+// limit) is refused with the key named.
+func TestQuotaNeedsLimitAndPeriod(t *testing.T) {
+	_, err := Parse("q.yaml", []byte(`
+server: {listen: ":8080"}
+clients:
+  a: {rate: 1/s, quota: {limit: 5}}
+  b: {rate: 1/s, quota: {period: day}}
+`), "")
+	want := []string{"q.yaml:4: clients.a.quota.period: required", "q.yaml:5: clients.b.quota.limit: must be at least 1, got 0"}
+	if err == nil || err.Error() != want[0]+"\n"+want[1] {
+		t.Fatalf("errors:\n%v\nwant:\n%s\n%s", err, want[0], want[1])
+	}
+}

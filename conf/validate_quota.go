@@ -95,7 +95,12 @@ func (v validator) periodQuota(path string, pq *PeriodQuota) {
 		v.errorf(path+".limit", "must be at least 1, got %d", pq.Limit)
 	}
 	switch pq.Period {
-	case PeriodDay, PeriodWeek, PeriodMonth, "":
+	case PeriodDay, PeriodWeek, PeriodMonth:
+		return
+	case "":
+		if !v.hasFailed(path + ".period") {
+			v.errorf(path+".period", "required")
+		}
 		return
 	}
 	if d := pq.Fixed(); d < minTestPeriod {

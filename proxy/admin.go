@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -32,15 +33,25 @@ func (g *Gateway) startAdmin(addr string) error {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	g.adminLn = ln
-	g.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go g.admin.Serve(ln)
+	g.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelWarn)}
+	go g.admin.Serve(&backoffListener{Listener: ln, b: g.engine.newAcceptBackoff("admin")})
 	return nil
 }
 
+// handleReady answers 200 once the listeners are up with a config loaded
+// and Options.Ready (JWKS loaded once, say) agrees; 503 otherwise and
+// while shutting down, with the reason in the body.
 func (g *Gateway) handleReady(w http.ResponseWriter, r *http.Request) {
 	if !g.ready.Load() || g.engine.draining.Load() {
-		http.Error(w, "not ready\n", http.StatusServiceUnavailable)
+		http.Error(w, "not ready", http.StatusServiceUnavailable)
 		return
+	}
+	if g.opts.Ready != nil {
+		if err := g.opts.Ready(); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
 	}
 	w.Write([]byte("ready\n"))
 }

@@ -5,8 +5,9 @@
 //
 // One request, top to bottom, and the files that hold each step:
 //
-//   - gateway.go, listener.go, rawaccept.go: the Gateway binds the
-//     listeners (SO_REUSEPORT, one accept loop each) and Engine.Serve
+//   - gateway.go, portcheck.go, listener.go, rawaccept.go: the Gateway
+//     refuses a port another process listens on, binds the listeners
+//     (SO_REUSEPORT, one accept loop each) and Engine.Serve
 //     accepts. A plain-TCP socket is duplicated out of Go's netpoller
 //     (proxy/sock) and given, as a small session (session.go), to one of
 //     the event loops; a TLS connection is served by a worker goroutine.
@@ -37,7 +38,8 @@
 //     head is rendered (hop-by-hop fields dropped, X-Forwarded-* added)
 //     and sent on a pooled upstream connection, and the loop waits for the
 //     answer in its epoll set. A failed try is judged once (forward.go:
-//     relay, retry, give up) whether the loop or a worker runs it.
+//     relay, retry, give up) whether the loop or a worker runs it, and
+//     reported once (tryfailure.go: breaker, log line, metric, access log).
 //   - stream.go, relay.go: the response head is written back and the body
 //     relayed as it comes, with the client's pace holding back the
 //     upstream's; reply.go and errors.go: or the gateway answers itself,

@@ -29,6 +29,7 @@ type forwardState struct {
 	try      int
 	key      uint64
 	last     failure // the latest try's failure
+	failed   failure // the latest failed try's failure, for the access log (failTry)
 	// held is a retryable-status response: relayed if no retry succeeds,
 	// so a failed retry still answers with the upstream's own status.
 	held  *upstream.Conn
@@ -216,7 +217,7 @@ func (cc *clientConn) failedAnswer(rt *routeRT) exchangeResult {
 func (cc *clientConn) mayRetry(rt *routeRT, f failure, deadline time.Time) bool {
 	var ok bool
 	switch f {
-	case failConnect, failConnectTimeout:
+	case failConnect, failDNS, failConnectTimeout:
 		ok = rt.retry.connect
 	case failTimeout:
 		ok = rt.retry.timeout && cc.replayable() && cc.replaySafe()
@@ -271,7 +272,7 @@ func (cc *clientConn) acquire(t *upstream.Target, tr upstream.Try, deadline time
 	}
 	if err != nil {
 		f := classifyUpstream(err)
-		tr.Done(outcomeOf(f, 0))
+		cc.failTry(t, tr, f, err)
 		return nil, f
 	}
 	return conn, failNone
@@ -306,7 +307,7 @@ func (cc *clientConn) settleTry(rt *routeRT, conn *upstream.Conn, f failure) (*u
 	}
 	if f != failNone {
 		conn.Close()
-		tr.Done(outcomeOf(f, 0))
+		cc.failTry(t, tr, f, nil)
 		return nil, f
 	}
 	tr.Done(outcomeOf(f, cc.p.Status))

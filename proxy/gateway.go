@@ -38,6 +38,16 @@ type Options struct {
 	// EventLoops is the number of event loops serving plain-TCP client
 	// connections; 0 means one.
 	EventLoops int
+	// Version is the binary's version, for tollgate_build_info and the
+	// start log line ("" means "dev").
+	Version string
+	// Ready, when set, is asked by /readyz besides the gateway's own state:
+	// a non-nil error (JWKS not loaded yet, say) means not ready, and its
+	// text is the answer's body.
+	Ready func() error
+	// InheritedListeners skips checkPortFree: the listening sockets come
+	// from a parent process (a binary upgrade), which holds the port.
+	InheritedListeners bool
 }
 
 // Gateway ties the long-lived pieces together: listeners (never closed by
@@ -62,6 +72,10 @@ type Gateway struct {
 // New returns a gateway that is not yet listening.
 func New(opts Options) *Gateway {
 	m := NewMetrics()
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	m.BuildInfo(opts.Version)
 	g := &Gateway{log: opts.Logger, opts: opts, Metrics: m, upstreams: upstream.NewRegistry(opts.Logger)}
 	m.Registry.MustRegister(g.upstreams)
 	for _, c := range opts.Collectors {
@@ -93,6 +107,12 @@ func (g *Gateway) Start(cfg *conf.Config) error {
 	}
 	g.cert.Store(cert)
 	g.engine.Swap(snap)
+	g.Metrics.loaded(true, snap.LoadedAt)
+	if !g.opts.InheritedListeners {
+		if err := checkPortFree(cfg.Server.Listen); err != nil {
+			return err
+		}
+	}
 	lns, err := listenReusePort(cfg.Server.Listen, cfg.Server.AcceptLoops)
 	if err != nil {
 		return err
@@ -115,7 +135,8 @@ func (g *Gateway) Start(cfg *conf.Config) error {
 		}(l)
 	}
 	g.ready.Store(true)
-	g.log.Info("tollgate listening", "listen", g.Addr(), "admin", g.AdminAddr(), "accept_loops", len(lns), "version", cfg.Version)
+	g.log.Info("tollgate listening", "listen", g.Addr(), "admin", g.AdminAddr(), "accept_loops", len(lns),
+		"version", cfg.Version, "build", g.opts.Version)
 	return nil
 }
 

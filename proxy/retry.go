@@ -61,6 +61,7 @@ func (cc *clientConn) replyNoTarget(snap *Snapshot, rt *routeRT, err error) exch
 		return cc.replyFailure(rt, failOverShare, len(rt.chain))
 	}
 	if errors.Is(err, upstream.ErrAllUnavailable) {
+		cc.fs.failed = failAllOut // for the access log
 		return cc.replyUnavailable(rt, rt.up.RetryAfter(), len(rt.chain))
 	}
 	return cc.replyFailure(rt, classifyUpstream(err), len(rt.chain))

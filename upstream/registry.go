@@ -26,6 +26,7 @@ type Registry struct {
 	readers  *sync.Pool
 	conns    *prometheus.Desc
 	breakers *prometheus.Desc
+	healthy  *prometheus.Desc
 	reaper   *reaper
 	health   *http.Client
 
@@ -76,6 +77,7 @@ func newRegistry(log *slog.Logger, o registryOptions) *Registry {
 		readers:  newReaderPool(),
 		conns:    newConnsDesc(),
 		breakers: newBreakerDesc(),
+		healthy:  newHealthDesc(),
 		health:   newHealthClient(),
 		targets:  make(map[targetKey]*Target),
 		budgets:  make(map[string]*budgetRef),

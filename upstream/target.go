@@ -45,6 +45,8 @@ type Target struct {
 
 	refs         int // unreleased Sets naming this target; guarded by Registry.mu
 	errExhausted error
+
+	failLog failureLog // rate-limits the log lines of failed tries
 }
 
 func newTarget(key targetKey, readers *sync.Pool, now func() time.Time) *Target {

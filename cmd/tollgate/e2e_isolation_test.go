@@ -306,3 +306,28 @@ func TestSlowReaderFreesItsUpstreamConnection(t *testing.T) {
 		t.Fatalf("slow reader got %d of %d bytes: %v", n, len(big), err)
 	}
 }
+
+// TestPipelinedCompleteRequestAnsweredAtOnce: a complete GET followed, in
+// the same write, by the first bytes of a second request is answered at
+// once, not after the second head completes or read_header_timeout (2 s)
+// passes.
+func TestPipelinedCompleteRequestAnsweredAtOnce(t *testing.T) {
+	o := okOrigin(t)
+	g := startGateway(t, basicConfig(o.addr, ""))
+	c, err := net.Dial("tcp", g.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	io.WriteString(c, "GET /first HTTP/1.1\r\nHost: x\r\n\r\nGET /second HTTP/1.1\r\nHo")
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer to the complete request: %v", err)
+	}
+	resp.Body.Close()
+	if d := time.Since(start); resp.StatusCode != 200 || d > time.Second {
+		t.Fatalf("first request: %d after %v, want 200 at once", resp.StatusCode, d)
+	}
+}

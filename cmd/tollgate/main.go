@@ -40,6 +40,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	logLevel := fs.String("log-level", "info", "debug|info|warn|error")
 	loops := fs.Int("event-loops", 0, "event loops serving plain-TCP connections (0 = one per CPU)")
+	adminAddr := fs.String("admin-addr", "", "admin listener address, replacing admin.listen (default $"+adminAddrEnv+"; \":9901\" in a container)")
+	probe := fs.Bool("probe", false, "ask /readyz on the admin listener and exit 0 when ready, 1 otherwise (container health checks)")
+	readyWithoutJWKS := fs.Bool("ready-without-jwks", false, "report ready before every JWKS has loaded once")
 	if err := fs.Parse(args); err != nil {
 		return exitBadConfig
 	}
@@ -53,18 +56,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitBadConfig
 	}
 	src, err := chooseSource(*configPath)
+	if err == nil {
+		src.adminAddr, err = adminOverride(*adminAddr)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitBadConfig
 	}
-	if *check {
+	switch {
+	case *check:
 		return runCheck(src, stdout, stderr)
-	}
-	if *loops < 0 {
+	case *probe:
+		return runProbe(src, stdout, stderr)
+	case *loops < 0:
 		fmt.Fprintln(stderr, "-event-loops: must be at least 0")
 		return exitBadConfig
 	}
-	return serve(src, log, *loops)
+	return serve(src, log, serveOptions{loops: *loops, readyWithoutJWKS: *readyWithoutJWKS})
+}
+
+// serveOptions are the flags that shape a running gateway.
+type serveOptions struct {
+	loops            int
+	readyWithoutJWKS bool
 }
 
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {
@@ -73,17 +87,6 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("-log-level: %w", err)
 	}
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
-}
-
-// runCheck validates the config and prints "ok" or every error.
-func runCheck(src *source, stdout, stderr io.Writer) int {
-	_, err := src.load()
-	if err != nil {
-		printConfigErrors(stderr, err)
-		return exitBadConfig
-	}
-	fmt.Fprintln(stdout, "ok")
-	return exitOK
 }
 
 func printConfigErrors(w io.Writer, err error) {
@@ -98,7 +101,7 @@ func printConfigErrors(w io.Writer, err error) {
 }
 
 // serve runs the gateway until SIGTERM/SIGINT.
-func serve(src *source, log *slog.Logger, loops int) int {
+func serve(src *source, log *slog.Logger, so serveOptions) int {
 	if src.demo {
 		stop, err := src.startDemo(log)
 		if err != nil {
@@ -124,14 +127,19 @@ func serve(src *source, log *slog.Logger, loops int) int {
 	// and keeps its P while it serves, so the loops get Ps of their own
 	// beside those for workers and the runtime.
 	cpus := goruntime.GOMAXPROCS(0)
+	loops := so.loops
 	if loops == 0 {
 		loops = cpus
 	}
 	goruntime.GOMAXPROCS(cpus + loops)
-	g := proxy.New(proxy.Options{
+	opts := proxy.Options{
 		Logger: log, Load: src.load, Filters: rt.filters, Commit: rt.commit, EventLoops: loops,
-		Observer: rt.limiter, Collectors: rt.collectors(),
-	})
+		Observer: rt.limiter, Collectors: rt.collectors(), Version: version,
+	}
+	if !so.readyWithoutJWKS {
+		opts.Ready = rt.ready
+	}
+	g := proxy.New(opts)
 	if err := g.Start(cfg); err != nil {
 		log.Error("starting", "err", err)
 		var be *proxy.BindError
