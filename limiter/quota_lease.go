@@ -41,10 +41,15 @@ func (lq *leaseQuota) roll(a *leaseAsk) {
 	lq.want, lq.limit, lq.instances = a.qwant, a.q.limit, max(1, a.instances)
 	lq.credit = a.qcredit
 	if lq.synced {
-		// Spending up to half of what is left, split between the
-		// instances, before Redis hears of it cannot take the count past
-		// the limit while the instances' views of it are current.
-		lq.credit = max(lq.credit, lq.left/(2*lq.instances))
+		// Far from the end, spending up to half of what is left (split
+		// between the instances) before Redis hears of it, plus the
+		// chunks the others may be granted meanwhile, cannot take the
+		// count past the limit. In the endgame (less than two chunks per
+		// instance left) only granted units are spent.
+		lq.credit = 0
+		if lq.left >= 2*lq.instances*lq.want {
+			lq.credit = lq.left / (2 * lq.instances)
+		}
 	}
 }
 

@@ -122,7 +122,7 @@ func TestCostRouteAdmitsRateOverCost(t *testing.T) {
 	t.Run("redis_3_instances", func(t *testing.T) {
 		t.Parallel()
 		rs := startRedis(t)
-		const dur = 6 * time.Second
+		const dur = 8 * time.Second
 		gs := startGateways(t, rs, 3, quotaConfig(o.addr, clients, "", redisLimits(rs.addr, "local"), ""))
 		tallies := make([]*tally, len(gs))
 		done := make(chan time.Duration, len(gs))
