@@ -39,7 +39,9 @@ func startRedisProc(t *testing.T, addr string, args ...string) *redisProc {
 	t.Helper()
 	_, port, _ := net.SplitHostPort(addr)
 	p := &redisProc{t: t, addr: addr, out: &testkit.LogBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command("redis-server", append(args, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")...)
+	// --dir: a replica writes the master's snapshot to disk when it syncs.
+	p.cmd = exec.Command("redis-server", append(args, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", t.TempDir())...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
