@@ -10,7 +10,7 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	c := defaultConfig()
 	d.mapping(root, "", fields{
 		"server":    func(n *yaml.Node, p string) { d.server(n, p, &c.Server) },
-		"admin":     func(n *yaml.Node, p string) { d.mapping(n, p, fields{"listen": d.str(&c.Admin.Listen)}) },
+		"admin":     func(n *yaml.Node, p string) { d.admin(n, p, &c.Admin) },
 		"upstreams": func(n *yaml.Node, p string) { d.upstreams(n, p, &c) },
 		"auth":      func(n *yaml.Node, p string) { d.auth(n, p, &c.Auth) },
 		"clients":   func(n *yaml.Node, p string) { d.clients(n, p, &c.Clients) },
@@ -19,6 +19,15 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		"routes":    func(n *yaml.Node, p string) { d.routes(n, p, &c.Routes) },
 	})
 	return &c
+}
+
+// admin decodes the admin block.
+func (d *decoder) admin(n *yaml.Node, path string, a *Admin) {
+	d.mapping(n, path, fields{
+		"listen":     d.str(&a.Listen),
+		"token_file": d.file(&a.TokenFile),
+		"token_env":  d.str(&a.TokenEnv),
+	})
 }
 
 // server decodes the server block.

@@ -74,6 +74,14 @@ func (t TLS) Enabled() bool { return t.CertFile != "" && t.KeyFile != "" }
 // Admin is the admin listener's configuration.
 type Admin struct {
 	Listen string `json:"listen"` // "" disables the admin listener
+	// TokenFile or TokenEnv name where the bearer token protecting the
+	// mutating admin endpoints (POST /reload, POST /clients/{id}/reset)
+	// is read from; both empty leaves them open (the default).
+	TokenFile string `json:"token_file,omitempty"`
+	TokenEnv  string `json:"token_env,omitempty"`
+	// Token is read from TokenFile or TokenEnv at load time,
+	// whitespace-trimmed; "" means no token is required.
+	Token string `json:"token,omitempty"`
 }
 
 // Upstream is one named group of targets that routes send traffic to.

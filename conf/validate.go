@@ -59,6 +59,9 @@ func (v validator) server(s *Server) {
 
 // admin checks the admin listener address; "" disables it.
 func (v validator) admin(c *Config) {
+	if c.Admin.TokenFile != "" && c.Admin.TokenEnv != "" {
+		v.errorf("admin", "token_file and token_env are exclusive: set one")
+	}
 	if c.Admin.Listen == "" {
 		return
 	}

@@ -24,7 +24,7 @@ func (l *Limiter) compile(cfg Config) (*snapshot, registry, error) {
 		return nil, reg, err
 	}
 	cc := compiler{l: l, reg: &reg, loc: loc}
-	deflt, err := cc.client(DefaultPolicy, clients.Default, kindDefault, "")
+	deflt, err := cc.client(DefaultPolicy, clients.Default, compileDefault, "")
 	if err != nil {
 		return nil, reg, fmt.Errorf("clients.default: %w", err)
 	}
@@ -35,7 +35,7 @@ func (l *Limiter) compile(cfg Config) (*snapshot, registry, error) {
 		if q == nil || name == "" || name == DefaultPolicy {
 			return nil, reg, fmt.Errorf("plans.%s: invalid plan", name)
 		}
-		c, err := cc.client(name, *q, kindPlan, "")
+		c, err := cc.client(name, *q, compilePlan, "")
 		if err != nil {
 			return nil, reg, fmt.Errorf("plans.%s: %w", name, err)
 		}
@@ -46,7 +46,7 @@ func (l *Limiter) compile(cfg Config) (*snapshot, registry, error) {
 		if q == nil || name == "" || name == DefaultPolicy {
 			return nil, reg, fmt.Errorf("clients.%s: invalid client", name)
 		}
-		kind, shared := kindNamed, ""
+		kind, shared := compileNamed, ""
 		if p := cfg.Plans[q.Plan]; q.Plan != "" && p != nil && p.Shared {
 			shared = q.Plan
 		}
@@ -84,9 +84,9 @@ func routesOf(cfg Config) []string { return cfg.Routes }
 // or IP), a named client (its own buckets), or a plan (per member,
 // keyed by client id or tenant, unless the plan is shared).
 const (
-	kindDefault = iota
-	kindNamed
-	kindPlan
+	compileDefault = iota
+	compileNamed
+	compilePlan
 )
 
 // compiler compiles quotas into clients against one registry.
@@ -113,13 +113,13 @@ func (cc compiler) client(name string, q conf.Quota, kind int, shared string) (*
 		return nil, fmt.Errorf("concurrency: %d is negative", q.Concurrency)
 	}
 	metric := name
-	if kind == kindDefault {
+	if kind == compileDefault {
 		metric = DefaultPolicy
 	}
-	if kind == kindPlan && q.Shared {
+	if kind == compilePlan && q.Shared {
 		shared = name
 	}
-	own := kind == kindNamed || shared != ""
+	own := kind == compileNamed || shared != ""
 	key := name
 	if shared != "" {
 		key = "plan:" + shared
@@ -129,7 +129,7 @@ func (cc compiler) client(name string, q conf.Quota, kind int, shared string) (*
 		return nil, err
 	}
 	c := &client{base: base, concurrency: int32(q.Concurrency), shared: shared != ""}
-	if kind == kindPlan {
+	if kind == compilePlan {
 		c.plan = planID(cc.reg, name)
 	}
 	if own {

@@ -15,9 +15,9 @@ func quotaRedisClients(limit int64) conf.Clients {
 	return c
 }
 
-// spend calls Decide for buyer on l until the quota refuses for good (a
+// spendQuota calls Decide for buyer on l until the quota refuses for good (a
 // refusal with a long Retry-After) or d passes; it returns the admitted.
-func spend(l *Limiter, d time.Duration) (admitted int64) {
+func spendQuota(l *Limiter, d time.Duration) (admitted int64) {
 	deadline := time.Now().Add(d)
 	for n := 0; n < 100_000 && time.Now().Before(deadline); n++ {
 		dec := l.Decide(&Request{ClientID: "buyer", Route: "r", Cost: 1})
@@ -49,7 +49,7 @@ func TestRedisQuotaShared(t *testing.T) {
 	counts := make([]int64, len(ls))
 	done := make(chan struct{})
 	for i, l := range ls {
-		go func() { counts[i] = spend(l, 10*time.Second); done <- struct{}{} }()
+		go func() { counts[i] = spendQuota(l, 10*time.Second); done <- struct{}{} }()
 	}
 	for range ls {
 		<-done
@@ -75,7 +75,7 @@ func TestRedisQuotaShared(t *testing.T) {
 	waitInstances(t, fresh, 5)
 	var over int64
 	for _, l := range fresh {
-		over += spend(l, 5*time.Second)
+		over += spendQuota(l, 5*time.Second)
 	}
 	// Each may spend its credit, one chunk: at most limit/(10·instances).
 	bound := int64(2 * limit / (10 * 5))

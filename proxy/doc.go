@@ -47,9 +47,19 @@
 //   - serve.go (finish), metrics.go: the access log line and the metrics;
 //     the connection parks in its loop until the next request.
 //
+// Shutting down (drain.go): a draining engine answers every request with
+// Connection: close and gives keep-alive connections up to a second to
+// send their next request before it closes them. A binary upgrade
+// (sockets.go) hands the listening sockets to a new process, which adopts
+// them instead of binding (Options.Inherited); the old gateway then drains
+// the same way (Gateway.HandOver).
+//
 // Workers (engine.go) take over an exchange at its stage only for what is
 // better done blocking: TLS connections, bodies large enough to splice,
 // WebSocket tunnels, heads larger than the read buffer, interim
 // responses. admin.go serves /healthz, /readyz, /metrics, /config and
-// /reload.
+// /reload, the quota usage API (quotausage.go: /clients, read without
+// consuming, and resets, behind admintoken.go's bearer token when one is
+// configured) and the live dashboard (package proxy/dashboard, fed by
+// overview.go).
 package proxy

@@ -42,7 +42,8 @@ type Engine struct {
 	metrics  *Metrics
 	log      *slog.Logger
 	draining atomic.Bool
-	reactor  *reactor // nil: idle connections wait in their goroutine
+	stopOnce sync.Once // Shutdown's stop of the loops and workers
+	reactor  *reactor  // nil: idle connections wait in their goroutine
 	// one log line a second at most for "connection dropped", failed
 	// accepts and dials out of file descriptors
 	dropLog, acceptLog, dialLog logThrottle
@@ -298,16 +299,20 @@ func (e *Engine) closeSession(s *session) {
 	s.closeConn()
 }
 
-// Shutdown stops keep-alive, closes parked connections, wakes connections
-// waiting in their goroutine, waits for in-flight requests until ctx ends,
-// then closes what is left.
+// Shutdown stops keep-alive: every answer from now on closes its
+// connection. Connections waiting for their next request get up to
+// keepAliveGrace to send it (lingerIdle); then parked connections are
+// closed, connections waiting in their goroutine woken, in-flight requests
+// (and tunnels) waited for until ctx ends, and what is left closed.
 func (e *Engine) Shutdown(ctx context.Context) error {
-	if !e.draining.Swap(true) { // a second Shutdown only waits
+	e.stopOnce.Do(func() { // a second Shutdown only waits
+		e.draining.Store(true)
+		e.lingerIdle(ctx, keepAliveGrace)
 		if e.reactor != nil {
 			e.reactor.stop()
 		}
 		close(e.stopWorkers)
-	}
+	})
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {

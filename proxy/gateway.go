@@ -45,9 +45,18 @@ type Options struct {
 	// a non-nil error (JWKS not loaded yet, say) means not ready, and its
 	// text is the answer's body.
 	Ready func() error
-	// InheritedListeners skips checkPortFree: the listening sockets come
-	// from a parent process (a binary upgrade), which holds the port.
-	InheritedListeners bool
+	// Inherited are listening sockets handed over by the process this one
+	// replaces (binary upgrade): Start serves on them instead of binding
+	// when they were bound for the configured addresses, takes them out of
+	// the Sockets, and closes those it did not adopt. Nil: bind.
+	Inherited *Sockets
+	// BeforeServe, when set, runs in Start once the first snapshot is in
+	// place and before any connection is accepted: a process taking over
+	// from another waits for its health checks and seeds its limiter there.
+	BeforeServe func()
+	// Quotas is read and reset by the admin /clients endpoints and the
+	// dashboard; nil means the gateway meters nothing it can show.
+	Quotas Quotas
 }
 
 // Gateway ties the long-lived pieces together: listeners (never closed by
@@ -61,12 +70,15 @@ type Gateway struct {
 	upstreams *upstream.Registry
 
 	listeners []net.Listener
+	sockets   []net.Listener // the client listeners before TLS: what an upgrade hands over
 	admin     *http.Server
 	adminLn   net.Listener
 	cert      atomic.Pointer[tls.Certificate]
 	ready     atomic.Bool
 	reloadMu  sync.Mutex
 	serveWG   sync.WaitGroup
+	// lastReload is the outcome of the last reload; nil before the first.
+	lastReload atomic.Pointer[ReloadRecord]
 }
 
 // New returns a gateway that is not yet listening.
@@ -93,6 +105,9 @@ func (g *Gateway) Engine() *Engine { return g.engine }
 // admin listener, and starts serving. A *BindError means a port could not
 // be bound.
 func (g *Gateway) Start(cfg *conf.Config) error {
+	if in := g.opts.Inherited; in != nil {
+		defer in.Close() // the inherited sockets Start did not adopt
+	}
 	snap, err := g.build(cfg)
 	if err != nil {
 		return err
@@ -108,12 +123,10 @@ func (g *Gateway) Start(cfg *conf.Config) error {
 	g.cert.Store(cert)
 	g.engine.Swap(snap)
 	g.Metrics.loaded(true, snap.LoadedAt)
-	if !g.opts.InheritedListeners {
-		if err := checkPortFree(cfg.Server.Listen); err != nil {
-			return err
-		}
+	if g.opts.BeforeServe != nil {
+		g.opts.BeforeServe()
 	}
-	lns, err := listenReusePort(cfg.Server.Listen, cfg.Server.AcceptLoops)
+	lns, err := g.clientListeners(cfg)
 	if err != nil {
 		return err
 	}
@@ -123,6 +136,7 @@ func (g *Gateway) Start(cfg *conf.Config) error {
 		}
 		return err
 	}
+	g.sockets = lns
 	for _, l := range lns {
 		if cfg.Server.TLS.Enabled() {
 			l = tlsListener(l, g.getCert)
@@ -208,6 +222,7 @@ func (g *Gateway) Reload() (*conf.Config, error) {
 	}
 	if err != nil {
 		g.Metrics.Reload("error")
+		g.noteReload(nil, err)
 		g.log.Error("config reload failed; keeping the running config", "err", err)
 		return nil, err
 	}
@@ -215,6 +230,7 @@ func (g *Gateway) Reload() (*conf.Config, error) {
 	old := g.engine.Swap(snap)
 	old.Retire()
 	g.Metrics.Reload("ok")
+	g.noteReload(cfg, nil)
 	g.log.Info("config reloaded", "version", cfg.Version, "routes", len(cfg.Routes))
 	return cfg, nil
 }
@@ -234,8 +250,20 @@ func (g *Gateway) checkReloadable(cfg *conf.Config) error {
 
 // Shutdown turns readyz to 503, stops accepting, drains in-flight requests
 // for up to shutdown_timeout, closes idle connections and the admin server.
-func (g *Gateway) Shutdown() error {
+func (g *Gateway) Shutdown() error { return g.shutdown(false) }
+
+// HandOver ends the gateway once a binary upgrade's new process serves on
+// the same sockets: the admin listener stops accepting first (the new
+// process answers /readyz and /metrics on it), then everything goes as in
+// Shutdown. Closing a listener here closes this process's descriptor
+// only; the socket and its queue of connections live on in the new one.
+func (g *Gateway) HandOver() error { return g.shutdown(true) }
+
+func (g *Gateway) shutdown(handover bool) error {
 	g.ready.Store(false)
+	if handover {
+		g.stopAdmin()
+	}
 	timeout := g.engine.Current().Conf.Server.ShutdownTimeout
 	for _, l := range g.listeners {
 		l.Close()
@@ -244,12 +272,19 @@ func (g *Gateway) Shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	err := g.engine.Shutdown(ctx)
-	if g.admin != nil {
-		actx, acancel := context.WithTimeout(context.Background(), time.Second)
-		g.admin.Shutdown(actx)
-		acancel()
-	}
+	g.stopAdmin()
 	g.engine.Current().Retire()
 	g.upstreams.Close()
 	return err
+}
+
+// stopAdmin closes the admin listener and waits up to a second for admin
+// requests in progress. A second call returns at once.
+func (g *Gateway) stopAdmin() {
+	if g.admin == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	g.admin.Shutdown(ctx)
+	cancel()
 }

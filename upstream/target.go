@@ -47,6 +47,7 @@ type Target struct {
 	errExhausted error
 
 	failLog failureLog // rate-limits the log lines of failed tries
+	stats   tryStats
 }
 
 func newTarget(key targetKey, readers *sync.Pool, now func() time.Time) *Target {
