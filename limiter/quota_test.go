@@ -252,3 +252,28 @@ func quotaAllocConfig() Config {
 	cfg.Plans["gold"].Quota = month
 	return cfg
 }
+
+// TestUsageShowsQuota: the usage API reports a quota's use in the current
+// period, in cost units, without spending any.
+func TestUsageShowsQuota(t *testing.T) {
+	c := partnerClients()
+	c.Named["partner-x"].Quota = &conf.PeriodQuota{Limit: 100, Period: conf.PeriodDay}
+	l, _ := newLocal(t, c, conf.Limits{})
+	l.Decide(&Request{ClientID: "partner-x", Route: "users", Cost: 7})
+	for range 2 {
+		p := base(t, clientUsage(t, l, "partner-x", UsageOptions{}))
+		q := p.Quota
+		if q == nil || q.Limit != 100 || q.Used != 7 || q.Remaining != 93 || q.Period != "day" {
+			t.Fatalf("quota usage %+v", q)
+		}
+		if want := testkit.Epoch.Add(24 * time.Hour); !q.PeriodEnd.Equal(want) || q.ResetSeconds != 86400 {
+			t.Errorf("period end %v (reset %d s), want %v", q.PeriodEnd, q.ResetSeconds, want)
+		}
+	}
+	if p := base(t, clientUsage(t, l, "partner-x", UsageOptions{})); p.Quota == nil {
+		t.Fatal("no quota")
+	}
+	if cu := clientUsage(t, l, "partner-x", UsageOptions{}); cu.Policies[1].Quota != nil {
+		t.Errorf("the search override has no quota, usage shows %+v", cu.Policies[1].Quota)
+	}
+}
