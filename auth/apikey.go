@@ -17,7 +17,7 @@ import (
 // how much of one) matched.
 type apiKeys struct {
 	sums [][32]byte
-	ids  []string
+	ids  []Identity
 }
 
 // newAPIKeys decodes the configured hashes.
@@ -32,7 +32,7 @@ func newAPIKeys(cfg *conf.APIKeys) (*apiKeys, error) {
 			return nil, fmt.Errorf("api_keys.keys[%d]: client_id %q is empty or not a valid header value", i, e.ClientID)
 		}
 		k.sums = append(k.sums, [32]byte(raw))
-		k.ids = append(k.ids, e.ClientID)
+		k.ids = append(k.ids, Identity{ClientID: e.ClientID, Method: conf.AuthAPIKey, Plan: e.Plan, Tenant: e.Tenant})
 	}
 	return k, nil
 }
@@ -48,5 +48,5 @@ func (k *apiKeys) check(key []byte) (Identity, *Error) {
 	if found < 0 {
 		return Identity{}, errInvalid(conf.AuthAPIKey, ReasonUnknownKey, errors.New("no such API key"))
 	}
-	return Identity{ClientID: k.ids[found], Method: conf.AuthAPIKey}, nil
+	return k.ids[found], nil
 }

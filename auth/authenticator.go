@@ -41,6 +41,12 @@ type Identity struct {
 	Method string
 	// Scopes are the granted scopes; nil for API keys.
 	Scopes []string
+	// Plan is the caller's plan (auth.jwt.plan_claim, the introspection
+	// response's plan_claim member, the API key's plan:), "" when none.
+	Plan string
+	// Tenant groups callers that spend one common quota (tenant_claim,
+	// the API key's tenant:), "" when none.
+	Tenant string
 }
 
 // Options are an Authenticator's dependencies. Every zero value has a

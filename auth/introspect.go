@@ -44,6 +44,8 @@ type introspector struct {
 	cache    *tokenCache
 	sf       singleflight.Group
 	now      func() time.Time
+	// plan and tenant name optional response members ("" = none).
+	plan, tenant string
 }
 
 // newIntrospector checks cfg and normalises its zero values: CacheTTL 0
@@ -54,7 +56,8 @@ func newIntrospector(cfg *conf.Introspection, client *http.Client, cache *tokenC
 		return nil, fmt.Errorf("introspection: url %q is not an http(s) URL", cfg.URL)
 	}
 	in := &introspector{url: cfg.URL, clientID: cfg.ClientID, secret: cfg.ClientSecret,
-		ttl: cfg.CacheTTL, timeout: cfg.Timeout, client: client, cache: cache, now: now}
+		ttl: cfg.CacheTTL, timeout: cfg.Timeout, client: client, cache: cache, now: now,
+		plan: cfg.PlanClaim, tenant: cfg.TenantClaim}
 	if in.ttl == 0 {
 		in.ttl = defaultIntrospectTTL
 	}
@@ -124,6 +127,9 @@ type introspection struct {
 	Sub      string   `json:"sub"`
 	Scope    string   `json:"scope"`
 	Exp      *float64 `json:"exp"`
+	// claims holds every member, read only when a plan or tenant member
+	// is configured.
+	claims map[string]any
 }
 
 // call POSTs the token with HTTP basic client authentication.
@@ -152,6 +158,11 @@ func (in *introspector) call(ctx context.Context, token string) (*introspection,
 	if err := json.Unmarshal(body, &r); err != nil {
 		return nil, fmt.Errorf("introspection decode: %w", err)
 	}
+	if in.plan != "" || in.tenant != "" {
+		if err := json.Unmarshal(body, &r.claims); err != nil {
+			return nil, fmt.Errorf("introspection decode: %w", err)
+		}
+	}
 	return &r, nil
 }
 
@@ -170,7 +181,8 @@ func (in *introspector) verdict(r *introspection, now time.Time) cacheEntry {
 		fail := errInvalid(conf.AuthIntrospection, ReasonInactive, errors.New("token is not active"))
 		return cacheEntry{fail: fail, until: now.Add(min(in.ttl, inactiveTTL)).UnixNano()}
 	}
-	id := Identity{ClientID: r.ClientID, Method: conf.AuthIntrospection, Scopes: strings.Fields(r.Scope)}
+	id := Identity{ClientID: r.ClientID, Method: conf.AuthIntrospection, Scopes: strings.Fields(r.Scope),
+		Plan: claimText(r.claims, in.plan), Tenant: claimText(r.claims, in.tenant)}
 	if id.ClientID == "" {
 		id.ClientID = r.Sub
 	}

@@ -31,9 +31,11 @@ type jwtVerifier struct {
 	sources    []*jwksSource
 	idClaim    string
 	scopeClaim string
-	leeway     time.Duration
-	cache      *tokenCache
-	now        func() time.Time
+	// planClaim and tenantClaim name optional claims ("" = none).
+	planClaim, tenantClaim string
+	leeway                 time.Duration
+	cache                  *tokenCache
+	now                    func() time.Time
 }
 
 // checkAlgorithms refuses an empty list, "none" and unknown names.
@@ -57,6 +59,7 @@ func newJWTVerifier(cfg *conf.JWT, now func() time.Time) (*jwtVerifier, error) {
 	}
 	v := &jwtVerifier{
 		algs: slices.Clone(cfg.Algorithms), idClaim: cfg.ClientIDClaim, scopeClaim: cfg.ScopesClaim,
+		planClaim: cfg.PlanClaim, tenantClaim: cfg.TenantClaim,
 		leeway: cfg.Leeway, now: now,
 	}
 	if v.idClaim == "" {
@@ -380,8 +383,24 @@ func (v *jwtVerifier) identity(c jwt.MapClaims) (Identity, error) {
 		return Identity{}, fmt.Errorf("claim %q: %w", v.scopeClaim, err)
 	}
 	id.Scopes = scopes
+	id.Plan, id.Tenant = claimText(c, v.planClaim), claimText(c, v.tenantClaim)
 	return id, nil
 }
+
+// claimText returns a string claim that is safe as a header value and a
+// key, or "" when name is empty or the claim is absent or unusable.
+func claimText(c map[string]any, name string) string {
+	if name == "" {
+		return ""
+	}
+	if s, ok := c[name].(string); ok && headerSafe(s) && len(s) <= maxClaimText {
+		return s
+	}
+	return ""
+}
+
+// maxClaimText bounds a plan or tenant claim: longer ones are ignored.
+const maxClaimText = 256
 
 // scopeList decodes a scopes claim.
 func scopeList(raw any) ([]string, error) {

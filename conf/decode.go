@@ -14,6 +14,7 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		"upstreams": func(n *yaml.Node, p string) { d.upstreams(n, p, &c) },
 		"auth":      func(n *yaml.Node, p string) { d.auth(n, p, &c.Auth) },
 		"clients":   func(n *yaml.Node, p string) { d.clients(n, p, &c.Clients) },
+		"plans":     func(n *yaml.Node, p string) { d.plans(n, p, c.Plans) },
 		"limits":    func(n *yaml.Node, p string) { d.limits(n, p, &c.Limits) },
 		"routes":    func(n *yaml.Node, p string) { d.routes(n, p, &c.Routes) },
 		"tracing":   func(n *yaml.Node, p string) { c.Tracing = d.tracing(n, p) },
@@ -68,21 +69,47 @@ func (d *decoder) clients(n *yaml.Node, path string, cs *Clients) {
 	})
 }
 
+// plans decodes the plans block: each key names a plan.
+func (d *decoder) plans(n *yaml.Node, path string, ps map[string]*Quota) {
+	d.pairs(n, path, func(k, v *yaml.Node, p string) {
+		ps[k.Value] = d.quotaOf(v, p, true)
+	})
+}
+
 // quota decodes one client's quota.
-func (d *decoder) quota(n *yaml.Node, path string) *Quota {
+func (d *decoder) quota(n *yaml.Node, path string) *Quota { return d.quotaOf(n, path, false) }
+
+// quotaOf decodes a client's quota (which may name a plan) or a plan's
+// (which may be shared). The keys present are kept for plan merging.
+func (d *decoder) quotaOf(n *yaml.Node, path string, plan bool) *Quota {
 	q := defaultQuota()
-	present := d.mapping(n, path, fields{
+	fs := fields{
 		"rate":            d.rateField(&q.Rate),
 		"burst":           d.integerField(&q.Burst),
 		"concurrency":     d.integerField(&q.Concurrency),
 		"max_conns_share": d.numberField(&q.MaxConnsShare),
 		"mode":            d.str(&q.Mode),
 		"routes":          func(n *yaml.Node, p string) { q.Routes = d.routeQuotas(n, p) },
-	})
-	if !present["burst"] {
+		"quota":           func(n *yaml.Node, p string) { q.Quota = d.periodQuota(n, p) },
+	}
+	if plan {
+		fs["shared"] = d.flagField(&q.Shared)
+	} else {
+		fs["plan"] = d.str(&q.Plan)
+	}
+	q.set = d.mapping(n, path, fs)
+	if !q.set["burst"] {
 		q.Burst = defaultBurst(q.Rate)
 	}
 	return q
+}
+
+// periodQuota decodes a quota: {limit, period} block; validation reports
+// a missing key.
+func (d *decoder) periodQuota(n *yaml.Node, path string) *PeriodQuota {
+	pq := &PeriodQuota{}
+	d.mapping(n, path, fields{"limit": d.integer64Field(&pq.Limit), "period": d.str(&pq.Period)})
+	return pq
 }
 
 // routeQuotas decodes a client's per-route overrides, keyed by route name.
@@ -90,7 +117,10 @@ func (d *decoder) routeQuotas(n *yaml.Node, path string) map[string]RouteQuota {
 	out := map[string]RouteQuota{}
 	d.pairs(n, path, func(k, v *yaml.Node, p string) {
 		var rq RouteQuota
-		present := d.mapping(v, p, fields{"rate": d.rateField(&rq.Rate), "burst": d.integerField(&rq.Burst)})
+		present := d.mapping(v, p, fields{
+			"rate": d.rateField(&rq.Rate), "burst": d.integerField(&rq.Burst),
+			"quota": func(n *yaml.Node, p string) { rq.Quota = d.periodQuota(n, p) },
+		})
 		if !present["burst"] {
 			rq.Burst = defaultBurst(rq.Rate)
 		}
@@ -110,6 +140,8 @@ func (d *decoder) limits(n *yaml.Node, path string, l *Limits) {
 				"password_env":  d.str(&l.Redis.PasswordEnv),
 				"sync_interval": d.durationField(&l.Redis.SyncInterval),
 				"on_failure":    d.str(&l.Redis.OnFailure),
+				"sentinel":      func(n *yaml.Node, p string) { l.Redis.Sentinel = d.sentinel(n, p) },
+				"tls":           func(n *yaml.Node, p string) { l.Redis.TLS = d.redisTLS(n, p) },
 			})
 		},
 		"adaptive": func(n *yaml.Node, p string) {
@@ -121,6 +153,8 @@ func (d *decoder) limits(n *yaml.Node, path string, l *Limits) {
 		},
 		"headers":          d.str(&l.Headers),
 		"max_tracked_keys": d.integerField(&l.MaxTrackedKeys),
+		"max_cost":         d.integerField(&l.MaxCost),
+		"time_zone":        d.str(&l.TimeZone),
 	})
 }
 
@@ -132,6 +166,31 @@ func (d *decoder) tracing(n *yaml.Node, path string) *Tracing {
 		"protocol":     d.str(&t.Protocol),
 		"sample_ratio": d.numberField(&t.SampleRatio),
 		"service_name": d.str(&t.ServiceName),
+	})
+	return t
+}
+
+// sentinel decodes limits.redis.sentinel.
+func (d *decoder) sentinel(n *yaml.Node, path string) *Sentinel {
+	s := &Sentinel{Addrs: []string{}}
+	d.mapping(n, path, fields{
+		"master_name":  d.str(&s.MasterName),
+		"addrs":        d.strList(&s.Addrs),
+		"username":     d.str(&s.Username),
+		"password_env": d.str(&s.PasswordEnv),
+	})
+	return s
+}
+
+// redisTLS decodes limits.redis.tls; file paths resolve against the
+// config directory.
+func (d *decoder) redisTLS(n *yaml.Node, path string) *RedisTLS {
+	t := &RedisTLS{}
+	d.mapping(n, path, fields{
+		"ca_file":     d.file(&t.CAFile),
+		"cert_file":   d.file(&t.CertFile),
+		"key_file":    d.file(&t.KeyFile),
+		"server_name": d.str(&t.ServerName),
 	})
 	return t
 }

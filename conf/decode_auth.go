@@ -27,6 +27,8 @@ func (d *decoder) jwt(n *yaml.Node, path string) *JWT {
 		"leeway":          d.durationField(&j.Leeway),
 		"client_id_claim": d.str(&j.ClientIDClaim),
 		"scopes_claim":    d.str(&j.ScopesClaim),
+		"plan_claim":      d.str(&j.PlanClaim),
+		"tenant_claim":    d.str(&j.TenantClaim),
 	})
 	return j
 }
@@ -64,6 +66,8 @@ func (d *decoder) introspection(n *yaml.Node, path string) *Introspection {
 		"client_secret_env":  d.str(&in.ClientSecretEnv),
 		"cache_ttl":          d.durationField(&in.CacheTTL),
 		"timeout":            d.durationField(&in.Timeout),
+		"plan_claim":         d.str(&in.PlanClaim),
+		"tenant_claim":       d.str(&in.TenantClaim),
 	})
 	return in
 }
@@ -79,7 +83,10 @@ func (d *decoder) apiKeys(n *yaml.Node, path string) *APIKeys {
 				if isNull(item) {
 					d.fail(item.Line, p, "expected a mapping, got null")
 				}
-				d.mapping(item, p, fields{"sha256": d.str(&k.SHA256), "client_id": d.str(&k.ClientID)})
+				d.mapping(item, p, fields{
+					"sha256": d.str(&k.SHA256), "client_id": d.str(&k.ClientID),
+					"plan": d.str(&k.Plan), "tenant": d.str(&k.Tenant),
+				})
 				k.SHA256 = strings.ToLower(k.SHA256)
 				a.Keys = append(a.Keys, k)
 			})

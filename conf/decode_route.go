@@ -31,6 +31,8 @@ func (d *decoder) route(n *yaml.Node, path string, r *Route) {
 		"auth":         d.strList(&r.Auth),
 		"scopes":       d.strList(&r.Scopes),
 		"limit":        d.flagField(&r.Limit),
+		"cost":         d.integerField(&r.Cost),
+		"cost_header":  d.str(&r.CostHeader),
 		"timeout":      d.durationField(&r.Timeout),
 		"plugins":      func(n *yaml.Node, p string) { r.Plugins = d.plugins(n, p) },
 	})

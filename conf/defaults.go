@@ -30,6 +30,7 @@ func defaultConfig() Config {
 			Default: Quota{Rate: Rate{N: 100, Per: time.Second}, Burst: 200, Mode: ModeEnforce},
 			Named:   map[string]*Quota{},
 		},
+		Plans:  map[string]*Quota{},
 		Limits: defaultLimits(),
 		Routes: []Route{},
 	}
@@ -147,6 +148,8 @@ func defaultLimits() Limits {
 		Adaptive:       Adaptive{Enabled: false, TargetLatency: 250 * time.Millisecond, MinFactor: 0.1},
 		Headers:        "ietf",
 		MaxTrackedKeys: 1000000,
+		MaxCost:        1000,
+		TimeZone:       "UTC",
 	}
 }
 
@@ -156,6 +159,7 @@ func defaultRoute() Route {
 		Auth:    []string{},
 		Scopes:  []string{},
 		Limit:   true,
+		Cost:    1,
 		Timeout: 30 * time.Second,
 		Plugins: []Plugin{},
 	}

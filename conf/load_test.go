@@ -58,7 +58,7 @@ func TestMinimalDefaults(t *testing.T) {
 		},
 		Adaptive:       Adaptive{TargetLatency: 250 * time.Millisecond, MinFactor: 0.1},
 		Headers:        "ietf",
-		MaxTrackedKeys: 1000000,
+		MaxTrackedKeys: 1000000, MaxCost: 1000, TimeZone: "UTC",
 	})
 	check(t, "Routes", c.Routes, []Route{})
 }
@@ -149,7 +149,7 @@ func checkRoutes(t *testing.T, c *Config) {
 		},
 		Upstream: "users", StripPrefix: "/v1", HostRewrite: "users.internal:8080",
 		Auth: []string{"jwt", "introspection", "api_key"}, Scopes: []string{"users:read"},
-		Limit: true, Timeout: 10 * time.Second,
+		Limit: true, Cost: 1, Timeout: 10 * time.Second,
 		Plugins: []Plugin{
 			{RequestID: &RequestIDPlugin{Header: "X-Trace-Id"}},
 			{Headers: &HeadersPlugin{RequestSet: map[string]string{"X-Env": "prod"}, ResponseRemove: []string{"Server"}}},
@@ -159,7 +159,7 @@ func checkRoutes(t *testing.T, c *Config) {
 	})
 	check(t, "routes[1]", c.Routes[1], Route{
 		Name: "search", Match: Match{Host: "*.example.com", Path: "/search"}, Upstream: "search",
-		Auth: []string{}, Scopes: []string{}, Limit: false, Timeout: 30 * time.Second,
+		Auth: []string{}, Scopes: []string{}, Limit: false, Cost: 1, Timeout: 30 * time.Second,
 		Plugins: []Plugin{
 			{RequestID: &RequestIDPlugin{Header: "X-Request-Id"}},
 			{CORS: &CORSPlugin{AllowedOrigins: []string{"*"}, AllowedMethods: []string{"GET", "HEAD", "POST"}}},

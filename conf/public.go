@@ -38,6 +38,11 @@ func (c *Config) Redacted() *Config {
 	if cp.Limits.Redis.Password != "" {
 		cp.Limits.Redis.Password = redactedText
 	}
+	if s := cp.Limits.Redis.Sentinel; s != nil && s.Password != "" {
+		sCopy := *s
+		sCopy.Password = redactedText
+		cp.Limits.Redis.Sentinel = &sCopy
+	}
 	if cp.Admin.Token != "" {
 		cp.Admin.Token = redactedText
 	}

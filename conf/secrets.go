@@ -24,6 +24,9 @@ func (v validator) loadSecrets(c *Config) {
 	if name := c.Limits.Redis.PasswordEnv; name != "" {
 		c.Limits.Redis.Password = v.secretEnv("limits.redis.password_env", name)
 	}
+	if s := c.Limits.Redis.Sentinel; s != nil && s.PasswordEnv != "" {
+		s.Password = v.secretEnv("limits.redis.sentinel.password_env", s.PasswordEnv)
+	}
 	switch a := &c.Admin; {
 	case a.TokenFile != "" && a.TokenEnv != "":
 		// Reported by validation already.

@@ -24,8 +24,11 @@ type Config struct {
 	UpstreamOrder []string `json:"-"`
 	Auth          Auth     `json:"auth"`
 	Clients       Clients  `json:"clients"`
-	Limits        Limits   `json:"limits"`
-	Routes        []Route  `json:"routes"`
+	// Plans are named quota templates that clients share ("free",
+	// "gold"); a named client's own keys override its plan's.
+	Plans  map[string]*Quota `json:"plans"`
+	Limits Limits            `json:"limits"`
+	Routes []Route           `json:"routes"`
 	// Tracing is the OpenTelemetry export; nil (no tracing block) = off.
 	Tracing *Tracing `json:"tracing,omitempty"`
 }
@@ -201,6 +204,11 @@ type JWT struct {
 	Leeway        time.Duration `json:"leeway"`
 	ClientIDClaim string        `json:"client_id_claim"`
 	ScopesClaim   string        `json:"scopes_claim"`
+	// PlanClaim names the claim holding the caller's plan ("" = none).
+	PlanClaim string `json:"plan_claim,omitempty"`
+	// TenantClaim names the claim holding the caller's tenant: callers
+	// of one tenant spend one common bucket and quota ("" = none).
+	TenantClaim string `json:"tenant_claim,omitempty"`
 }
 
 // JWTKey is either a PEM/secret file or a JWKS URL.
@@ -221,6 +229,10 @@ type Introspection struct {
 	ClientSecret string        `json:"client_secret,omitempty"`
 	CacheTTL     time.Duration `json:"cache_ttl"`
 	Timeout      time.Duration `json:"timeout"`
+	// PlanClaim and TenantClaim name members of the introspection
+	// response, as auth.jwt's do ("" = none).
+	PlanClaim   string `json:"plan_claim,omitempty"`
+	TenantClaim string `json:"tenant_claim,omitempty"`
 }
 
 // APIKeys configures API-key authentication.
@@ -229,10 +241,13 @@ type APIKeys struct {
 	Keys   []APIKey `json:"keys"`
 }
 
-// APIKey maps the SHA-256 of a key (lower-case hex) to a client id.
+// APIKey maps the SHA-256 of a key (lower-case hex) to a client id and,
+// optionally, the plan and tenant of that client.
 type APIKey struct {
 	SHA256   string `json:"sha256"`
 	ClientID string `json:"client_id"`
+	Plan     string `json:"plan,omitempty"`
+	Tenant   string `json:"tenant,omitempty"`
 }
 
 // Clients holds the per-client quotas.
@@ -249,7 +264,7 @@ const (
 	ModeShadow  = "shadow"
 )
 
-// Quota is one client's allowance.
+// Quota is one client's (or plan's) allowance.
 type Quota struct {
 	Rate        Rate `json:"rate"`
 	Burst       int  `json:"burst"`
@@ -259,12 +274,53 @@ type Quota struct {
 	MaxConnsShare float64               `json:"max_conns_share,omitempty"`
 	Routes        map[string]RouteQuota `json:"routes,omitempty"`
 	Mode          string                `json:"mode"` // enforce | shadow
+	// Quota is the long-window allowance beside the bucket (nil = none).
+	Quota *PeriodQuota `json:"quota,omitempty"`
+	// Plan names the plan a client takes its unset keys from (clients
+	// only). After Load, a client's fields already include its plan's.
+	Plan string `json:"plan,omitempty"`
+	// Shared makes every member of a plan spend one common bucket,
+	// quota and concurrency bound (plans only).
+	Shared bool `json:"shared,omitempty"`
+
+	set map[string]bool // keys present in the file, for plan merging
 }
 
-// RouteQuota overrides a client's rate and burst on one route.
+// RouteQuota overrides a client's rate and burst (and quota) on one route.
 type RouteQuota struct {
-	Rate  Rate `json:"rate"`
-	Burst int  `json:"burst"`
+	Rate  Rate         `json:"rate"`
+	Burst int          `json:"burst"`
+	Quota *PeriodQuota `json:"quota,omitempty"`
+}
+
+// Quota periods (quota.period); a Go duration such as "10s" is also
+// accepted, for tests: fixed windows aligned on the Unix epoch.
+const (
+	PeriodDay   = "day"
+	PeriodWeek  = "week"
+	PeriodMonth = "month"
+)
+
+// PeriodQuota is a number of cost units per calendar period, reset at the
+// period's start (midnight, Monday midnight, the 1st at midnight in
+// limits.time_zone).
+type PeriodQuota struct {
+	Limit  int64  `json:"limit"`
+	Period string `json:"period"` // day | week | month | a Go duration (tests)
+}
+
+// Fixed returns the length of a test period written as a Go duration, or
+// 0 for a calendar period (or an invalid one).
+func (p PeriodQuota) Fixed() time.Duration {
+	switch p.Period {
+	case PeriodDay, PeriodWeek, PeriodMonth:
+		return 0
+	}
+	d, err := time.ParseDuration(p.Period)
+	if err != nil {
+		return 0
+	}
+	return d
 }
 
 // Rate is N tokens per Per ("100/s" is {100, time.Second}).
@@ -288,9 +344,14 @@ type Limits struct {
 	Adaptive       Adaptive `json:"adaptive"`
 	Headers        string   `json:"headers"` // ietf | legacy | none
 	MaxTrackedKeys int      `json:"max_tracked_keys"`
+	// MaxCost bounds routes[].cost and what a cost header may charge.
+	MaxCost int `json:"max_cost"`
+	// TimeZone is the IANA zone quota periods follow (default UTC).
+	TimeZone string `json:"time_zone"`
 }
 
-// Redis configures the shared quota store.
+// Redis configures the shared quota store: one node, a Cluster (several
+// addrs) or a master found through Sentinel.
 type Redis struct {
 	Addrs        []string      `json:"addrs"`
 	Username     string        `json:"username"`
@@ -298,6 +359,29 @@ type Redis struct {
 	Password     string        `json:"password,omitempty"` // read from PasswordEnv at load; redacted
 	SyncInterval time.Duration `json:"sync_interval"`
 	OnFailure    string        `json:"on_failure"` // local | allow | deny
+	// Sentinel, when set, finds the master through Redis Sentinel (addrs
+	// is then ignored).
+	Sentinel *Sentinel `json:"sentinel,omitempty"`
+	// TLS, when set, speaks TLS to every node (and sentinel).
+	TLS *RedisTLS `json:"tls,omitempty"`
+}
+
+// Sentinel names the monitored master and the sentinels to ask.
+type Sentinel struct {
+	MasterName  string   `json:"master_name"`
+	Addrs       []string `json:"addrs"`
+	Username    string   `json:"username,omitempty"`
+	PasswordEnv string   `json:"password_env,omitempty"`
+	Password    string   `json:"password,omitempty"` // read from PasswordEnv at load; redacted
+}
+
+// RedisTLS configures TLS toward Redis. Paths are resolved against the
+// config directory; an empty ca_file means the system roots.
+type RedisTLS struct {
+	CAFile     string `json:"ca_file,omitempty"`
+	CertFile   string `json:"cert_file,omitempty"`
+	KeyFile    string `json:"key_file,omitempty"`
+	ServerName string `json:"server_name,omitempty"`
 }
 
 // Adaptive configures load shedding by upstream latency.
@@ -309,16 +393,22 @@ type Adaptive struct {
 
 // Route is one routing rule; routes are matched in file order.
 type Route struct {
-	Name        string        `json:"name"`
-	Match       Match         `json:"match"`
-	Upstream    string        `json:"upstream"`
-	StripPrefix string        `json:"strip_prefix,omitempty"`
-	HostRewrite string        `json:"host_rewrite,omitempty"`
-	Auth        []string      `json:"auth"`
-	Scopes      []string      `json:"scopes"`
-	Limit       bool          `json:"limit"`
-	Timeout     time.Duration `json:"timeout"`
-	Plugins     []Plugin      `json:"plugins"`
+	Name        string   `json:"name"`
+	Match       Match    `json:"match"`
+	Upstream    string   `json:"upstream"`
+	StripPrefix string   `json:"strip_prefix,omitempty"`
+	HostRewrite string   `json:"host_rewrite,omitempty"`
+	Auth        []string `json:"auth"`
+	Scopes      []string `json:"scopes"`
+	Limit       bool     `json:"limit"`
+	// Cost is the tokens (and quota units) one request takes (default 1).
+	Cost int `json:"cost"`
+	// CostHeader names an upstream response header whose value, bounded
+	// by limits.max_cost, is the request's real cost: what it adds to
+	// Cost is charged after the answer ("" = none).
+	CostHeader string        `json:"cost_header,omitempty"`
+	Timeout    time.Duration `json:"timeout"`
+	Plugins    []Plugin      `json:"plugins"`
 	// Line is the route's line in the file, for messages.
 	Line int `json:"-"`
 }

@@ -23,9 +23,13 @@ func validate(c *Config, r *report) {
 	}
 	v.auth(&c.Auth)
 	v.limits(&c.Limits)
+	v.quotaLimits(&c.Limits)
 	v.routes(c)
+	v.mergePlans(c)
 	v.clients(c)
 	v.tracing(c.Tracing)
+	v.apiKeyPlans(c)
+	forgetKeysSet(c)
 	v.loadSecrets(c)
 }
 
@@ -70,7 +74,7 @@ func (v validator) admin(c *Config) {
 // limits checks the limits block.
 func (v validator) limits(l *Limits) {
 	v.oneOf("limits.store", l.Store, "local", "redis")
-	if l.Store == "redis" && len(l.Redis.Addrs) == 0 {
+	if l.Store == "redis" && len(l.Redis.Addrs) == 0 && l.Redis.Sentinel == nil {
 		v.errorf("limits.redis.addrs", "at least one address is required when store is redis")
 	}
 	for i, a := range l.Redis.Addrs {
@@ -109,6 +113,7 @@ func (v validator) clients(c *Config) {
 	for _, r := range c.Routes {
 		routes[r.Name] = true
 	}
+	v.plans(c, routes)
 	v.quota("clients.default", &c.Clients.Default, routes)
 	names := make([]string, 0, len(c.Clients.Named))
 	for name := range c.Clients.Named {
@@ -127,19 +132,28 @@ func (v validator) clients(c *Config) {
 }
 
 // quota checks one client's quota.
+// A client's keys taken from its plan were checked under plans: only
+// the keys it sets itself are checked again.
 func (v validator) quota(path string, q *Quota, routes map[string]bool) {
-	v.rateAndBurst(path, q.Rate, q.Burst)
+	own := func(key string) bool { return q.Plan == "" || q.set[key] }
+	if own("rate") || own("burst") {
+		v.rateAndBurst(path, q.Rate, q.Burst)
+	}
 	v.atLeast(path+".concurrency", q.Concurrency, 0)
 	if q.MaxConnsShare != 0 {
 		v.fraction(path+".max_conns_share", q.MaxConnsShare)
 	}
 	v.oneOf(path+".mode", q.Mode, ModeEnforce, ModeShadow)
+	if own("quota") {
+		v.periodQuota(path+".quota", q.Quota)
+	}
 	for _, name := range sortedKeys(q.Routes) {
 		p := joinPath(path+".routes", name)
 		if !routes[name] {
 			v.errorf(p, "unknown route %q", name)
 		}
 		v.rateAndBurst(p, q.Routes[name].Rate, q.Routes[name].Burst)
+		v.periodQuota(p+".quota", q.Routes[name].Quota)
 	}
 }
 

@@ -38,6 +38,7 @@ func (v validator) route(path string, r *Route, c *Config) {
 	}
 	v.routeAuth(path, r, &c.Auth)
 	v.positive(path+".timeout", r.Timeout)
+	v.cost(path, r, &c.Limits)
 	for i, p := range r.Plugins {
 		v.plugin(indexPath(path+".plugins", i), p)
 	}

@@ -80,3 +80,27 @@ func BenchmarkStateHeader(b *testing.B) {
 		_ = d.StateHeader()
 	}
 }
+
+// BenchmarkDecideQuota: a cost-5 request of a plan member with a monthly
+// quota, 10,000 distinct members.
+func BenchmarkDecideQuota(b *testing.B) {
+	l := New(Options{SweepInterval: -1})
+	b.Cleanup(l.Close)
+	if err := l.ApplyConfig(quotaAllocConfig()); err != nil {
+		b.Fatal(err)
+	}
+	reqs := make([]Request, 10_000)
+	for i := range reqs {
+		reqs[i] = Request{ClientID: "member-" + strconv.Itoa(i), Plan: "gold", Route: "r", Cost: 5}
+		l.Decide(&reqs[i])
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			l.Decide(&reqs[i%len(reqs)])
+			i++
+		}
+	})
+}

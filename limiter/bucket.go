@@ -20,6 +20,11 @@ type slot struct {
 	inflight int32  // concurrency slots held (tracked callers only)
 	_        uint32 // explicit padding
 	lease    *lease // Redis store only; nil with the local store
+	// qEnd and qUsed count the long-window quota locally (local store, or
+	// on_failure local): qUsed units spent in the period ending at qEnd
+	// (wall-clock ns). Zero when the policy has no quota.
+	qEnd  int64
+	qUsed int64
 }
 
 // verdict is what a bucket says about one request.
@@ -53,26 +58,28 @@ func (s *slot) adjust(now int64, rate, burst float64) {
 	s.rate, s.burst = r, b
 }
 
-// take decides one request against the bucket at time now (ns), taking a
-// token when commit is true and one is available. With commit false it is
-// a peek: remaining counts the tokens there are, none is taken.
-func (s *slot) take(now int64, rate, burst float64, commit bool) verdict {
+// take decides one request of cost tokens against the bucket at time now
+// (ns), taking them when commit is true and they are available. With
+// commit false it is a peek: remaining counts the tokens there are, none
+// is taken.
+func (s *slot) take(now int64, rate, burst float64, cost int64, commit bool) verdict {
 	s.adjust(now, rate, burst)
 	interval := 1e9 / float64(s.rate)
 	b := float64(s.burst)
 	tat := max(s.fullAt, now)
 	owed := float64(tat-now) / interval
 	avail := b - owed
-	if avail < 1-1e-9 {
+	n := float64(cost)
+	if avail < n-1e-9 {
 		return verdict{
-			remaining: 0,
+			remaining: max(0, int(math.Floor(avail+1e-9))),
 			nextNs:    nextToken(owed, interval),
-			retryNs:   int64(math.Ceil((1 - avail) * interval)),
+			retryNs:   int64(math.Ceil((n - avail) * interval)),
 		}
 	}
 	if commit {
-		s.fullAt = tat + int64(interval)
-		owed++
+		s.fullAt = tat + int64(n*interval)
+		owed += n
 	}
 	return verdict{
 		ok:        true,
@@ -104,4 +111,11 @@ func ceilSeconds(ns int64) int {
 		return 0
 	}
 	return int((ns + 1e9 - 1) / 1e9)
+}
+
+// charge takes n more tokens after the fact (a cost header), driving the
+// bucket into debt if need be: the caller's next requests wait for it.
+func (s *slot) charge(now int64, rate, burst float64, n int64) {
+	s.adjust(now, rate, burst)
+	s.fullAt = max(s.fullAt, now) + int64(float64(n)*1e9/float64(s.rate))
 }

@@ -9,6 +9,8 @@ const (
 	ReasonConcurrency = "concurrency"
 	// ReasonStore: the Redis store is unreachable and on_failure is deny.
 	ReasonStore = "store"
+	// ReasonQuota: the caller's quota for the period is spent.
+	ReasonQuota = "quota"
 )
 
 // Outcomes, the decision label of tollgate_ratelimit_decisions_total.
@@ -51,8 +53,17 @@ type Decision struct {
 	// (possibly adaptively scaled) rate, rounded up.
 	WindowSeconds int
 	// RetryAfter is the number of seconds a refused caller should wait
-	// (at least 1); 0 when allowed.
+	// (at least 1); 0 when allowed. A request refused by the quota waits
+	// until the period ends.
 	RetryAfter int
+	// QuotaLimit is the policy's long-window quota in cost units (0 when
+	// the policy has none); QuotaRemaining the units left in the period,
+	// QuotaResetSeconds the time until it ends and QuotaWindowSeconds its
+	// length, rounded up.
+	QuotaLimit         int64
+	QuotaRemaining     int64
+	QuotaResetSeconds  int
+	QuotaWindowSeconds int
 
 	pol *policy
 	sn  *snapshot // the snapshot Allow decided with; Release uses the same
@@ -94,4 +105,14 @@ func (d *Decision) refuse(reason string, retryNs int64) {
 		return
 	}
 	d.Allowed = false
+}
+
+// fillQuota copies a quota verdict into the decision.
+func (d *Decision) fillQuota(q *quotaPolicy, v quotaVerdict, w *window) {
+	d.QuotaLimit = q.limit
+	d.QuotaRemaining = min(q.limit, max(0, v.remaining))
+	d.QuotaResetSeconds = ceilSeconds(v.resetNs)
+	if w != nil {
+		d.QuotaWindowSeconds = ceilSeconds(w.end - w.start)
+	}
 }

@@ -20,22 +20,30 @@ const (
 )
 
 // PolicyHeader returns the ietf RateLimit-Policy value,
-// `"<policy>";q=<burst>;w=<window>`. It is cached per policy and window:
-// it allocates only when the adaptive factor changes the window.
+// `"<policy>";q=<burst>;w=<window>`, followed for a policy with a quota
+// by `, "<policy>:<period>";q=<limit>;w=<period in seconds>`. It is
+// cached per policy and windows: it allocates only when the adaptive
+// factor changes the window or a period of another length begins.
 func (d *Decision) PolicyHeader() string {
 	if d.pol == nil {
 		return ""
 	}
-	if h := d.pol.hdr.Load(); h.window == d.WindowSeconds {
+	if h := d.pol.hdr.Load(); h.window == d.WindowSeconds && h.qwindow == d.QuotaWindowSeconds {
 		return h.value
 	}
-	h := &policyHeader{window: d.WindowSeconds, value: formatPolicy(d.pol.quoted, d.Limit, d.WindowSeconds)}
+	v := formatPolicy(d.pol.quoted, d.Limit, d.WindowSeconds)
+	if q := d.pol.q; q != nil {
+		v += ", " + q.quoted + ";q=" + strconv.FormatInt(q.limit, 10) + ";w=" + strconv.Itoa(d.QuotaWindowSeconds)
+	}
+	h := &policyHeader{window: d.WindowSeconds, qwindow: d.QuotaWindowSeconds, value: v}
 	d.pol.hdr.Store(h)
 	return h.value
 }
 
 // StateHeader returns the ietf RateLimit value,
-// `"<policy>";r=<remaining>;t=<seconds to next token>`. It allocates the
+// `"<policy>";r=<remaining>;t=<seconds to next token>`, followed for a
+// policy with a quota by `, "<policy>:<period>";r=<units left>;t=<seconds
+// until the period ends>`. It allocates the
 // returned string (one allocation); AppendStateHeader does not.
 func (d *Decision) StateHeader() string {
 	var buf [96]byte
@@ -51,7 +59,16 @@ func (d *Decision) AppendStateHeader(b []byte) []byte {
 	b = append(b, ";r="...)
 	b = strconv.AppendInt(b, int64(d.Remaining), 10)
 	b = append(b, ";t="...)
-	return strconv.AppendInt(b, int64(d.ResetSeconds), 10)
+	b = strconv.AppendInt(b, int64(d.ResetSeconds), 10)
+	if q := d.pol.q; q != nil {
+		b = append(b, ", "...)
+		b = append(b, q.quoted...)
+		b = append(b, ";r="...)
+		b = strconv.AppendInt(b, d.QuotaRemaining, 10)
+		b = append(b, ";t="...)
+		b = strconv.AppendInt(b, int64(d.QuotaResetSeconds), 10)
+	}
+	return b
 }
 
 // LimitHeader returns the legacy X-RateLimit-Limit value (preformatted).

@@ -16,11 +16,18 @@ type ipKey struct {
 }
 
 // idKey identifies the bucket of an authenticated client that is not
-// named in clients: its id and the policy's route id.
+// named in clients: its id (or its tenant's), the policy's route id and
+// the id of its plan (0 for the default), with tenantBit set when id is a
+// tenant.
 type idKey struct {
-	id  string
-	pol uint32
+	id   string
+	pol  uint32
+	plan uint32
 }
+
+// tenantBit marks an idKey whose id is a tenant, so a tenant and a client
+// of the same name never share a bucket.
+const tenantBit = 1 << 31
 
 // hasher hashes table keys with per-limiter random seeds.
 type hasher struct {
@@ -47,7 +54,7 @@ func (h hasher) ip(k ipKey) uint64 {
 
 // id hashes an idKey without allocating.
 func (h hasher) id(k idKey) uint64 {
-	return mix(maphash.String(h.seed, k.id), uint64(k.pol)^h.s2)
+	return mix(maphash.String(h.seed, k.id), (uint64(k.plan)<<32|uint64(k.pol))^h.s2)
 }
 
 // mix folds two words into one (the wyhash multiply-xor step).

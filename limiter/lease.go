@@ -34,16 +34,35 @@ type lease struct {
 	// comes back like a new one, with its credit, instead of being
 	// refused until Redis answers.
 	returned bool
+	// q is the lease's share of the policy's quota counter (quota_lease.go).
+	q leaseQuota
 }
 
-// take decides one request from the lease. commit false is a peek. ask
+// leaseAsk is what a lease needs to decide one request.
+type leaseAsk struct {
+	now, wall    int64
+	rate, burst  float64
+	want, credit float64
+	cost         int64
+	commit       bool
+	// q, qw, qwant and qcredit describe the quota; q is nil without one.
+	q         *quotaPolicy
+	qw        *window
+	qwant     int64
+	qcredit   int64
+	instances int64
+}
+
+// take decides one request from the lease: its cost in tokens, and in
+// quota units when the policy has a quota. a.commit false is a peek. ask
 // reports that the lease wants Redis and was marked queued: the caller
-// enqueues it once the lock is released. credit is what a key coming back
-// after giving its tokens back may spend before Redis answers (charged at
-// the next sync), as a new key would.
-func (ls *lease) take(now int64, rate, burst, want, credit float64, commit bool) (v verdict, ask bool) {
+// enqueues it once the lock is released. a.credit is what a key coming
+// back after giving its tokens back may spend before Redis answers
+// (charged at the next sync), as a new key would.
+func (ls *lease) take(a *leaseAsk) (v verdict, qv quotaVerdict, ask bool) {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
+	now, rate, burst := a.now, a.rate, a.burst
 	ls.rate, ls.burst, ls.lastUse = rate, burst, now
 	if ls.pend > 0 && now >= ls.pendAt {
 		ls.avail += ls.pend
@@ -52,18 +71,26 @@ func (ls *lease) take(now int64, rate, burst, want, credit float64, commit bool)
 	if ls.returned {
 		ls.returned = false
 		if ls.avail < 1 && ls.pend == 0 {
-			ls.avail += credit
-			ls.owed += credit
+			ls.avail += a.credit
+			ls.owed += a.credit
 			if !ls.queued {
 				ls.queued, ask = true, true
 			}
 		}
 	}
+	qv.ok = true
+	if a.q != nil {
+		qv = ls.q.check(a)
+	}
 	interval := 1e9 / rate
-	if ls.avail >= 1 {
+	cost := float64(a.cost)
+	if ls.avail >= cost {
 		v.ok = true
-		if commit {
-			ls.avail--
+		if a.commit && qv.ok {
+			ls.avail -= cost
+			if a.q != nil {
+				qv.remaining = ls.q.spend(a.cost)
+			}
 		}
 	} else {
 		v.retryNs = ls.retryNs(now, interval)
@@ -73,10 +100,13 @@ func (ls *lease) take(now int64, rate, burst, want, credit float64, commit bool)
 	if have < burst {
 		v.nextNs = int64(interval)
 	}
-	if !ls.queued && ls.pend == 0 && ls.avail < want/2 && now >= ls.nextAsk {
+	if !ls.queued && ls.pend == 0 && ls.avail < a.want/2 && now >= ls.nextAsk {
 		ls.queued, ask = true, true
 	}
-	return v, ask
+	if !ls.queued && a.q != nil && ls.q.low() {
+		ls.queued, ask = true, true
+	}
+	return v, qv, ask
 }
 
 // retryNs estimates when a refused caller may have a token again.
@@ -95,7 +125,7 @@ func (ls *lease) idle() bool {
 	}
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
-	return !ls.queued && ls.avail < 1 && ls.pend == 0 && ls.owed == 0
+	return !ls.queued && ls.avail < 1 && ls.pend == 0 && ls.owed == 0 && ls.q.idle()
 }
 
 // giveBack turns the lease's unused tokens into a return for the next
@@ -112,7 +142,8 @@ func (ls *lease) giveBack(idleSince int64) bool {
 	ls.owed -= whole + ls.pend
 	ls.avail -= whole
 	ls.pend = 0
-	if ls.owed == 0 {
+	ls.q.giveBack()
+	if ls.owed == 0 && ls.q.owed == 0 {
 		return false
 	}
 	ls.queued = true
@@ -127,6 +158,7 @@ type request struct {
 	burst  float64
 	charge float64
 	want   float64
+	q      quotaRequest
 }
 
 // prepare moves the owed tokens into a request and decides the lease size:
@@ -139,15 +171,17 @@ func (ls *lease) prepare(idleSince int64, wantFor func(rate, burst float64) floa
 	if w := wantFor(ls.rate, ls.burst); ls.pend == 0 && ls.avail < w/2 && ls.lastUse >= idleSince {
 		r.want = w
 	}
+	r.q = ls.q.prepare(ls.lastUse >= idleSince)
 	return r
 }
 
 // settle applies Redis's answer: granted tokens usable after waitMs, the
 // bucket's tokens left, and the reservation horizon that was applied.
-func (ls *lease) settle(now int64, r request, granted, waitMs int64, global float64, horizonMs int64) {
+func (ls *lease) settle(now int64, r request, granted, waitMs int64, global float64, horizonMs int64, qgranted, qleft int64) {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	ls.queued = false
+	ls.q.settle(r.q, qgranted, qleft)
 	ls.global = global
 	switch {
 	case granted > 0 && waitMs <= 0:
@@ -164,6 +198,7 @@ func (ls *lease) fail(r request) {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	ls.owed += r.charge
+	ls.q.fail(r.q)
 	ls.queued = false
 }
 

@@ -55,10 +55,11 @@ type Options struct {
 // Limiter decides requests against the configured quotas. It owns bucket
 // state that outlives config snapshots and is safe for concurrent use.
 type Limiter struct {
-	log   *slog.Logger
-	now   func() time.Time
-	epoch time.Time
-	opts  Options
+	log    *slog.Logger
+	now    func() time.Time
+	epoch  time.Time
+	wallNs int64 // epoch as Unix ns: wall-clock time for quota periods
+	opts   Options
 
 	snap  atomic.Pointer[snapshot]
 	ips   *table[ipKey]
@@ -76,6 +77,7 @@ type Limiter struct {
 // snapshot is one compiled config: immutable once published.
 type snapshot struct {
 	named    map[string]*client
+	plans    map[string]*client
 	deflt    *client
 	top      float64 // largest configured rate, the adaptive cap's base
 	adaptive conf.Adaptive
@@ -87,6 +89,7 @@ type registry struct {
 	buckets  map[string]*bucket      // named policy name → bucket
 	states   map[string]*clientState // named client → concurrency counter
 	routeIDs map[string]uint32       // route name → id in caller keys
+	planIDs  map[string]uint32       // plan name → id in caller keys
 	store    *redisStore
 }
 
@@ -98,13 +101,15 @@ func New(opts Options) *Limiter {
 		log: opts.Logger, now: opts.Now, opts: opts,
 		adapt: newAdaptiveSet(opts.AdaptiveWindow),
 		stop:  make(chan struct{}),
-		reg:   registry{routeIDs: map[string]uint32{}},
+		reg:   registry{routeIDs: map[string]uint32{}, planIDs: map[string]uint32{}},
 	}
 	l.epoch = l.now().Add(-time.Second)
+	l.wallNs = l.epoch.UnixNano()
 	h := newHasher()
 	l.ips = newTable(opts.Shards, h.ip)
 	l.ids = newTable(opts.Shards, h.id)
 	l.ips.onEvict, l.ids.onEvict = l.evicted, l.evicted
+	l.ips.wallOff, l.ids.wallOff = l.wallNs, l.wallNs
 	if opts.SweepInterval > 0 {
 		l.wg.Add(1)
 		go l.sweeper()
@@ -151,19 +156,35 @@ func instanceID() string {
 // nowNs returns the clock as nanoseconds since the limiter's epoch.
 func (l *Limiter) nowNs() int64 { return int64(l.now().Sub(l.epoch)) }
 
-// Apply installs the quotas of a new config snapshot. Clients whose quota
-// did not change keep their bucket state; changed ones keep their spent
-// fraction rescaled to the new burst; removed ones are forgotten. The
-// store is (re)configured: a Redis client of unchanged settings is kept.
-// On error nothing changes. routes lists the config's route names, to
-// warn about overrides naming no route.
+// Config is what a Limiter is configured with: the clients, plans and
+// limits blocks, and the route names (nil: do not warn about overrides
+// naming no route).
+type Config struct {
+	Clients conf.Clients
+	Plans   map[string]*conf.Quota
+	Limits  conf.Limits
+	Routes  []string
+}
+
+// Apply installs the quotas of a new config snapshot without plans; see
+// ApplyConfig.
 func (l *Limiter) Apply(clients conf.Clients, limits conf.Limits, routes []string) error {
+	return l.ApplyConfig(Config{Clients: clients, Limits: limits, Routes: routes})
+}
+
+// ApplyConfig installs the quotas of a new config snapshot. Clients whose
+// quota did not change keep their bucket and quota state; changed ones
+// keep their spent fraction rescaled to the new burst; removed ones are
+// forgotten. The store is (re)configured: a Redis client of unchanged
+// settings is kept. On error nothing changes.
+func (l *Limiter) ApplyConfig(cfg Config) error {
 	l.applyMu.Lock()
 	defer l.applyMu.Unlock()
 	if l.closed {
 		return errors.New("limiter: apply after close")
 	}
-	sn, reg, err := l.compile(clients, limits, routes)
+	limits := cfg.Limits
+	sn, reg, err := l.compile(cfg)
 	if err != nil {
 		return fmt.Errorf("limiter: %w", err)
 	}
@@ -230,41 +251,10 @@ func (l *Limiter) dropLeases() {
 	}
 }
 
-// Allow decides one request. clientID "" means anonymous: the caller is
-// keyed by clientIP. route is the route name (for per-route overrides);
-// upstream is the route's upstream (for the adaptive factor). When the
-// Decision has Acquired set, Release must be called when the request ends.
-// Allow does not allocate for a caller it already tracks.
+// Allow decides one request of cost 1 for a caller without a plan or
+// tenant; see Decide.
 func (l *Limiter) Allow(clientID string, clientIP netip.Addr, route, upstream string) Decision {
-	sn := l.snap.Load()
-	if sn == nil {
-		return Decision{Allowed: true}
-	}
-	c, named := sn.lookup(clientID)
-	p := c.forRoute(route)
-	m := meter{sn: sn, p: p, now: l.nowNs()}
-	m.rate = l.rate(&m, upstream)
-	var d Decision
-	switch {
-	case named:
-		d = m.allowNamed(c)
-	case clientID != "":
-		d = allowTracked(&m, l.ids, idKey{id: clientID, pol: p.route}, c)
-	default:
-		d = allowTracked(&m, l.ips, keyOfAddr(clientIP, p.route), c)
-	}
-	d.sn = sn
-	return d
-}
-
-// lookup returns the named client or the default.
-func (sn *snapshot) lookup(clientID string) (*client, bool) {
-	if clientID != "" {
-		if c, ok := sn.named[clientID]; ok {
-			return c, true
-		}
-	}
-	return sn.deflt, false
+	return l.Decide(&Request{ClientID: clientID, ClientIP: clientIP, Route: route, Upstream: upstream, Cost: 1})
 }
 
 // rate returns the policy's refill rate under the upstream's adaptive
@@ -284,7 +274,7 @@ func (l *Limiter) rate(m *meter, upstream string) float64 {
 // Release resolves the slot in the current snapshot; when a reload may
 // have happened since Allow, ReleaseDecision is the one to use.
 func (l *Limiter) Release(clientID string, clientIP netip.Addr, route string) {
-	l.release(l.snap.Load(), clientID, clientIP, route)
+	l.release(l.snap.Load(), &Request{ClientID: clientID, ClientIP: clientIP, Route: route})
 }
 
 // ReleaseDecision gives back the concurrency slot of d (Acquired), resolved
@@ -293,26 +283,29 @@ func (l *Limiter) Release(clientID string, clientIP netip.Addr, route string) {
 // removed) cannot send the release to another slot and leave the first
 // one held for good.
 func (l *Limiter) ReleaseDecision(d *Decision, clientID string, clientIP netip.Addr, route string) {
+	l.ReleaseRequest(d, &Request{ClientID: clientID, ClientIP: clientIP, Route: route})
+}
+
+// ReleaseRequest is ReleaseDecision for a request decided by Decide.
+func (l *Limiter) ReleaseRequest(d *Decision, r *Request) {
 	if d.Acquired {
-		l.release(d.sn, clientID, clientIP, route)
+		l.release(d.sn, r)
 	}
 }
 
-func (l *Limiter) release(sn *snapshot, clientID string, clientIP netip.Addr, route string) {
+func (l *Limiter) release(sn *snapshot, r *Request) {
 	if sn == nil {
 		return
 	}
-	c, named := sn.lookup(clientID)
-	if named {
-		c.state.release()
-		return
+	sj := sn.subject(r)
+	switch {
+	case sj.own:
+		sj.c.state.release()
+	case sj.anon:
+		releaseTracked(l.ips, keyOfAddr(r.ClientIP, sj.p.route))
+	default:
+		releaseTracked(l.ids, sj.key)
 	}
-	p := c.forRoute(route)
-	if clientID != "" {
-		releaseTracked(l.ids, idKey{id: clientID, pol: p.route})
-		return
-	}
-	releaseTracked(l.ips, keyOfAddr(clientIP, p.route))
 }
 
 // releaseTracked gives back a tracked caller's slot if it is still there.

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"tollgate/conf"
 )
@@ -27,6 +28,10 @@ type policy struct {
 	shadow bool
 	route  uint32  // route id of an override, 0 for a base quota
 	bucket *bucket // named clients only; nil for the default
+	// key names the bucket in the registry and Redis: the policy name, or
+	// "plan:<plan>[/route]" for the members of a shared plan.
+	key string
+	q   *quotaPolicy // the long-window quota; nil for none
 
 	limit     int    // burst as an int
 	window    int    // seconds to refill the burst at the configured rate
@@ -38,17 +43,20 @@ type policy struct {
 // policyHeader caches a RateLimit-Policy value for one window length, so
 // the header costs nothing until the adaptive factor changes the window.
 type policyHeader struct {
-	window int
-	value  string
+	window  int
+	qwindow int // the quota's period in seconds (0 without a quota)
+	value   string
 }
 
-// client is a compiled entry of clients: (or the default): its base policy,
-// its per-route overrides and its concurrency bound.
+// client is a compiled entry of clients: (or the default, or a plan): its
+// base policy, its per-route overrides and its concurrency bound.
 type client struct {
 	base        *policy
 	routes      map[string]*policy
 	concurrency int32
-	state       *clientState // named clients only
+	state       *clientState // named clients and shared plans only
+	plan        uint32       // a plan's id in caller keys; 0 otherwise
+	shared      bool         // a shared plan: one bucket for every member
 }
 
 // clientState is the part of a named client that outlives snapshots: its
@@ -58,7 +66,7 @@ type clientState struct {
 }
 
 // newPolicy compiles one quota into a policy.
-func newPolicy(name, metric string, rate conf.Rate, burst int, shadow bool) (*policy, error) {
+func newPolicy(name, metric string, rate conf.Rate, burst int, shadow bool, pq *conf.PeriodQuota, loc *time.Location) (*policy, error) {
 	r := rate.PerSecond()
 	if r <= 0 || math.IsInf(r, 0) || math.IsNaN(r) {
 		return nil, fmt.Errorf("policy %q: rate must be positive, got %v/%v", name, rate.N, rate.Per)
@@ -67,9 +75,14 @@ func newPolicy(name, metric string, rate conf.Rate, burst int, shadow bool) (*po
 		return nil, fmt.Errorf("policy %q: burst must be at least 1, got %d", name, burst)
 	}
 	p := &policy{
-		name: name, client: metric, rate: r, burst: float64(burst), shadow: shadow,
+		name: name, client: metric, rate: r, burst: float64(burst), shadow: shadow, key: name,
 		limit: burst, quoted: strconv.Quote(name), limitText: strconv.Itoa(burst),
 	}
+	q, err := newQuotaPolicy(name, pq, loc)
+	if err != nil {
+		return nil, err
+	}
+	p.q = q
 	p.window = windowSeconds(p.burst, r)
 	p.hdr.Store(&policyHeader{window: p.window, value: formatPolicy(p.quoted, p.limit, p.window)})
 	return p, nil

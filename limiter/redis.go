@@ -73,29 +73,50 @@ type redisStore struct {
 }
 
 // storeSettings is the identity of a Redis configuration: what, when
-// changed, needs a new client.
+// changed, needs a new client (TLS files are re-read by a new client
+// only).
 func storeSettings(r conf.Redis) string {
-	return fmt.Sprintf("%q|%q|%q", r.Addrs, r.Username, r.Password)
+	s := fmt.Sprintf("%q|%q|%q", r.Addrs, r.Username, r.Password)
+	if r.Sentinel != nil {
+		s += fmt.Sprintf("|sentinel %+v", *r.Sentinel)
+	}
+	if r.TLS != nil {
+		s += fmt.Sprintf("|tls %+v", *r.TLS)
+	}
+	return s
 }
 
-// newRedisStore builds a store (not started) for r.
+// newRedisStore builds a store (not started) for r: one node, a Cluster
+// (several addrs) or the master Sentinel names, over TLS when configured.
 func newRedisStore(r conf.Redis, log *slog.Logger, id string, span time.Duration, nowNs func() int64) (*redisStore, error) {
-	if len(r.Addrs) == 0 {
-		return nil, errors.New("redis store: no addrs")
-	}
 	timeout := clampDur(10*r.SyncInterval, 200*time.Millisecond, 2*time.Second)
-	client := redis.NewUniversalClient(&redis.UniversalOptions{
+	opts := &redis.UniversalOptions{
 		Addrs: r.Addrs, Username: r.Username, Password: r.Password,
 		Protocol: 2, DisableIdentity: true,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 		DialTimeout:              timeout, ReadTimeout: timeout, WriteTimeout: timeout,
 		MaxRetries: -1, DialerRetries: 1, PoolSize: 4,
-	})
+	}
+	if s := r.Sentinel; s != nil {
+		opts.MasterName, opts.Addrs = s.MasterName, s.Addrs
+		opts.SentinelUsername, opts.SentinelPassword = s.Username, s.Password
+	}
+	if len(opts.Addrs) == 0 {
+		return nil, errors.New("redis store: no addrs")
+	}
+	if r.TLS != nil {
+		tc, err := tlsConfig(r.TLS)
+		if err != nil {
+			return nil, err
+		}
+		opts.TLSConfig = tc
+	}
+	client := redis.NewUniversalClient(opts)
 	st := &redisStore{
 		log: log, settings: storeSettings(r), client: client, tags: 1, id: id, span: span, nowNs: nowNs,
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
-	if len(r.Addrs) > 1 {
+	if len(r.Addrs) > 1 && r.Sentinel == nil {
 		st.tags = clusterTags
 	}
 	st.instances.Store(1)
@@ -286,14 +307,22 @@ func (st *redisStore) sync() {
 // settle runs the lease script for leases that share a hash tag.
 func (st *redisStore) settle(batch []*lease, idleSince int64) {
 	reqs := make([]request, len(batch))
-	keys := make([]string, len(batch))
+	keys := make([]string, 0, 2*len(batch))
 	horizon := st.horizonMs()
-	args := make([]any, 0, 1+4*len(batch))
+	args := make([]any, 0, 1+8*len(batch))
 	args = append(args, horizon)
+	wall := time.Now().UnixNano()
 	for i, ls := range batch {
-		reqs[i] = ls.prepare(idleSince, st.want)
-		keys[i] = ls.key
-		args = append(args, fmtFloat(reqs[i].rate/1000), fmtFloat(reqs[i].burst), fmtFloat(reqs[i].charge), fmtFloat(reqs[i].want))
+		r := ls.prepare(idleSince, st.want)
+		reqs[i] = r
+		qkey, qttl := ls.key, int64(0)
+		if r.q.end != 0 {
+			qkey = quotaKey(ls.key, r.q.start)
+			qttl = quotaTTLms(r.q, wall)
+		}
+		keys = append(keys, ls.key, qkey)
+		args = append(args, fmtFloat(r.rate/1000), fmtFloat(r.burst), fmtFloat(r.charge), fmtFloat(r.want),
+			r.q.limit, r.q.charge, r.q.want, qttl)
 	}
 	ctx, cancel := st.ctx()
 	defer cancel()
@@ -312,22 +341,38 @@ func (st *redisStore) settle(batch []*lease, idleSince int64) {
 	st.recovered()
 	now := st.nowNs()
 	for i, ls := range batch {
-		granted, wait, left := triple(res[i])
-		ls.settle(now, reqs[i], granted, wait, float64(left)/1000, horizon)
+		r := replyOf(res[i])
+		ls.settle(now, reqs[i], r[0], r[1], float64(r[2])/1000, horizon, r[3], r[4])
 	}
 }
 
-// triple decodes one {granted, wait, tokens*1000} reply.
-func triple(v any) (a, b, c int64) {
+// quotaTTLms is how long a period's counter is kept: until the period
+// ends, plus a day (or one more period, if shorter) so gateways whose
+// clocks differ a little still find it.
+func quotaTTLms(q quotaRequest, wall int64) int64 {
+	slack := min(int64(24*time.Hour), q.end-q.start)
+	return max(1000, (q.end-wall+slack)/1e6)
+}
+
+// replyOf decodes one {granted, wait, tokens*1000, quota granted, quota
+// left} reply; missing or malformed items read 0.
+func replyOf(v any) (out [5]int64) {
 	xs, _ := v.([]any)
-	get := func(i int) int64 {
+	for i := range out {
 		if i < len(xs) {
-			n, _ := xs[i].(int64)
-			return n
+			out[i], _ = xs[i].(int64)
 		}
-		return 0
 	}
-	return get(0), get(1), get(2)
+	return out
+}
+
+// quotaWant is the quota chunk a lease asks for: one second of requests
+// at the bucket's rate, at most a tenth of the limit per instance (so the
+// units held unspent by instances stay a small part of the quota; idle
+// leases give theirs back), at least one.
+func (st *redisStore) quotaWant(limit int64, rate float64) int64 {
+	n := max(1, st.instances.Load())
+	return max(1, min(limit/(10*n), int64(math.Ceil(rate))))
 }
 
 // want is the lease batch size for a quota: the tokens the quota refills in

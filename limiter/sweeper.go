@@ -39,9 +39,13 @@ func (l *Limiter) Sweep() int {
 	if sn := l.snap.Load(); sn != nil {
 		st = sn.store
 	}
+	wall := now + l.wallNs
 	gone := func(s *slot) bool {
 		if !s.full(now) || s.inflight != 0 {
 			return false
+		}
+		if st == nil && s.quotaLive(wall) {
+			return false // the local quota count lives only here
 		}
 		if st != nil && s.lease != nil {
 			return st.reclaim(s.lease, now)
@@ -58,10 +62,15 @@ func (l *Limiter) Sweep() int {
 // reclaimNamed has named clients' idle leases give tokens back.
 func (l *Limiter) reclaimNamed(st *redisStore, now int64) {
 	sn := l.snap.Load()
-	for _, c := range sn.named {
-		l.reclaimPolicy(st, c.base, now)
-		for _, p := range c.routes {
-			l.reclaimPolicy(st, p, now)
+	for _, cs := range [...]map[string]*client{sn.named, sn.plans} {
+		for _, c := range cs {
+			if c.base.bucket == nil {
+				continue
+			}
+			l.reclaimPolicy(st, c.base, now)
+			for _, p := range c.routes {
+				l.reclaimPolicy(st, p, now)
+			}
 		}
 	}
 }

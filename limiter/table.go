@@ -31,6 +31,9 @@ type table[K comparable] struct {
 	// onEvict is told about buckets dropped while holding a lease, so the
 	// Redis store can report what they owe. May be nil.
 	onEvict func(*lease)
+	// wallOff turns the table's clock (ns since the limiter's epoch) into
+	// wall-clock Unix ns, the clock of quota periods.
+	wallOff int64
 }
 
 // shard is one lock's worth of the table: a map from key to an index in a
@@ -42,8 +45,15 @@ type shard[K comparable] struct {
 	free  []uint32
 	limit int
 	ghost [ghostSlots]int64
-	_     [64]byte // keeps neighbouring shards' locks off one cache line
+	// qghost summarises the local quota counts of dropped callers, as
+	// ghost does their debt: a caller created while its entry's period
+	// lasts starts with that count (the larger one on a collision).
+	qghost [ghostSlots]quotaGhost
+	_      [64]byte // keeps neighbouring shards' locks off one cache line
 }
+
+// quotaGhost is a dropped caller's quota count and the end of its period.
+type quotaGhost struct{ end, used int64 }
 
 // newTable returns a table of n shards (a power of two).
 func newTable[K comparable](n int, hash func(K) uint64) *table[K] {
@@ -102,6 +112,9 @@ func (t *table[K]) insert(sh *shard[K], k K, h uint64, now int64, rate, burst fl
 	if g := sh.ghost[ghostIndex(h)]; g > now {
 		s.fullAt = g
 	}
+	if g := sh.qghost[ghostIndex(h)]; g.end > now+t.wallOff {
+		s.qEnd, s.qUsed = g.end, g.used
+	}
 	var i uint32
 	if n := len(sh.free); n > 0 {
 		i = sh.free[n-1]
@@ -125,7 +138,7 @@ func (t *table[K]) evictOne(sh *shard[K], now int64) {
 	n := 0
 	for k, i := range sh.m {
 		s := &sh.slots[i]
-		if s.full(now) && s.inflight == 0 && s.lease.idle() {
+		if s.full(now) && s.inflight == 0 && s.lease.idle() && !s.quotaLive(now+t.wallOff) {
 			t.remove(sh, k, i)
 			return
 		}
@@ -155,6 +168,15 @@ func better(a, b *slot) bool { return a.fullAt < b.fullAt }
 func (t *table[K]) remove(sh *shard[K], k K, i uint32) {
 	if l := sh.slots[i].lease; l != nil && t.onEvict != nil {
 		t.onEvict(l)
+	}
+	if s := &sh.slots[i]; s.qUsed > 0 {
+		g := &sh.qghost[ghostIndex(t.hash(k))]
+		switch {
+		case s.qEnd > g.end:
+			*g = quotaGhost{end: s.qEnd, used: s.qUsed}
+		case s.qEnd == g.end:
+			g.used = max(g.used, s.qUsed)
+		}
 	}
 	delete(sh.m, k)
 	sh.slots[i] = slot{}

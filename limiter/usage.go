@@ -91,6 +91,24 @@ type PolicyUsage struct {
 	// Global is the shared bucket in Redis, read now; nil with the local
 	// store or when not asked for.
 	Global *GlobalUsage `json:"global,omitempty"`
+	// Quota is the policy's long-window quota in its current period; nil
+	// when the policy has none.
+	Quota *QuotaUsage `json:"quota,omitempty"`
+}
+
+// QuotaUsage is a long-window quota's use in the current period, in cost
+// units.
+type QuotaUsage struct {
+	Limit  int64  `json:"limit"`
+	Period string `json:"period"` // day, week, month or a test duration
+	// Used and Remaining are as this instance knows them: its own count
+	// (local store, fallback), or what Redis said at the last sync less
+	// what this instance holds unspent (redis).
+	Used         int64     `json:"used"`
+	Remaining    int64     `json:"remaining"`
+	ResetSeconds int       `json:"reset_seconds"` // until the period ends
+	PeriodStart  time.Time `json:"period_start"`
+	PeriodEnd    time.Time `json:"period_end"`
 }
 
 // GlobalUsage is a shared bucket as Redis holds it.
@@ -261,7 +279,7 @@ func (r *usageReader) named(name string, c *client) ClientUsage {
 		p.bucket.mu.Lock()
 		s := p.bucket.s
 		p.bucket.mu.Unlock()
-		r.add(&cu, p, &s, "c:"+p.name)
+		r.add(&cu, p, &s, "c:"+p.key)
 	}
 	r.bind(&cu)
 	return cu
@@ -297,6 +315,9 @@ func (r *usageReader) policy(p *policy, s *slot) PolicyUsage {
 		pu.Rate = float64(s.rate)
 	}
 	st := r.sn.store
+	if p.q != nil {
+		pu.Quota = r.quota(p.q, s, st != nil && st.up.Load())
+	}
 	switch {
 	case st == nil:
 		r.fromSlot(&pu, s, pu.Rate, p.burst)
@@ -314,7 +335,7 @@ func (r *usageReader) policy(p *policy, s *slot) PolicyUsage {
 // peek rescales it to the policy's burst as the next request would).
 func (r *usageReader) fromSlot(pu *PolicyUsage, s *slot, rate, burst float64) {
 	cp := *s
-	v := cp.take(r.now, rate, burst, false)
+	v := cp.take(r.now, rate, burst, 1, false)
 	pu.Remaining = v.remaining
 	pu.ResetSeconds = ceilSeconds(v.nextNs)
 	pu.FullAt = r.instant(max(cp.fullAt, r.now))
@@ -365,4 +386,23 @@ func indexByte(s string, c byte) int {
 		}
 	}
 	return -1
+}
+
+// quota reads a policy's quota in the current period from a slot's local
+// count, or from its lease when the Redis store is up.
+func (r *usageReader) quota(q *quotaPolicy, s *slot, remote bool) *QuotaUsage {
+	wall := r.now + r.l.wallNs
+	w := q.cal.at(wall)
+	qu := &QuotaUsage{Limit: q.limit, Period: q.period, ResetSeconds: ceilSeconds(w.end - wall),
+		PeriodStart: time.Unix(0, w.start).UTC(), PeriodEnd: time.Unix(0, w.end).UTC()}
+	switch {
+	case remote && s.lease != nil:
+		if spent, ok := s.lease.quotaSpent(w); ok {
+			qu.Used = spent
+		}
+	case s.qEnd == w.end:
+		qu.Used = s.qUsed
+	}
+	qu.Remaining = max(0, q.limit-qu.Used)
+	return qu
 }

@@ -71,6 +71,7 @@ func (f *authFilter) settle(x *Exchange, id auth.Identity, err *auth.Error) *Rep
 		return f.refuse(err)
 	}
 	x.ClientID, x.AuthMethod, x.Scopes = id.ClientID, id.Method, id.Scopes
+	x.Plan, x.Tenant = id.Plan, id.Tenant
 	x.Request.Set("X-Client-Id", id.ClientID)
 	return nil
 }

@@ -88,6 +88,11 @@ type Exchange struct {
 	ClientID   string
 	AuthMethod string
 	Scopes     []string
+	// Plan and Tenant are the verified caller's plan and tenant (from its
+	// token or API key entry), "" when none; the limits filter meters
+	// by them.
+	Plan   string
+	Tenant string
 	// RequestID is the request's id (kept from the client or generated).
 	RequestID string
 	// RateLimit is the quota decision (allow, deny or shadow_deny) once a

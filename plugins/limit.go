@@ -3,6 +3,7 @@ package plugins
 import (
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"tollgate/conf"
 	"tollgate/limiter"
@@ -12,7 +13,7 @@ import (
 const cachedRetries = 60
 
 // reasons are the refusal reasons with preformatted replies.
-var reasons = [...]string{limiter.ReasonRate, limiter.ReasonConcurrency, limiter.ReasonStore}
+var reasons = [...]string{limiter.ReasonRate, limiter.ReasonConcurrency, limiter.ReasonStore, limiter.ReasonQuota}
 
 // reasonIndex returns the index of reason in reasons (rate when unknown).
 func reasonIndex(reason string) int {
@@ -38,20 +39,46 @@ type limitFilter struct {
 	l       *limiter.Limiter
 	headers string
 	m       Metrics
+	cost    int    // tokens a request takes (routes[].cost)
+	costHdr string // upstream header with the real cost ("" = none)
+	maxCost int    // bound on a cost header's value
 	// replies[s][i] is the shared, read-only 429 for Retry-After i+1; s is
 	// the refusal's reason (see reasonIndex). The engine only reads replies.
 	replies [len(reasons)][cachedRetries]*Reply
 	tickets sync.Pool // *slotTicket
+	// lastLong is the latest 429 with a Retry-After beyond the cached
+	// ones (a quota refused until its period ends): reused while the
+	// value is the same, so a client hammering a spent quota costs one
+	// allocation a second, not one per request.
+	lastLong atomic.Pointer[longReply]
 }
+
+// longReply is a 429 with its reason and Retry-After.
+type longReply struct {
+	reason string
+	retry  int
+	r      *Reply
+}
+
+// defaultMaxCost bounds a cost header when no limits block says otherwise.
+const defaultMaxCost = 1000
 
 // NewLimitFilter returns the quota filter of route, or nil when the route
 // is not metered (limit: false). headers is limits.headers (ietf, legacy or
-// none); m counts decisions per configured client.
+// none); m counts decisions per configured client. Cost headers are
+// bounded by 1000; NewQuotaFilter takes the bound from limits.
 func NewLimitFilter(l *limiter.Limiter, route *conf.Route, headers string, m Metrics) Filter {
+	return NewQuotaFilter(l, route, &conf.Limits{Headers: headers, MaxCost: defaultMaxCost}, m)
+}
+
+// NewQuotaFilter is NewLimitFilter with the limits block: its headers
+// mode and max_cost, the bound on what a route's cost_header may charge.
+func NewQuotaFilter(l *limiter.Limiter, route *conf.Route, limits *conf.Limits, m Metrics) Filter {
 	if route == nil || !route.Limit || l == nil {
 		return nil
 	}
-	f := &limitFilter{l: l, headers: headers, m: m}
+	f := &limitFilter{l: l, headers: limits.Headers, m: m, cost: max(1, route.Cost),
+		costHdr: route.CostHeader, maxCost: max(1, limits.MaxCost)}
 	f.tickets.New = func() any { return new(slotTicket) }
 	for s, reason := range reasons {
 		for i := range cachedRetries {
@@ -65,7 +92,8 @@ func NewLimitFilter(l *limiter.Limiter, route *conf.Route, headers string, m Met
 // tokens in batches in the background), queues the rate-limit headers
 // and refuses it with 429 when over quota or over concurrency.
 func (f *limitFilter) Request(x *Exchange) *Reply {
-	d := f.l.Allow(x.ClientID, x.ClientIP, x.Route, x.Upstream)
+	r := f.request(x)
+	d := f.l.Decide(&r)
 	if !d.Metered() {
 		return nil
 	}
@@ -85,9 +113,54 @@ func (f *limitFilter) Request(x *Exchange) *Reply {
 	return f.reply(&d)
 }
 
-// Response does nothing: the engine adds the queued headers to every
-// response.
-func (f *limitFilter) Response(*Exchange) {}
+// request is the limiter's view of x.
+func (f *limitFilter) request(x *Exchange) limiter.Request {
+	return limiter.Request{ClientID: x.ClientID, ClientIP: x.ClientIP, Plan: x.Plan, Tenant: x.Tenant,
+		Route: x.Route, Upstream: x.Upstream, Cost: f.cost}
+}
+
+// Response charges what the upstream's cost header says the request cost
+// beyond the route's cost (bounded by max_cost), so the caller's next
+// requests pay for an expensive one; the headers already queued describe
+// the state before the charge. The engine adds the queued headers to
+// every response.
+func (f *limitFilter) Response(x *Exchange) {
+	if f.costHdr == "" || x.Response == nil {
+		return
+	}
+	v := x.Response.Get(f.costHdr)
+	if len(v) == 0 {
+		return
+	}
+	n, ok := parseCost(v)
+	if !ok {
+		return
+	}
+	if extra := min(n, f.maxCost) - f.cost; extra > 0 {
+		r := f.request(x)
+		f.l.Charge(&r, extra)
+	}
+}
+
+// parseCost reads a cost header's value: a non-negative decimal integer
+// (surrounding blanks allowed); anything else is ignored.
+func parseCost(v []byte) (int, bool) {
+	n, digits, after := 0, 0, false
+	for _, c := range v {
+		switch {
+		case c >= '0' && c <= '9' && !after:
+			if n < 1<<30 {
+				n = n*10 + int(c-'0')
+			}
+			digits++
+		case c == ' ' || c == '\t':
+			after = digits > 0 // blanks after the number end it
+		default:
+			return 0, false
+		}
+	}
+	return n, digits > 0
+}
 
 // slotTicket remembers, for one exchange, the decision that took a
 // concurrency slot, so the slot is released in the snapshot it was taken
@@ -100,7 +173,8 @@ type slotTicket struct {
 // End releases the concurrency slot and returns the ticket to its pool.
 func (t *slotTicket) End(x *Exchange) {
 	f := t.f
-	f.l.ReleaseDecision(&t.d, x.ClientID, x.ClientIP, x.Route)
+	r := f.request(x)
+	f.l.ReleaseRequest(&t.d, &r)
 	*t = slotTicket{}
 	f.tickets.Put(t)
 }
@@ -125,7 +199,12 @@ func (f *limitFilter) reply(d *limiter.Decision) *Reply {
 	if d.RetryAfter >= 1 && d.RetryAfter <= cachedRetries {
 		return f.replies[reasonIndex(d.Reason)][d.RetryAfter-1]
 	}
-	return limitReply(d.Reason, d.RetryAfter)
+	if lr := f.lastLong.Load(); lr != nil && lr.retry == d.RetryAfter && lr.reason == d.Reason {
+		return lr.r
+	}
+	lr := &longReply{reason: d.Reason, retry: d.RetryAfter, r: limitReply(d.Reason, d.RetryAfter)}
+	f.lastLong.Store(lr)
+	return lr.r
 }
 
 // limitReply builds a 429 reply with the contract's error code.
@@ -136,6 +215,8 @@ func limitReply(reason string, retryAfter int) *Reply {
 		msg = "too many concurrent requests"
 	case limiter.ReasonStore:
 		msg = "rate limit store unavailable"
+	case limiter.ReasonQuota:
+		msg = "quota for the period exhausted"
 	}
 	return &Reply{
 		Status:  429,

@@ -162,3 +162,18 @@ func TestLimitFilterAllocations(t *testing.T) {
 		t.Errorf("%.1f allocs per request", allocs)
 	}
 }
+
+// TestParseCost: a cost header is a decimal integer with optional blanks;
+// anything else is ignored.
+func TestParseCost(t *testing.T) {
+	for in, want := range map[string]int{"40": 40, " 7 ": 7, "0": 0, "99999999999999": 1 << 30} {
+		if n, ok := parseCost([]byte(in)); !ok || n < want || (want < 1<<30 && n != want) {
+			t.Errorf("parseCost(%q) = %d, %v, want %d", in, n, ok, want)
+		}
+	}
+	for _, in := range []string{"", " ", "-3", "4.5", "1e3", "12abc", "1 2"} {
+		if n, ok := parseCost([]byte(in)); ok {
+			t.Errorf("parseCost(%q) = %d, accepted", in, n)
+		}
+	}
+}

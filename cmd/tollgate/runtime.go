@@ -46,7 +46,7 @@ func (r *runtime) filters(cfg *conf.Config, m plugins.Metrics) (plugins.Deps, fu
 		return plugins.NewAuthFilter(a, route, m, apiKeyHeader), nil
 	}
 	deps.Limit = func(route *conf.Route) (plugins.Filter, error) {
-		return plugins.NewLimitFilter(r.limiter, route, cfg.Limits.Headers, m), nil
+		return plugins.NewQuotaFilter(r.limiter, route, &cfg.Limits, m), nil
 	}
 	return deps, func() { r.retireAuth(a) }, nil
 }
@@ -58,7 +58,7 @@ func (r *runtime) commit(cfg *conf.Config) error {
 	for i, rt := range cfg.Routes {
 		routes[i] = rt.Name
 	}
-	if err := r.limiter.Apply(cfg.Clients, cfg.Limits, routes); err != nil {
+	if err := r.limiter.ApplyConfig(limiter.Config{Clients: cfg.Clients, Plans: cfg.Plans, Limits: cfg.Limits, Routes: routes}); err != nil {
 		return fmt.Errorf("applying quotas: %w", err)
 	}
 	return nil
