@@ -42,6 +42,11 @@ var badFixtures = map[string][]string{
 		`18: clients.mobile.rate: required`,
 		`19: clients: client names must not be empty`,
 	},
+	`ip_rules.bad.yaml`: {
+		`5: clients.partner-x.allow_cidrs[0]: invalid CIDR "10.0.0.0/33"`,
+		`10: routes[0].allow_cidrs[1]: invalid CIDR "example.com"`,
+		`11: routes[0].deny_cidrs: expected a list, got a string`,
+	},
 	`duplicate_keys.bad.yaml`: {
 		`4: server.listen: duplicate key (first at line 2)`,
 		`7: upstreams.users: duplicate key (first at line 6)`,

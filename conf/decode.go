@@ -60,6 +60,8 @@ func (d *decoder) quota(n *yaml.Node, path string) *Quota {
 		"concurrency": d.integerField(&q.Concurrency),
 		"mode":        d.str(&q.Mode),
 		"routes":      func(n *yaml.Node, p string) { q.Routes = d.routeQuotas(n, p) },
+		"allow_cidrs": d.prefixList(&q.AllowCIDRs),
+		"deny_cidrs":  d.prefixList(&q.DenyCIDRs),
 	})
 	if !present["burst"] {
 		q.Burst = defaultBurst(q.Rate)

@@ -206,6 +206,11 @@ type Quota struct {
 	Concurrency int                   `json:"concurrency"` // 0 = unlimited
 	Routes      map[string]RouteQuota `json:"routes,omitempty"`
 	Mode        string                `json:"mode"` // enforce | shadow
+	// AllowCIDRs and DenyCIDRs restrict the addresses this client may
+	// call from (see Route); for clients.default they apply to every
+	// caller not named, anonymous ones included.
+	AllowCIDRs []netip.Prefix `json:"allow_cidrs,omitempty"`
+	DenyCIDRs  []netip.Prefix `json:"deny_cidrs,omitempty"`
 }
 
 // RouteQuota overrides a client's rate and burst on one route.
@@ -266,6 +271,12 @@ type Route struct {
 	Limit       bool          `json:"limit"`
 	Timeout     time.Duration `json:"timeout"`
 	Plugins     []Plugin      `json:"plugins"`
+	// AllowCIDRs, when not empty, admits only client addresses inside
+	// one of them; DenyCIDRs refuses addresses inside one of them and
+	// wins over AllowCIDRs. The address is the client IP computed with
+	// trusted_proxies.
+	AllowCIDRs []netip.Prefix `json:"allow_cidrs,omitempty"`
+	DenyCIDRs  []netip.Prefix `json:"deny_cidrs,omitempty"`
 	// Line is the route's line in the file, for messages.
 	Line int `json:"-"`
 }

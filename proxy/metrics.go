@@ -24,6 +24,7 @@ type Metrics struct {
 	reloads        *prometheus.CounterVec
 	authFailures   *prometheus.CounterVec
 	rlDecisions    *prometheus.CounterVec
+	ipRefusals     *prometheus.CounterVec
 	splicedRequest prometheus.Counter
 	splicedResp    prometheus.Counter
 	splicedTunnel  prometheus.Counter
@@ -59,8 +60,9 @@ func NewMetrics() *Metrics {
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_config_reloads_total", Help: "Config reloads, by result."}, []string{"result"})
 	m.authFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_auth_failures_total", Help: "Refused credentials, by method and reason."}, []string{"method", "reason"})
 	m.rlDecisions = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_ratelimit_decisions_total", Help: "Rate-limit decisions, by client and decision."}, []string{"client", "decision"})
+	m.ipRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_ip_refusals_total", Help: "Requests refused by IP rules, by route, scope (route or client) and list (allow or deny)."}, []string{"route", "scope", "list"})
 	m.Registry.MustRegister(m.requests, m.duration, m.upstreamDur, m.activeConns, m.spliced, m.reloads,
-		m.authFailures, m.rlDecisions, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.authFailures, m.rlDecisions, m.ipRefusals, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.splicedRequest = m.spliced.WithLabelValues("request")
 	m.splicedResp = m.spliced.WithLabelValues("response")
 	m.splicedTunnel = m.spliced.WithLabelValues("tunnel")
@@ -125,6 +127,11 @@ func (m *Metrics) Reload(result string) { m.reloads.WithLabelValues(result).Inc(
 // AuthFailure implements plugins.Metrics.
 func (m *Metrics) AuthFailure(method, reason string) {
 	m.authFailures.WithLabelValues(method, reason).Inc()
+}
+
+// IPRefusal implements plugins.IPMetrics.
+func (m *Metrics) IPRefusal(route, scope, list string) {
+	m.ipRefusals.WithLabelValues(route, scope, list).Inc()
 }
 
 // RateLimitDecision implements plugins.Metrics. It runs on every metered

@@ -102,6 +102,7 @@ func BuildSnapshot(cfg *conf.Config, d BuildDeps) (s *Snapshot, err error) {
 		}
 		deps.Metrics = d.Metrics
 	}
+	deps.ClientIPRules = plugins.CompileClientIPRules(cfg.Clients)
 	for i := range cfg.Routes {
 		rt, err := s.buildRoute(&cfg.Routes[i], deps, d.Metrics)
 		if err != nil {
@@ -139,8 +140,10 @@ func (s *Snapshot) Retire() {
 }
 
 // clientIP is the right-most address of X-Forwarded-For plus the peer that
-// is not a trusted proxy (CONTRACT.md section 3).
+// is not a trusted proxy (CONTRACT.md section 3). An IPv4-mapped IPv6
+// address (a dual-stack listener's IPv4 peer) is returned as IPv4.
 func (s *Snapshot) clientIP(peer netip.Addr, h *http1.Header) netip.Addr {
+	peer = peer.Unmap()
 	if len(s.trusted) == 0 || !s.isTrusted(peer) {
 		return peer
 	}
