@@ -35,7 +35,7 @@ import (
 type Identity struct {
 	// ClientID is safe to send as a header value.
 	ClientID string
-	// Method is "jwt", "introspection" or "api_key".
+	// Method is "jwt", "introspection", "api_key" or "mtls".
 	Method string
 	// Scopes are the granted scopes; nil for API keys.
 	Scopes []string
@@ -88,6 +88,7 @@ type Authenticator struct {
 	jwt   *jwtVerifier
 	intro *introspector
 	keys  *apiKeys
+	mtls  *mtlsIdentity
 	log   *slog.Logger
 
 	closeOnce sync.Once
@@ -102,7 +103,7 @@ type Authenticator struct {
 // left running.
 func New(cfg conf.Auth, prev *Authenticator, opts Options) (*Authenticator, error) {
 	opts = opts.normalise()
-	a := &Authenticator{cfg: cfg, log: opts.Logger}
+	a := &Authenticator{cfg: cfg, log: opts.Logger, mtls: newMTLS(cfg.MTLS)}
 	if cfg.APIKeys != nil {
 		keys, err := newAPIKeys(cfg.APIKeys)
 		if err != nil {
@@ -192,7 +193,7 @@ func (a *Authenticator) Close() {
 // requires every one of scopes. The first method the request carries
 // credentials for decides: a Bearer token of three dot-separated parts is
 // for "jwt", any other Bearer token for "introspection", the API-key
-// header for "api_key". A Bearer token whose shape matches no listed
+// header for "api_key", a verified client certificate for "mtls". A Bearer token whose shape matches no listed
 // method goes to the route's first bearer method, so it is refused as
 // invalid rather than as missing (and a JWT access token can be
 // introspected on an introspection-only route). Methods the config does
@@ -227,6 +228,9 @@ func (a *Authenticator) authenticate(ctx context.Context, methods []string, scop
 	case conf.AuthAPIKey:
 		id, err = a.keys.check(c.APIKey)
 		done = true
+	case conf.AuthMTLS:
+		id, err = a.mtls.check(c.PeerCert)
+		done = true
 	default:
 		return Identity{}, errMissing(), true
 	}
@@ -254,7 +258,8 @@ func (a *Authenticator) choose(methods []string, c Credentials) (string, []byte)
 		case m == conf.AuthJWT && shaped,
 			m == conf.AuthIntrospection && isBearer && !shaped:
 			return m, token
-		case m == conf.AuthAPIKey && len(c.APIKey) > 0:
+		case m == conf.AuthAPIKey && len(c.APIKey) > 0,
+			m == conf.AuthMTLS && c.PeerCert != nil:
 			return m, nil
 		}
 	}
@@ -277,6 +282,8 @@ func (a *Authenticator) configured(m string) bool {
 		return a.intro != nil
 	case conf.AuthAPIKey:
 		return a.keys != nil
+	case conf.AuthMTLS:
+		return a.mtls != nil
 	}
 	return false
 }

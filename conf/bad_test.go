@@ -47,6 +47,18 @@ var badFixtures = map[string][]string{
 		`10: routes[0].allow_cidrs[1]: invalid CIDR "example.com"`,
 		`11: routes[0].deny_cidrs: expected a list, got a string`,
 	},
+	`mtls.bad.yaml`: {
+		`4: server.tls.client_ca: needs cert_file and key_file (client certificates need a TLS listener)`,
+		`4: server.tls.client_ca: no PEM certificate found`,
+		`5: server.tls.client_auth: invalid value "always" (want request or require)`,
+		`6: server.tls.crl_file: cannot read file: open testdata/tls/missing.crl: no such file or directory`,
+		`8: auth.mtls.client_id_from: invalid value "email" (want san_uri, san_dns or subject_cn)`,
+	},
+	`mtls_plain.bad.yaml`: {
+		`3: server.tls.client_auth: needs server.tls.client_ca`,
+		`3: server.tls.crl_file: needs server.tls.client_ca`,
+		`7: routes[0].auth[0]: auth method "mtls" needs server.tls.client_ca`,
+	},
 	`duplicate_keys.bad.yaml`: {
 		`4: server.listen: duplicate key (first at line 2)`,
 		`7: upstreams.users: duplicate key (first at line 6)`,
@@ -144,7 +156,7 @@ var badFixtures = map[string][]string{
 	`route_auth.bad.yaml`: {
 		`11: routes[0].auth[0]: auth method "jwt" is not configured in auth.jwt`,
 		`11: routes[0].auth[2]: "api_key" is listed twice`,
-		`11: routes[0].auth[3]: invalid value "oauth" (want jwt, introspection or api_key)`,
+		`11: routes[0].auth[3]: invalid value "oauth" (want jwt, introspection, api_key or mtls)`,
 		`15: routes[1].scopes: scopes need auth: the route has no auth methods`,
 		`15: routes[1].scopes[1]: invalid scope "two words"`,
 		`15: routes[1].scopes[2]: invalid scope ""`,

@@ -33,7 +33,16 @@ func (d *decoder) server(n *yaml.Node, path string, s *Server) {
 		"trusted_proxies":     d.prefixList(&s.TrustedProxies),
 		"access_log":          d.flagField(&s.AccessLog),
 		"tls": func(n *yaml.Node, p string) {
-			d.mapping(n, p, fields{"cert_file": d.file(&s.TLS.CertFile), "key_file": d.file(&s.TLS.KeyFile)})
+			d.mapping(n, p, fields{
+				"cert_file":   d.file(&s.TLS.CertFile),
+				"key_file":    d.file(&s.TLS.KeyFile),
+				"client_ca":   d.file(&s.TLS.ClientCA),
+				"client_auth": d.str(&s.TLS.ClientAuth),
+				"crl_file":    d.file(&s.TLS.CRLFile),
+			})
+			if s.TLS.ClientCA != "" && s.TLS.ClientAuth == "" {
+				s.TLS.ClientAuth = ClientAuthRequest
+			}
 		},
 	})
 }

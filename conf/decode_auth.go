@@ -13,6 +13,10 @@ func (d *decoder) auth(n *yaml.Node, path string, a *Auth) {
 		"jwt":           func(n *yaml.Node, p string) { a.JWT = d.jwt(n, p) },
 		"introspection": func(n *yaml.Node, p string) { a.Introspection = d.introspection(n, p) },
 		"api_keys":      func(n *yaml.Node, p string) { a.APIKeys = d.apiKeys(n, p) },
+		"mtls": func(n *yaml.Node, p string) {
+			a.MTLS = &MTLS{ClientIDFrom: IDFromSANURI}
+			d.mapping(n, p, fields{"client_id_from": d.str(&a.MTLS.ClientIDFrom)})
+		},
 	})
 }
 

@@ -46,6 +46,7 @@ func (v validator) server(s *Server) {
 	}
 	v.readable("server.tls.cert_file", s.TLS.CertFile)
 	v.readable("server.tls.key_file", s.TLS.KeyFile)
+	v.clientTLS(s.TLS)
 }
 
 // admin checks the admin listener address; "" disables it.

@@ -23,6 +23,9 @@ func (v validator) auth(a *Auth) {
 	if a.APIKeys != nil {
 		v.apiKeys("auth.api_keys", a.APIKeys)
 	}
+	if a.MTLS != nil {
+		v.mtls("auth.mtls", a.MTLS)
+	}
 }
 
 // jwt checks the auth.jwt block.
@@ -108,4 +111,38 @@ func (v validator) apiKeys(path string, a *APIKeys) {
 		seen[k.SHA256] = true
 		v.required(p+".client_id", k.ClientID)
 	}
+}
+
+// clientTLS checks server.tls's client certificate keys.
+func (v validator) clientTLS(t TLS) {
+	if t.ClientCA == "" {
+		if t.ClientAuth != "" {
+			v.errorf("server.tls.client_auth", "needs server.tls.client_ca")
+		}
+		if t.CRLFile != "" {
+			v.errorf("server.tls.crl_file", "needs server.tls.client_ca")
+		}
+		return
+	}
+	if !t.Enabled() {
+		v.errorf("server.tls.client_ca", "needs cert_file and key_file (client certificates need a TLS listener)")
+	}
+	v.oneOf("server.tls.client_auth", t.ClientAuth, ClientAuthRequest, ClientAuthRequire)
+	v.readable("server.tls.client_ca", t.ClientCA)
+	if checkReadable(t.ClientCA) == nil {
+		if _, err := ParseCAFile(t.ClientCA); err != nil {
+			v.errorf("server.tls.client_ca", "%v", err)
+		}
+	}
+	v.readable("server.tls.crl_file", t.CRLFile)
+	if t.CRLFile != "" && checkReadable(t.CRLFile) == nil {
+		if _, err := ParseCRLFile(t.CRLFile); err != nil {
+			v.errorf("server.tls.crl_file", "%v", err)
+		}
+	}
+}
+
+// mtls checks the auth.mtls block.
+func (v validator) mtls(path string, m *MTLS) {
+	v.oneOf(path+".client_id_from", m.ClientIDFrom, IDFromSANURI, IDFromSANDNS, IDFromSubjectCN)
 }

@@ -62,6 +62,7 @@ func (f *authFilter) credentials(x *Exchange) auth.Credentials {
 	return auth.Credentials{
 		Authorization: x.Request.Get("Authorization"),
 		APIKey:        x.Request.Get(f.header),
+		PeerCert:      x.PeerCert,
 	}
 }
 

@@ -19,6 +19,7 @@ package plugins
 
 import (
 	"context"
+	"crypto/x509"
 	"net/netip"
 	"unsafe"
 )
@@ -83,6 +84,10 @@ type Exchange struct {
 	// client address after trusted_proxies were applied.
 	Peer     netip.AddrPort
 	ClientIP netip.Addr
+	// PeerCert is the client certificate of a TLS connection, already
+	// verified against server.tls.client_ca during the handshake; nil
+	// when none was presented (or the connection is plain TCP).
+	PeerCert *x509.Certificate
 	// ClientID, AuthMethod and Scopes are set by the auth filter once the
 	// caller is verified; ClientID is "" for anonymous callers.
 	ClientID   string

@@ -63,7 +63,8 @@ func controlListener(network, address string, c syscall.RawConn) error {
 	return serr
 }
 
-// tlsListener wraps l so it speaks TLS 1.2+ with certificates from get.
-func tlsListener(l net.Listener, get func(*tls.ClientHelloInfo) (*tls.Certificate, error)) net.Listener {
-	return tls.NewListener(l, &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: get})
+// tlsListener wraps l so it speaks TLS 1.2+ with the config get returns
+// for each handshake.
+func tlsListener(l net.Listener, get func(*tls.ClientHelloInfo) (*tls.Config, error)) net.Listener {
+	return tls.NewListener(l, &tls.Config{MinVersion: tls.VersionTLS12, GetConfigForClient: get})
 }

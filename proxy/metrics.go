@@ -25,6 +25,7 @@ type Metrics struct {
 	authFailures   *prometheus.CounterVec
 	rlDecisions    *prometheus.CounterVec
 	ipRefusals     *prometheus.CounterVec
+	certRefusals   *prometheus.CounterVec
 	splicedRequest prometheus.Counter
 	splicedResp    prometheus.Counter
 	splicedTunnel  prometheus.Counter
@@ -61,8 +62,9 @@ func NewMetrics() *Metrics {
 	m.authFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_auth_failures_total", Help: "Refused credentials, by method and reason."}, []string{"method", "reason"})
 	m.rlDecisions = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_ratelimit_decisions_total", Help: "Rate-limit decisions, by client and decision."}, []string{"client", "decision"})
 	m.ipRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_ip_refusals_total", Help: "Requests refused by IP rules, by route, scope (route or client) and list (allow or deny)."}, []string{"route", "scope", "list"})
+	m.certRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_client_cert_refusals_total", Help: "TLS handshakes refused for their client certificate, by reason (missing, expired, untrusted, revoked)."}, []string{"reason"})
 	m.Registry.MustRegister(m.requests, m.duration, m.upstreamDur, m.activeConns, m.spliced, m.reloads,
-		m.authFailures, m.rlDecisions, m.ipRefusals, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.authFailures, m.rlDecisions, m.ipRefusals, m.certRefusals, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.splicedRequest = m.spliced.WithLabelValues("request")
 	m.splicedResp = m.spliced.WithLabelValues("response")
 	m.splicedTunnel = m.spliced.WithLabelValues("tunnel")
@@ -128,6 +130,9 @@ func (m *Metrics) Reload(result string) { m.reloads.WithLabelValues(result).Inc(
 func (m *Metrics) AuthFailure(method, reason string) {
 	m.authFailures.WithLabelValues(method, reason).Inc()
 }
+
+// ClientCertRefusal counts a handshake refused for its client certificate.
+func (m *Metrics) ClientCertRefusal(reason string) { m.certRefusals.WithLabelValues(reason).Inc() }
 
 // IPRefusal implements plugins.IPMetrics.
 func (m *Metrics) IPRefusal(route, scope, list string) {

@@ -114,6 +114,9 @@ func (cc *clientConn) startExchange(snap *Snapshot, rt *routeRT) {
 	x.Method, x.Host, x.Path = q.Method(), q.Host(), q.Target()
 	x.Peer = cc.s.peer
 	x.ClientIP = snap.clientIP(cc.s.peer.Addr(), &q.Fields)
+	if cc.s.isTLS {
+		x.PeerCert = peerCert(cc.c)
+	}
 	x.Request = &q.Fields
 }
 

@@ -2,7 +2,8 @@
 // packages: a fake clock (Clock), bounded polling waits (Poll,
 // Eventually), a goroutine-safe log sink (LogBuffer), reading Prometheus
 // samples from collectors or a /metrics endpoint (Gather, Scrape,
-// ParseSamples) and free loopback ports (FreePort, FreeAddr).
+// ParseSamples), free loopback ports (FreePort, FreeAddr) and throwaway
+// certificate authorities, certificates and CRLs (CA, Leaf).
 //
 // It is an ordinary package so that _test.go files anywhere in the module
 // can import it; only tests do. It depends on the standard library and the
