@@ -35,7 +35,7 @@ import (
 type Identity struct {
 	// ClientID is safe to send as a header value.
 	ClientID string
-	// Method is "jwt", "introspection", "api_key" or "mtls".
+	// Method is "jwt", "introspection", "api_key", "mtls" or "signature".
 	Method string
 	// Scopes are the granted scopes; nil for API keys.
 	Scopes []string
@@ -59,6 +59,9 @@ type Options struct {
 	// JWKSTimeout bounds one JWKS fetch, and so the wait of a request
 	// whose kid is unknown; 0 means 3s.
 	JWKSTimeout time.Duration
+	// Nonces shares signature nonces between gateways; nil keeps them on
+	// this gateway only.
+	Nonces NonceStore
 }
 
 // normalise fills in the defaults.
@@ -89,6 +92,7 @@ type Authenticator struct {
 	intro *introspector
 	keys  *apiKeys
 	mtls  *mtlsIdentity
+	sigs  *sigVerifier
 	log   *slog.Logger
 
 	closeOnce sync.Once
@@ -117,6 +121,17 @@ func New(cfg conf.Auth, prev *Authenticator, opts Options) (*Authenticator, erro
 			return nil, err
 		}
 		a.intro = intro
+	}
+	if cfg.Signatures != nil {
+		var prevSigs *sigVerifier
+		if prev != nil {
+			prevSigs = prev.sigs
+		}
+		sigs, err := newSigVerifier(cfg.Signatures, prevSigs, opts.Nonces, opts.Logger, opts.Now)
+		if err != nil {
+			return nil, err
+		}
+		a.sigs = sigs
 	}
 	if cfg.JWT != nil {
 		v, err := newJWTVerifier(cfg.JWT, opts.Now)
@@ -193,7 +208,8 @@ func (a *Authenticator) Close() {
 // requires every one of scopes. The first method the request carries
 // credentials for decides: a Bearer token of three dot-separated parts is
 // for "jwt", any other Bearer token for "introspection", the API-key
-// header for "api_key", a verified client certificate for "mtls". A Bearer token whose shape matches no listed
+// header for "api_key", a verified client certificate for "mtls",
+// Signature-Input for "signature". A Bearer token whose shape matches no listed
 // method goes to the route's first bearer method, so it is refused as
 // invalid rather than as missing (and a JWT access token can be
 // introspected on an introspection-only route). Methods the config does
@@ -231,6 +247,8 @@ func (a *Authenticator) authenticate(ctx context.Context, methods []string, scop
 	case conf.AuthMTLS:
 		id, err = a.mtls.check(c.PeerCert)
 		done = true
+	case conf.AuthSignature:
+		id, err, done = a.sigs.check(ctx, c.Signed, wait)
 	default:
 		return Identity{}, errMissing(), true
 	}
@@ -259,7 +277,8 @@ func (a *Authenticator) choose(methods []string, c Credentials) (string, []byte)
 			m == conf.AuthIntrospection && isBearer && !shaped:
 			return m, token
 		case m == conf.AuthAPIKey && len(c.APIKey) > 0,
-			m == conf.AuthMTLS && c.PeerCert != nil:
+			m == conf.AuthMTLS && c.PeerCert != nil,
+			m == conf.AuthSignature && c.Signed != nil:
 			return m, nil
 		}
 	}
@@ -284,6 +303,8 @@ func (a *Authenticator) configured(m string) bool {
 		return a.keys != nil
 	case conf.AuthMTLS:
 		return a.mtls != nil
+	case conf.AuthSignature:
+		return a.sigs != nil
 	}
 	return false
 }

@@ -14,6 +14,9 @@ type Credentials struct {
 	APIKey []byte
 	// PeerCert is the client certificate verified in the TLS handshake.
 	PeerCert *x509.Certificate
+	// Signed is the request as a signature covers it, when it carries
+	// Signature-Input; nil otherwise.
+	Signed *SignedRequest
 }
 
 // Length limits for presented credentials; longer ones are malformed.

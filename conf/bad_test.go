@@ -59,6 +59,19 @@ var badFixtures = map[string][]string{
 		`3: server.tls.crl_file: needs server.tls.client_ca`,
 		`7: routes[0].auth[0]: auth method "mtls" needs server.tls.client_ca`,
 	},
+	`signatures.bad.yaml`: {
+		`6: auth.signatures.components[1]: unsupported component "@status"`,
+		`6: auth.signatures.components[2]: invalid component "Content-Type"`,
+		`7: auth.signatures.max_age: must be positive, got 0s`,
+		`8: auth.signatures.max_body_bytes: must be between 0 and 65536, got 100000`,
+		`10: auth.signatures.keys[0].secret_file: hmac-sha256 secret has 5 bytes, want at least 32`,
+		`11: auth.signatures.keys[1].keyid: duplicate keyid "a"`,
+		`11: auth.signatures.keys[1].secret_file: ed25519 keys use public_key_file`,
+		`11: auth.signatures.keys[1].public_key_file: required`,
+		`12: auth.signatures.keys[2].client_id: required`,
+		`12: auth.signatures.keys[2].alg: invalid value "hmac-sha512" (want hmac-sha256, ed25519, ecdsa-p256-sha256 or rsa-pss-sha512)`,
+		`13: auth.signatures.keys[3].public_key_file: invalid ecdsa-p256-sha256 public key: no PEM block`,
+	},
 	`duplicate_keys.bad.yaml`: {
 		`4: server.listen: duplicate key (first at line 2)`,
 		`7: upstreams.users: duplicate key (first at line 6)`,
@@ -156,7 +169,7 @@ var badFixtures = map[string][]string{
 	`route_auth.bad.yaml`: {
 		`11: routes[0].auth[0]: auth method "jwt" is not configured in auth.jwt`,
 		`11: routes[0].auth[2]: "api_key" is listed twice`,
-		`11: routes[0].auth[3]: invalid value "oauth" (want jwt, introspection, api_key or mtls)`,
+		`11: routes[0].auth[3]: invalid value "oauth" (want jwt, introspection, api_key, mtls or signature)`,
 		`15: routes[1].scopes: scopes need auth: the route has no auth methods`,
 		`15: routes[1].scopes[1]: invalid scope "two words"`,
 		`15: routes[1].scopes[2]: invalid scope ""`,

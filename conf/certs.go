@@ -1,11 +1,14 @@
 package conf
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
+
+	"tollgate/httpsig"
 )
 
 // ParseCAFile reads PEM certificates (a CA bundle) from file. It fails
@@ -55,4 +58,25 @@ func ParseCRLFile(file string) (*x509.RevocationList, error) {
 		return nil, fmt.Errorf("invalid CRL: %w", err)
 	}
 	return crl, nil
+}
+
+// LoadSignatureKey reads the key file of k: a secret (whitespace-trimmed)
+// for hmac-sha256, a PEM public key otherwise.
+func LoadSignatureKey(k SignatureKey) (*httpsig.Key, error) {
+	if k.Alg == httpsig.AlgHMACSHA256 {
+		b, err := os.ReadFile(k.SecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read secret: %w", err)
+		}
+		return httpsig.NewSecretKey(bytes.TrimSpace(b))
+	}
+	b, err := os.ReadFile(k.PublicKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read file: %w", err)
+	}
+	key, err := httpsig.ParsePublicKey(k.Alg, b)
+	if err != nil {
+		return nil, fmt.Errorf("invalid %s public key: %w", k.Alg, err)
+	}
+	return key, nil
 }

@@ -174,3 +174,15 @@ func defaultCORS() *CORSPlugin {
 func defaultHeadersPlugin() *HeadersPlugin {
 	return &HeadersPlugin{}
 }
+
+// defaultSignatures applies when an auth.signatures block is present.
+func defaultSignatures() *Signatures {
+	return &Signatures{
+		Keys:           []SignatureKey{},
+		Components:     []string{"@method", "@authority", "@path", "@query"},
+		MaxAge:         5 * time.Minute,
+		RequireNonce:   true,
+		MaxBodyBytes:   MaxSignedBody,
+		NonceCacheSize: 100_000,
+	}
+}

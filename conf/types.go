@@ -149,6 +149,40 @@ type Auth struct {
 	// MTLS says where the client id of a verified client certificate
 	// comes from; routes may use auth: [mtls] without it (san_uri).
 	MTLS *MTLS `json:"mtls,omitempty"`
+	// Signatures configures RFC 9421 signed requests (auth: [signature]).
+	Signatures *Signatures `json:"signatures,omitempty"`
+}
+
+// Signatures configures RFC 9421 HTTP Message Signature verification.
+type Signatures struct {
+	Keys []SignatureKey `json:"keys"`
+	// Components must all be covered (content-digest is added for requests
+	// with a body); identifiers as in RFC 9421: "@method", "content-type",
+	// "@query-param;name=id".
+	Components []string `json:"components"`
+	// MaxAge bounds |now - created|; nonces are remembered for twice it.
+	MaxAge       time.Duration `json:"max_age"`
+	RequireNonce bool          `json:"require_nonce"`
+	// MaxBodyBytes is the largest body a signed request may carry: it is
+	// read whole and checked against Content-Digest before anything goes
+	// upstream. At most MaxSignedBody.
+	MaxBodyBytes int64 `json:"max_body_bytes"`
+	// NonceCacheSize bounds the nonces remembered locally.
+	NonceCacheSize int `json:"nonce_cache_size"`
+}
+
+// MaxSignedBody is the largest max_body_bytes of signed routes: bodies up
+// to it are read whole before the filters run.
+const MaxSignedBody = 64 << 10
+
+// SignatureKey is one key a client signs with: a shared secret file for
+// hmac-sha256, a PEM public key file otherwise.
+type SignatureKey struct {
+	KeyID         string `json:"keyid"`
+	ClientID      string `json:"client_id"`
+	Alg           string `json:"alg"`
+	SecretFile    string `json:"secret_file,omitempty"`
+	PublicKeyFile string `json:"public_key_file,omitempty"`
 }
 
 // MTLS configures the mtls auth method.
@@ -169,6 +203,7 @@ const (
 	AuthIntrospection = "introspection"
 	AuthAPIKey        = "api_key"
 	AuthMTLS          = "mtls"
+	AuthSignature     = "signature"
 )
 
 // JWT configures bearer JWT verification.

@@ -117,6 +117,7 @@ func (v validator) routeAuth(path string, r *Route, c *Config) {
 		AuthIntrospection: a.Introspection != nil,
 		AuthAPIKey:        a.APIKeys != nil,
 		AuthMTLS:          c.Server.TLS.ClientCA != "",
+		AuthSignature:     a.Signatures != nil,
 	}
 	seen := map[string]bool{}
 	for i, m := range r.Auth {
@@ -144,13 +145,16 @@ func (v validator) routeAuth(path string, r *Route, c *Config) {
 
 // AuthMethods lists the names routes[].auth accepts.
 func AuthMethods() []string {
-	return []string{AuthJWT, AuthIntrospection, AuthAPIKey, AuthMTLS}
+	return []string{AuthJWT, AuthIntrospection, AuthAPIKey, AuthMTLS, AuthSignature}
 }
 
 // authBlock names the auth: block that configures a method.
 func authBlock(method string) string {
 	if method == AuthAPIKey {
 		return "api_keys"
+	}
+	if method == AuthSignature {
+		return "signatures"
 	}
 	return method
 }

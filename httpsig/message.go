@@ -56,9 +56,9 @@ func (m *Message) query() []byte {
 	return []byte("?")
 }
 
-// field returns the combined value of every field named name
+// Field returns the combined value of every field named name
 // (case-insensitive): each value trimmed, joined with ", ".
-func (m *Message) field(name string) (string, bool) {
+func (m *Message) Field(name string) (string, bool) {
 	var b strings.Builder
 	found := false
 	for i := 0; i < m.Fields.Len(); i++ {
@@ -102,7 +102,7 @@ func (m *Message) value(c Component) (string, error) {
 	if strings.HasPrefix(c.Name, "@") {
 		return "", fmt.Errorf("%w: %s", ErrUnsupportedComponent, c.Name)
 	}
-	v, ok := m.field(c.Name)
+	v, ok := m.Field(c.Name)
 	if !ok {
 		return "", fmt.Errorf("%w: %s", ErrMissingComponent, c.Name)
 	}

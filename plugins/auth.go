@@ -6,6 +6,7 @@ import (
 
 	"tollgate/auth"
 	"tollgate/conf"
+	"tollgate/httpsig"
 )
 
 // DefaultAPIKeyHeader is read for API keys when the config names none.
@@ -17,6 +18,7 @@ type authFilter struct {
 	methods []string
 	scopes  []string
 	header  string
+	signed  bool // the route accepts signatures
 	m       Metrics
 }
 
@@ -36,7 +38,7 @@ func NewAuthFilter(a *auth.Authenticator, route *conf.Route, m Metrics, apiKeyHe
 		apiKeyHeader = DefaultAPIKeyHeader
 	}
 	return &authFilter{a: a, methods: slices.Clone(route.Auth), scopes: slices.Clone(route.Scopes),
-		header: apiKeyHeader, m: m}
+		header: apiKeyHeader, signed: slices.Contains(route.Auth, conf.AuthSignature), m: m}
 }
 
 // Decide authenticates x from what is at hand (a cached token, loaded
@@ -59,10 +61,31 @@ func (f *authFilter) Request(x *Exchange) *Reply {
 
 // credentials reads what the request presents.
 func (f *authFilter) credentials(x *Exchange) auth.Credentials {
-	return auth.Credentials{
+	c := auth.Credentials{
 		Authorization: x.Request.Get("Authorization"),
 		APIKey:        x.Request.Get(f.header),
 		PeerCert:      x.PeerCert,
+	}
+	if f.signed && x.Request.Get("Signature-Input") != nil {
+		c.Signed = signedRequest(x)
+	}
+	return c
+}
+
+// signedRequest describes x as an RFC 9421 signature covers it. The head
+// must list its fields (Len, At), as the engine's does.
+func signedRequest(x *Exchange) *auth.SignedRequest {
+	fields, ok := x.Request.(httpsig.Fields)
+	if !ok {
+		return nil
+	}
+	scheme := "http"
+	if x.TLS {
+		scheme = "https"
+	}
+	return &auth.SignedRequest{
+		Msg:     httpsig.Message{Method: x.Method, Scheme: scheme, Authority: x.Host, Target: x.Path, Fields: fields},
+		HasBody: x.HasBody, Body: x.Body,
 	}
 }
 

@@ -88,6 +88,14 @@ type Exchange struct {
 	// verified against server.tls.client_ca during the handshake; nil
 	// when none was presented (or the connection is plain TCP).
 	PeerCert *x509.Certificate
+	// TLS says the client connection is TLS.
+	TLS bool
+	// HasBody says the request has a body; Body is all of it when the
+	// engine read it before the filters (a small Content-Length body, or
+	// on routes whose filters read bodies), nil otherwise. Read only, and
+	// only during Decide or Request.
+	HasBody bool
+	Body    []byte
 	// ClientID, AuthMethod and Scopes are set by the auth filter once the
 	// caller is verified; ClientID is "" for anonymous callers.
 	ClientID   string

@@ -3,6 +3,7 @@ package proxy
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -36,6 +37,9 @@ type routeRT struct {
 	chain   plugins.Chain
 	retry   retryPolicy
 	metrics *routeMetrics
+	// readsBody: a filter checks the body (signatures), so a worker reads
+	// a small body whole before the filters run, as the loop does.
+	readsBody bool
 }
 
 // retryPolicy is retries.on compiled for quick checks.
@@ -125,6 +129,7 @@ func (s *Snapshot) buildRoute(r *conf.Route, deps plugins.Deps, m *Metrics) (*ro
 	return &routeRT{
 		conf: r, name: r.Name, upName: r.Upstream, up: up, chain: chain,
 		retry: compileRetry(up.Conf.Retries.On), metrics: m.route(r.Name, r.Upstream),
+		readsBody: slices.Contains(r.Auth, conf.AuthSignature),
 	}, nil
 }
 

@@ -67,7 +67,7 @@ func (r *runtime) commit(cfg *conf.Config) error {
 func (r *runtime) newAuthenticator(cfg *conf.Config) (*auth.Authenticator, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	a, err := auth.New(cfg.Auth, r.auth, auth.Options{Logger: r.log})
+	a, err := auth.New(cfg.Auth, r.auth, auth.Options{Logger: r.log, Nonces: r.limiter})
 	if err != nil {
 		return nil, err
 	}
