@@ -39,6 +39,9 @@ type Identity struct {
 	Method string
 	// Scopes are the granted scopes; nil for API keys.
 	Scopes []string
+	// Headers are added to the upstream request (the external
+	// authorizer's headers_to_copy).
+	Headers [][2]string
 }
 
 // Options are an Authenticator's dependencies. Every zero value has a
@@ -62,6 +65,9 @@ type Options struct {
 	// Nonces shares signature nonces between gateways; nil keeps them on
 	// this gateway only.
 	Nonces NonceStore
+	// ExternalCall is told the result of every external authorizer call
+	// ("allow", "deny", "error"); nil counts nothing.
+	ExternalCall func(result string)
 }
 
 // normalise fills in the defaults.
@@ -93,6 +99,7 @@ type Authenticator struct {
 	keys  *apiKeys
 	mtls  *mtlsIdentity
 	sigs  *sigVerifier
+	ext   *externalAuth
 	log   *slog.Logger
 
 	closeOnce sync.Once
@@ -121,6 +128,13 @@ func New(cfg conf.Auth, prev *Authenticator, opts Options) (*Authenticator, erro
 			return nil, err
 		}
 		a.intro = intro
+	}
+	if cfg.External != nil {
+		cache := newTokenCache(opts.CacheSize)
+		if prev != nil && prev.ext != nil && reflect.DeepEqual(prev.cfg.External, cfg.External) {
+			cache = prev.ext.cache
+		}
+		a.ext = newExternal(cfg.External, opts.HTTPClient, cache, opts.Now, opts.ExternalCall)
 	}
 	if cfg.Signatures != nil {
 		var prevSigs *sigVerifier
@@ -249,6 +263,8 @@ func (a *Authenticator) authenticate(ctx context.Context, methods []string, scop
 		done = true
 	case conf.AuthSignature:
 		id, err, done = a.sigs.check(ctx, c.Signed, wait)
+	case conf.AuthExternal:
+		id, err, done = a.ext.decide(ctx, c.External, wait)
 	default:
 		return Identity{}, errMissing(), true
 	}
@@ -278,7 +294,8 @@ func (a *Authenticator) choose(methods []string, c Credentials) (string, []byte)
 			return m, token
 		case m == conf.AuthAPIKey && len(c.APIKey) > 0,
 			m == conf.AuthMTLS && c.PeerCert != nil,
-			m == conf.AuthSignature && c.Signed != nil:
+			m == conf.AuthSignature && c.Signed != nil,
+			m == conf.AuthExternal: // the authorizer judges whatever the request carries
 			return m, nil
 		}
 	}
@@ -305,6 +322,8 @@ func (a *Authenticator) configured(m string) bool {
 		return a.mtls != nil
 	case conf.AuthSignature:
 		return a.sigs != nil
+	case conf.AuthExternal:
+		return a.ext != nil
 	}
 	return false
 }

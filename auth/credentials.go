@@ -17,6 +17,9 @@ type Credentials struct {
 	// Signed is the request as a signature covers it, when it carries
 	// Signature-Input; nil otherwise.
 	Signed *SignedRequest
+	// External is the request as the external authorizer is told of it;
+	// nil when the route does not use one.
+	External *ExternalRequest
 }
 
 // Length limits for presented credentials; longer ones are malformed.

@@ -72,6 +72,13 @@ var badFixtures = map[string][]string{
 		`12: auth.signatures.keys[2].alg: invalid value "hmac-sha512" (want hmac-sha256, ed25519, ecdsa-p256-sha256 or rsa-pss-sha512)`,
 		`13: auth.signatures.keys[3].public_key_file: invalid ecdsa-p256-sha256 public key: no PEM block`,
 	},
+	`external.bad.yaml`: {
+		`6: auth.external.url: invalid URL "authz.internal/check" (want an http or https URL)`,
+		`7: auth.external.timeout: must be positive, got 0s`,
+		`8: auth.external.cache_ttl: must not be negative, got -1s`,
+		`9: auth.external.on_failure: invalid value "maybe" (want deny or allow)`,
+		`10: auth.external.headers_to_send[0]: invalid header name "Bad Header"`,
+	},
 	`duplicate_keys.bad.yaml`: {
 		`4: server.listen: duplicate key (first at line 2)`,
 		`7: upstreams.users: duplicate key (first at line 6)`,
@@ -169,7 +176,7 @@ var badFixtures = map[string][]string{
 	`route_auth.bad.yaml`: {
 		`11: routes[0].auth[0]: auth method "jwt" is not configured in auth.jwt`,
 		`11: routes[0].auth[2]: "api_key" is listed twice`,
-		`11: routes[0].auth[3]: invalid value "oauth" (want jwt, introspection, api_key, mtls or signature)`,
+		`11: routes[0].auth[3]: invalid value "oauth" (want jwt, introspection, api_key, mtls, signature or external)`,
 		`15: routes[1].scopes: scopes need auth: the route has no auth methods`,
 		`15: routes[1].scopes[1]: invalid scope "two words"`,
 		`15: routes[1].scopes[2]: invalid scope ""`,

@@ -2,6 +2,7 @@ package conf
 
 import (
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -14,6 +15,7 @@ func (d *decoder) auth(n *yaml.Node, path string, a *Auth) {
 		"introspection": func(n *yaml.Node, p string) { a.Introspection = d.introspection(n, p) },
 		"api_keys":      func(n *yaml.Node, p string) { a.APIKeys = d.apiKeys(n, p) },
 		"signatures":    func(n *yaml.Node, p string) { a.Signatures = d.signatures(n, p) },
+		"external":      func(n *yaml.Node, p string) { a.External = d.external(n, p) },
 		"mtls": func(n *yaml.Node, p string) {
 			a.MTLS = &MTLS{ClientIDFrom: IDFromSANURI}
 			d.mapping(n, p, fields{"client_id_from": d.str(&a.MTLS.ClientIDFrom)})
@@ -120,4 +122,19 @@ func (d *decoder) signatures(n *yaml.Node, path string) *Signatures {
 		},
 	})
 	return s
+}
+
+// external decodes the auth.external block.
+func (d *decoder) external(n *yaml.Node, path string) *External {
+	e := &External{Timeout: time.Second, HeadersToSend: []string{"Authorization", "Cookie"},
+		HeadersToCopy: []string{}, CacheTTL: 30 * time.Second, OnFailure: ExternalDeny}
+	d.mapping(n, path, fields{
+		"url":             d.str(&e.URL),
+		"timeout":         d.durationField(&e.Timeout),
+		"headers_to_send": d.strList(&e.HeadersToSend),
+		"headers_to_copy": d.strList(&e.HeadersToCopy),
+		"cache_ttl":       d.durationField(&e.CacheTTL),
+		"on_failure":      d.str(&e.OnFailure),
+	})
+	return e
 }

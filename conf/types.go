@@ -151,7 +151,29 @@ type Auth struct {
 	MTLS *MTLS `json:"mtls,omitempty"`
 	// Signatures configures RFC 9421 signed requests (auth: [signature]).
 	Signatures *Signatures `json:"signatures,omitempty"`
+	// External configures an external authorizer (auth: [external]).
+	External *External `json:"external,omitempty"`
 }
+
+// External is an HTTP authorizer asked about each request (as nginx's
+// auth_request and Traefik's forwardAuth do).
+type External struct {
+	URL     string        `json:"url"`
+	Timeout time.Duration `json:"timeout"`
+	// HeadersToSend are the request headers passed to the authorizer (the
+	// credentials); HeadersToCopy are copied from its 2xx answer into the
+	// upstream request (X-Client-Id sets the client id).
+	HeadersToSend []string      `json:"headers_to_send"`
+	HeadersToCopy []string      `json:"headers_to_copy"`
+	CacheTTL      time.Duration `json:"cache_ttl"`  // 0 = no caching
+	OnFailure     string        `json:"on_failure"` // deny | allow
+}
+
+// External authorizer failure modes.
+const (
+	ExternalDeny  = "deny"
+	ExternalAllow = "allow"
+)
 
 // Signatures configures RFC 9421 HTTP Message Signature verification.
 type Signatures struct {
@@ -204,6 +226,7 @@ const (
 	AuthAPIKey        = "api_key"
 	AuthMTLS          = "mtls"
 	AuthSignature     = "signature"
+	AuthExternal      = "external"
 )
 
 // JWT configures bearer JWT verification.

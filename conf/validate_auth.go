@@ -31,6 +31,9 @@ func (v validator) auth(a *Auth) {
 	if a.Signatures != nil {
 		v.signatures("auth.signatures", a.Signatures)
 	}
+	if a.External != nil {
+		v.external("auth.external", a.External)
+	}
 }
 
 // jwt checks the auth.jwt block.
@@ -208,4 +211,22 @@ func (v validator) signatureKey(p string, k SignatureKey) {
 		}
 	}
 	v.readable(p+".public_key_file", k.PublicKeyFile)
+}
+
+// external checks the auth.external block.
+func (v validator) external(path string, e *External) {
+	if v.required(path+".url", e.URL) {
+		if err := checkHTTPURL(e.URL); err != nil {
+			v.errorf(path+".url", "%v", err)
+		}
+	}
+	v.positive(path+".timeout", e.Timeout)
+	v.notNegative(path+".cache_ttl", e.CacheTTL)
+	v.oneOf(path+".on_failure", e.OnFailure, ExternalDeny, ExternalAllow)
+	for i, h := range e.HeadersToSend {
+		v.headerName(indexPath(path+".headers_to_send", i), h)
+	}
+	for i, h := range e.HeadersToCopy {
+		v.headerName(indexPath(path+".headers_to_copy", i), h)
+	}
 }

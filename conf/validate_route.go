@@ -118,6 +118,7 @@ func (v validator) routeAuth(path string, r *Route, c *Config) {
 		AuthAPIKey:        a.APIKeys != nil,
 		AuthMTLS:          c.Server.TLS.ClientCA != "",
 		AuthSignature:     a.Signatures != nil,
+		AuthExternal:      a.External != nil,
 	}
 	seen := map[string]bool{}
 	for i, m := range r.Auth {
@@ -145,7 +146,7 @@ func (v validator) routeAuth(path string, r *Route, c *Config) {
 
 // AuthMethods lists the names routes[].auth accepts.
 func AuthMethods() []string {
-	return []string{AuthJWT, AuthIntrospection, AuthAPIKey, AuthMTLS, AuthSignature}
+	return []string{AuthJWT, AuthIntrospection, AuthAPIKey, AuthMTLS, AuthSignature, AuthExternal}
 }
 
 // authBlock names the auth: block that configures a method.

@@ -14,12 +14,14 @@ const DefaultAPIKeyHeader = "X-API-Key"
 
 // authFilter puts an auth.Authenticator on a route's request path.
 type authFilter struct {
-	a       *auth.Authenticator
-	methods []string
-	scopes  []string
-	header  string
-	signed  bool // the route accepts signatures
-	m       Metrics
+	a        *auth.Authenticator
+	methods  []string
+	scopes   []string
+	header   string
+	signed   bool     // the route accepts signatures
+	external bool     // the route asks the external authorizer
+	strip    []string // headers only the external authorizer may set
+	m        Metrics
 }
 
 // NewAuthFilter returns the filter that authenticates requests for route
@@ -37,14 +39,22 @@ func NewAuthFilter(a *auth.Authenticator, route *conf.Route, m Metrics, apiKeyHe
 	if apiKeyHeader == "" {
 		apiKeyHeader = DefaultAPIKeyHeader
 	}
-	return &authFilter{a: a, methods: slices.Clone(route.Auth), scopes: slices.Clone(route.Scopes),
-		header: apiKeyHeader, signed: slices.Contains(route.Auth, conf.AuthSignature), m: m}
+	f := &authFilter{a: a, methods: slices.Clone(route.Auth), scopes: slices.Clone(route.Scopes),
+		header: apiKeyHeader, signed: slices.Contains(route.Auth, conf.AuthSignature),
+		external: slices.Contains(route.Auth, conf.AuthExternal), m: m}
+	if f.external {
+		f.strip = a.ExternalHeaders()
+	}
+	return f
 }
 
 // Decide authenticates x from what is at hand (a cached token, loaded
 // keys, API keys), or says pending when only a JWKS fetch or an
 // introspection call can decide.
 func (f *authFilter) Decide(x *Exchange) (*Reply, bool) {
+	for _, h := range f.strip {
+		x.Request.Del(h)
+	}
 	id, err, done := f.a.Decide(f.methods, f.scopes, f.credentials(x))
 	if !done {
 		return nil, true
@@ -68,6 +78,9 @@ func (f *authFilter) credentials(x *Exchange) auth.Credentials {
 	}
 	if f.signed && x.Request.Get("Signature-Input") != nil {
 		c.Signed = signedRequest(x)
+	}
+	if f.external {
+		c.External = &auth.ExternalRequest{Method: x.Method, Host: x.Host, URI: x.Path, Head: x.Request}
 	}
 	return c
 }
@@ -95,7 +108,12 @@ func (f *authFilter) settle(x *Exchange, id auth.Identity, err *auth.Error) *Rep
 		return f.refuse(err)
 	}
 	x.ClientID, x.AuthMethod, x.Scopes = id.ClientID, id.Method, id.Scopes
-	x.Request.Set("X-Client-Id", id.ClientID)
+	if id.ClientID != "" {
+		x.Request.Set("X-Client-Id", id.ClientID)
+	}
+	for _, h := range id.Headers {
+		x.Request.Set(h[0], h[1])
+	}
 	return nil
 }
 
