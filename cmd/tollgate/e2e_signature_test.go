@@ -3,9 +3,11 @@ package main
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"net"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -210,5 +212,51 @@ func TestSignatureNoncesSharedThroughRedis(t *testing.T) {
 	}
 	if up.requests.Load() != 1 {
 		t.Errorf("upstream saw %d requests, want 1", up.requests.Load())
+	}
+}
+
+// TestSignedRequestOverTLS: a TLS client is served by a worker, which
+// reads the small body whole before the filters, as the loop does.
+func TestSignedRequestOverTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca := testkit.NewCA(t, "server-ca")
+	srv := ca.Issue(t, testkit.LeafOptions{IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Server: true})
+	up := startOrigin(t, echoHandler)
+	block, secret, _ := signedSetup(t, "")
+	cfg := strings.Replace(basicConfig(up.addr, "    auth: [signature]\n")+block, `listen: "LISTEN"`,
+		fmt.Sprintf("listen: \"LISTEN\"\n  tls: {cert_file: %q, key_file: %q}",
+			testkit.WriteFile(t, dir, "srv.pem", srv.CertPEM), testkit.WriteFile(t, dir, "srv.key", srv.KeyPEM)), 1)
+	g := startGateway(t, cfg)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}}
+	url := "https://" + g.addr + "/pay"
+	send := func(body string, headers []string) int {
+		req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+		for _, h := range headers {
+			name, value, _ := strings.Cut(h, ": ")
+			req.Header.Set(name, value)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	body := `{"amount":7}`
+	sign := func() []string {
+		return tollgateSign(t, "-keyid", "px-1", "-alg", "hmac-sha256", "-key", secret, "-d", body, "POST", url)
+	}
+	if st := send(body, sign()); st != 200 {
+		t.Errorf("signed POST over TLS: %d, want 200", st)
+	}
+	if got := up.last.Load().Header.Get("X-Client-Id"); got != "partner-x" {
+		t.Errorf("upstream saw X-Client-Id %q", got)
+	}
+	before := up.requests.Load()
+	if st := send(`{"amount":9}`, sign()); st != 401 {
+		t.Errorf("body not matching its digest over TLS: %d, want 401", st)
+	}
+	if up.requests.Load() != before {
+		t.Error("the refused request reached the upstream")
 	}
 }
