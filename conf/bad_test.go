@@ -79,6 +79,12 @@ var badFixtures = map[string][]string{
 		`9: auth.external.on_failure: invalid value "maybe" (want deny or allow)`,
 		`10: auth.external.headers_to_send[0]: invalid header name "Bad Header"`,
 	},
+	`upstream_tls.bad.yaml`: {
+		`5: upstreams.users.tls.ca_file: no PEM certificate found`,
+		`5: upstreams.users.tls.server_name: invalid host name "bad name"`,
+		`5: upstreams.users.tls: client_cert_file and client_key_file must be set together`,
+		`8: upstreams.orders.tls.client_cert_file: invalid certificate or key: tls: failed to find any PEM data in certificate input`,
+	},
 	`duplicate_keys.bad.yaml`: {
 		`4: server.listen: duplicate key (first at line 2)`,
 		`7: upstreams.users: duplicate key (first at line 6)`,

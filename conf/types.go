@@ -80,6 +80,18 @@ type Upstream struct {
 	Retries     Retries      `json:"retries"`
 	HealthCheck *HealthCheck `json:"health_check,omitempty"` // nil = off
 	Breaker     *Breaker     `json:"breaker,omitempty"`      // nil = off
+	TLS         *UpstreamTLS `json:"tls,omitempty"`          // nil = cleartext
+}
+
+// UpstreamTLS makes the gateway speak TLS to an upstream's targets.
+// CAFile "" means the system's roots; ServerName "" means the target's
+// host; a client certificate (both files) makes it mutual.
+type UpstreamTLS struct {
+	CAFile             string `json:"ca_file,omitempty"`
+	ServerName         string `json:"server_name,omitempty"`
+	ClientCertFile     string `json:"client_cert_file,omitempty"`
+	ClientKeyFile      string `json:"client_key_file,omitempty"`
+	InsecureSkipVerify bool   `json:"insecure_skip_verify,omitempty"`
 }
 
 // Balance policies.
