@@ -2,7 +2,7 @@
 GO ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build run test check bench fmt
+.PHONY: build run test check bench fmt demo docker
 
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "-s -w -X main.version=$(VERSION)" -o bin/tollgate ./cmd/tollgate
@@ -18,6 +18,13 @@ check: build
 
 bench:
 	bench/run.sh
+
+# make demo NAME=api-keys|jwt-jwks|redis|breakers|tollgate (examples/README.md)
+demo:
+	examples/demo.sh $(NAME)
+
+docker:
+	docker build --build-arg VERSION=$(VERSION) -t tollgate:$(VERSION) -t tollgate .
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

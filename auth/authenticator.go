@@ -20,10 +20,12 @@ package auth
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -201,6 +203,26 @@ func (v *jwtVerifier) source(url string) *jwksSource {
 		if s.url == url {
 			return s
 		}
+	}
+	return nil
+}
+
+// KeysLoaded returns nil once every JWKS source has loaded a key set at
+// least once (at once when there is none), else an error naming the
+// sources still waiting. /readyz asks it: until then a JWT whose key may
+// be in a missing set is answered 503, not checked.
+func (a *Authenticator) KeysLoaded() error {
+	if a == nil || a.jwt == nil {
+		return nil
+	}
+	var waiting []string
+	for _, s := range a.jwt.sources {
+		if !s.loaded() {
+			waiting = append(waiting, s.url)
+		}
+	}
+	if len(waiting) > 0 {
+		return fmt.Errorf("jwks not loaded yet: %s", strings.Join(waiting, ", "))
 	}
 	return nil
 }

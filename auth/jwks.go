@@ -142,7 +142,7 @@ func (s *jwksSource) run() {
 		}
 		next := s.refresh
 		if err := s.fetchShared(false); err != nil {
-			s.log.Warn("jwks refresh failed; keeping the previous keys", "err", err)
+			s.logFailure("jwks refresh failed", err)
 			next = min(s.refresh, retryAfterFailure)
 		}
 		timer.Reset(next)
@@ -165,8 +165,19 @@ func (s *jwksSource) firstDelay() time.Duration {
 // for one fetch's timeout.
 func (s *jwksSource) refreshForUnknownKid() {
 	if err := s.fetchShared(true); err != nil {
-		s.log.Warn("jwks fetch for an unknown kid failed", "err", err)
+		s.logFailure("jwks fetch for an unknown kid failed", err)
 	}
+}
+
+// logFailure logs a failed fetch, saying what the gateway goes on with:
+// the keys it has, or none yet (JWTs needing this set are answered 503).
+func (s *jwksSource) logFailure(msg string, err error) {
+	if s.loaded() {
+		s.log.Warn(msg+"; keeping the previous keys", "err", err)
+		return
+	}
+	s.log.Warn(msg+"; no keys loaded yet: JWTs that need them are answered 503 until a fetch succeeds",
+		"err", err, "retry_in", min(s.refresh, retryAfterFailure).String())
 }
 
 // fetchShared runs one fetch through the singleflight group. With limited
@@ -186,13 +197,26 @@ func (s *jwksSource) fetchShared(limited bool) error {
 	return err
 }
 
+// mayRefetch reports whether a fetch for an unknown kid would be made at
+// now (not skipped by the once-per-refetchEvery limit).
+func (s *jwksSource) mayRefetch(now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refetchDue(now)
+}
+
+// refetchDue is mayRefetch with s.mu held.
+func (s *jwksSource) refetchDue(now time.Time) bool {
+	return s.lastTry.IsZero() || now.Sub(s.lastTry) >= refetchEvery
+}
+
 // begin records a fetch attempt, refusing a limited one that comes too
 // soon after the previous attempt.
 func (s *jwksSource) begin(limited bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	if limited && !s.lastTry.IsZero() && now.Sub(s.lastTry) < refetchEvery {
+	if limited && !s.refetchDue(now) {
 		return false
 	}
 	s.lastTry = now

@@ -244,3 +244,73 @@ func TestParseJWKSRejectsBadKeys(t *testing.T) {
 		}
 	}
 }
+
+// A key set that rotates while a kid-less static key is configured too:
+// a token whose kid no key set has makes the (rate-limited) refetch happen
+// before the kid-less key is tried, so the rotated key is accepted rather
+// than refused as a bad signature by the static key. The static key still
+// verifies its own tokens, whatever kid they carry.
+func TestJWKSRotationBeforeKidlessStaticKey(t *testing.T) {
+	clock := testkit.NewClock(testEpoch)
+	srv := newJWKSServer(t, jwkOf(t, "k0", &rsaKey(t, 0).PublicKey))
+	cfg := conf.Auth{JWT: &conf.JWT{
+		Algorithms: []string{"RS256"},
+		Keys: []conf.JWTKey{
+			{File: writeFile(t, "static.pem", pemPublic(t, &rsaKey(t, 2).PublicKey))},
+			{JWKSURL: srv.URL, Refresh: time.Hour},
+		},
+	}}
+	a := mustNew(t, cfg, nil, Options{Now: clock.Now, JWKSTimeout: time.Second})
+	tok := func(i int, kid string) string {
+		return sign(t, jwt.SigningMethodRS256, rsaKey(t, i), kid, claimsAt(clock.Now()))
+	}
+	auth := func(s string) *Error {
+		_, err := a.Authenticate(context.Background(), []string{conf.AuthJWT}, nil, bearerCreds(s))
+		return err
+	}
+	if err := auth(tok(0, "k0")); err != nil {
+		t.Fatalf("JWKS key refused: %v", err)
+	}
+	if err := auth(tok(2, "")); err != nil {
+		t.Fatalf("static key without kid refused: %v", err)
+	}
+
+	// The issuer rotates to k1; the next token with k1 refetches first.
+	srv.setKeys(t, jwkOf(t, "k1", &rsaKey(t, 1).PublicKey))
+	clock.Advance(11 * time.Second)
+	calls := srv.calls.Load()
+	if err := auth(tok(1, "k1")); err != nil {
+		t.Fatalf("rotated key refused: %v", err)
+	}
+	if n := srv.calls.Load() - calls; n != 1 {
+		t.Fatalf("the unknown kid made %d fetches; want 1", n)
+	}
+
+	// Within the refetch limit an unknown kid goes straight to the static
+	// key: its own tokens pass, others are bad signatures, and neither
+	// fetches.
+	clock.Advance(time.Second)
+	calls = srv.calls.Load()
+	if err := auth(tok(2, "static-1")); err != nil {
+		t.Fatalf("static key with an unknown kid refused: %v", err)
+	}
+	wantRefusal(t, auth(tok(0, "k9")), 401, ReasonBadSignature)
+	if n := srv.calls.Load() - calls; n != 0 {
+		t.Fatalf("unknown kids within 10s made %d fetches", n)
+	}
+
+	// Decide (the event loop's path, which never waits) leaves an unknown
+	// kid pending while a refetch is due, and decides with the static key
+	// once the refetch has been made.
+	clock.Advance(11 * time.Second)
+	methods := []string{conf.AuthJWT}
+	if err, done := decideErr(a, methods, tok(2, "static-2")); done || err != nil {
+		t.Fatalf("unknown kid with a refetch due: done %v, err %v; want pending", done, err)
+	}
+	if err := auth(tok(2, "static-2")); err != nil {
+		t.Fatalf("static key after the refetch: %v", err)
+	}
+	if err, done := decideErr(a, methods, tok(2, "static-3")); !done || err != nil {
+		t.Fatalf("unknown kid with the refetch limited: done %v, err %v; want accepted", done, err)
+	}
+}

@@ -181,15 +181,40 @@ func (v *jwtVerifier) key(t *jwt.Token, fetch bool) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys := v.candidates(alg, kid)
-	if len(keys) == 0 && len(v.sources) > 0 {
+	keys, exact := v.candidates(alg, kid)
+	if v.shouldRefetch(len(keys), exact) {
 		if !fetch {
 			return nil, errFetchNeeded
 		}
 		v.refreshAll()
-		keys = v.candidates(alg, kid)
+		keys, _ = v.candidates(alg, kid)
 	}
 	return v.pick(keys, kid)
+}
+
+// shouldRefetch decides whether the JWKS sources are fetched again before
+// a token is verified with the n candidate keys found (exact: they match
+// its kid, or it has none). With no key at all it always does (a fetch
+// in flight is joined; a limited one is skipped). When only kid-less keys
+// are left for a kid no key set has, the sets may have rotated: a fetch
+// is made first if one is allowed now, so the new key is found before a
+// kid-less static key refuses the token as a bad signature (and a source
+// whose first fetch is still under way is waited for); while refetches
+// are rate-limited the kid-less keys are tried at once.
+func (v *jwtVerifier) shouldRefetch(n int, exact bool) bool {
+	switch {
+	case len(v.sources) == 0 || exact:
+		return false
+	case n == 0:
+		return true
+	}
+	now := v.now()
+	for _, s := range v.sources {
+		if !s.loaded() || s.mayRefetch(now) { // a first fetch still under way is joined
+			return true
+		}
+	}
+	return false
 }
 
 // refreshAll refetches every JWKS source for an unknown kid at once, so a
@@ -222,12 +247,25 @@ func (v *jwtVerifier) pick(keys []jwt.VerificationKey, kid string) (any, error) 
 		return keys[0], nil
 	case len(keys) > 1:
 		return jwt.VerificationKeySet{Keys: keys}, nil
-	case len(v.static) == 0 && !v.anyLoaded():
+	case len(v.static) == 0 && !v.anyLoaded(), !v.allLoaded():
+		// No key at all, or the key may be in a set never fetched: the
+		// token cannot be judged, which is the gateway's failure (503),
+		// not the caller's (401).
 		return nil, errKeysUnavailable
 	case kid != "":
 		return nil, errUnknownKid
 	}
 	return nil, errNoKey
+}
+
+// allLoaded reports whether every JWKS source has loaded keys once.
+func (v *jwtVerifier) allLoaded() bool {
+	for _, s := range v.sources {
+		if !s.loaded() {
+			return false
+		}
+	}
+	return true
 }
 
 // anyLoaded reports whether some JWKS source has keys.
@@ -255,13 +293,15 @@ func tokenKid(t *jwt.Token) (string, error) {
 
 // candidates lists the keys that fit alg: with a kid, the keys with that
 // kid, else the keys without any kid; without a kid, every fitting key.
-func (v *jwtVerifier) candidates(alg, kid string) []jwt.VerificationKey {
-	var exact, loose []jwt.VerificationKey
+// exact reports that the keys are of the first kind (or the token has no
+// kid): false means no key set has the token's kid.
+func (v *jwtVerifier) candidates(alg, kid string) (keys []jwt.VerificationKey, exact bool) {
+	var matched, loose []jwt.VerificationKey
 	add := func(k verifyKey) {
 		switch {
 		case !k.fits(alg):
 		case kid == "" || k.kid == kid:
-			exact = append(exact, k.key)
+			matched = append(matched, k.key)
 		case k.kid == "":
 			loose = append(loose, k.key)
 		}
@@ -274,10 +314,10 @@ func (v *jwtVerifier) candidates(alg, kid string) []jwt.VerificationKey {
 			add(k)
 		}
 	}
-	if len(exact) == 0 {
-		exact = loose
+	if len(matched) == 0 {
+		return loose[:min(len(loose), maxCandidates)], false
 	}
-	return exact[:min(len(exact), maxCandidates)]
+	return matched[:min(len(matched), maxCandidates)], true
 }
 
 // refusal maps a parse error to the refusal sent and counted.

@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
 # tollgate vs nginx benchmark. See bench/README.md.
 #
-#   bench/run.sh [all|throughput|gateway|transfers|idle|syscalls]
+#   bench/run.sh [all|throughput|gateway|transfers|idle|syscalls|slow]
 #
 # all (default) runs throughput, gateway, transfers and idle and prints one
 # table of tollgate/nginx ratios; gateway runs the gateway scenarios (JWT
 # auth with per-client limits, local and Redis store; a JSON POST) against
 # nginx proxying plainly, with the plain GET 128 B for reference; syscalls
-# counts syscalls per request with strace.
+# counts syscalls per request with strace; slow runs bench/slow.sh
+# (slowhttptest -B, -X and -H against both, with a normal client measured
+# meanwhile; about 7 minutes, not part of all).
 # Everything listens on loopback on free ports; every process started here
 # is stopped by PID on exit.
 set -euo pipefail
 
 MODE=${1:-all}
-case $MODE in all | throughput | gateway | transfers | idle | syscalls) ;; *)
-	echo "usage: $0 [all|throughput|gateway|transfers|idle|syscalls]" >&2
+case $MODE in all | throughput | gateway | transfers | idle | syscalls) ;;
+slow) exec "$(dirname "${BASH_SOURCE[0]}")/slow.sh" ;;
+*)
+	echo "usage: $0 [all|throughput|gateway|transfers|idle|syscalls|slow]" >&2
 	exit 2
 	;;
 esac

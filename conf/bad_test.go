@@ -18,6 +18,12 @@ var badFixtures = map[string][]string{
 	`header_value.bad.yaml`: {
 		`10: routes[0].plugins[0].headers.response_set.X-A: value has a control character at byte 1`,
 	},
+	`admin_token.bad.yaml`: {
+		`2: admin: token_file and token_env are exclusive: set one`,
+	},
+	`admin_token_missing.bad.yaml`: {
+		`3: admin.token_file: cannot read secret: open testdata/secrets/missing-token: no such file or directory`,
+	},
 	`admin_same_port.bad.yaml`: {
 		`4: admin.listen: same address as server.listen`,
 	},

@@ -10,7 +10,7 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	c := defaultConfig()
 	d.mapping(root, "", fields{
 		"server":    func(n *yaml.Node, p string) { d.server(n, p, &c.Server) },
-		"admin":     func(n *yaml.Node, p string) { d.mapping(n, p, fields{"listen": d.str(&c.Admin.Listen)}) },
+		"admin":     func(n *yaml.Node, p string) { d.admin(n, p, &c.Admin) },
 		"upstreams": func(n *yaml.Node, p string) { d.upstreams(n, p, &c) },
 		"auth":      func(n *yaml.Node, p string) { d.auth(n, p, &c.Auth) },
 		"clients":   func(n *yaml.Node, p string) { d.clients(n, p, &c.Clients) },
@@ -18,6 +18,15 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		"routes":    func(n *yaml.Node, p string) { d.routes(n, p, &c.Routes) },
 	})
 	return &c
+}
+
+// admin decodes the admin block.
+func (d *decoder) admin(n *yaml.Node, path string, a *Admin) {
+	d.mapping(n, path, fields{
+		"listen":     d.str(&a.Listen),
+		"token_file": d.file(&a.TokenFile),
+		"token_env":  d.str(&a.TokenEnv),
+	})
 }
 
 // server decodes the server block.
@@ -32,6 +41,13 @@ func (d *decoder) server(n *yaml.Node, path string, s *Server) {
 		"shutdown_timeout":    d.durationField(&s.ShutdownTimeout),
 		"trusted_proxies":     d.prefixList(&s.TrustedProxies),
 		"access_log":          d.flagField(&s.AccessLog),
+		"buffers": func(n *yaml.Node, p string) {
+			d.mapping(n, p, fields{
+				"request_body":  d.integer64Field(&s.Buffers.RequestBody),
+				"response_body": d.integer64Field(&s.Buffers.ResponseBody),
+				"max_total":     d.integer64Field(&s.Buffers.MaxTotal),
+			})
+		},
 		"tls": func(n *yaml.Node, p string) {
 			d.mapping(n, p, fields{
 				"cert_file":   d.file(&s.TLS.CertFile),
@@ -64,13 +80,14 @@ func (d *decoder) clients(n *yaml.Node, path string, cs *Clients) {
 func (d *decoder) quota(n *yaml.Node, path string) *Quota {
 	q := defaultQuota()
 	present := d.mapping(n, path, fields{
-		"rate":        d.rateField(&q.Rate),
-		"burst":       d.integerField(&q.Burst),
-		"concurrency": d.integerField(&q.Concurrency),
-		"mode":        d.str(&q.Mode),
-		"routes":      func(n *yaml.Node, p string) { q.Routes = d.routeQuotas(n, p) },
-		"allow_cidrs": d.prefixList(&q.AllowCIDRs),
-		"deny_cidrs":  d.prefixList(&q.DenyCIDRs),
+		"rate":            d.rateField(&q.Rate),
+		"burst":           d.integerField(&q.Burst),
+		"concurrency":     d.integerField(&q.Concurrency),
+		"max_conns_share": d.numberField(&q.MaxConnsShare),
+		"mode":            d.str(&q.Mode),
+		"routes":          func(n *yaml.Node, p string) { q.Routes = d.routeQuotas(n, p) },
+		"allow_cidrs":     d.prefixList(&q.AllowCIDRs),
+		"deny_cidrs":      d.prefixList(&q.DenyCIDRs),
 	})
 	if !present["burst"] {
 		q.Burst = defaultBurst(q.Rate)

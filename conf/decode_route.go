@@ -58,6 +58,10 @@ func (d *decoder) match(n *yaml.Node, path string, m *Match) {
 func (d *decoder) plugins(n *yaml.Node, path string) []Plugin {
 	out := []Plugin{}
 	d.seq(n, path, func(item *yaml.Node, line int, p string) {
+		if d.schema != nil {
+			d.mapping(item, p, d.pluginKinds(&Plugin{}))
+			return
+		}
 		if item.Kind != yaml.MappingNode || len(item.Content) != 2 {
 			d.fail(line, p, "expected a mapping with a single key (request_id, headers or cors), got %s", describeEntry(item))
 			out = append(out, Plugin{})
@@ -84,25 +88,37 @@ func describeEntry(n *yaml.Node) string {
 
 // plugin decodes one plugin by name; a null body means all defaults.
 func (d *decoder) plugin(k, v *yaml.Node, path string) Plugin {
-	switch k.Value {
-	case "request_id":
-		rid := defaultRequestID()
-		d.mapping(v, path, fields{"header": d.str(&rid.Header)})
-		return Plugin{RequestID: rid}
-	case "headers":
-		h := defaultHeadersPlugin()
-		d.mapping(v, path, fields{
-			"request_set":     d.strMap(&h.RequestSet),
-			"request_remove":  d.strList(&h.RequestRemove),
-			"response_set":    d.strMap(&h.ResponseSet),
-			"response_remove": d.strList(&h.ResponseRemove),
-		})
-		return Plugin{Headers: h}
-	case "cors":
-		return Plugin{CORS: d.cors(v, path)}
+	var pl Plugin
+	kind, ok := d.pluginKinds(&pl)[k.Value]
+	if !ok {
+		d.fail(k.Line, path, "unknown plugin (want request_id, headers or cors)")
+		return Plugin{}
 	}
-	d.fail(k.Line, path, "unknown plugin (want request_id, headers or cors)")
-	return Plugin{}
+	kind(v, path)
+	return pl
+}
+
+// pluginKinds maps each plugin name to the decoder of its body, which
+// sets the matching field of pl. It is the one list of plugin names, so
+// the schema walk (schema.go) sees every plugin's keys.
+func (d *decoder) pluginKinds(pl *Plugin) fields {
+	return fields{
+		"request_id": func(v *yaml.Node, p string) {
+			pl.RequestID = defaultRequestID()
+			d.mapping(v, p, fields{"header": d.str(&pl.RequestID.Header)})
+		},
+		"headers": func(v *yaml.Node, p string) {
+			h := defaultHeadersPlugin()
+			d.mapping(v, p, fields{
+				"request_set":     d.strMap(&h.RequestSet),
+				"request_remove":  d.strList(&h.RequestRemove),
+				"response_set":    d.strMap(&h.ResponseSet),
+				"response_remove": d.strList(&h.ResponseRemove),
+			})
+			pl.Headers = h
+		},
+		"cors": func(v *yaml.Node, p string) { pl.CORS = d.cors(v, p) },
+	}
 }
 
 // cors decodes a cors plugin body.

@@ -24,6 +24,7 @@ func (d *decoder) upstream(n *yaml.Node, path string, u *Upstream) {
 				"max_conns_per_target": d.integerField(&u.Pool.MaxConnsPerTarget),
 				"max_idle_per_target":  d.integerField(&u.Pool.MaxIdlePerTarget),
 				"idle_timeout":         d.durationField(&u.Pool.IdleTimeout),
+				"max_conns_share":      d.numberField(&u.Pool.MaxConnsShare),
 			})
 		},
 		"timeouts": func(n *yaml.Node, p string) {

@@ -42,6 +42,7 @@ func defaultServer() Server {
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    16384,
 		MaxBodyBytes:      0,
+		Buffers:           Buffers{RequestBody: 64 << 10, ResponseBody: 64 << 10, MaxTotal: 256 << 20},
 		ShutdownTimeout:   15 * time.Second,
 		AcceptLoops:       0,
 		TrustedProxies:    []netip.Prefix{},
@@ -56,7 +57,7 @@ func defaultUpstream(name string) *Upstream {
 		Name:     name,
 		Targets:  []Target{},
 		Balance:  BalanceRoundRobin,
-		Pool:     Pool{MaxConnsPerTarget: 512, MaxIdlePerTarget: 128, IdleTimeout: 90 * time.Second},
+		Pool:     Pool{MaxConnsPerTarget: 512, MaxIdlePerTarget: 128, IdleTimeout: 90 * time.Second, MaxConnsShare: 0.5},
 		Timeouts: Timeouts{Connect: time.Second, ResponseHeader: 15 * time.Second},
 		Retries:  Retries{Attempts: 1, On: []string{"connect_failure", "502", "503"}}, // as CONTRACT.md shows
 	}

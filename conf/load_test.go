@@ -40,6 +40,7 @@ func TestMinimalDefaults(t *testing.T) {
 		MaxHeaderBytes:    16384,
 		ShutdownTimeout:   15 * time.Second,
 		TrustedProxies:    []netip.Prefix{},
+		Buffers:           Buffers{RequestBody: 65536, ResponseBody: 65536, MaxTotal: 256 << 20},
 	})
 	check(t, "Admin", c.Admin, Admin{Listen: "127.0.0.1:9901"})
 	check(t, "Upstreams", c.Upstreams, map[string]*Upstream{})
@@ -101,7 +102,7 @@ func checkUpstreams(t *testing.T, c *Config) {
 		Name:     "search",
 		Targets:  []Target{{"search.internal:80", 1}},
 		Balance:  BalanceRoundRobin,
-		Pool:     Pool{MaxConnsPerTarget: 512, MaxIdlePerTarget: 128, IdleTimeout: 90 * time.Second},
+		Pool:     Pool{MaxConnsPerTarget: 512, MaxIdlePerTarget: 128, IdleTimeout: 90 * time.Second, MaxConnsShare: 0.5},
 		Timeouts: Timeouts{Connect: time.Second, ResponseHeader: 15 * time.Second},
 		Retries:  Retries{Attempts: 1, On: []string{"connect_failure", "502", "503"}},
 	})

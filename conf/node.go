@@ -18,6 +18,9 @@ type decoder struct {
 	*report
 	// dir resolves relative file paths; "" leaves them as written.
 	dir string
+	// schema, when set, turns decoding into a walk of every key the
+	// decoder accepts (schema.go); nil for files.
+	schema *schemaWalk
 }
 
 // field decodes the value of one key found at path.
@@ -69,6 +72,10 @@ func describe(n *yaml.Node) string {
 // pairs walks a mapping with free-form keys, reporting duplicate and
 // non-string keys. A null node is an empty mapping.
 func (d *decoder) pairs(n *yaml.Node, path string, fn func(k, v *yaml.Node, path string)) {
+	if d.schema != nil {
+		d.schema.pairs(path, fn)
+		return
+	}
 	n = resolve(n)
 	if isNull(n) {
 		return
@@ -111,6 +118,9 @@ func (d *decoder) key(k *yaml.Node, path string, seen map[string]int) bool {
 // mapping decodes a mapping with a fixed set of keys. Unknown keys are
 // errors; null values are skipped. It returns the keys given a value.
 func (d *decoder) mapping(n *yaml.Node, path string, fs fields) map[string]bool {
+	if d.schema != nil {
+		return d.schema.mapping(path, fs)
+	}
 	present := map[string]bool{}
 	d.pairs(n, path, func(k, v *yaml.Node, p string) {
 		fn, ok := fs[k.Value]
@@ -129,6 +139,10 @@ func (d *decoder) mapping(n *yaml.Node, path string, fs fields) map[string]bool 
 
 // seq walks a list. A null node is an empty list.
 func (d *decoder) seq(n *yaml.Node, path string, fn func(item *yaml.Node, line int, path string)) {
+	if d.schema != nil {
+		d.schema.seq(path, fn)
+		return
+	}
 	n = resolve(n)
 	if isNull(n) {
 		return

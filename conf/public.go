@@ -15,7 +15,8 @@ import (
 const redactedText = "[redacted]"
 
 // Redacted returns a copy of c in which the introspection client secret,
-// the Redis password and the API key hashes read "[redacted]". c is not
+// the Redis password, the admin token and the API key hashes read
+// "[redacted]". c is not
 // changed; the copy shares every part that holds no secret.
 func (c *Config) Redacted() *Config {
 	cp := *c
@@ -36,6 +37,9 @@ func (c *Config) Redacted() *Config {
 	}
 	if cp.Limits.Redis.Password != "" {
 		cp.Limits.Redis.Password = redactedText
+	}
+	if cp.Admin.Token != "" {
+		cp.Admin.Token = redactedText
 	}
 	return &cp
 }

@@ -7,7 +7,8 @@ import (
 )
 
 // loadSecrets reads the secrets the config names (the introspection client
-// secret, the Redis password) into the Config, whitespace-trimmed. A
+// secret, the Redis password, the admin token) into the Config,
+// whitespace-trimmed. A
 // missing or empty source is an error.
 func (v validator) loadSecrets(c *Config) {
 	if in := c.Auth.Introspection; in != nil {
@@ -22,6 +23,14 @@ func (v validator) loadSecrets(c *Config) {
 	}
 	if name := c.Limits.Redis.PasswordEnv; name != "" {
 		c.Limits.Redis.Password = v.secretEnv("limits.redis.password_env", name)
+	}
+	switch a := &c.Admin; {
+	case a.TokenFile != "" && a.TokenEnv != "":
+		// Reported by validation already.
+	case a.TokenFile != "":
+		a.Token = v.secretFile("admin.token_file", a.TokenFile)
+	case a.TokenEnv != "":
+		a.Token = v.secretEnv("admin.token_env", a.TokenEnv)
 	}
 }
 

@@ -40,6 +40,22 @@ type Server struct {
 	TrustedProxies    []netip.Prefix `json:"trusted_proxies"`
 	TLS               TLS            `json:"tls"`
 	AccessLog         bool           `json:"access_log"`
+	Buffers           Buffers        `json:"buffers"`
+}
+
+// Buffers bounds the bodies the gateway reads whole, so that a slow
+// client holds memory rather than an upstream connection.
+type Buffers struct {
+	// RequestBody: a request body with a known length up to this size is
+	// read whole before an upstream connection is taken (0: none is).
+	RequestBody int64 `json:"request_body"`
+	// ResponseBody: a response body with a known length up to this size
+	// is read whole from the upstream when the client is slower, so the
+	// upstream connection goes back to its pool (0: none is).
+	ResponseBody int64 `json:"response_body"`
+	// MaxTotal caps the bytes all such bodies hold at once; past it,
+	// bodies stream (and the client's pace holds back the upstream's).
+	MaxTotal int64 `json:"max_total"`
 }
 
 // TLS names the certificate and key files; both set means the listener
@@ -68,6 +84,14 @@ func (t TLS) Enabled() bool { return t.CertFile != "" && t.KeyFile != "" }
 // Admin is the admin listener's configuration.
 type Admin struct {
 	Listen string `json:"listen"` // "" disables the admin listener
+	// TokenFile or TokenEnv name where the bearer token protecting the
+	// mutating admin endpoints (POST /reload, POST /clients/{id}/reset)
+	// is read from; both empty leaves them open (the default).
+	TokenFile string `json:"token_file,omitempty"`
+	TokenEnv  string `json:"token_env,omitempty"`
+	// Token is read from TokenFile or TokenEnv at load time,
+	// whitespace-trimmed; "" means no token is required.
+	Token string `json:"token,omitempty"`
 }
 
 // Upstream is one named group of targets that routes send traffic to.
@@ -113,6 +137,10 @@ type Pool struct {
 	MaxConnsPerTarget int           `json:"max_conns_per_target"`
 	MaxIdlePerTarget  int           `json:"max_idle_per_target"`
 	IdleTimeout       time.Duration `json:"idle_timeout"`
+	// MaxConnsShare is the fraction of max_conns_per_target that one
+	// client (its id, or its IP when anonymous) may hold on a target at
+	// once; 1 turns fair shares off.
+	MaxConnsShare float64 `json:"max_conns_share"`
 }
 
 // Timeouts apply per try.
@@ -199,7 +227,7 @@ type Signatures struct {
 	RequireNonce bool          `json:"require_nonce"`
 	// MaxBodyBytes is the largest body a signed request may carry: it is
 	// read whole and checked against Content-Digest before anything goes
-	// upstream. At most MaxSignedBody.
+	// upstream. At most MaxSignedBody and server.buffers.request_body.
 	MaxBodyBytes int64 `json:"max_body_bytes"`
 	// NonceCacheSize bounds the nonces remembered locally.
 	NonceCacheSize int `json:"nonce_cache_size"`
@@ -300,11 +328,14 @@ const (
 
 // Quota is one client's allowance.
 type Quota struct {
-	Rate        Rate                  `json:"rate"`
-	Burst       int                   `json:"burst"`
-	Concurrency int                   `json:"concurrency"` // 0 = unlimited
-	Routes      map[string]RouteQuota `json:"routes,omitempty"`
-	Mode        string                `json:"mode"` // enforce | shadow
+	Rate        Rate `json:"rate"`
+	Burst       int  `json:"burst"`
+	Concurrency int  `json:"concurrency"` // 0 = unlimited
+	// MaxConnsShare overrides the upstreams' pool.max_conns_share for
+	// this client (0 = the upstream's).
+	MaxConnsShare float64               `json:"max_conns_share,omitempty"`
+	Routes        map[string]RouteQuota `json:"routes,omitempty"`
+	Mode          string                `json:"mode"` // enforce | shadow
 	// AllowCIDRs and DenyCIDRs restrict the addresses this client may
 	// call from (see Route); for clients.default they apply to every
 	// caller not named, anonymous ones included.

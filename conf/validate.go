@@ -22,6 +22,11 @@ func validate(c *Config, r *report) {
 		v.upstream(joinPath("upstreams", name), c.Upstreams[name])
 	}
 	v.auth(&c.Auth)
+	if s := c.Auth.Signatures; s != nil && s.MaxBodyBytes >= 0 && s.MaxBodyBytes <= MaxSignedBody &&
+		s.MaxBodyBytes > c.Server.Buffers.RequestBody {
+		v.errorf("auth.signatures.max_body_bytes", "must not exceed server.buffers.request_body (%d): signed bodies are read whole before forwarding",
+			c.Server.Buffers.RequestBody)
+	}
 	v.limits(&c.Limits)
 	v.routes(c)
 	v.clients(c)
@@ -41,6 +46,11 @@ func (v validator) server(s *Server) {
 		v.errorf("server.max_body_bytes", "must not be negative, got %d", s.MaxBodyBytes)
 	}
 	v.positive("server.shutdown_timeout", s.ShutdownTimeout)
+	v.bufferSize("server.buffers.request_body", s.Buffers.RequestBody)
+	v.bufferSize("server.buffers.response_body", s.Buffers.ResponseBody)
+	if s.Buffers.MaxTotal < 1<<20 {
+		v.errorf("server.buffers.max_total", "must be at least 1048576 (1 MiB), got %d", s.Buffers.MaxTotal)
+	}
 	if (s.TLS.CertFile == "") != (s.TLS.KeyFile == "") {
 		v.errorf("server.tls", "cert_file and key_file must be set together")
 	}
@@ -51,6 +61,9 @@ func (v validator) server(s *Server) {
 
 // admin checks the admin listener address; "" disables it.
 func (v validator) admin(c *Config) {
+	if c.Admin.TokenFile != "" && c.Admin.TokenEnv != "" {
+		v.errorf("admin", "token_file and token_env are exclusive: set one")
+	}
 	if c.Admin.Listen == "" {
 		return
 	}
@@ -103,6 +116,9 @@ func (v validator) clients(c *Config) {
 func (v validator) quota(path string, q *Quota, routes map[string]bool) {
 	v.rateAndBurst(path, q.Rate, q.Burst)
 	v.atLeast(path+".concurrency", q.Concurrency, 0)
+	if q.MaxConnsShare != 0 {
+		v.fraction(path+".max_conns_share", q.MaxConnsShare)
+	}
 	v.oneOf(path+".mode", q.Mode, ModeEnforce, ModeShadow)
 	for _, name := range sortedKeys(q.Routes) {
 		p := joinPath(path+".routes", name)
@@ -225,5 +241,16 @@ func (v validator) headerMap(path string, m map[string]string) {
 			v.errorf(p, "same header as %q (names are case-insensitive)", first)
 		}
 		seen[strings.ToLower(name)] = name
+	}
+}
+
+// maxBufferedBody bounds buffers.request_body and response_body: a body
+// read whole is sent in one write.
+const maxBufferedBody = 8 << 20
+
+// bufferSize checks a body buffer size in [0, 8 MiB].
+func (v validator) bufferSize(path string, n int64) {
+	if n < 0 || n > maxBufferedBody {
+		v.errorf(path, "must be between 0 and %d (8 MiB), got %d", maxBufferedBody, n)
 	}
 }

@@ -62,6 +62,7 @@ func (v validator) pool(path string, p Pool) {
 			p.MaxConnsPerTarget, p.MaxIdlePerTarget)
 	}
 	v.positive(path+".idle_timeout", p.IdleTimeout)
+	v.fraction(path+".max_conns_share", p.MaxConnsShare)
 }
 
 // isRetryCondition reports whether s may appear in retries.on.

@@ -190,6 +190,22 @@ func (t *table[K]) each(fn func(*slot)) {
 	}
 }
 
+// eachEntry calls fn with every key and its slot, one shard locked at a
+// time; fn returning false stops the walk.
+func (t *table[K]) eachEntry(fn func(K, *slot) bool) {
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		for k, j := range sh.m {
+			if !fn(k, &sh.slots[j]) {
+				sh.mu.Unlock()
+				return
+			}
+		}
+		sh.mu.Unlock()
+	}
+}
+
 // len returns the number of tracked keys.
 func (t *table[K]) len() int {
 	n := 0

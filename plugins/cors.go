@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -50,7 +51,8 @@ type corsFilter struct {
 // Origin is allowed gets Access-Control-Allow-Origin, Vary: Origin,
 // -Expose-Headers and -Allow-Credentials on its response, whether it comes
 // from the upstream or from the gateway (so a browser can read a 401 or
-// 429). Requests without Origin, or with an origin not allowed, pass
+// 429). Access-Control-Expose-Headers always lists DefaultExposedHeaders,
+// then exposed_headers. Requests without Origin, or with an origin not allowed, pass
 // untouched; an empty Origin counts as none.
 //
 // allowed_origins must not be empty; "*" allows any origin and is sent as
@@ -74,7 +76,7 @@ func NewCORS(cfg *conf.CORSPlugin) (Filter, error) {
 	if f.allowHeaders, err = joinHeaderNames("allowed_headers", cfg.AllowedHeaders); err != nil {
 		return nil, err
 	}
-	if f.exposed, err = joinHeaderNames("exposed_headers", cfg.ExposedHeaders); err != nil {
+	if f.exposed, err = joinHeaderNames("exposed_headers", exposedHeaders(cfg.ExposedHeaders)); err != nil {
 		return nil, err
 	}
 	if secs := int64(cfg.MaxAge.Seconds()); secs > 0 {
@@ -111,6 +113,26 @@ func (f *corsFilter) setMethods(methods []string) error {
 	}
 	f.allowMethods = strings.Join(f.methods, ", ")
 	return nil
+}
+
+// DefaultExposedHeaders are exposed to browsers on every route with the
+// cors plugin, before the configured exposed_headers: the rate-limit
+// headers (both styles), Retry-After and X-Request-Id, so a page can pace
+// itself and report a request id. Browsers expose only the CORS-safelisted
+// response headers otherwise.
+var DefaultExposedHeaders = []string{"RateLimit", "RateLimit-Policy", "X-RateLimit-Limit",
+	"X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After", "X-Request-Id"}
+
+// exposedHeaders is DefaultExposedHeaders followed by the configured
+// names not already in it (compared case-insensitively).
+func exposedHeaders(configured []string) []string {
+	out := slices.Clone(DefaultExposedHeaders)
+	for _, n := range configured {
+		if !slices.ContainsFunc(out, func(o string) bool { return strings.EqualFold(o, n) }) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // joinHeaderNames checks a list of header names and joins it for a

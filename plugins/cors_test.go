@@ -95,11 +95,11 @@ func TestCORSSimpleRequests(t *testing.T) {
 	}{{
 		name: "allowed origin", method: "GET", head: newKVHead("Origin", "https://app.example.com"),
 		want: map[string][]string{"Access-Control-Allow-Origin": {"https://app.example.com"}, "Vary": {"Origin"},
-			"Access-Control-Expose-Headers": {"X-Total, RateLimit"}, "Access-Control-Allow-Credentials": {"true"}},
+			"Access-Control-Expose-Headers": {exposedWithXTotal}, "Access-Control-Allow-Credentials": {"true"}},
 	}, {
 		name: "OPTIONS without request method is not a preflight", method: "OPTIONS", head: newKVHead("Origin", "https://app.example.com"),
 		want: map[string][]string{"Access-Control-Allow-Origin": {"https://app.example.com"}, "Vary": {"Origin"},
-			"Access-Control-Expose-Headers": {"X-Total, RateLimit"}, "Access-Control-Allow-Credentials": {"true"}},
+			"Access-Control-Expose-Headers": {exposedWithXTotal}, "Access-Control-Allow-Credentials": {"true"}},
 	}, {
 		// Not allowed or absent: no CORS headers, but Vary: Origin, so a
 		// cache never serves this answer to an allowed origin.
@@ -143,3 +143,8 @@ func TestCORSInvalidConfig(t *testing.T) {
 		}
 	}
 }
+
+// exposedWithXTotal is Access-Control-Expose-Headers for exposed_headers
+// [X-Total, RateLimit]: the defaults first, RateLimit once, then X-Total.
+const exposedWithXTotal = "RateLimit, RateLimit-Policy, X-RateLimit-Limit, X-RateLimit-Remaining, " +
+	"X-RateLimit-Reset, Retry-After, X-Request-Id, X-Total"

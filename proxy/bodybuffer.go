@@ -7,19 +7,22 @@ import (
 	"tollgate/proxy/sock"
 )
 
-// Reading a small request body whole on the loop.
+// Reading a request body whole on the loop.
 //
-// A Content-Length body of up to gatherLimit bytes is read into a pooled
-// buffer before the route's filters run and before an upstream connection
-// is taken: a client that sends its body slowly holds a buffer, not an
-// upstream connection, and the request then goes out in one write and can
-// be sent again on a retry. The loop reads what has arrived and waits for
-// the rest in its epoll set (modeAwaitBody) until the route's timeout.
-// Larger and chunked bodies are streamed by a worker.
+// A Content-Length body of up to server.buffers.request_body bytes is
+// read into a buffer before the route's filters run and before an
+// upstream connection is taken: a client that sends its body slowly holds
+// a buffer, not an upstream connection, and the request then goes out in
+// one write and can be sent again on a retry. The loop reads what has
+// arrived and waits for the rest in its epoll set (modeAwaitBody) until
+// the route's timeout. Buffers up to 64 KiB are pooled; the bytes count
+// against server.buffers.max_total (buffers.go), past which the body is
+// streamed. Larger and chunked bodies are streamed (a worker splices a
+// large one).
 
-// gatherLimit is the largest body read whole before forwarding: larger
-// known-length bodies are spliced.
-const gatherLimit = spliceThreshold
+// pooledBody is the size of the larger pooled body buffers; a body read
+// whole that is larger gets a buffer of its own.
+const pooledBody = spliceThreshold
 
 // smallBody is the size of the smaller body buffers: most bodies that do
 // not arrive with their head still fit, and a connection sending one
@@ -34,10 +37,12 @@ func bodyPool(n int64) int {
 	return 1
 }
 
-// gatherable reports a body the loop reads whole before forwarding.
+// gatherable reports a body the loop reads whole before forwarding, and
+// reserves its bytes.
 func (cc *clientConn) gatherable() bool {
 	q := &cc.q
-	return q.HasBody() && !q.Chunked && q.ContentLen <= gatherLimit
+	return q.HasBody() && !q.Chunked && q.ContentLen <= cc.snap.Conf.Server.Buffers.RequestBody &&
+		cc.reserveBody(q.ContentLen)
 }
 
 // gatherBody moves the request body into cc.gathered as it arrives, without
@@ -45,7 +50,7 @@ func (cc *clientConn) gatherable() bool {
 func (cc *clientConn) gatherBody() (done bool, err error) {
 	want := int(cc.q.ContentLen)
 	if cc.gatherBuf == nil {
-		cc.gatherBuf = cc.e.bodyBufs[bodyPool(cc.q.ContentLen)].Get().(*[]byte)
+		cc.gatherBuf = cc.bodyBuffer(cc.q.ContentLen)
 		cc.gathered = (*cc.gatherBuf)[:0]
 		if err := cc.sendContinue(); err != nil {
 			return false, err
@@ -109,10 +114,22 @@ func (cc *clientConn) wholeBody() []byte {
 	return b
 }
 
-// releaseGathered gives the body buffer back.
+// bodyBuffer returns a buffer for a body of n bytes: pooled up to 64 KiB.
+func (cc *clientConn) bodyBuffer(n int64) *[]byte {
+	if n > pooledBody {
+		b := make([]byte, n)
+		return &b
+	}
+	return cc.e.bodyBufs[bodyPool(n)].Get().(*[]byte)
+}
+
+// releaseGathered gives the body buffer back (to its pool if it came from
+// one).
 func (cc *clientConn) releaseGathered() {
 	if cc.gatherBuf != nil {
-		cc.e.bodyBufs[bodyPool(int64(cap(*cc.gatherBuf)))].Put(cc.gatherBuf)
+		if n := int64(cap(*cc.gatherBuf)); n <= pooledBody {
+			cc.e.bodyBufs[bodyPool(n)].Put(cc.gatherBuf)
+		}
 		cc.gatherBuf, cc.gathered = nil, nil
 	}
 }

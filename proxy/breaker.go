@@ -9,13 +9,14 @@ import (
 
 // outcomeOf turns a try's failure (and the response status when there was
 // one) into what the target's breaker is told. Failures the target is not
-// to blame for — the client went away or sent a bad body, the pool was
-// exhausted — report the zero Outcome, which counts as a success.
+// to blame for — the client went away or sent a bad body, the gateway is
+// out of file descriptors (failNoFiles) — report the zero Outcome, which
+// counts as a success.
 func outcomeOf(f failure, status int) upstream.Outcome {
 	switch f {
 	case failNone, failRetryStatus:
 		return upstream.Outcome{Status: status}
-	case failConnect:
+	case failConnect, failDNS:
 		return upstream.Outcome{ConnectFailure: true}
 	case failConnectTimeout:
 		return upstream.Outcome{ConnectFailure: true, Timeout: true}

@@ -17,7 +17,9 @@ type clientIO struct {
 	c        net.Conn
 	fd       int
 	nonblock bool
+	// overflow[sent:] is what loop-mode writes could not place yet.
 	overflow []byte
+	sent     int
 	// full: the last loop-mode read filled the buffer it was given, so the
 	// socket may hold more, and no new edge-triggered event will say so.
 	full bool
@@ -36,11 +38,14 @@ func (cio *clientIO) detach() {
 	if cap(cio.overflow) > 64<<10 {
 		cio.overflow = nil
 	}
-	cio.overflow = cio.overflow[:0]
+	cio.overflow, cio.sent = cio.overflow[:0], 0
 }
 
 // pending reports bytes a loop-mode write could not place yet.
-func (cio *clientIO) pending() bool { return len(cio.overflow) > 0 }
+func (cio *clientIO) pending() bool { return len(cio.overflow) > cio.sent }
+
+// waiting returns how many bytes wait for the client's socket.
+func (cio *clientIO) waiting() int { return len(cio.overflow) - cio.sent }
 
 // block switches to goroutine mode.
 func (cio *clientIO) block() { cio.nonblock = false }
@@ -48,19 +53,22 @@ func (cio *clientIO) block() { cio.nonblock = false }
 // flushOverflow writes what loop-mode writes left behind, waiting as long
 // as the write deadline allows. Goroutine mode only.
 func (cio *clientIO) flushOverflow() error {
-	if len(cio.overflow) == 0 {
+	if !cio.pending() {
 		return nil
 	}
-	_, err := cio.c.Write(cio.overflow)
-	cio.overflow = cio.overflow[:0]
+	_, err := cio.c.Write(cio.overflow[cio.sent:])
+	cio.overflow, cio.sent = cio.overflow[:0], 0
 	return err
 }
 
 // flushNow writes what loop-mode writes left behind without waiting; what
 // the socket does not take stays for later. Loop mode only.
 func (cio *clientIO) flushNow() error {
-	n, err := sock.WriteNow(cio.fd, cio.overflow)
-	cio.overflow = cio.overflow[:copy(cio.overflow, cio.overflow[n:])]
+	n, err := sock.WriteNow(cio.fd, cio.overflow[cio.sent:])
+	cio.sent += n
+	if cio.sent == len(cio.overflow) {
+		cio.overflow, cio.sent = cio.overflow[:0], 0
+	}
 	if err == sock.ErrWouldBlock {
 		return nil
 	}
@@ -86,7 +94,11 @@ func (cio *clientIO) Write(p []byte) (int, error) {
 		}
 		return cio.c.Write(p)
 	}
-	if len(cio.overflow) > 0 {
+	if cio.pending() {
+		if cio.sent > len(cio.overflow)/2 { // most was sent: move the rest down before growing
+			cio.overflow = cio.overflow[:copy(cio.overflow, cio.overflow[cio.sent:])]
+			cio.sent = 0
+		}
 		cio.overflow = append(cio.overflow, p...)
 		return len(p), nil
 	}

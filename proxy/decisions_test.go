@@ -28,6 +28,10 @@ func TestUpstreamErrorsMapToStatuses(t *testing.T) {
 	}{
 		{"refused", &upstream.DialError{Addr: "a", Err: syscall.ECONNREFUSED}, failConnect, 502},
 		{"connect timeout", &upstream.DialError{Addr: "a", Err: os.ErrDeadlineExceeded}, failConnectTimeout, 504},
+		{"no such host", &upstream.DialError{Addr: "x.invalid:80", Err: &net.OpError{Op: "dial", Net: "tcp",
+			Err: &net.DNSError{Err: "no such host", Name: "x.invalid", IsNotFound: true}}}, failDNS, 502},
+		{"lookup timed out", &upstream.DialError{Addr: "x.example:80", Err: &net.OpError{Op: "dial", Net: "tcp",
+			Err: &net.DNSError{Err: "i/o timeout", Name: "x.example", IsTimeout: true}}}, failDNS, 502},
 		{"no target", upstream.ErrNoTarget, failUnavailable, 503},
 		{"pool exhausted", fmt.Errorf("acquire: %w", upstream.ErrPoolExhausted), failUnavailable, 503},
 		{"bad response", http1.ErrBadResponse, failBadResponse, 502},
@@ -74,6 +78,7 @@ func TestOutcomeOfATry(t *testing.T) {
 		{failNone, 200, upstream.Outcome{Status: 200}},
 		{failRetryStatus, 503, upstream.Outcome{Status: 503}},
 		{failConnect, 0, upstream.Outcome{ConnectFailure: true}},
+		{failDNS, 0, upstream.Outcome{ConnectFailure: true}},
 		{failConnectTimeout, 0, upstream.Outcome{ConnectFailure: true, Timeout: true}},
 		{failTimeout, 0, upstream.Outcome{Timeout: true}},
 		{failReset, 0, upstream.Outcome{Reset: true}},

@@ -5,8 +5,9 @@
 //
 // One request, top to bottom, and the files that hold each step:
 //
-//   - gateway.go, listener.go, rawaccept.go: the Gateway binds the
-//     listeners (SO_REUSEPORT, one accept loop each) and Engine.Serve
+//   - gateway.go, portcheck.go, listener.go, rawaccept.go: the Gateway
+//     refuses a port another process listens on, binds the listeners
+//     (SO_REUSEPORT, one accept loop each) and Engine.Serve
 //     accepts. A plain-TCP socket is duplicated out of Go's netpoller
 //     (proxy/sock) and given, as a small session (session.go), to one of
 //     the event loops; a TLS connection is served by a worker goroutine.
@@ -37,7 +38,8 @@
 //     head is rendered (hop-by-hop fields dropped, X-Forwarded-* added)
 //     and sent on a pooled upstream connection, and the loop waits for the
 //     answer in its epoll set. A failed try is judged once (forward.go:
-//     relay, retry, give up) whether the loop or a worker runs it.
+//     relay, retry, give up) whether the loop or a worker runs it, and
+//     reported once (tryfailure.go: breaker, log line, metric, access log).
 //   - stream.go, relay.go: the response head is written back and the body
 //     relayed as it comes, with the client's pace holding back the
 //     upstream's; reply.go and errors.go: or the gateway answers itself,
@@ -45,9 +47,19 @@
 //   - serve.go (finish), metrics.go: the access log line and the metrics;
 //     the connection parks in its loop until the next request.
 //
+// Shutting down (drain.go): a draining engine answers every request with
+// Connection: close and gives keep-alive connections up to a second to
+// send their next request before it closes them. A binary upgrade
+// (sockets.go) hands the listening sockets to a new process, which adopts
+// them instead of binding (Options.Inherited); the old gateway then drains
+// the same way (Gateway.HandOver).
+//
 // Workers (engine.go) take over an exchange at its stage only for what is
 // better done blocking: TLS connections, bodies large enough to splice,
 // WebSocket tunnels, heads larger than the read buffer, interim
 // responses. admin.go serves /healthz, /readyz, /metrics, /config and
-// /reload.
+// /reload, the quota usage API (quotausage.go: /clients, read without
+// consuming, and resets, behind admintoken.go's bearer token when one is
+// configured) and the live dashboard (package proxy/dashboard, fed by
+// overview.go).
 package proxy

@@ -289,7 +289,7 @@ func (cc *clientConn) settleInline() loopAction {
 		cc.stage = stageAcquireFresh
 		return actSuspend
 	}
-	fs.tr.Done(outcomeOf(fs.f, 0))
+	cc.failTry(fs.t, fs.tr, fs.f, nil)
 	return cc.judgeInline()
 }
 

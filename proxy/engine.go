@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -43,8 +42,11 @@ type Engine struct {
 	metrics  *Metrics
 	log      *slog.Logger
 	draining atomic.Bool
-	reactor  *reactor     // nil: idle connections wait in their goroutine
-	lastDrop atomic.Int64 // unix ns of the last "connection dropped" log (dropSession)
+	stopOnce sync.Once // Shutdown's stop of the loops and workers
+	reactor  *reactor  // nil: idle connections wait in their goroutine
+	// one log line a second at most for "connection dropped", failed
+	// accepts and dials out of file descriptors
+	dropLog, acceptLog, dialLog logThrottle
 
 	mu          sync.Mutex
 	sessions    map[*session]struct{}
@@ -60,7 +62,8 @@ type Engine struct {
 	connPool  sync.Pool
 	bufPool   sync.Pool
 	upWriters sync.Pool
-	bodyBufs  [2]sync.Pool // *[]byte of smallBody and gatherLimit bytes: request bodies read whole
+	bodyBufs  [2]sync.Pool // *[]byte of smallBody and pooledBody bytes: request bodies read whole
+	buffered  bufferBudget // bytes held by bodies read whole (buffers.go)
 	pipes     sock.Pipes
 	reqIDs    requestIDs
 }
@@ -81,7 +84,7 @@ func NewEngine(m *Metrics, log *slog.Logger, loops int) *Engine {
 	e.bufPool.New = func() any { b := make([]byte, copyBufSize); return &b }
 	e.upWriters.New = func() any { return bufio.NewWriterSize(nil, copyBufSize) }
 	e.bodyBufs[0].New = func() any { b := make([]byte, smallBody); return &b }
-	e.bodyBufs[1].New = func() any { b := make([]byte, gatherLimit); return &b }
+	e.bodyBufs[1].New = func() any { b := make([]byte, pooledBody); return &b }
 	e.reqIDs.init()
 	r, err := newReactor(e, min(max(1, loops), maxLoops))
 	if err != nil {
@@ -99,23 +102,27 @@ func (e *Engine) Swap(s *Snapshot) *Snapshot { return e.snap.Swap(s) }
 // Current returns the snapshot new requests use.
 func (e *Engine) Current() *Snapshot { return e.snap.Load() }
 
-// Serve accepts connections from l until it is closed.
-// Accept errors such as EMFILE are retried after a short pause and
-// logged at most once per second. A plain TCP connection goes to an event
-// loop as a bare socket (rawSession); others (TLS) are served by workers.
+// Serve accepts connections from l until it is closed. A failed accept
+// (out of file descriptors, say) is retried after a pause that grows from
+// 5 ms to 1 s while failures last (acceptBackoff). A plain TCP connection
+// goes to an event loop as a bare socket (rawSession); others (TLS) are
+// served by workers.
 func (e *Engine) Serve(l net.Listener) error {
-	var lastWarn time.Time
+	b := e.newAcceptBackoff("client")
 	for {
 		c, err := l.Accept()
 		if err != nil {
-			if e.acceptFailed(err, &lastWarn) {
+			if !b.failed(err) {
 				return nil
 			}
 			continue
 		}
+		b.accepted()
 		s, err := e.sessionFor(c)
 		if err != nil {
-			e.warnEverySecond(&lastWarn, "connection dropped", err)
+			if e.dropLog.allow(time.Now()) {
+				e.log.Error("connection dropped", "err", err, "peer", c.RemoteAddr().String())
+			}
 			continue
 		}
 		if !e.track(s) {
@@ -129,6 +136,12 @@ func (e *Engine) Serve(l net.Listener) error {
 	}
 }
 
+// newAcceptBackoff returns the backoff of one accept loop; the loops share
+// one log throttle.
+func (e *Engine) newAcceptBackoff(listener string) *acceptBackoff {
+	return &acceptBackoff{listener: listener, log: e.log, throttle: &e.acceptLog, exhausted: e.metrics.fdAccept}
+}
+
 // sessionFor wraps an accepted connection: raw for an event loop when it
 // is plain TCP and there are loops, else for workers.
 func (e *Engine) sessionFor(c net.Conn) (*session, error) {
@@ -136,26 +149,6 @@ func (e *Engine) sessionFor(c net.Conn) (*session, error) {
 		return rawSession(tc)
 	}
 	return newSession(c), nil
-}
-
-// acceptFailed handles an accept error: true when the listener is closed;
-// otherwise (EMFILE, say) it pauses 10 ms and logs at most once per second.
-func (e *Engine) acceptFailed(err error, lastWarn *time.Time) bool {
-	if errors.Is(err, net.ErrClosed) {
-		return true
-	}
-	e.warnEverySecond(lastWarn, "accept failed; retrying", err)
-	time.Sleep(10 * time.Millisecond)
-	return false
-}
-
-// warnEverySecond logs msg unless it logged one in the last second (out of
-// descriptors, a message per connection would flood the log).
-func (e *Engine) warnEverySecond(last *time.Time, msg string, err error) {
-	if time.Since(*last) >= time.Second {
-		e.log.Warn(msg, "err", err)
-		*last = time.Now()
-	}
 }
 
 // workerIdle is how long a worker goroutine waits for a woken session
@@ -251,7 +244,7 @@ func (e *Engine) serveSession(s *session) {
 // It logs at most once a second: out of descriptors, it could happen for
 // every request.
 func (e *Engine) dropSession(s *session, cc *clientConn, err error) {
-	if now, last := time.Now().UnixNano(), e.lastDrop.Load(); now-last >= int64(time.Second) && e.lastDrop.CompareAndSwap(last, now) {
+	if e.dropLog.allow(time.Now()) {
 		e.log.Error("connection dropped", "err", err, "peer", s.peer.String())
 	}
 	if cc != nil {
@@ -275,6 +268,7 @@ func (e *Engine) abortExchange(cc *clientConn) {
 			e.log.Error("ending an exchange panicked", "panic", v)
 		}
 	}()
+	cc.releaseShare()
 	cc.x.End()
 }
 
@@ -305,16 +299,20 @@ func (e *Engine) closeSession(s *session) {
 	s.closeConn()
 }
 
-// Shutdown stops keep-alive, closes parked connections, wakes connections
-// waiting in their goroutine, waits for in-flight requests until ctx ends,
-// then closes what is left.
+// Shutdown stops keep-alive: every answer from now on closes its
+// connection. Connections waiting for their next request get up to
+// keepAliveGrace to send it (lingerIdle); then parked connections are
+// closed, connections waiting in their goroutine woken, in-flight requests
+// (and tunnels) waited for until ctx ends, and what is left closed.
 func (e *Engine) Shutdown(ctx context.Context) error {
-	if !e.draining.Swap(true) { // a second Shutdown only waits
+	e.stopOnce.Do(func() { // a second Shutdown only waits
+		e.draining.Store(true)
+		e.lingerIdle(ctx, keepAliveGrace)
 		if e.reactor != nil {
 			e.reactor.stop()
 		}
 		close(e.stopWorkers)
-	}
+	})
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -382,11 +380,16 @@ type clientConn struct {
 	lr      io.LimitedReader
 	tag     readTagger
 	wo      writerOnly
+	inR     idleReader // a worker's relay: reads re-arm idle_timeout (idle.go)
+	outW    idleWriter // ... and so do writes
 
 	// gatherBuf is the pooled buffer a small request body is read into;
 	// gathered is the body read so far (see bodybuffer.go).
 	gatherBuf *[]byte
 	gathered  []byte
+	// reserved is what this connection's bodies read whole hold of the
+	// engine's bufferBudget.
+	reserved int64
 
 	exchange
 }
@@ -420,6 +423,7 @@ func (cc *clientConn) detach() {
 	cc.w.Reset(nil)
 	cc.cio.detach()
 	cc.releaseGathered()
+	cc.releaseBodies()
 	cc.exchange.clear()
 }
 

@@ -29,6 +29,7 @@ type forwardState struct {
 	try      int
 	key      uint64
 	last     failure // the latest try's failure
+	failed   failure // the latest failed try's failure, for the access log (failTry)
 	// held is a retryable-status response: relayed if no retry succeeds,
 	// so a failed retry still answers with the upstream's own status.
 	held  *upstream.Conn
@@ -41,6 +42,10 @@ type forwardState struct {
 	f    failure
 	werr error     // from sending the request
 	rh   time.Time // when the response head is due
+
+	// the connection claimed on shareT for the client shareK (share.go)
+	shareT *upstream.Target
+	shareK upstream.ShareKey
 }
 
 // forward sends the request to the route's upstream, retrying where the
@@ -95,10 +100,10 @@ func (cc *clientConn) forwardLoop(snap *Snapshot, rt *routeRT, stage stage) exch
 	}
 }
 
-// pickNext picks the next try's target and begins the try on its breaker
-// (fs.t, fs.tr). false means no try follows: err is why the first try
-// found no target; nil after earlier tries, whose failure says more than
-// "no target".
+// pickNext picks the next try's target, begins the try on its breaker
+// (fs.t, fs.tr) and claims the client's share of it. false means no try
+// follows: err is why the first try found no target, or errOverShare; nil
+// after earlier tries, whose failure says more than "no target".
 func (cc *clientConn) pickNext(rt *routeRT) (bool, error) {
 	fs := &cc.fs
 	if fs.try >= fs.attempts {
@@ -113,6 +118,11 @@ func (cc *clientConn) pickNext(rt *routeRT) (bool, error) {
 	}
 	fs.try++
 	fs.t, fs.tr = t, tr
+	if !cc.claimShare() {
+		tr.Done(upstream.Outcome{}) // not the target's doing
+		fs.try = fs.attempts        // the client waits; no other target is tried
+		return false, errOverShare
+	}
 	return true, nil
 }
 
@@ -207,7 +217,7 @@ func (cc *clientConn) failedAnswer(rt *routeRT) exchangeResult {
 func (cc *clientConn) mayRetry(rt *routeRT, f failure, deadline time.Time) bool {
 	var ok bool
 	switch f {
-	case failConnect, failConnectTimeout:
+	case failConnect, failDNS, failConnectTimeout:
 		ok = rt.retry.connect
 	case failTimeout:
 		ok = rt.retry.timeout && cc.replayable() && cc.replaySafe()
@@ -262,7 +272,7 @@ func (cc *clientConn) acquire(t *upstream.Target, tr upstream.Try, deadline time
 	}
 	if err != nil {
 		f := classifyUpstream(err)
-		tr.Done(outcomeOf(f, 0))
+		cc.failTry(t, tr, f, err)
 		return nil, f
 	}
 	return conn, failNone
@@ -297,7 +307,7 @@ func (cc *clientConn) settleTry(rt *routeRT, conn *upstream.Conn, f failure) (*u
 	}
 	if f != failNone {
 		conn.Close()
-		tr.Done(outcomeOf(f, 0))
+		cc.failTry(t, tr, f, nil)
 		return nil, f
 	}
 	tr.Done(outcomeOf(f, cc.p.Status))

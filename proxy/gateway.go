@@ -37,6 +37,25 @@ type Options struct {
 	// EventLoops is the number of event loops serving plain-TCP client
 	// connections; 0 means one.
 	EventLoops int
+	// Version is the binary's version, for tollgate_build_info and the
+	// start log line ("" means "dev").
+	Version string
+	// Ready, when set, is asked by /readyz besides the gateway's own state:
+	// a non-nil error (JWKS not loaded yet, say) means not ready, and its
+	// text is the answer's body.
+	Ready func() error
+	// Inherited are listening sockets handed over by the process this one
+	// replaces (binary upgrade): Start serves on them instead of binding
+	// when they were bound for the configured addresses, takes them out of
+	// the Sockets, and closes those it did not adopt. Nil: bind.
+	Inherited *Sockets
+	// BeforeServe, when set, runs in Start once the first snapshot is in
+	// place and before any connection is accepted: a process taking over
+	// from another waits for its health checks and seeds its limiter there.
+	BeforeServe func()
+	// Quotas is read and reset by the admin /clients endpoints and the
+	// dashboard; nil means the gateway meters nothing it can show.
+	Quotas Quotas
 }
 
 // Gateway ties the long-lived pieces together: listeners (never closed by
@@ -50,17 +69,24 @@ type Gateway struct {
 	upstreams *upstream.Registry
 
 	listeners []net.Listener
+	sockets   []net.Listener // the client listeners before TLS: what an upgrade hands over
 	admin     *http.Server
 	adminLn   net.Listener
 	tls       atomic.Pointer[tls.Config] // the listener's, rebuilt on reload (servertls.go)
 	ready     atomic.Bool
 	reloadMu  sync.Mutex
 	serveWG   sync.WaitGroup
+	// lastReload is the outcome of the last reload; nil before the first.
+	lastReload atomic.Pointer[ReloadRecord]
 }
 
 // New returns a gateway that is not yet listening.
 func New(opts Options) *Gateway {
 	m := NewMetrics()
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	m.BuildInfo(opts.Version)
 	g := &Gateway{log: opts.Logger, opts: opts, Metrics: m, upstreams: upstream.NewRegistry(opts.Logger)}
 	m.Registry.MustRegister(g.upstreams)
 	for _, c := range opts.Collectors {
@@ -78,6 +104,9 @@ func (g *Gateway) Engine() *Engine { return g.engine }
 // admin listener, and starts serving. A *BindError means a port could not
 // be bound.
 func (g *Gateway) Start(cfg *conf.Config) error {
+	if in := g.opts.Inherited; in != nil {
+		defer in.Close() // the inherited sockets Start did not adopt
+	}
 	snap, err := g.build(cfg)
 	if err != nil {
 		return err
@@ -92,7 +121,11 @@ func (g *Gateway) Start(cfg *conf.Config) error {
 	}
 	g.tls.Store(tc)
 	g.engine.Swap(snap)
-	lns, err := listenReusePort(cfg.Server.Listen, cfg.Server.AcceptLoops)
+	g.Metrics.loaded(true, snap.LoadedAt)
+	if g.opts.BeforeServe != nil {
+		g.opts.BeforeServe()
+	}
+	lns, err := g.clientListeners(cfg)
 	if err != nil {
 		return err
 	}
@@ -102,6 +135,7 @@ func (g *Gateway) Start(cfg *conf.Config) error {
 		}
 		return err
 	}
+	g.sockets = lns
 	for _, l := range lns {
 		if cfg.Server.TLS.Enabled() {
 			l = tlsListener(l, g.tlsConfig)
@@ -114,7 +148,8 @@ func (g *Gateway) Start(cfg *conf.Config) error {
 		}(l)
 	}
 	g.ready.Store(true)
-	g.log.Info("tollgate listening", "listen", g.Addr(), "admin", g.AdminAddr(), "accept_loops", len(lns), "version", cfg.Version)
+	g.log.Info("tollgate listening", "listen", g.Addr(), "admin", g.AdminAddr(), "accept_loops", len(lns),
+		"version", cfg.Version, "build", g.opts.Version)
 	return nil
 }
 
@@ -174,6 +209,7 @@ func (g *Gateway) Reload() (*conf.Config, error) {
 	}
 	if err != nil {
 		g.Metrics.Reload("error")
+		g.noteReload(nil, err)
 		g.log.Error("config reload failed; keeping the running config", "err", err)
 		return nil, err
 	}
@@ -181,6 +217,7 @@ func (g *Gateway) Reload() (*conf.Config, error) {
 	old := g.engine.Swap(snap)
 	old.Retire()
 	g.Metrics.Reload("ok")
+	g.noteReload(cfg, nil)
 	g.log.Info("config reloaded", "version", cfg.Version, "routes", len(cfg.Routes))
 	return cfg, nil
 }
@@ -200,8 +237,20 @@ func (g *Gateway) checkReloadable(cfg *conf.Config) error {
 
 // Shutdown turns readyz to 503, stops accepting, drains in-flight requests
 // for up to shutdown_timeout, closes idle connections and the admin server.
-func (g *Gateway) Shutdown() error {
+func (g *Gateway) Shutdown() error { return g.shutdown(false) }
+
+// HandOver ends the gateway once a binary upgrade's new process serves on
+// the same sockets: the admin listener stops accepting first (the new
+// process answers /readyz and /metrics on it), then everything goes as in
+// Shutdown. Closing a listener here closes this process's descriptor
+// only; the socket and its queue of connections live on in the new one.
+func (g *Gateway) HandOver() error { return g.shutdown(true) }
+
+func (g *Gateway) shutdown(handover bool) error {
 	g.ready.Store(false)
+	if handover {
+		g.stopAdmin()
+	}
 	timeout := g.engine.Current().Conf.Server.ShutdownTimeout
 	for _, l := range g.listeners {
 		l.Close()
@@ -210,12 +259,19 @@ func (g *Gateway) Shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	err := g.engine.Shutdown(ctx)
-	if g.admin != nil {
-		actx, acancel := context.WithTimeout(context.Background(), time.Second)
-		g.admin.Shutdown(actx)
-		acancel()
-	}
+	g.stopAdmin()
 	g.engine.Current().Retire()
 	g.upstreams.Close()
 	return err
+}
+
+// stopAdmin closes the admin listener and waits up to a second for admin
+// requests in progress. A second call returns at once.
+func (g *Gateway) stopAdmin() {
+	if g.admin == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	g.admin.Shutdown(ctx)
+	cancel()
 }

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -24,11 +25,19 @@ type Metrics struct {
 	reloads        *prometheus.CounterVec
 	authFailures   *prometheus.CounterVec
 	rlDecisions    *prometheus.CounterVec
+	shareRefusals  *prometheus.CounterVec
+	upstreamErrors *prometheus.CounterVec
+	reloadOK       prometheus.Gauge
+	reloadAt       prometheus.Gauge
+	reloadOKAt     prometheus.Gauge
 	ipRefusals     *prometheus.CounterVec
 	certRefusals   *prometheus.CounterVec
 	splicedRequest prometheus.Counter
 	splicedResp    prometheus.Counter
 	splicedTunnel  prometheus.Counter
+	fdExhausted    *prometheus.CounterVec
+	fdAccept       prometheus.Counter
+	fdDial         prometheus.Counter
 
 	rlMu    sync.RWMutex
 	rlCache map[string]map[string]prometheus.Counter
@@ -61,10 +70,27 @@ func NewMetrics() *Metrics {
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_config_reloads_total", Help: "Config reloads, by result."}, []string{"result"})
 	m.authFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_auth_failures_total", Help: "Refused credentials, by method and reason."}, []string{"method", "reason"})
 	m.rlDecisions = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_ratelimit_decisions_total", Help: "Rate-limit decisions, by client and decision."}, []string{"client", "decision"})
+	m.fdExhausted = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_fd_exhausted_total",
+		Help: "Operations that failed because the gateway was out of file descriptors (EMFILE/ENFILE), by op: accept (each failed accept, retried after a backoff), dial (each request answered 503 for want of a socket to its upstream)."},
+		[]string{"op"})
+	m.shareRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_upstream_share_refusals_total", Help: "Tries refused because the client held its share of a target's connections (max_conns_share), by upstream."}, []string{"upstream"})
+	m.Registry.MustRegister(m.shareRefusals)
+	m.upstreamErrors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_upstream_errors_total",
+		Help: "Failed tries toward upstream targets, by cause: connect (refused, unreachable), dns, connect_timeout, reset, bad_response, timeout, pool_exhausted."},
+		[]string{"upstream", "target", "cause"})
+	m.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{Name: "tollgate_config_last_reload_successful",
+		Help: "1 when the last config load (start or reload) succeeded, 0 when it failed."})
+	m.reloadAt = prometheus.NewGauge(prometheus.GaugeOpts{Name: "tollgate_config_last_reload_timestamp_seconds",
+		Help: "Unix time of the last config load (start or reload), whatever its result."})
+	m.reloadOKAt = prometheus.NewGauge(prometheus.GaugeOpts{Name: "tollgate_config_last_reload_success_timestamp_seconds",
+		Help: "Unix time of the last successful config load (start or reload)."})
 	m.ipRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_ip_refusals_total", Help: "Requests refused by IP rules, by route, scope (route or client) and list (allow or deny)."}, []string{"route", "scope", "list"})
 	m.certRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_client_cert_refusals_total", Help: "TLS handshakes refused for their client certificate, by reason (missing, expired, untrusted, revoked)."}, []string{"reason"})
 	m.Registry.MustRegister(m.requests, m.duration, m.upstreamDur, m.activeConns, m.spliced, m.reloads,
-		m.authFailures, m.rlDecisions, m.ipRefusals, m.certRefusals, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.authFailures, m.rlDecisions, m.ipRefusals, m.certRefusals, m.upstreamErrors, m.reloadOK, m.reloadAt, m.reloadOKAt, m.fdExhausted,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.fdAccept = m.fdExhausted.WithLabelValues("accept")
+	m.fdDial = m.fdExhausted.WithLabelValues("dial")
 	m.splicedRequest = m.spliced.WithLabelValues("request")
 	m.splicedResp = m.spliced.WithLabelValues("response")
 	m.splicedTunnel = m.spliced.WithLabelValues("tunnel")
@@ -123,8 +149,40 @@ func (e *Engine) observeUpstream(rt *routeRT, d time.Duration, failed bool) {
 	}
 }
 
-// Reload counts a config reload with result "ok" or "error".
-func (m *Metrics) Reload(result string) { m.reloads.WithLabelValues(result).Inc() }
+// Reload counts a config reload with result "ok" or "error" and records
+// its time and result.
+func (m *Metrics) Reload(result string) {
+	m.reloads.WithLabelValues(result).Inc()
+	m.loaded(result == "ok", time.Now())
+}
+
+// loaded records the time and result of a config load (the first one at
+// start, or a reload) in the last-reload gauges.
+func (m *Metrics) loaded(ok bool, at time.Time) {
+	ts := float64(at.UnixNano()) / 1e9
+	m.reloadAt.Set(ts)
+	if ok {
+		m.reloadOK.Set(1)
+		m.reloadOKAt.Set(ts)
+		return
+	}
+	m.reloadOK.Set(0)
+}
+
+// upstreamError counts a failed try toward a target by cause. It runs
+// only for failures, never for a request that is answered.
+func (m *Metrics) upstreamError(upstream, target, cause string) {
+	m.upstreamErrors.WithLabelValues(upstream, target, cause).Inc()
+}
+
+// BuildInfo registers tollgate_build_info{version, goversion} (always 1).
+func (m *Metrics) BuildInfo(version string) {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "tollgate_build_info",
+		Help:        "The running binary: its version (set at build time) and Go version; always 1.",
+		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()}})
+	g.Set(1)
+	m.Registry.MustRegister(g)
+}
 
 // AuthFailure implements plugins.Metrics.
 func (m *Metrics) AuthFailure(method, reason string) {
@@ -171,4 +229,9 @@ func (m *Metrics) rlClient(client string) map[string]prometheus.Counter {
 	}
 	m.rlCache[client] = cs
 	return cs
+}
+
+// shareRefused counts a try refused for its client's share of up.
+func (m *Metrics) shareRefused(up string) {
+	m.shareRefusals.WithLabelValues(up).Inc()
 }

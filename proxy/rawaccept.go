@@ -15,13 +15,19 @@ import (
 // blocked in epoll_wait is then the only thread that does). A worker that
 // needs the connection makes a net.Conn again (sessionConn). Go made the
 // socket non-blocking, with TCP_NODELAY and keep-alive probes, when it
-// accepted it.
+// accepted it. Out of file descriptors for the duplicate, the connection
+// is served by workers through c instead (newSession), so that it is
+// answered — 503 if its request needs an upstream socket — not dropped.
 func rawSession(c *net.TCPConn) (*session, error) {
-	defer c.Close()
 	fd, err := sock.Dup(c)
 	if err != nil {
+		if outOfFiles(err) {
+			return newSession(c), nil
+		}
+		c.Close()
 		return nil, fmt.Errorf("client: %w", err)
 	}
+	c.Close()
 	return newRawSession(fd, peerOf(c)), nil
 }
 

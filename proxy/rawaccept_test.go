@@ -67,7 +67,7 @@ func TestRawSessionGetsANetConnOnlyForAWorker(t *testing.T) {
 	// A body larger than the loop reads whole is streamed by a worker.
 	// (Lines, so that the test origin, which reads heads only, answers it
 	// once.)
-	body := strings.Repeat("xy\r\n", gatherLimit/4+1)
+	body := strings.Repeat("xy\r\n", pooledBody/4+1)
 	io.WriteString(c, "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"+body)
 	if got := statusOf(t, r); got != "200" {
 		t.Fatalf("POST: %s", got)

@@ -120,93 +120,106 @@ func (cc *clientConn) writeResponseHead(framing outFraming, keep bool) {
 
 // copyResponseBody streams the body. upOK reports that the upstream's
 // body was read completely (so its connection may be reused); err is a
-// failure writing to the client.
+// failure writing to the client. A large Content-Length rest is spliced;
+// anything else is copied, what has arrived going to the client before
+// the next read waits, each read and write re-arming idle_timeout.
 func (cc *clientConn) copyResponseBody(conn *upstream.Conn, framing outFraming, idle time.Duration) (n int64, upOK bool, err error) {
 	p := &cc.p
 	switch {
 	case framing == outNone:
 		return 0, true, nil
 	case p.ContentLen >= 0:
-		return cc.copySized(conn, p.ContentLen)
+		if n, upOK, err, done := cc.spliceSized(conn, p.ContentLen); done {
+			return n, upOK, err
+		}
+		cc.lr = io.LimitedReader{R: conn.R, N: p.ContentLen}
+		return cc.copyAnswer(conn, &cc.lr, framing, idle)
 	case p.Chunked:
-		return cc.copyChunkedResponse(conn, framing)
+		cc.cr.Reset(conn.R)
+		return cc.copyAnswer(conn, &cc.cr, framing, idle)
 	}
-	return cc.copyUntilClose(conn, framing)
+	return cc.copyAnswer(conn, conn.R, framing, idle)
 }
 
-// copySized relays a Content-Length body; large remainders are spliced.
-func (cc *clientConn) copySized(conn *upstream.Conn, n int64) (int64, bool, error) {
+// spliceSized splices a Content-Length body whose rest is large enough
+// (done), after writing what the upstream reader holds.
+func (cc *clientConn) spliceSized(conn *upstream.Conn, n int64) (written int64, upOK bool, err error, done bool) {
 	upTCP, _ := conn.Conn.(*net.TCPConn)
 	b := int64(conn.R.Buffered())
-	if n > spliceThreshold && cc.s.tcp() != nil && upTCP != nil && n-b > spliceThreshold {
-		head, _ := conn.R.Peek(int(b))
-		cc.w.Write(head)
-		conn.R.Discard(int(b))
-		if err := cc.w.Flush(); err != nil {
-			return b, false, err
-		}
-		w, upFailed, err := cc.e.pipes.Splice(cc.s.tcp(), upTCP, n-b, cc.snap.Conf.Server.IdleTimeout)
-		cc.e.metrics.splicedResp.Add(float64(w))
-		if upFailed {
-			return b + w, false, nil // the upstream failed: close the client, say nothing
-		}
-		return b + w, b+w == n, err
+	if n <= spliceThreshold || cc.s.tcp() == nil || upTCP == nil || n-b <= spliceThreshold {
+		return 0, false, nil, false
 	}
-	buf := cc.e.getBuf()
-	defer cc.e.putBuf(buf)
-	src := cc.limitedSource(conn.R, n)
-	cc.wo = writerOnly{cc.w}
-	w, err := io.CopyBuffer(&cc.wo, src, *buf)
-	if src.err != nil || w < n {
-		return w, false, err
+	head, _ := conn.R.Peek(int(b))
+	cc.w.Write(head)
+	conn.R.Discard(int(b))
+	if err := cc.w.Flush(); err != nil {
+		return b, false, err, true
 	}
-	return w, true, err
+	w, upFailed, err := cc.e.pipes.Splice(cc.s.tcp(), upTCP, n-b, cc.snap.Conf.Server.IdleTimeout, time.Time{})
+	cc.e.metrics.splicedResp.Add(float64(w))
+	if upFailed {
+		return b + w, false, nil, true // the upstream failed: close the client, say nothing
+	}
+	return b + w, b+w == n, err, true
 }
 
-func (cc *clientConn) copyChunkedResponse(conn *upstream.Conn, framing outFraming) (int64, bool, error) {
-	cc.cr.Reset(conn.R)
-	buf := cc.e.getBuf()
-	defer cc.e.putBuf(buf)
-	if framing == outChunked {
-		n, err := http1.CopyChunked(cc.w, &cc.cr, *buf)
-		if err != nil && cc.cr.Err() != nil && cc.cr.Err() != io.EOF {
-			return n, false, nil
-		}
-		return n, err == nil, err
-	}
-	src := &readTagger{r: &cc.cr}
-	n, err := io.CopyBuffer(writerOnly{cc.w}, src, *buf)
-	return n, src.err == nil, err
-}
-
-func (cc *clientConn) copyUntilClose(conn *upstream.Conn, framing outFraming) (int64, bool, error) {
+// copyAnswer relays the body src decodes from the upstream (a
+// Content-Length body, a chunked one decoded, or one that ends with the
+// upstream's close), framed for the client. Before a read that would wait
+// for the upstream, what was written goes out. upOK: src ended where the
+// body ends (a body ended by the close never lets its connection be
+// reused); a read failure is the upstream's (the client is closed, told
+// nothing); err is the client's.
+func (cc *clientConn) copyAnswer(conn *upstream.Conn, src io.Reader, framing outFraming, idle time.Duration) (int64, bool, error) {
+	in, out := cc.idleCopy(conn.Conn, src, idle)
 	buf := cc.e.getBuf()
 	defer cc.e.putBuf(buf)
 	var total int64
 	for {
-		n, rerr := conn.R.Read(*buf)
+		if !cc.upstreamHasMore(conn) {
+			if err := out.flush(); err != nil {
+				return total, false, err
+			}
+		}
+		n, rerr := in.Read(*buf)
 		if n > 0 {
 			total += int64(n)
-			var werr error
-			if framing == outChunked {
-				werr = http1.WriteChunk(cc.w, (*buf)[:n])
-			} else {
-				_, werr = cc.w.Write((*buf)[:n])
-			}
-			if werr != nil {
+			if werr := out.body((*buf)[:n], framing == outChunked); werr != nil {
 				return total, false, werr
 			}
 		}
-		if rerr == io.EOF {
-			if framing == outChunked {
-				cc.w.WriteString("0\r\n\r\n")
-			}
-			return total, false, nil
-		}
-		if rerr != nil {
+		switch {
+		case rerr == io.EOF:
+			return total, cc.bodyEnded(framing, out), nil
+		case rerr != nil:
 			return total, false, nil
 		}
 	}
+}
+
+// upstreamHasMore reports that the next read of the body returns
+// without waiting for the upstream.
+func (cc *clientConn) upstreamHasMore(conn *upstream.Conn) bool {
+	if cc.p.Chunked {
+		return cc.cr.CanRead()
+	}
+	return conn.R.Buffered() > 0 && (cc.p.ContentLen < 0 || cc.lr.N > 0)
+}
+
+// bodyEnded ends the body for the client and reports whether the
+// upstream's connection is whole: a Content-Length body read to its
+// length, a chunked body to its last chunk; not a body ended by closing.
+func (cc *clientConn) bodyEnded(framing outFraming, out *idleWriter) bool {
+	if framing == outChunked {
+		out.endChunks()
+	}
+	switch {
+	case cc.p.Chunked:
+		return true
+	case cc.p.ContentLen >= 0:
+		return cc.lr.N == 0
+	}
+	return false
 }
 
 // tunnel relays a 101 Switching Protocols answer and then copies bytes
@@ -223,29 +236,30 @@ func (cc *clientConn) tunnel(conn *upstream.Conn, res exchangeResult) exchangeRe
 	w.WriteString("Connection: Upgrade\r\nUpgrade: ")
 	w.Write(p.Fields.Get("Upgrade"))
 	w.WriteString("\r\n\r\n")
-	if b := conn.R.Buffered(); b > 0 {
-		pending, _ := conn.R.Peek(b)
+	var early, earlyUp int // bytes read with the heads, sent before the copies start
+	if early = conn.R.Buffered(); early > 0 {
+		pending, _ := conn.R.Peek(early)
 		w.Write(pending)
 	}
 	if err := w.Flush(); err != nil {
 		return res
 	}
-	if b := cc.r.Buffered(); b > 0 {
-		pending, _ := cc.r.Peek(b)
+	if earlyUp = cc.r.Buffered(); earlyUp > 0 {
+		pending, _ := cc.r.Peek(earlyUp)
 		conn.Write(pending)
-		cc.r.Discard(b)
+		cc.r.Discard(earlyUp)
 	}
 	cc.c.SetDeadline(time.Time{})
 	conn.SetDeadline(time.Time{})
-	res.bytes = cc.pipeBoth(conn.Conn)
+	down, up := cc.pipeBoth(conn.Conn)
+	res.bytes, res.bytesUp = down+int64(early), up+int64(earlyUp)
 	return res
 }
 
 // pipeBoth copies client↔upstream until one direction ends, then closes
-// both so the other copy ends too.
-func (cc *clientConn) pipeBoth(up net.Conn) int64 {
+// both so the other copy ends too. It returns the bytes copied each way.
+func (cc *clientConn) pipeBoth(up net.Conn) (down, upBytes int64) {
 	var wg sync.WaitGroup
-	var down int64
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -255,6 +269,7 @@ func (cc *clientConn) pipeBoth(up net.Conn) int64 {
 			}
 		}()
 		n, _ := io.Copy(up, cc.c)
+		upBytes = n
 		cc.e.metrics.splicedTunnel.Add(float64(n))
 		up.Close()
 		cc.c.Close()
@@ -264,7 +279,7 @@ func (cc *clientConn) pipeBoth(up net.Conn) int64 {
 	up.Close()
 	cc.c.Close()
 	wg.Wait()
-	return down
+	return down, upBytes
 }
 
 func (e *Engine) getUpWriter(w io.Writer) *bufio.Writer {

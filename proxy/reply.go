@@ -14,8 +14,11 @@ func (cc *clientConn) replyFailure(rt *routeRT, f failure, ran int) exchangeResu
 	if rt != nil && f >= failConnect && f <= failConnectTimeout && f != failUnavailable {
 		cc.e.observeUpstream(rt, time.Since(cc.start), true)
 	}
+	if f == failNoFiles {
+		cc.e.outOfFilesForDial(rt)
+	}
 	var hdr [][2]string
-	if info.status == 503 {
+	if info.status == 503 || info.status == 429 {
 		hdr = retryAfterOne
 	}
 	if f == failBadRequest || f == failHeadTooLarge || f == failBodyTooLarge {
@@ -25,6 +28,33 @@ func (cc *clientConn) replyFailure(rt *routeRT, f failure, ran int) exchangeResu
 }
 
 var retryAfterOne = [][2]string{{"Retry-After", "1"}}
+
+// replyRequestID sets the id of a request the gateway answers before its
+// route's exchange began (no route, a refused head): the client's
+// X-Request-Id when it sent a sane one (CONTRACT.md: "kept or
+// generated"), else a new one.
+func (cc *clientConn) replyRequestID() {
+	if v := cc.q.Fields.Get("X-Request-Id"); validRequestID(v) {
+		cc.reqID = append(cc.reqID[:0], v...)
+		return
+	}
+	cc.reqID = cc.e.reqIDs.next(cc.reqID[:0])
+}
+
+// outOfFilesForDial counts a request answered 503 because no socket could
+// be opened to its upstream (EMFILE/ENFILE) and logs it, at most once a
+// second.
+func (e *Engine) outOfFilesForDial(rt *routeRT) {
+	e.metrics.fdDial.Inc()
+	if !e.dialLog.allow(time.Now()) {
+		return
+	}
+	route, up := "", ""
+	if rt != nil {
+		route, up = rt.name, rt.upName
+	}
+	e.log.Error("out of file descriptors: cannot dial upstreams; answering 503", "route", route, "upstream", up)
+}
 
 // writeReply sends a reply produced by a filter.
 func (cc *clientConn) writeReply(rt *routeRT, r *plugins.Reply, ran int) exchangeResult {
@@ -37,7 +67,7 @@ func (cc *clientConn) writeReply(rt *routeRT, r *plugins.Reply, ran int) exchang
 func (cc *clientConn) sendReply(rt *routeRT, ran, status int, code, msg string, hdr [][2]string, body []byte) exchangeResult {
 	x := &cc.x
 	if x.RequestID == "" && len(cc.reqID) == 0 {
-		cc.reqID = cc.e.reqIDs.next(cc.reqID[:0])
+		cc.replyRequestID()
 	}
 	h := &cc.reply
 	h.Reset()

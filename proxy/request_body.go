@@ -105,7 +105,7 @@ func (cc *clientConn) appendBufferedBody(n int64) int64 {
 func (cc *clientConn) copyBody(conn *upstream.Conn, n int64) error {
 	upTCP, _ := conn.Conn.(*net.TCPConn)
 	if n > spliceThreshold && cc.s.tcp() != nil && upTCP != nil && cc.r.Buffered() == 0 {
-		w, clientFailed, err := cc.e.pipes.Splice(upTCP, cc.s.tcp(), n, cc.snap.Conf.Server.IdleTimeout)
+		w, clientFailed, err := cc.e.pipes.Splice(upTCP, cc.s.tcp(), n, cc.snap.Conf.Server.IdleTimeout, cc.fs.deadline)
 		cc.e.metrics.splicedRequest.Add(float64(w))
 		if clientFailed {
 			return &clientError{failClientGone, io.ErrUnexpectedEOF}

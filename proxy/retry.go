@@ -57,7 +57,11 @@ func (p *targetPicker) next(up *upstream.Upstream, key uint64) (*upstream.Target
 // picked: 503, with Retry-After from the upstream when every target is out
 // of rotation (breaker open, failing health checks), else 1 s.
 func (cc *clientConn) replyNoTarget(snap *Snapshot, rt *routeRT, err error) exchangeResult {
+	if err == errOverShare {
+		return cc.replyFailure(rt, failOverShare, len(rt.chain))
+	}
 	if errors.Is(err, upstream.ErrAllUnavailable) {
+		cc.fs.failed = failAllOut // for the access log
 		return cc.replyUnavailable(rt, rt.up.RetryAfter(), len(rt.chain))
 	}
 	return cc.replyFailure(rt, classifyUpstream(err), len(rt.chain))

@@ -11,9 +11,10 @@ import (
 
 // exchangeResult is what the access log and metrics need of one request.
 type exchangeResult struct {
-	status int
-	bytes  int64
-	target string
+	status  int
+	bytes   int64 // sent to the client: the body, or a tunnel's bytes from the upstream
+	bytesUp int64 // a tunnel's bytes from the client to the upstream
+	target  string
 }
 
 // serveOne reads, routes and answers one request. It returns whether the
@@ -30,8 +31,10 @@ func (cc *clientConn) readRequest(snap *Snapshot) (*routeRT, failure) {
 	cc.snap = snap // the request keeps this snapshot to its end
 	cc.body, cc.sent100 = bodyUnsent, false
 	cc.releaseGathered()
+	cc.releaseBodies()
 	cc.x.Reset()
 	cc.reqID = cc.reqID[:0]
+	cc.fs = forwardState{} // the access log reports this request's tries only
 	if err := q.ReadHead(cc.r, snap.Conf.Server.MaxHeaderBytes); err != nil {
 		if errors.Is(err, http1.ErrHeadTooLarge) || (q.HeadLen() > 0 && !isTimeout(err) && !errors.Is(err, io.EOF)) {
 			return nil, classifyHead(err)
@@ -181,6 +184,7 @@ func (cc *clientConn) requestID() string {
 
 // finish records metrics and the access log line for one exchange.
 func (cc *clientConn) finish(snap *Snapshot, rt *routeRT, res exchangeResult) {
+	cc.releaseShare()
 	d := time.Since(cc.start)
 	name := "no_route"
 	if rt != nil {
@@ -188,10 +192,12 @@ func (cc *clientConn) finish(snap *Snapshot, rt *routeRT, res exchangeResult) {
 	}
 	cc.e.metrics.observeRequest(rt, name, res.status, d)
 	if snap.Conf.Server.AccessLog {
+		target, tries, cause := cc.accessTarget(res)
 		cc.e.log.Info("access",
 			"route", name, "method", string(cc.q.Method()), "path", string(cc.q.Path()),
 			"status", res.status, "duration_ms", float64(d.Microseconds())/1000,
-			"bytes", res.bytes, "upstream_target", res.target, "client_id", cc.x.ClientID,
+			"bytes", res.bytes, "bytes_up", res.bytesUp, "upstream_target", target, "tries", tries,
+			"upstream_error", cause, "client_id", cc.x.ClientID,
 			"request_id", cc.requestID(), "peer", cc.s.peer.String())
 	}
 }

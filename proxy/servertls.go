@@ -56,7 +56,8 @@ func buildServerTLS(cfg *conf.Config, m *Metrics, log *slog.Logger) (*tls.Config
 	if err != nil {
 		return nil, fmt.Errorf("loading TLS certificate: %w", err)
 	}
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	tc := serverTLSConfig(nil) // the listener's versions and suites
+	tc.Certificates = []tls.Certificate{cert}
 	if t.ClientCA == "" {
 		return tc, nil
 	}

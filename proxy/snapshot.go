@@ -26,6 +26,8 @@ type Snapshot struct {
 	upstreams *upstream.Set
 	trusted   []netip.Prefix
 	closers   []func()
+	// shares holds the clients' max_conns_share overrides.
+	shares map[string]float64
 }
 
 // routeRT is one compiled route.
@@ -82,7 +84,7 @@ type BuildDeps struct {
 
 // BuildSnapshot compiles cfg. On error nothing it built is left behind.
 func BuildSnapshot(cfg *conf.Config, d BuildDeps) (s *Snapshot, err error) {
-	s = &Snapshot{Conf: cfg, LoadedAt: time.Now(), trusted: cfg.Server.TrustedProxies}
+	s = &Snapshot{Conf: cfg, LoadedAt: time.Now(), trusted: cfg.Server.TrustedProxies, shares: clientShares(cfg)}
 	defer func() {
 		if err != nil {
 			s.Retire()

@@ -20,10 +20,14 @@ import (
 // writer is flushed without waiting, and only then is the upstream read
 // again. A client that does not take what was written (the socket is
 // full) stops the reading: the loop waits for the client's socket to
-// drain (EPOLLOUT), so a connection holds at most about two buffers. The
-// upstream's silence is waited for in the loop's epoll set. Either wait
-// lasts at most server.idle_timeout without progress; a stream that keeps
-// moving is never cut. A worker that takes over (the loop stopped) goes
+// drain (EPOLLOUT), so a connection holds at most about two buffers —
+// unless the rest of a Content-Length body fits server.buffers.response_body
+// (and the engine's buffer budget): then the loop reads it whole from the
+// upstream while the client catches up, and the upstream connection goes
+// back to its pool at once (a slow reader holds memory, not a
+// connection). The upstream's silence is waited for in the loop's epoll
+// set. Either wait lasts at most server.idle_timeout without progress; a
+// stream that keeps moving is never cut. A worker that takes over (the loop stopped) goes
 // on with the same code, blocking.
 
 // stream is the progress of a response body through the loop.
@@ -35,17 +39,20 @@ type stream struct {
 	sc      http1.ChunkScanner
 	n       int64 // body bytes relayed
 	keep    bool  // the client connection goes on after the body
+	absorb  bool  // the rest is read whole while the client catches up
 	target  string
 }
 
 // streamable reports a response the loop relays itself: any but a tunnel
-// (101) and a Content-Length body whose rest is large enough to splice.
+// (101) and a Content-Length body whose rest is large enough to splice
+// and too large to read whole.
 func (cc *clientConn) streamable(conn *upstream.Conn) bool {
 	p := &cc.p
 	if p.Status == 101 {
 		return false
 	}
-	return cc.outFraming() != outLength || p.ContentLen-int64(conn.R.Buffered()) <= spliceThreshold
+	rest := p.ContentLen - int64(conn.R.Buffered())
+	return cc.outFraming() != outLength || rest <= spliceThreshold || rest <= cc.snap.Conf.Server.Buffers.ResponseBody
 }
 
 // relayInline writes the response head and starts relaying the body from
@@ -74,7 +81,7 @@ func (cc *clientConn) pump() loopAction {
 		if err := cc.w.Flush(); err != nil {
 			return cc.endInline(cc.snap, cc.rt, cc.endStream(false), false)
 		}
-		if cc.cio.pending() {
+		if cc.cio.pending() && !cc.absorbing() {
 			return actAwaitClient
 		}
 		before := r.Buffered()
@@ -85,6 +92,22 @@ func (cc *clientConn) pump() loopAction {
 			return cc.endInline(cc.snap, cc.rt, cc.streamStopped(err), false)
 		}
 	}
+}
+
+// absorbing reports that the loop reads the rest of the body while the
+// client is behind: a Content-Length body whose rest, with what waits for
+// the client, fits server.buffers.response_body and the buffer budget.
+func (cc *clientConn) absorbing() bool {
+	out := &cc.out
+	if out.absorb {
+		return true
+	}
+	if out.chunked || out.toEOF || out.framing == outNone {
+		return false // a stream: its pace is the client's
+	}
+	rest := out.left + int64(cc.cio.waiting())
+	out.absorb = rest <= cc.snap.Conf.Server.Buffers.ResponseBody && cc.reserveBody(rest)
+	return out.absorb
 }
 
 // pumpBlocking is pump on a worker: reads and writes wait, each for at

@@ -31,6 +31,8 @@ type breaker struct {
 	openUntil atomic.Int64
 	// errRefused is returned by Target.Begin when the breaker says no.
 	errRefused error
+	// counts are what the closed breaker trips on (see closedCounts).
+	counts closedCounts
 }
 
 // newBreaker returns a closed breaker for one target.
@@ -41,29 +43,31 @@ func newBreaker(s breakerSettings, upstream, addr string, log *slog.Logger) *bre
 		upstream:   upstream,
 		addr:       addr,
 		errRefused: fmt.Errorf("upstream %q target %s: %w", upstream, addr, ErrBreakerOpen),
+		counts:     closedCounts{interval: s.interval},
 	}
 	b.cb = gobreaker.NewTwoStepCircuitBreaker(gobreaker.Settings{
 		Name:          upstream + "/" + addr,
 		MaxRequests:   s.halfOpen,
-		Interval:      s.interval,
-		Timeout:       s.openFor,
-		ReadyToTrip:   s.readyToTrip,
+		Timeout:       s.openFor, // no Interval: see closedCounts
+		ReadyToTrip:   b.readyToTrip,
 		OnStateChange: b.onChange,
 	})
 	return b
 }
 
-// readyToTrip is gobreaker's ReadyToTrip: consecutive_failures in a row, or
-// at least min_requests in the current interval with a failure ratio of at
-// least failure_ratio.
-func (s breakerSettings) readyToTrip(c gobreaker.Counts) bool {
-	if s.consecutive > 0 && c.ConsecutiveFailures >= s.consecutive {
-		return true
-	}
-	if s.ratio <= 0 || c.Requests == 0 || c.Requests < s.minRequests {
-		return false
-	}
-	return float64(c.TotalFailures) >= s.ratio*float64(c.Requests)
+// readyToTrip is gobreaker's ReadyToTrip, called as a try fails in the
+// closed state: it judges the breaker's own counts (closedCounts), which
+// the failing try was added to as it ended.
+func (b *breaker) readyToTrip(gobreaker.Counts) bool {
+	return b.counts.tripped(&b.settings)
+}
+
+// record counts an ended try (see closedCounts) and reports it to
+// gobreaker, which trips, closes or reopens.
+func (b *breaker) record(done func(bool), o Outcome) {
+	failed := b.settings.failure(o)
+	b.counts.record(failed, time.Now())
+	done(!failed)
 }
 
 // failure reports whether an outcome counts against the target under
@@ -89,6 +93,9 @@ func (s *breakerSettings) failure(o Outcome) bool {
 func (b *breaker) onChange(_ string, from, to gobreaker.State) {
 	if to == gobreaker.StateOpen {
 		b.openUntil.Store(time.Now().Add(b.settings.openFor).UnixNano())
+	}
+	if to == gobreaker.StateClosed {
+		b.counts.reset()
 	}
 	b.state.Store(int32(to))
 	level := slog.LevelInfo

@@ -301,3 +301,27 @@ func TestFailedReloadRestoresBreakerSettings(t *testing.T) {
 		t.Fatal("the abandoned reload's breaker stayed, or the open breaker was not restored")
 	}
 }
+
+// TestBreakerCountsSlowFailuresAcrossIntervals: failures are counted as
+// they end. Each try here lasts longer than a fifth of the interval, so
+// five in a row always straddle an interval's end; counted by the
+// interval they began in (gobreaker's own interval), the breaker never
+// opened on slow timeouts.
+func TestBreakerCountsSlowFailuresAcrossIntervals(t *testing.T) {
+	reg := testRegistry(t, registryOptions{})
+	b := &conf.Breaker{ConsecutiveFailures: 5, MinRequests: 20, FailureRatio: 0.5, Interval: 100 * time.Millisecond,
+		OpenFor: time.Minute, FailureOn: []string{"5xx", "timeout", "connect_failure"}}
+	_, u := guarded(t, reg, b, nil, "127.0.0.1:1")
+	tg := u.Targets()[0]
+	for i := 0; i < 5; i++ {
+		tr, err := tg.Begin()
+		if err != nil {
+			t.Fatalf("try %d: begin: %v", i, err)
+		}
+		time.Sleep(30 * time.Millisecond) // the head's timeout
+		tr.Done(Outcome{Timeout: true})
+	}
+	if s := tg.BreakerState(); s != 2 {
+		t.Fatalf("state %d after 5 consecutive slow timeouts, want open (2)", s)
+	}
+}

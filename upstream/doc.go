@@ -24,7 +24,8 @@
 //	try, err := t.Begin()                     // ErrBreakerOpen: pick another target
 //	c, err := t.Acquire(deadline)             // *DialError, ErrPoolExhausted
 //	... write the request to c, read the response head from c.R ...
-//	try.Done(upstream.Outcome{Status: 200})   // or {ConnectFailure|Timeout|Reset: true}
+//	try.Done(upstream.Outcome{Status: 200})   // or {ConnectFailure|Timeout|Reset: true};
+//	                                          // counted in t.TryCounts() (the error rate)
 //	c.Release()                               // or c.Close() after any error
 //	... on failure: if allowed by retries: and u.AllowRetry(), Pick again ...
 //

@@ -147,10 +147,16 @@ func (h *healthChecker) record(err error) {
 	t := h.t
 	if err != nil {
 		h.okRun, h.failRun = 0, h.failRun+1
-		if t.Healthy() && h.failRun >= h.settings.unhealthyAfter {
+		switch {
+		case t.Healthy() && h.failRun >= h.settings.unhealthyAfter:
 			t.SetHealthy(false)
 			h.log.Warn("upstream target marked unhealthy", "upstream", t.Upstream(), "target", t.Addr,
 				"failures", h.failRun, "error", err.Error())
+		case h.unproven && h.failRun == h.settings.unhealthyAfter:
+			// A new target that never passed a check was never in
+			// rotation, so it makes no transition: say once why it stays out.
+			h.log.Warn("upstream target failing its health checks; not in rotation yet", "upstream", t.Upstream(),
+				"target", t.Addr, "failures", h.failRun, "error", err.Error())
 		}
 		return
 	}

@@ -3,6 +3,7 @@ package upstream
 import (
 	"crypto/tls"
 	"log/slog"
+	"math"
 	"net/http"
 	"sync"
 	"time"
@@ -26,6 +27,7 @@ type Registry struct {
 	readers  *sync.Pool
 	conns    *prometheus.Desc
 	breakers *prometheus.Desc
+	healthy  *prometheus.Desc
 	reaper   *reaper
 	health   *http.Client
 
@@ -76,6 +78,7 @@ func newRegistry(log *slog.Logger, o registryOptions) *Registry {
 		readers:  newReaderPool(),
 		conns:    newConnsDesc(),
 		breakers: newBreakerDesc(),
+		healthy:  newHealthDesc(),
 		health:   newHealthClient(),
 		targets:  make(map[targetKey]*Target),
 		budgets:  make(map[string]*budgetRef),
@@ -163,6 +166,7 @@ func (r *Registry) newTargetLocked(key targetKey, tc *tls.Config) (*Target, bool
 // caller waits for it after unlocking).
 func (r *Registry) configureLocked(t *Target, ts targetSettings, fresh bool) *healthChecker {
 	t.connectTimeout.Store(int64(ts.connect))
+	t.share.Store(math.Float64bits(ts.share))
 	r.configureBreakerLocked(t, ts.breaker)
 	return r.configureHealthLocked(t, ts.health, fresh)
 }

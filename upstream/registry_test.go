@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -187,4 +188,17 @@ func TestMetrics(t *testing.T) {
 	}
 	held[1].Release()
 	held[2].Close()
+
+	// A target without breaker or health check: breaker state 0 (so a
+	// dashboard lists every target) and healthy; unhealthy once marked so.
+	samples := testkit.Gather(t, reg)
+	state := fmt.Sprintf(`tollgate_breaker_state{target="%s",upstream="u"}`, srv.addr)
+	healthy := fmt.Sprintf(`tollgate_upstream_target_healthy{target="%s",upstream="u"}`, srv.addr)
+	if v, ok := samples[state]; !ok || v != 0 || samples[healthy] != 1 {
+		t.Fatalf("without a breaker: %v", samples)
+	}
+	tg.SetHealthy(false)
+	if v := testkit.Gather(t, reg)[healthy]; v != 0 {
+		t.Fatalf("%s = %v after SetHealthy(false)", healthy, v)
+	}
 }

@@ -13,6 +13,7 @@ import (
 // the breaker and the health checker.
 type targetSettings struct {
 	connect time.Duration
+	share   float64          // pool.max_conns_share
 	breaker *breakerSettings // nil = no breaker
 	health  *healthSettings  // nil = no active health check
 }
@@ -51,7 +52,7 @@ const (
 
 // newTargetSettings normalises the per-target parts of c.
 func newTargetSettings(c *conf.Upstream) (targetSettings, error) {
-	ts := targetSettings{connect: max(c.Timeouts.Connect, 0)}
+	ts := targetSettings{connect: max(c.Timeouts.Connect, 0), share: c.Pool.MaxConnsShare}
 	if c.Breaker != nil {
 		b, err := newBreakerSettings(c.Breaker)
 		if err != nil {

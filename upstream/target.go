@@ -33,8 +33,11 @@ type Target struct {
 
 	// connectTimeout is the latest snapshot's timeouts.connect (ns; 0 = none).
 	connectTimeout atomic.Int64
-	active         atomic.Int64
-	unhealthy      atomic.Bool // set by the health checker; zero = healthy
+	// share is the latest snapshot's pool.max_conns_share (float64 bits).
+	share     atomic.Uint64
+	shares    shares
+	active    atomic.Int64
+	unhealthy atomic.Bool // set by the health checker; zero = healthy
 	// healthEvery is the health check interval (ns; 0 = no health check).
 	healthEvery atomic.Int64
 	// breaker is nil when breaker: is not configured. A reload with other
@@ -45,6 +48,9 @@ type Target struct {
 
 	refs         int // unreleased Sets naming this target; guarded by Registry.mu
 	errExhausted error
+
+	failLog failureLog // rate-limits the log lines of failed tries
+	stats   tryStats
 
 	// tls is the TLS client config of a TLS upstream's target (nil:
 	// cleartext), fixed at creation: a change makes another target.

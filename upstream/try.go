@@ -18,9 +18,11 @@ type Outcome struct {
 }
 
 // Try is one try on a target, begun by Target.Begin and ended by exactly one
-// call to Done. The zero Try (no breaker configured) does nothing. A Try is
-// a small value: passing it around allocates nothing.
+// call to Done, which counts it on the target (TryCounts) and reports it to
+// the breaker, if any. The zero Try does nothing. A Try is a small value:
+// passing it around allocates nothing.
 type Try struct {
+	t    *Target
 	b    *breaker
 	done func(success bool)
 }
@@ -32,20 +34,23 @@ type Try struct {
 func (t *Target) Begin() (Try, error) {
 	b := t.breaker.Load()
 	if b == nil {
-		return Try{}, nil
+		return Try{t: t}, nil
 	}
 	done, err := b.cb.Allow()
 	if err != nil {
 		return Try{}, b.errRefused
 	}
-	return Try{b: b, done: done}, nil
+	return Try{t: t, b: b, done: done}, nil
 }
 
 // Done reports the try's outcome to the breaker it began on (even if a
 // reload has replaced that breaker since: gobreaker's generations ignore
 // results from before a state change). Call it exactly once.
 func (tr Try) Done(o Outcome) {
+	if tr.t != nil {
+		tr.t.stats.count(o)
+	}
 	if tr.done != nil {
-		tr.done(!tr.b.settings.failure(o))
+		tr.b.record(tr.done, o)
 	}
 }

@@ -35,11 +35,7 @@ func startAuthServer(t *testing.T) (*authServer, *origin) {
 	o := startOrigin(t, func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/jwks":
-			json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]string{{
-				"kty": "RSA", "kid": "k1", "alg": "RS256", "use": "sig",
-				"n": base64.RawURLEncoding.EncodeToString(key.N.Bytes()),
-				"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(key.E)).Bytes()),
-			}}})
+			json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]string{a.jwk()}})
 		case "/introspect":
 			a.introspections.Add(1)
 			user, pass, _ := r.BasicAuth()
@@ -49,6 +45,15 @@ func startAuthServer(t *testing.T) (*authServer, *origin) {
 		}
 	})
 	return a, o
+}
+
+// jwk is the server's public key as a JWK (kid k1).
+func (a *authServer) jwk() map[string]string {
+	return map[string]string{
+		"kty": "RSA", "kid": "k1", "alg": "RS256", "use": "sig",
+		"n": base64.RawURLEncoding.EncodeToString(a.key.N.Bytes()),
+		"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(a.key.E)).Bytes()),
+	}
 }
 
 func (a *authServer) token(t *testing.T, claims jwt.MapClaims) string {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -391,4 +392,85 @@ routes:
 	}
 	h.sick.Store(false)
 	waitFor(t, func() bool { s, _, _ := fetch(t, "GET", g.url("/h"), ""); return s == 200 })
+}
+
+// TestBreakersOpenOnTimeoutsOnEveryPath: an origin that reads the request
+// and then answers too late times out each try (response_header: 300ms);
+// three in a row open the breaker, whichever way the request was served:
+// a GET on the event loop, a small POST body read whole, a large body
+// spliced by a worker, a chunked upload streamed on the loop, and a GET
+// metered through the Redis store. Each try lasts longer than a third of
+// the breaker's interval, so the three always straddle an interval's end
+// (they were dropped when counted by the interval they began in).
+func TestBreakersOpenOnTimeoutsOnEveryPath(t *testing.T) {
+	slowAddr, _ := rawOrigin(t, func(c net.Conn) {
+		r := bufio.NewReader(c)
+		req, err := http.ReadRequest(r)
+		if err != nil {
+			return
+		}
+		io.Copy(io.Discard, req.Body)
+		time.Sleep(1500 * time.Millisecond)
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	})
+	rs := startRedis(t)
+	paths := []string{"get", "small", "large", "chunked", "metered"}
+	var ups, routes strings.Builder
+	for _, p := range paths {
+		fmt.Fprintf(&ups, `  %s:
+    targets: ["%s"]
+    timeouts: {connect: 500ms, response_header: 300ms}
+    retries: {attempts: 0}
+    breaker: {consecutive_failures: 3, min_requests: 20, failure_ratio: 0.5, interval: 500ms, open_for: 10s, failure_on: ["5xx", timeout, connect_failure]}
+`, p, slowAddr)
+		fmt.Fprintf(&routes, "  - {name: %s, match: {path_prefix: /%s}, upstream: %s, timeout: 5s}\n", p, p, p)
+	}
+	g := startGateway(t, fmt.Sprintf(`
+server: {listen: "LISTEN"}
+admin: {listen: "ADMIN"}
+upstreams:
+%s
+clients:
+  default: {rate: 100000/s, burst: 100000}
+limits:
+%s
+routes:
+%s`, ups.String(), redisLimits(rs.addr, "allow"), routes.String()))
+	bodies := map[string]func() io.Reader{
+		"get":     func() io.Reader { return nil },
+		"small":   func() io.Reader { return strings.NewReader(strings.Repeat("s", 1000)) },
+		"large":   func() io.Reader { return strings.NewReader(strings.Repeat("l", 200_000)) },
+		"chunked": func() io.Reader { return io.MultiReader(strings.NewReader(strings.Repeat("c", 5000))) },
+		"metered": func() io.Reader { return nil },
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	for _, p := range paths {
+		for i := 0; i < 4; i++ {
+			method := "POST"
+			if body := bodies[p](); body == nil {
+				method = "GET"
+			}
+			req, _ := http.NewRequest(method, g.url("/"+p), bodies[p]())
+			start := time.Now()
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatalf("%s %d: %v", p, i, err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			want := 504
+			if i == 3 {
+				want = 503 // the breaker opened on the third timeout
+			}
+			if resp.StatusCode != want {
+				t.Fatalf("%s request %d: status %d after %v, want %d", p, i, resp.StatusCode, time.Since(start), want)
+			}
+		}
+		if v := g.metric(breakerSample(p, slowAddr)); v != 2 {
+			t.Errorf("%s: breaker state %v, want open (2)", p, v)
+		}
+	}
+	if n := strings.Count(g.logs.String(), `"to":"open"`); n != len(paths) {
+		t.Errorf("%d breaker-open log lines, want %d", n, len(paths))
+	}
 }

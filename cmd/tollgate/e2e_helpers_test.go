@@ -58,10 +58,37 @@ type gateway struct {
 // file, starts the binary and waits until /readyz answers 200.
 func startGateway(t testing.TB, cfg string) *gateway {
 	t.Helper()
+	g := launchGateway(t, cfg)
+	g.waitReady()
+	return g
+}
+
+// startGatewayUnder is startGateway with the binary run by a wrapper that
+// execs it (the process keeps the wrapper's PID), e.g. prlimit; args are
+// added after -config.
+func startGatewayUnder(t testing.TB, cfg string, wrapper []string, args ...string) *gateway {
+	t.Helper()
+	g := launchGatewayUnder(t, cfg, wrapper, args...)
+	g.waitReady()
+	return g
+}
+
+// launchGateway is startGateway without the wait for /readyz, with extra
+// command-line arguments.
+func launchGateway(t testing.TB, cfg string, args ...string) *gateway {
+	t.Helper()
+	return launchGatewayUnder(t, cfg, nil, args...)
+}
+
+// launchGatewayUnder is launchGateway run by wrapper (see
+// startGatewayUnder).
+func launchGatewayUnder(t testing.TB, cfg string, wrapper []string, args ...string) *gateway {
+	t.Helper()
 	g := &gateway{t: t, addr: testkit.FreeAddr(t), admin: testkit.FreeAddr(t), logs: &testkit.LogBuffer{}, done: make(chan struct{})}
 	g.config = filepath.Join(t.TempDir(), "tollgate.yaml")
 	g.writeConfig(cfg)
-	g.cmd = exec.Command(binPath, "-config", g.config)
+	argv := append(append(append(wrapper[:len(wrapper):len(wrapper)], binPath), "-config", g.config), args...)
+	g.cmd = exec.Command(argv[0], argv[1:]...)
 	g.cmd.Stderr = g.logs
 	g.cmd.Stdout = g.logs
 	if err := g.cmd.Start(); err != nil {
@@ -73,7 +100,6 @@ func startGateway(t testing.TB, cfg string) *gateway {
 		close(g.done)
 	}()
 	t.Cleanup(g.stop)
-	g.waitReady()
 	return g
 }
 

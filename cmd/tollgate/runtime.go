@@ -92,7 +92,16 @@ func (r *runtime) retireAuth(a *auth.Authenticator) {
 }
 
 func (r *runtime) collectors() []prometheus.Collector {
-	return []prometheus.Collector{r.limiter, r.externalCalls}
+	return []prometheus.Collector{r.limiter, storeGauge{r.limiter}, r.externalCalls}
+}
+
+// ready is /readyz's policy check: not ready until every JWKS source of
+// the newest config has loaded keys once (-ready-without-jwks skips it).
+func (r *runtime) ready() error {
+	r.mu.Lock()
+	a := r.auth
+	r.mu.Unlock()
+	return a.KeysLoaded()
 }
 
 func (r *runtime) close() { r.limiter.Close() }

@@ -241,26 +241,3 @@ func AppendChunk(dst, p []byte) []byte {
 func appendChunkSize(dst []byte, n int) []byte {
 	return append(strconv.AppendInt(dst, int64(n), 16), "\r\n"...)
 }
-
-// CopyChunked decodes a chunked body from src and re-frames it as chunks on
-// dst, ending with the last-chunk. It returns the decoded byte count.
-// buf is the copy buffer.
-func CopyChunked(dst *bufio.Writer, src *ChunkedReader, buf []byte) (int64, error) {
-	var total int64
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			total += int64(n)
-			if werr := WriteChunk(dst, buf[:n]); werr != nil {
-				return total, werr
-			}
-		}
-		if err == io.EOF {
-			_, werr := dst.WriteString("0\r\n\r\n")
-			return total, werr
-		}
-		if err != nil {
-			return total, err
-		}
-	}
-}

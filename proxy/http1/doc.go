@@ -34,7 +34,7 @@
 //     chunk, trailers dropped; [ErrBadChunk] otherwise) by a
 //     [ChunkedReader] over a blocking reader, or by a [ChunkScanner] over
 //     whatever bytes are at hand, and framed again with [WriteChunk] or
-//     [CopyChunked].
+//     [AppendChunk].
 //  5. Response head parsed. [Response.ReadHead] and [Response.Parse] do
 //     the same for the upstream's answer; any malformed response head is
 //     [ErrBadResponse]. [Response.Status], [Response.ContentLen],

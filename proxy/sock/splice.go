@@ -128,6 +128,7 @@ type spliceRelay struct {
 	filled       int64 // bytes moved src → pipe
 	written      int64 // bytes moved pipe → dst
 	idle         time.Duration
+	deadline     time.Time // the whole transfer's bound (zero: none)
 	lastProgress time.Time // as of the last wait
 	progressed   bool      // bytes moved since lastProgress was taken
 	// The callbacks, bound once, and what their last splice returned.
@@ -160,14 +161,19 @@ const (
 // (descriptors exhausted) it falls back to net.TCPConn.ReadFrom. On
 // return the read deadline of src and the write deadline of dst are idle
 // from now, and src's SO_RCVLOWAT is back to 1 (as good as the default).
-func (pp *Pipes) Splice(dst, src *net.TCPConn, n int64, idle time.Duration) (written int64, srcFailed bool, err error) {
-	r := &spliceRelay{src: src, dst: dst, n: n, idle: idle}
+// deadline (zero: none) bounds the whole transfer, however steadily bytes
+// move: a body trickled in to hold the connection ends there.
+func (pp *Pipes) Splice(dst, src *net.TCPConn, n int64, idle time.Duration, deadline time.Time) (written int64, srcFailed bool, err error) {
+	r := &spliceRelay{src: src, dst: dst, n: n, idle: idle, deadline: deadline}
 	var err1, err2 error
 	r.srcRC, err1 = src.SyscallConn()
 	r.dstRC, err2 = dst.SyscallConn()
 	if r.p, err = pp.get(); err != nil || err1 != nil || err2 != nil {
 		if r.p != nil {
 			pp.put(r.p, true)
+		}
+		if !deadline.IsZero() {
+			src.SetReadDeadline(deadline)
 		}
 		written, err = dst.ReadFrom(&io.LimitedReader{R: src, N: n})
 		return written, written < n && err == nil, err
@@ -177,8 +183,8 @@ func (pp *Pipes) Splice(dst, src *net.TCPConn, n int64, idle time.Duration) (wri
 	r.fillFn, r.drainFn = r.fillOnce, r.drainOnce
 	r.lastProgress = time.Now()
 	r.markTime = r.lastProgress
-	r.armSrc(r.lastProgress.Add(idle), false)
-	dst.SetWriteDeadline(r.lastProgress.Add(idle))
+	r.armSrc(r.until(), false)
+	dst.SetWriteDeadline(r.until())
 	srcFailed, err = r.run()
 	pp.put(r.p, r.filled == r.written)
 	r.setLowat(1)
@@ -300,7 +306,7 @@ func (r *spliceRelay) beforeSrcWait() {
 		r.batch = now.Sub(r.markTime) <= batchWait // src is fast again
 		r.markTime, r.markFilled = now, r.filled
 	}
-	idleDL := r.lastProgress.Add(r.idle)
+	idleDL := r.until()
 	if r.batch && !r.setLowat(int(min(r.n-r.filled, batchBytes))) {
 		r.batch, r.noBatch = false, true
 	}
@@ -342,7 +348,7 @@ func (r *spliceRelay) srcStep() error {
 		err := r.srcRC.Read(r.fillFn)
 		if err == nil {
 			if r.srcDLBatch { // the batch arrived: back to the idle bound
-				r.armSrc(r.lastProgress.Add(r.idle), false)
+				r.armSrc(r.until(), false)
 			}
 			return nil
 		}
@@ -362,7 +368,7 @@ func (r *spliceRelay) srcStep() error {
 		if !r.rearm() {
 			return err
 		}
-		r.armSrc(r.lastProgress.Add(r.idle), false)
+		r.armSrc(r.until(), false)
 	}
 }
 
@@ -376,13 +382,23 @@ func (r *spliceRelay) dstStep() error {
 		if !r.rearm() {
 			return err
 		}
-		r.dst.SetWriteDeadline(r.lastProgress.Add(r.idle))
+		r.dst.SetWriteDeadline(r.until())
 	}
 }
 
 // rearm reports whether an idle deadline that fired came too early: bytes
-// moved less than idle ago.
+// moved less than idle ago, and the transfer's deadline is not reached.
 func (r *spliceRelay) rearm() bool {
 	r.stampProgress()
-	return time.Now().Before(r.lastProgress.Add(r.idle))
+	return time.Now().Before(r.until())
+}
+
+// until is when the current wait ends: idle after the last progress, or
+// the transfer's deadline if that comes first.
+func (r *spliceRelay) until() time.Time {
+	t := r.lastProgress.Add(r.idle)
+	if !r.deadline.IsZero() && r.deadline.Before(t) {
+		return r.deadline
+	}
+	return t
 }

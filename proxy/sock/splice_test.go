@@ -50,7 +50,7 @@ func TestSpliceMovesExactBytes(t *testing.T) {
 		b, _ := io.ReadAll(io.LimitReader(dstR, n))
 		got <- b
 	}()
-	w, srcFailed, err := pipes.Splice(dstW, srcR, n, 5*time.Second)
+	w, srcFailed, err := pipes.Splice(dstW, srcR, n, 5*time.Second, time.Time{})
 	if err != nil || srcFailed || w != n {
 		t.Fatalf("spliceN: %d %v %v", w, srcFailed, err)
 	}
@@ -73,7 +73,7 @@ func TestSpliceShortSourceAndDeadSink(t *testing.T) {
 		srcW.Close()
 	}()
 	go io.Copy(io.Discard, dstR)
-	w, srcFailed, err := pipes.Splice(dstW, srcR, 10<<20, 5*time.Second)
+	w, srcFailed, err := pipes.Splice(dstW, srcR, 10<<20, 5*time.Second, time.Time{})
 	if err == nil || !srcFailed || w != 3<<20 {
 		t.Fatalf("short source: %d %v %v", w, srcFailed, err)
 	}
@@ -83,7 +83,7 @@ func TestSpliceShortSourceAndDeadSink(t *testing.T) {
 	go srcW2.Write(pattern(8 << 20))
 	dstR2.Close() // the sink is gone
 	start := time.Now()
-	_, srcFailed, err = pipes.Splice(dstW2, srcR2, 8<<20, 5*time.Second)
+	_, srcFailed, err = pipes.Splice(dstW2, srcR2, 8<<20, 5*time.Second, time.Time{})
 	if err == nil || srcFailed {
 		t.Fatalf("dead sink: %v %v", srcFailed, err)
 	}
@@ -115,7 +115,7 @@ func TestSpliceIdleTimeoutCountsInactivityOnly(t *testing.T) {
 		b, _ := io.ReadAll(io.LimitReader(dstR, 12*chunk))
 		got <- b
 	}()
-	w, srcFailed, err := pipes.Splice(dstW, srcR, 12*chunk, idle)
+	w, srcFailed, err := pipes.Splice(dstW, srcR, 12*chunk, idle, time.Time{})
 	if err != nil || srcFailed || w != 12*chunk {
 		t.Fatalf("steady source: %d %v %v", w, srcFailed, err)
 	}
@@ -134,7 +134,7 @@ func TestSpliceIdleTimeoutCountsInactivityOnly(t *testing.T) {
 		delivered <- n
 	}()
 	start := time.Now()
-	w, srcFailed, err = pipes.Splice(dstW2, srcR2, 4*chunk, idle)
+	w, srcFailed, err = pipes.Splice(dstW2, srcR2, 4*chunk, idle, time.Time{})
 	took := time.Since(start)
 	if err == nil || !srcFailed || w != chunk {
 		t.Fatalf("stalled source: %d %v %v", w, srcFailed, err)
@@ -153,7 +153,7 @@ func TestSpliceIdleTimeoutCountsInactivityOnly(t *testing.T) {
 	dstW3, _ := tcpPair(t) // nobody reads the other end
 	go srcW3.Write(pattern(64 << 20))
 	start = time.Now()
-	_, srcFailed, err = pipes.Splice(dstW3, srcR3, 64<<20, idle)
+	_, srcFailed, err = pipes.Splice(dstW3, srcR3, 64<<20, idle, time.Time{})
 	if err == nil || srcFailed {
 		t.Fatalf("stalled sink: %v %v", srcFailed, err)
 	}
@@ -181,7 +181,7 @@ func TestSpliceBackToBack(t *testing.T) {
 		got <- b
 	}()
 	for _, n := range sizes {
-		w, srcFailed, err := pipes.Splice(dstW, srcR, n, 5*time.Second)
+		w, srcFailed, err := pipes.Splice(dstW, srcR, n, 5*time.Second, time.Time{})
 		if err != nil || srcFailed || w != n {
 			t.Fatalf("spliceN(%d): %d %v %v", n, w, srcFailed, err)
 		}
@@ -250,7 +250,7 @@ func TestSpliceSlowSourceIsNotHeldBack(t *testing.T) {
 		}
 		gotc <- got
 	}()
-	w, srcFailed, err := pipes.Splice(dstW, srcR, n, 5*time.Second)
+	w, srcFailed, err := pipes.Splice(dstW, srcR, n, 5*time.Second, time.Time{})
 	if err != nil || srcFailed || w != n {
 		t.Fatalf("spliceN: %d %v %v", w, srcFailed, err)
 	}
@@ -282,10 +282,46 @@ func TestSpliceSlowSourceIsNotHeldBack(t *testing.T) {
 		srcW2.Close()
 	}()
 	go io.Copy(io.Discard, dstR2)
-	if _, srcFailed, err := pipes.Splice(dstW2, srcR2, 8<<20, 5*time.Second); err == nil || !srcFailed {
+	if _, srcFailed, err := pipes.Splice(dstW2, srcR2, 8<<20, 5*time.Second, time.Time{}); err == nil || !srcFailed {
 		t.Fatalf("short source: %v %v", srcFailed, err)
 	}
 	if v := rcvLowat(t, srcR2); v > 1 {
 		t.Fatalf("SO_RCVLOWAT after a failed transfer: %d", v)
+	}
+}
+
+// TestSpliceDeadlineBoundsATrickle: a source that sends a byte every
+// 50 ms never trips an idle timeout of 150 ms, but the transfer's
+// deadline ends it, with src at fault.
+func TestSpliceDeadlineBoundsATrickle(t *testing.T) {
+	var pipes Pipes
+	srcW, srcR := tcpPair(t)
+	dstW, dstR := tcpPair(t)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for i := 0; i < 100; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			if _, err := srcW.Write([]byte{'x'}); err != nil {
+				return
+			}
+		}
+	}()
+	go io.Copy(io.Discard, dstR)
+	start := time.Now()
+	w, srcFailed, err := pipes.Splice(dstW, srcR, 1<<20, 150*time.Millisecond, start.Add(600*time.Millisecond))
+	took := time.Since(start)
+	if err == nil || !srcFailed {
+		t.Fatalf("trickle: %d bytes, srcFailed %v, err %v; want src at fault", w, srcFailed, err)
+	}
+	if took < 550*time.Millisecond || took > 2*time.Second {
+		t.Fatalf("trickle cut after %v, want at the 600 ms deadline", took)
+	}
+	if w == 0 {
+		t.Fatalf("no byte of the trickle was delivered before the deadline")
 	}
 }
