@@ -54,8 +54,9 @@ type Target struct {
 
 	// tls is the TLS client config of a TLS upstream's target (nil:
 	// cleartext), fixed at creation: a change makes another target.
-	tls *tls.Config
-	log *slog.Logger
+	tls       *tls.Config
+	log       *slog.Logger
+	tlsWarned atomic.Int64 // unix ns of the last handshake warning
 }
 
 func newTarget(key targetKey, readers *sync.Pool, now func() time.Time) *Target {
