@@ -1,14 +1,20 @@
 // Package auth decides who is calling: it verifies bearer JWTs (file keys
-// and JWKS URLs), introspects opaque tokens (RFC 7662) and checks API
-// keys, then checks the route's required scopes. It is a plain library
-// with no transport: the plugins package adapts it to the request path.
+// and JWKS URLs), introspects opaque tokens (RFC 7662), checks API keys,
+// names the holder of a client certificate verified in the TLS handshake
+// (mtls.go), verifies RFC 9421 signed requests (signature.go, with
+// package httpsig; nonces in nonce.go) and asks an external authorizer
+// (external.go), then checks the route's required scopes. It is a plain
+// library with no transport: the plugins package adapts it to the
+// request path.
 //
 // One request: the auth filter calls Decide on the event loop with the
 // request's credentials. A token verified before comes from the cache
 // (SHA-256 of the token, no allocation); a JWT whose key is loaded is
-// verified there and then; an API key is looked up. Only a JWT whose kid no
-// loaded key set has, or an opaque token not in the introspection cache,
-// makes Decide say "not done": the filter then calls Authenticate off the
+// verified there and then; an API key is looked up; a certificate or a
+// signature is checked. Only a JWT whose kid no loaded key set has, an
+// opaque token not in the introspection cache, a request for the external
+// authorizer whose decision is not cached, or a signature whose nonce must
+// be remembered in Redis makes Decide say "not done": the filter then calls Authenticate off the
 // loop, which may fetch the JWKS (at most once per 10 s per source) or ask
 // the introspection endpoint, and caches the verdict for the next request.
 //

@@ -5,12 +5,15 @@
 // and edit heads through the Headers interface and answer through a Reply.
 //
 // One request: the engine fills an Exchange and calls Chain.Decide on its
-// event loop. Each filter decides in turn — cors answers a preflight, auth
-// verifies a cached token or an API key (Waiter.Decide), limits take a
+// event loop. Each filter decides in turn — the route's IP rules
+// (iprules.go) refuse an address, cors answers a preflight, auth verifies
+// a cached token, an API key, a client certificate or a signature
+// (Waiter.Decide), the clients' IP rules check the caller found, limits take a
 // token (never waiting: Redis leases are batched in the background), the
 // other plugins edit heads — until one replies (401, 429…) or all pass.
 // A filter that can only decide after a network call (a JWKS fetch, an
-// introspection call) says pending: the engine runs Chain.Wait off the
+// introspection call, the external authorizer, a nonce in Redis) says
+// pending: the engine runs Chain.Wait off the
 // loop, then goes on with Decide from the next filter. On the way back,
 // RunResponse runs the Response hooks of the filters that passed, on the
 // upstream's head or the gateway's own reply, and End tells the Enders

@@ -149,6 +149,9 @@ func (r *Registry) buildUpstreamLocked(spec *upstreamSpec, s *Set, stopped *[]*h
 func (r *Registry) newTargetLocked(key targetKey, tc *tls.Config) (*Target, bool) {
 	t := newTarget(key, r.readers, r.now)
 	t.tls, t.log = tc, r.log
+	if tc != nil && tc.InsecureSkipVerify {
+		r.log.Warn("upstream TLS certificates are not verified (insecure_skip_verify)", "upstream", key.upstream, "target", key.addr)
+	}
 	r.targets[key] = t
 	r.log.Debug("upstream target added", "upstream", key.upstream, "addr", key.addr)
 	for k, pred := range r.targets {
