@@ -1,14 +1,20 @@
 // Package auth decides who is calling: it verifies bearer JWTs (file keys
-// and JWKS URLs), introspects opaque tokens (RFC 7662) and checks API
-// keys, then checks the route's required scopes. It is a plain library
-// with no transport: the plugins package adapts it to the request path.
+// and JWKS URLs), introspects opaque tokens (RFC 7662), checks API keys,
+// names the holder of a client certificate verified in the TLS handshake
+// (mtls.go), verifies RFC 9421 signed requests (signature.go, with
+// package httpsig; nonces in nonce.go) and asks an external authorizer
+// (external.go), then checks the route's required scopes. It is a plain
+// library with no transport: the plugins package adapts it to the
+// request path.
 //
 // One request: the auth filter calls Decide on the event loop with the
 // request's credentials. A token verified before comes from the cache
 // (SHA-256 of the token, no allocation); a JWT whose key is loaded is
-// verified there and then; an API key is looked up. Only a JWT whose kid no
-// loaded key set has, or an opaque token not in the introspection cache,
-// makes Decide say "not done": the filter then calls Authenticate off the
+// verified there and then; an API key is looked up; a certificate or a
+// signature is checked. Only a JWT whose kid no loaded key set has, an
+// opaque token not in the introspection cache, a request for the external
+// authorizer whose decision is not cached, or a signature whose nonce must
+// be remembered in Redis makes Decide say "not done": the filter then calls Authenticate off the
 // loop, which may fetch the JWKS (at most once per 10 s per source) or ask
 // the introspection endpoint, and caches the verdict for the next request.
 //
@@ -37,7 +43,7 @@ import (
 type Identity struct {
 	// ClientID is safe to send as a header value.
 	ClientID string
-	// Method is "jwt", "introspection" or "api_key".
+	// Method is "jwt", "introspection", "api_key", "mtls" or "signature".
 	Method string
 	// Scopes are the granted scopes; nil for API keys.
 	Scopes []string
@@ -47,6 +53,9 @@ type Identity struct {
 	// Tenant groups callers that spend one common quota (tenant_claim,
 	// the API key's tenant:), "" when none.
 	Tenant string
+	// Headers are added to the upstream request (the external
+	// authorizer's headers_to_copy).
+	Headers [][2]string
 }
 
 // Options are an Authenticator's dependencies. Every zero value has a
@@ -67,6 +76,12 @@ type Options struct {
 	// JWKSTimeout bounds one JWKS fetch, and so the wait of a request
 	// whose kid is unknown; 0 means 3s.
 	JWKSTimeout time.Duration
+	// Nonces shares signature nonces between gateways; nil keeps them on
+	// this gateway only.
+	Nonces NonceStore
+	// ExternalCall is told the result of every external authorizer call
+	// ("allow", "deny", "error"); nil counts nothing.
+	ExternalCall func(result string)
 }
 
 // normalise fills in the defaults.
@@ -96,6 +111,9 @@ type Authenticator struct {
 	jwt   *jwtVerifier
 	intro *introspector
 	keys  *apiKeys
+	mtls  *mtlsIdentity
+	sigs  *sigVerifier
+	ext   *externalAuth
 	log   *slog.Logger
 
 	closeOnce sync.Once
@@ -110,7 +128,7 @@ type Authenticator struct {
 // left running.
 func New(cfg conf.Auth, prev *Authenticator, opts Options) (*Authenticator, error) {
 	opts = opts.normalise()
-	a := &Authenticator{cfg: cfg, log: opts.Logger}
+	a := &Authenticator{cfg: cfg, log: opts.Logger, mtls: newMTLS(cfg.MTLS)}
 	if cfg.APIKeys != nil {
 		keys, err := newAPIKeys(cfg.APIKeys)
 		if err != nil {
@@ -124,6 +142,24 @@ func New(cfg conf.Auth, prev *Authenticator, opts Options) (*Authenticator, erro
 			return nil, err
 		}
 		a.intro = intro
+	}
+	if cfg.External != nil {
+		cache := newTokenCache(opts.CacheSize)
+		if prev != nil && prev.ext != nil && reflect.DeepEqual(prev.cfg.External, cfg.External) {
+			cache = prev.ext.cache
+		}
+		a.ext = newExternal(cfg.External, opts.HTTPClient, cache, opts.Now, opts.ExternalCall)
+	}
+	if cfg.Signatures != nil {
+		var prevSigs *sigVerifier
+		if prev != nil {
+			prevSigs = prev.sigs
+		}
+		sigs, err := newSigVerifier(cfg.Signatures, prevSigs, opts.Nonces, opts.Logger, opts.Now)
+		if err != nil {
+			return nil, err
+		}
+		a.sigs = sigs
 	}
 	if cfg.JWT != nil {
 		v, err := newJWTVerifier(cfg.JWT, opts.Now)
@@ -220,7 +256,8 @@ func (a *Authenticator) Close() {
 // requires every one of scopes. The first method the request carries
 // credentials for decides: a Bearer token of three dot-separated parts is
 // for "jwt", any other Bearer token for "introspection", the API-key
-// header for "api_key". A Bearer token whose shape matches no listed
+// header for "api_key", a verified client certificate for "mtls",
+// Signature-Input for "signature". A Bearer token whose shape matches no listed
 // method goes to the route's first bearer method, so it is refused as
 // invalid rather than as missing (and a JWT access token can be
 // introspected on an introspection-only route). Methods the config does
@@ -255,6 +292,13 @@ func (a *Authenticator) authenticate(ctx context.Context, methods []string, scop
 	case conf.AuthAPIKey:
 		id, err = a.keys.check(c.APIKey)
 		done = true
+	case conf.AuthMTLS:
+		id, err = a.mtls.check(c.PeerCert)
+		done = true
+	case conf.AuthSignature:
+		id, err, done = a.sigs.check(ctx, c.Signed, wait)
+	case conf.AuthExternal:
+		id, err, done = a.ext.decide(ctx, c.External, wait)
 	default:
 		return Identity{}, errMissing(), true
 	}
@@ -282,7 +326,10 @@ func (a *Authenticator) choose(methods []string, c Credentials) (string, []byte)
 		case m == conf.AuthJWT && shaped,
 			m == conf.AuthIntrospection && isBearer && !shaped:
 			return m, token
-		case m == conf.AuthAPIKey && len(c.APIKey) > 0:
+		case m == conf.AuthAPIKey && len(c.APIKey) > 0,
+			m == conf.AuthMTLS && c.PeerCert != nil,
+			m == conf.AuthSignature && c.Signed != nil,
+			m == conf.AuthExternal: // the authorizer judges whatever the request carries
 			return m, nil
 		}
 	}
@@ -305,6 +352,12 @@ func (a *Authenticator) configured(m string) bool {
 		return a.intro != nil
 	case conf.AuthAPIKey:
 		return a.keys != nil
+	case conf.AuthMTLS:
+		return a.mtls != nil
+	case conf.AuthSignature:
+		return a.sigs != nil
+	case conf.AuthExternal:
+		return a.ext != nil
 	}
 	return false
 }

@@ -1,6 +1,9 @@
 package auth
 
-import "bytes"
+import (
+	"bytes"
+	"crypto/x509"
+)
 
 // Credentials are the raw header values a request carried; nil when
 // absent. The slices are only read during Authenticate and never kept.
@@ -9,6 +12,14 @@ type Credentials struct {
 	Authorization []byte
 	// APIKey is the value of the configured API-key header.
 	APIKey []byte
+	// PeerCert is the client certificate verified in the TLS handshake.
+	PeerCert *x509.Certificate
+	// Signed is the request as a signature covers it, when it carries
+	// Signature-Input; nil otherwise.
+	Signed *SignedRequest
+	// External is the request as the external authorizer is told of it;
+	// nil when the route does not use one.
+	External *ExternalRequest
 }
 
 // Length limits for presented credentials; longer ones are malformed.

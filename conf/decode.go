@@ -51,7 +51,16 @@ func (d *decoder) server(n *yaml.Node, path string, s *Server) {
 			})
 		},
 		"tls": func(n *yaml.Node, p string) {
-			d.mapping(n, p, fields{"cert_file": d.file(&s.TLS.CertFile), "key_file": d.file(&s.TLS.KeyFile)})
+			d.mapping(n, p, fields{
+				"cert_file":   d.file(&s.TLS.CertFile),
+				"key_file":    d.file(&s.TLS.KeyFile),
+				"client_ca":   d.file(&s.TLS.ClientCA),
+				"client_auth": d.str(&s.TLS.ClientAuth),
+				"crl_file":    d.file(&s.TLS.CRLFile),
+			})
+			if s.TLS.ClientCA != "" && s.TLS.ClientAuth == "" {
+				s.TLS.ClientAuth = ClientAuthRequest
+			}
 		},
 	})
 }
@@ -96,6 +105,8 @@ func (d *decoder) quotaOf(n *yaml.Node, path string, plan bool) *Quota {
 		fs["shared"] = d.flagField(&q.Shared)
 	} else {
 		fs["plan"] = d.str(&q.Plan)
+		fs["allow_cidrs"] = d.prefixList(&q.AllowCIDRs) // a client's own addresses, not a plan's
+		fs["deny_cidrs"] = d.prefixList(&q.DenyCIDRs)
 	}
 	q.set = d.mapping(n, path, fs)
 	if !q.set["burst"] {

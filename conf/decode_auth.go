@@ -2,6 +2,7 @@ package conf
 
 import (
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -13,6 +14,12 @@ func (d *decoder) auth(n *yaml.Node, path string, a *Auth) {
 		"jwt":           func(n *yaml.Node, p string) { a.JWT = d.jwt(n, p) },
 		"introspection": func(n *yaml.Node, p string) { a.Introspection = d.introspection(n, p) },
 		"api_keys":      func(n *yaml.Node, p string) { a.APIKeys = d.apiKeys(n, p) },
+		"signatures":    func(n *yaml.Node, p string) { a.Signatures = d.signatures(n, p) },
+		"external":      func(n *yaml.Node, p string) { a.External = d.external(n, p) },
+		"mtls": func(n *yaml.Node, p string) {
+			a.MTLS = &MTLS{ClientIDFrom: IDFromSANURI}
+			d.mapping(n, p, fields{"client_id_from": d.str(&a.MTLS.ClientIDFrom)})
+		},
 	})
 }
 
@@ -93,4 +100,48 @@ func (d *decoder) apiKeys(n *yaml.Node, path string) *APIKeys {
 		},
 	})
 	return a
+}
+
+// signatures decodes the auth.signatures block.
+func (d *decoder) signatures(n *yaml.Node, path string) *Signatures {
+	s := defaultSignatures()
+	d.mapping(n, path, fields{
+		"components":       d.strList(&s.Components),
+		"max_age":          d.durationField(&s.MaxAge),
+		"require_nonce":    d.flagField(&s.RequireNonce),
+		"max_body_bytes":   d.integer64Field(&s.MaxBodyBytes),
+		"nonce_cache_size": d.integerField(&s.NonceCacheSize),
+		"keys": func(n *yaml.Node, p string) {
+			d.seq(n, p, func(item *yaml.Node, _ int, p string) {
+				var k SignatureKey
+				if isNull(item) {
+					d.fail(item.Line, p, "expected a mapping, got null")
+				}
+				d.mapping(item, p, fields{
+					"keyid":           d.str(&k.KeyID),
+					"client_id":       d.str(&k.ClientID),
+					"alg":             d.str(&k.Alg),
+					"secret_file":     d.file(&k.SecretFile),
+					"public_key_file": d.file(&k.PublicKeyFile),
+				})
+				s.Keys = append(s.Keys, k)
+			})
+		},
+	})
+	return s
+}
+
+// external decodes the auth.external block.
+func (d *decoder) external(n *yaml.Node, path string) *External {
+	e := &External{Timeout: time.Second, HeadersToSend: []string{"Authorization", "Cookie"},
+		HeadersToCopy: []string{}, CacheTTL: 30 * time.Second, OnFailure: ExternalDeny}
+	d.mapping(n, path, fields{
+		"url":             d.str(&e.URL),
+		"timeout":         d.durationField(&e.Timeout),
+		"headers_to_send": d.strList(&e.HeadersToSend),
+		"headers_to_copy": d.strList(&e.HeadersToCopy),
+		"cache_ttl":       d.durationField(&e.CacheTTL),
+		"on_failure":      d.str(&e.OnFailure),
+	})
+	return e
 }

@@ -35,6 +35,8 @@ func (d *decoder) route(n *yaml.Node, path string, r *Route) {
 		"cost_header":  d.str(&r.CostHeader),
 		"timeout":      d.durationField(&r.Timeout),
 		"plugins":      func(n *yaml.Node, p string) { r.Plugins = d.plugins(n, p) },
+		"allow_cidrs":  d.prefixList(&r.AllowCIDRs),
+		"deny_cidrs":   d.prefixList(&r.DenyCIDRs),
 	})
 }
 

@@ -38,6 +38,16 @@ func (d *decoder) upstream(n *yaml.Node, path string, u *Upstream) {
 		},
 		"health_check": func(n *yaml.Node, p string) { u.HealthCheck = d.healthCheck(n, p) },
 		"breaker":      func(n *yaml.Node, p string) { u.Breaker = d.breaker(n, p) },
+		"tls": func(n *yaml.Node, p string) {
+			u.TLS = &UpstreamTLS{}
+			d.mapping(n, p, fields{
+				"ca_file":              d.file(&u.TLS.CAFile),
+				"server_name":          d.str(&u.TLS.ServerName),
+				"client_cert_file":     d.file(&u.TLS.ClientCertFile),
+				"client_key_file":      d.file(&u.TLS.ClientKeyFile),
+				"insecure_skip_verify": d.flagField(&u.TLS.InsecureSkipVerify),
+			})
+		},
 	})
 }
 

@@ -186,3 +186,15 @@ func defaultHeadersPlugin() *HeadersPlugin {
 func defaultTracing() *Tracing {
 	return &Tracing{Protocol: TracingHTTP, SampleRatio: 0.01, ServiceName: "tollgate"}
 }
+
+// defaultSignatures applies when an auth.signatures block is present.
+func defaultSignatures() *Signatures {
+	return &Signatures{
+		Keys:           []SignatureKey{},
+		Components:     []string{"@method", "@authority", "@path", "@query"},
+		MaxAge:         5 * time.Minute,
+		RequireNonce:   true,
+		MaxBodyBytes:   MaxSignedBody,
+		NonceCacheSize: 100_000,
+	}
+}

@@ -88,7 +88,20 @@ type Buffers struct {
 type TLS struct {
 	CertFile string `json:"cert_file"`
 	KeyFile  string `json:"key_file"`
+	// ClientCA, when set, makes the listener ask for client certificates
+	// and verify them against these PEM CA certificates; ClientAuth says
+	// whether one is required; CRLFile (PEM or DER, signed by one of the
+	// CAs) lists revoked ones. All three are re-read on reload.
+	ClientCA   string `json:"client_ca,omitempty"`
+	ClientAuth string `json:"client_auth,omitempty"` // request | require
+	CRLFile    string `json:"crl_file,omitempty"`
 }
+
+// Client certificate modes (server.tls.client_auth).
+const (
+	ClientAuthRequest = "request"
+	ClientAuthRequire = "require"
+)
 
 // Enabled reports whether TLS termination is configured.
 func (t TLS) Enabled() bool { return t.CertFile != "" && t.KeyFile != "" }
@@ -116,6 +129,18 @@ type Upstream struct {
 	Retries     Retries      `json:"retries"`
 	HealthCheck *HealthCheck `json:"health_check,omitempty"` // nil = off
 	Breaker     *Breaker     `json:"breaker,omitempty"`      // nil = off
+	TLS         *UpstreamTLS `json:"tls,omitempty"`          // nil = cleartext
+}
+
+// UpstreamTLS makes the gateway speak TLS to an upstream's targets.
+// CAFile "" means the system's roots; ServerName "" means the target's
+// host; a client certificate (both files) makes it mutual.
+type UpstreamTLS struct {
+	CAFile             string `json:"ca_file,omitempty"`
+	ServerName         string `json:"server_name,omitempty"`
+	ClientCertFile     string `json:"client_cert_file,omitempty"`
+	ClientKeyFile      string `json:"client_key_file,omitempty"`
+	InsecureSkipVerify bool   `json:"insecure_skip_verify,omitempty"`
 }
 
 // Balance policies.
@@ -186,13 +211,87 @@ type Auth struct {
 	JWT           *JWT           `json:"jwt,omitempty"`
 	Introspection *Introspection `json:"introspection,omitempty"`
 	APIKeys       *APIKeys       `json:"api_keys,omitempty"`
+	// MTLS says where the client id of a verified client certificate
+	// comes from; routes may use auth: [mtls] without it (san_uri).
+	MTLS *MTLS `json:"mtls,omitempty"`
+	// Signatures configures RFC 9421 signed requests (auth: [signature]).
+	Signatures *Signatures `json:"signatures,omitempty"`
+	// External configures an external authorizer (auth: [external]).
+	External *External `json:"external,omitempty"`
 }
+
+// External is an HTTP authorizer asked about each request (as nginx's
+// auth_request and Traefik's forwardAuth do).
+type External struct {
+	URL     string        `json:"url"`
+	Timeout time.Duration `json:"timeout"`
+	// HeadersToSend are the request headers passed to the authorizer (the
+	// credentials); HeadersToCopy are copied from its 2xx answer into the
+	// upstream request (X-Client-Id sets the client id).
+	HeadersToSend []string      `json:"headers_to_send"`
+	HeadersToCopy []string      `json:"headers_to_copy"`
+	CacheTTL      time.Duration `json:"cache_ttl"`  // 0 = no caching
+	OnFailure     string        `json:"on_failure"` // deny | allow
+}
+
+// External authorizer failure modes.
+const (
+	ExternalDeny  = "deny"
+	ExternalAllow = "allow"
+)
+
+// Signatures configures RFC 9421 HTTP Message Signature verification.
+type Signatures struct {
+	Keys []SignatureKey `json:"keys"`
+	// Components must all be covered (content-digest is added for requests
+	// with a body); identifiers as in RFC 9421: "@method", "content-type",
+	// "@query-param;name=id".
+	Components []string `json:"components"`
+	// MaxAge bounds |now - created|; nonces are remembered for twice it.
+	MaxAge       time.Duration `json:"max_age"`
+	RequireNonce bool          `json:"require_nonce"`
+	// MaxBodyBytes is the largest body a signed request may carry: it is
+	// read whole and checked against Content-Digest before anything goes
+	// upstream. At most MaxSignedBody and server.buffers.request_body.
+	MaxBodyBytes int64 `json:"max_body_bytes"`
+	// NonceCacheSize bounds the nonces remembered locally.
+	NonceCacheSize int `json:"nonce_cache_size"`
+}
+
+// MaxSignedBody is the largest max_body_bytes of signed routes: bodies up
+// to it are read whole before the filters run.
+const MaxSignedBody = 64 << 10
+
+// SignatureKey is one key a client signs with: a shared secret file for
+// hmac-sha256, a PEM public key file otherwise.
+type SignatureKey struct {
+	KeyID         string `json:"keyid"`
+	ClientID      string `json:"client_id"`
+	Alg           string `json:"alg"`
+	SecretFile    string `json:"secret_file,omitempty"`
+	PublicKeyFile string `json:"public_key_file,omitempty"`
+}
+
+// MTLS configures the mtls auth method.
+type MTLS struct {
+	ClientIDFrom string `json:"client_id_from"` // san_uri | san_dns | subject_cn
+}
+
+// Where auth.mtls.client_id_from takes the client id.
+const (
+	IDFromSANURI    = "san_uri"
+	IDFromSANDNS    = "san_dns"
+	IDFromSubjectCN = "subject_cn"
+)
 
 // Auth method names used in routes[].auth.
 const (
 	AuthJWT           = "jwt"
 	AuthIntrospection = "introspection"
 	AuthAPIKey        = "api_key"
+	AuthMTLS          = "mtls"
+	AuthSignature     = "signature"
+	AuthExternal      = "external"
 )
 
 // JWT configures bearer JWT verification.
@@ -282,6 +381,11 @@ type Quota struct {
 	// Shared makes every member of a plan spend one common bucket,
 	// quota and concurrency bound (plans only).
 	Shared bool `json:"shared,omitempty"`
+	// AllowCIDRs and DenyCIDRs restrict the addresses this client may
+	// call from (see Route); for clients.default they apply to every
+	// caller not named, anonymous ones included.
+	AllowCIDRs []netip.Prefix `json:"allow_cidrs,omitempty"`
+	DenyCIDRs  []netip.Prefix `json:"deny_cidrs,omitempty"`
 
 	set map[string]bool // keys present in the file, for plan merging
 }
@@ -409,6 +513,12 @@ type Route struct {
 	CostHeader string        `json:"cost_header,omitempty"`
 	Timeout    time.Duration `json:"timeout"`
 	Plugins    []Plugin      `json:"plugins"`
+	// AllowCIDRs, when not empty, admits only client addresses inside
+	// one of them; DenyCIDRs refuses addresses inside one of them and
+	// wins over AllowCIDRs. The address is the client IP computed with
+	// trusted_proxies.
+	AllowCIDRs []netip.Prefix `json:"allow_cidrs,omitempty"`
+	DenyCIDRs  []netip.Prefix `json:"deny_cidrs,omitempty"`
 	// Line is the route's line in the file, for messages.
 	Line int `json:"-"`
 }

@@ -22,6 +22,11 @@ func validate(c *Config, r *report) {
 		v.upstream(joinPath("upstreams", name), c.Upstreams[name])
 	}
 	v.auth(&c.Auth)
+	if s := c.Auth.Signatures; s != nil && s.MaxBodyBytes >= 0 && s.MaxBodyBytes <= MaxSignedBody &&
+		s.MaxBodyBytes > c.Server.Buffers.RequestBody {
+		v.errorf("auth.signatures.max_body_bytes", "must not exceed server.buffers.request_body (%d): signed bodies are read whole before forwarding",
+			c.Server.Buffers.RequestBody)
+	}
 	v.limits(&c.Limits)
 	v.quotaLimits(&c.Limits)
 	v.routes(c)
@@ -56,6 +61,7 @@ func (v validator) server(s *Server) {
 	}
 	v.readable("server.tls.cert_file", s.TLS.CertFile)
 	v.readable("server.tls.key_file", s.TLS.KeyFile)
+	v.clientTLS(s.TLS)
 }
 
 // admin checks the admin listener address; "" disables it.

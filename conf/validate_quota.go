@@ -58,6 +58,7 @@ func (v validator) mergePlans(c *Config) {
 func merged(plan, client *Quota) *Quota {
 	m := *plan
 	m.Plan, m.Shared, m.set = client.Plan, plan.Shared, client.set
+	m.AllowCIDRs, m.DenyCIDRs = client.AllowCIDRs, client.DenyCIDRs // a client's own, never a plan's
 	m.Routes = maps.Clone(plan.Routes)
 	if client.set["rate"] {
 		m.Rate = client.Rate

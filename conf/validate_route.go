@@ -36,7 +36,7 @@ func (v validator) route(path string, r *Route, c *Config) {
 	if r.HostRewrite != "" && !isHostWithPort(r.HostRewrite) {
 		v.errorf(path+".host_rewrite", "invalid host %q", r.HostRewrite)
 	}
-	v.routeAuth(path, r, &c.Auth)
+	v.routeAuth(path, r, c)
 	v.positive(path+".timeout", r.Timeout)
 	v.cost(path, r, &c.Limits)
 	for i, p := range r.Plugins {
@@ -111,19 +111,25 @@ func (v validator) stripPrefix(path string, r *Route) {
 }
 
 // routeAuth checks a route's auth methods and scopes.
-func (v validator) routeAuth(path string, r *Route, a *Auth) {
+func (v validator) routeAuth(path string, r *Route, c *Config) {
+	a := &c.Auth
 	configured := map[string]bool{
 		AuthJWT:           a.JWT != nil,
 		AuthIntrospection: a.Introspection != nil,
 		AuthAPIKey:        a.APIKeys != nil,
+		AuthMTLS:          c.Server.TLS.ClientCA != "",
+		AuthSignature:     a.Signatures != nil,
+		AuthExternal:      a.External != nil,
 	}
 	seen := map[string]bool{}
 	for i, m := range r.Auth {
 		p := indexPath(path+".auth", i)
 		switch {
-		case !v.oneOf(p, m, AuthJWT, AuthIntrospection, AuthAPIKey):
+		case !v.oneOf(p, m, AuthMethods()...):
 		case seen[m]:
 			v.errorf(p, "%q is listed twice", m)
+		case !configured[m] && m == AuthMTLS:
+			v.errorf(p, "auth method %q needs server.tls.client_ca", m)
 		case !configured[m]:
 			v.errorf(p, "auth method %q is not configured in auth.%s", m, authBlock(m))
 		}
@@ -139,10 +145,18 @@ func (v validator) routeAuth(path string, r *Route, a *Auth) {
 	}
 }
 
+// AuthMethods lists the names routes[].auth accepts.
+func AuthMethods() []string {
+	return []string{AuthJWT, AuthIntrospection, AuthAPIKey, AuthMTLS, AuthSignature, AuthExternal}
+}
+
 // authBlock names the auth: block that configures a method.
 func authBlock(method string) string {
 	if method == AuthAPIKey {
 		return "api_keys"
+	}
+	if method == AuthSignature {
+		return "signatures"
 	}
 	return method
 }

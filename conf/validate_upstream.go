@@ -1,12 +1,16 @@
 package conf
 
 import (
+	"crypto/tls"
 	"strconv"
 )
 
 // upstream checks one upstream.
 func (v validator) upstream(path string, u *Upstream) {
 	v.targets(path+".targets", u.Targets)
+	if u.TLS != nil {
+		v.upstreamTLS(path+".tls", u.TLS)
+	}
 	v.oneOf(path+".balance", u.Balance, BalanceRoundRobin, BalanceLeastConn, BalanceRandom, BalanceHash)
 	v.pool(path+".pool", u.Pool)
 	v.positive(path+".timeouts.connect", u.Timeouts.Connect)
@@ -96,5 +100,30 @@ func (v validator) breaker(path string, b *Breaker) {
 	}
 	for i, cond := range b.FailureOn {
 		v.oneOf(indexPath(path+".failure_on", i), cond, "5xx", "timeout", "connect_failure")
+	}
+}
+
+// upstreamTLS checks an upstream's tls block; the files are parsed, so a
+// broken one fails -check.
+func (v validator) upstreamTLS(path string, t *UpstreamTLS) {
+	if t.CAFile != "" && checkReadable(t.CAFile) == nil {
+		if _, err := ParseCAFile(t.CAFile); err != nil {
+			v.errorf(path+".ca_file", "%v", err)
+		}
+	}
+	v.readable(path+".ca_file", t.CAFile)
+	if t.ServerName != "" && !isHostName(t.ServerName) {
+		v.errorf(path+".server_name", "invalid host name %q", t.ServerName)
+	}
+	if (t.ClientCertFile == "") != (t.ClientKeyFile == "") {
+		v.errorf(path, "client_cert_file and client_key_file must be set together")
+		return
+	}
+	v.readable(path+".client_cert_file", t.ClientCertFile)
+	v.readable(path+".client_key_file", t.ClientKeyFile)
+	if t.ClientCertFile != "" && checkReadable(t.ClientCertFile) == nil && checkReadable(t.ClientKeyFile) == nil {
+		if _, err := tls.LoadX509KeyPair(t.ClientCertFile, t.ClientKeyFile); err != nil {
+			v.errorf(path+".client_cert_file", "invalid certificate or key: %v", err)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"tollgate/auth"
 	"tollgate/conf"
+	"tollgate/httpsig"
 )
 
 // DefaultAPIKeyHeader is read for API keys when the config names none.
@@ -13,11 +14,14 @@ const DefaultAPIKeyHeader = "X-API-Key"
 
 // authFilter puts an auth.Authenticator on a route's request path.
 type authFilter struct {
-	a       *auth.Authenticator
-	methods []string
-	scopes  []string
-	header  string
-	m       Metrics
+	a        *auth.Authenticator
+	methods  []string
+	scopes   []string
+	header   string
+	signed   bool     // the route accepts signatures
+	external bool     // the route asks the external authorizer
+	strip    []string // headers only the external authorizer may set
+	m        Metrics
 }
 
 // NewAuthFilter returns the filter that authenticates requests for route
@@ -35,14 +39,22 @@ func NewAuthFilter(a *auth.Authenticator, route *conf.Route, m Metrics, apiKeyHe
 	if apiKeyHeader == "" {
 		apiKeyHeader = DefaultAPIKeyHeader
 	}
-	return &authFilter{a: a, methods: slices.Clone(route.Auth), scopes: slices.Clone(route.Scopes),
-		header: apiKeyHeader, m: m}
+	f := &authFilter{a: a, methods: slices.Clone(route.Auth), scopes: slices.Clone(route.Scopes),
+		header: apiKeyHeader, signed: slices.Contains(route.Auth, conf.AuthSignature),
+		external: slices.Contains(route.Auth, conf.AuthExternal), m: m}
+	if f.external {
+		f.strip = a.ExternalHeaders()
+	}
+	return f
 }
 
 // Decide authenticates x from what is at hand (a cached token, loaded
 // keys, API keys), or says pending when only a JWKS fetch or an
 // introspection call can decide.
 func (f *authFilter) Decide(x *Exchange) (*Reply, bool) {
+	for _, h := range f.strip {
+		x.Request.Del(h)
+	}
 	id, err, done := f.a.Decide(f.methods, f.scopes, f.credentials(x))
 	if !done {
 		return nil, true
@@ -59,9 +71,34 @@ func (f *authFilter) Request(x *Exchange) *Reply {
 
 // credentials reads what the request presents.
 func (f *authFilter) credentials(x *Exchange) auth.Credentials {
-	return auth.Credentials{
+	c := auth.Credentials{
 		Authorization: x.Request.Get("Authorization"),
 		APIKey:        x.Request.Get(f.header),
+		PeerCert:      x.PeerCert,
+	}
+	if f.signed && x.Request.Get("Signature-Input") != nil {
+		c.Signed = signedRequest(x)
+	}
+	if f.external {
+		c.External = &auth.ExternalRequest{Method: x.Method, Host: x.Host, URI: x.Path, Head: x.Request}
+	}
+	return c
+}
+
+// signedRequest describes x as an RFC 9421 signature covers it. The head
+// must list its fields (Len, At), as the engine's does.
+func signedRequest(x *Exchange) *auth.SignedRequest {
+	fields, ok := x.Request.(httpsig.Fields)
+	if !ok {
+		return nil
+	}
+	scheme := "http"
+	if x.TLS {
+		scheme = "https"
+	}
+	return &auth.SignedRequest{
+		Msg:     httpsig.Message{Method: x.Method, Scheme: scheme, Authority: x.Host, Target: x.Path, Fields: fields},
+		HasBody: x.HasBody, Body: x.Body,
 	}
 }
 
@@ -72,7 +109,12 @@ func (f *authFilter) settle(x *Exchange, id auth.Identity, err *auth.Error) *Rep
 	}
 	x.ClientID, x.AuthMethod, x.Scopes = id.ClientID, id.Method, id.Scopes
 	x.Plan, x.Tenant = id.Plan, id.Tenant
-	x.Request.Set("X-Client-Id", id.ClientID)
+	if id.ClientID != "" {
+		x.Request.Set("X-Client-Id", id.ClientID)
+	}
+	for _, h := range id.Headers {
+		x.Request.Set(h[0], h[1])
+	}
 	return nil
 }
 

@@ -16,17 +16,23 @@ type Deps struct {
 	Limit func(*conf.Route) (Filter, error)
 	// Metrics is handed to plugin factories that count events.
 	Metrics Metrics
+	// ClientIPRules are the clients' allow_cidrs / deny_cidrs, checked
+	// after auth; nil means no client has any.
+	ClientIPRules *ClientIPRules
 }
 
 // Build returns the filter chain of route, in this order:
 //
+//  0. the route's IP rules (allow_cidrs / deny_cidrs): a refused address
+//     costs nothing more, and gets 403 even for a preflight;
 //  1. every cors plugin, in file order: browsers send preflights without
 //     credentials, so they must be answered before auth (as Kong does), and
 //     an allowed origin's headers then also decorate a 401 or 429 so the
 //     page can read it;
 //  2. the auth filter from deps.Auth;
-//  3. the limit filter from deps.Limit, so quotas are keyed by the
-//     authenticated client;
+//  3. the clients' IP rules, for the client auth found (or
+//     clients.default's), then the limit filter from deps.Limit, so
+//     quotas are keyed by the authenticated client;
 //  4. every other plugin, in file order.
 //
 // Response hooks run in the reverse order. Errors name the route and the
@@ -36,12 +42,16 @@ func Build(route *conf.Route, deps Deps) (Chain, error) {
 	if err != nil {
 		return nil, err
 	}
-	chain := make(Chain, 0, len(cors)+len(rest)+2)
+	chain := make(Chain, 0, len(cors)+len(rest)+4)
+	if f := NewRouteIPFilter(route, deps.Metrics); f != nil {
+		chain = append(chain, f)
+	}
 	chain = append(chain, cors...)
+	clientIP := func(*conf.Route) (Filter, error) { return NewClientIPFilter(deps.ClientIPRules, deps.Metrics), nil }
 	for _, step := range []struct {
 		name string
 		fn   func(*conf.Route) (Filter, error)
-	}{{"auth", deps.Auth}, {"limit", deps.Limit}} {
+	}{{"auth", deps.Auth}, {"client ip rules", clientIP}, {"limit", deps.Limit}} {
 		if chain, err = appendDep(chain, route, step.name, step.fn); err != nil {
 			return nil, err
 		}

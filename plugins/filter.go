@@ -5,12 +5,15 @@
 // and edit heads through the Headers interface and answer through a Reply.
 //
 // One request: the engine fills an Exchange and calls Chain.Decide on its
-// event loop. Each filter decides in turn — cors answers a preflight, auth
-// verifies a cached token or an API key (Waiter.Decide), limits take a
+// event loop. Each filter decides in turn — the route's IP rules
+// (iprules.go) refuse an address, cors answers a preflight, auth verifies
+// a cached token, an API key, a client certificate or a signature
+// (Waiter.Decide), the clients' IP rules check the caller found, limits take a
 // token (never waiting: Redis leases are batched in the background), the
 // other plugins edit heads — until one replies (401, 429…) or all pass.
 // A filter that can only decide after a network call (a JWKS fetch, an
-// introspection call) says pending: the engine runs Chain.Wait off the
+// introspection call, the external authorizer, a nonce in Redis) says
+// pending: the engine runs Chain.Wait off the
 // loop, then goes on with Decide from the next filter. On the way back,
 // RunResponse runs the Response hooks of the filters that passed, on the
 // upstream's head or the gateway's own reply, and End tells the Enders
@@ -19,6 +22,7 @@ package plugins
 
 import (
 	"context"
+	"crypto/x509"
 	"net/netip"
 	"unsafe"
 )
@@ -83,6 +87,18 @@ type Exchange struct {
 	// client address after trusted_proxies were applied.
 	Peer     netip.AddrPort
 	ClientIP netip.Addr
+	// PeerCert is the client certificate of a TLS connection, already
+	// verified against server.tls.client_ca during the handshake; nil
+	// when none was presented (or the connection is plain TCP).
+	PeerCert *x509.Certificate
+	// TLS says the client connection is TLS.
+	TLS bool
+	// HasBody says the request has a body; Body is all of it when the
+	// engine read it before the filters (a small Content-Length body, or
+	// on routes whose filters read bodies), nil otherwise. Read only, and
+	// only during Decide or Request.
+	HasBody bool
+	Body    []byte
 	// ClientID, AuthMethod and Scopes are set by the auth filter once the
 	// caller is verified; ClientID is "" for anonymous callers.
 	ClientID   string

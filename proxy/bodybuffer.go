@@ -89,6 +89,31 @@ func (cc *clientConn) gatherBlocking() error {
 	return nil
 }
 
+// gatherOnWorker reads a small body whole on a worker (a TLS connection,
+// which the loop does not serve) for a route whose filters read bodies,
+// until the route's deadline.
+func (cc *clientConn) gatherOnWorker(rt *routeRT) error {
+	cc.c.SetReadDeadline(cc.start.Add(rt.conf.Timeout))
+	defer cc.c.SetReadDeadline(time.Time{})
+	_, err := cc.gatherBody() // blocking reads on a worker: whole or failed
+	return err
+}
+
+// wholeBody returns the request body when it is whole at hand (read
+// into cc.gathered, or in the read buffer behind the head), for filters
+// that check it; nil otherwise.
+func (cc *clientConn) wholeBody() []byte {
+	q := &cc.q
+	switch {
+	case cc.body == bodyGathered:
+		return cc.gathered
+	case !q.HasBody() || q.Chunked || q.ContentLen > int64(cc.r.Buffered()):
+		return nil
+	}
+	b, _ := cc.r.Peek(int(q.ContentLen))
+	return b
+}
+
 // bodyBuffer returns a buffer for a body of n bytes: pooled up to 64 KiB.
 func (cc *clientConn) bodyBuffer(n int64) *[]byte {
 	if n > pooledBody {

@@ -59,9 +59,12 @@
 // the same way (Gateway.HandOver).
 //
 // Workers (engine.go) take over an exchange at its stage only for what is
-// better done blocking: TLS connections, bodies large enough to splice,
-// WebSocket tunnels, heads larger than the read buffer, interim
-// responses. admin.go serves /healthz, /readyz, /metrics, /config and
+// better done blocking: TLS connections (client certificates are checked
+// in their handshake, servertls.go), tries on TLS upstream connections
+// (they have no raw socket: sendInline hands them over), bodies large
+// enough to splice, WebSocket tunnels, heads larger than the read buffer,
+// interim responses. On routes whose filters read the body (signatures),
+// a worker reads a small body whole before the filters, as the loop does. admin.go serves /healthz, /readyz, /metrics, /config and
 // /reload, the quota usage API (quotausage.go: /clients, read without
 // consuming, and resets, behind admintoken.go's bearer token when one is
 // configured) and the live dashboard (package proxy/dashboard, fed by

@@ -328,6 +328,9 @@ func (cc *clientConn) relayOrHandOff() loopAction {
 func (cc *clientConn) sendInline(rt *routeRT, conn *upstream.Conn) loopAction {
 	fs := &cc.fs
 	fs.conn = conn
+	if conn.Sock.FD() < 0 { // TLS to the upstream: no socket for the loop; a worker sends, awaits and relays
+		return cc.handoff(stageSend)
+	}
 	fs.werr = cc.sendRequest(rt, conn, fs.deadline)
 	fs.rh = cc.headDue(rt, time.Now())
 	if errors.Is(fs.werr, upstream.ErrWouldBlock) {

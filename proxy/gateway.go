@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -75,7 +74,7 @@ type Gateway struct {
 	sockets   []net.Listener // the client listeners before TLS: what an upgrade hands over
 	admin     *http.Server
 	adminLn   net.Listener
-	cert      atomic.Pointer[tls.Certificate]
+	tls       atomic.Pointer[tls.Config] // the listener's, rebuilt on reload (servertls.go)
 	ready     atomic.Bool
 	reloadMu  sync.Mutex
 	serveWG   sync.WaitGroup
@@ -115,7 +114,7 @@ func (g *Gateway) Start(cfg *conf.Config) error {
 	if err != nil {
 		return err
 	}
-	cert, err := readCert(cfg)
+	tc, err := buildServerTLS(cfg, g.Metrics, g.log)
 	if err == nil {
 		err = g.commit(cfg)
 	}
@@ -123,7 +122,7 @@ func (g *Gateway) Start(cfg *conf.Config) error {
 		snap.Retire()
 		return err
 	}
-	g.cert.Store(cert)
+	g.tls.Store(tc)
 	g.engine.Swap(snap)
 	g.Metrics.loaded(true, snap.LoadedAt)
 	if g.opts.BeforeServe != nil {
@@ -142,7 +141,7 @@ func (g *Gateway) Start(cfg *conf.Config) error {
 	g.sockets = lns
 	for _, l := range lns {
 		if cfg.Server.TLS.Enabled() {
-			l = tlsListener(l, g.getCert)
+			l = tlsListener(l, g.tlsConfig)
 		}
 		g.listeners = append(g.listeners, l)
 		g.serveWG.Add(1)
@@ -178,19 +177,6 @@ func (g *Gateway) build(cfg *conf.Config) (*Snapshot, error) {
 		Tracers: g.tracers})
 }
 
-// readCert loads the TLS certificate of cfg (nil when TLS is off).
-func readCert(cfg *conf.Config) (*tls.Certificate, error) {
-	t := cfg.Server.TLS
-	if !t.Enabled() {
-		return nil, nil
-	}
-	c, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("loading TLS certificate: %w", err)
-	}
-	return &c, nil
-}
-
 func (g *Gateway) commit(cfg *conf.Config) error {
 	if g.opts.Commit == nil {
 		return nil
@@ -198,8 +184,9 @@ func (g *Gateway) commit(cfg *conf.Config) error {
 	return g.opts.Commit(cfg)
 }
 
-func (g *Gateway) getCert(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-	return g.cert.Load(), nil
+// tlsConfig gives each handshake the current config's TLS settings.
+func (g *Gateway) tlsConfig(*tls.ClientHelloInfo) (*tls.Config, error) {
+	return g.tls.Load(), nil
 }
 
 // Reload reads the config again and swaps it in. On any error the running
@@ -215,9 +202,9 @@ func (g *Gateway) Reload() (*conf.Config, error) {
 	if err == nil {
 		snap, err = g.build(cfg)
 	}
-	var cert *tls.Certificate
+	var tc *tls.Config
 	if err == nil {
-		if cert, err = readCert(cfg); err == nil {
+		if tc, err = buildServerTLS(cfg, g.Metrics, g.log); err == nil {
 			err = g.commit(cfg)
 		}
 		if err != nil {
@@ -230,7 +217,7 @@ func (g *Gateway) Reload() (*conf.Config, error) {
 		g.log.Error("config reload failed; keeping the running config", "err", err)
 		return nil, err
 	}
-	g.cert.Store(cert) // applied only with the rest: a failed reload changes nothing
+	g.tls.Store(tc) // applied only with the rest: a failed reload changes nothing
 	old := g.engine.Swap(snap)
 	old.Retire()
 	g.Metrics.Reload("ok")

@@ -68,10 +68,14 @@ func controlListener(network, address string, c syscall.RawConn) error {
 	return serr
 }
 
-// tlsListener wraps l so it speaks TLS 1.2+ with certificates from get
-// (see serverTLSConfig).
-func tlsListener(l net.Listener, get func(*tls.ClientHelloInfo) (*tls.Certificate, error)) net.Listener {
-	return tls.NewListener(l, serverTLSConfig(get))
+// tlsListener wraps l so it speaks TLS 1.2+ (serverTLSConfig) with the
+// config get returns for each handshake (servertls.go builds it from
+// serverTLSConfig too, with the certificate and client-certificate
+// settings of the current config).
+func tlsListener(l net.Listener, get func(*tls.ClientHelloInfo) (*tls.Config, error)) net.Listener {
+	base := serverTLSConfig(nil)
+	base.GetConfigForClient = get
+	return tls.NewListener(l, base)
 }
 
 // serverTLSConfig is the client listener's TLS: 1.2 and 1.3 only. On TLS

@@ -30,6 +30,8 @@ type Metrics struct {
 	reloadOK       prometheus.Gauge
 	reloadAt       prometheus.Gauge
 	reloadOKAt     prometheus.Gauge
+	ipRefusals     *prometheus.CounterVec
+	certRefusals   *prometheus.CounterVec
 	splicedRequest prometheus.Counter
 	splicedResp    prometheus.Counter
 	splicedTunnel  prometheus.Counter
@@ -82,8 +84,10 @@ func NewMetrics() *Metrics {
 		Help: "Unix time of the last config load (start or reload), whatever its result."})
 	m.reloadOKAt = prometheus.NewGauge(prometheus.GaugeOpts{Name: "tollgate_config_last_reload_success_timestamp_seconds",
 		Help: "Unix time of the last successful config load (start or reload)."})
+	m.ipRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_ip_refusals_total", Help: "Requests refused by IP rules, by route, scope (route or client) and list (allow or deny)."}, []string{"route", "scope", "list"})
+	m.certRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_client_cert_refusals_total", Help: "TLS handshakes refused for their client certificate, by reason (missing, expired, untrusted, revoked)."}, []string{"reason"})
 	m.Registry.MustRegister(m.requests, m.duration, m.upstreamDur, m.activeConns, m.spliced, m.reloads,
-		m.authFailures, m.rlDecisions, m.upstreamErrors, m.reloadOK, m.reloadAt, m.reloadOKAt, m.fdExhausted,
+		m.authFailures, m.rlDecisions, m.ipRefusals, m.certRefusals, m.upstreamErrors, m.reloadOK, m.reloadAt, m.reloadOKAt, m.fdExhausted,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.fdAccept = m.fdExhausted.WithLabelValues("accept")
 	m.fdDial = m.fdExhausted.WithLabelValues("dial")
@@ -183,6 +187,14 @@ func (m *Metrics) BuildInfo(version string) {
 // AuthFailure implements plugins.Metrics.
 func (m *Metrics) AuthFailure(method, reason string) {
 	m.authFailures.WithLabelValues(method, reason).Inc()
+}
+
+// ClientCertRefusal counts a handshake refused for its client certificate.
+func (m *Metrics) ClientCertRefusal(reason string) { m.certRefusals.WithLabelValues(reason).Inc() }
+
+// IPRefusal implements plugins.IPMetrics.
+func (m *Metrics) IPRefusal(route, scope, list string) {
+	m.ipRefusals.WithLabelValues(route, scope, list).Inc()
 }
 
 // RateLimitDecision implements plugins.Metrics. It runs on every metered

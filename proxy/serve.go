@@ -82,6 +82,11 @@ func (cc *clientConn) refuse(snap *Snapshot, f failure) {
 // serveRoute runs the route's filter chain and forwards the request,
 // waiting where a filter must (a worker goroutine).
 func (cc *clientConn) serveRoute(snap *Snapshot, rt *routeRT) bool {
+	if rt.readsBody && cc.body == bodyUnsent && cc.gatherable() {
+		if err := cc.gatherOnWorker(rt); err != nil {
+			return cc.endRoute(snap, rt, cc.clientGone(), false)
+		}
+	}
 	cc.startExchange(snap, rt)
 	return cc.continueRoute(snap, rt, 0)
 }
@@ -118,6 +123,10 @@ func (cc *clientConn) startExchange(snap *Snapshot, rt *routeRT) {
 	x.Method, x.Host, x.Path = q.Method(), q.Host(), q.Target()
 	x.Peer = cc.s.peer
 	x.ClientIP = snap.clientIP(cc.s.peer.Addr(), &q.Fields)
+	if cc.s.isTLS {
+		x.PeerCert, x.TLS = peerCert(cc.c), true
+	}
+	x.HasBody, x.Body = q.HasBody(), cc.wholeBody()
 	x.Request = &q.Fields
 }
 

@@ -3,6 +3,7 @@ package proxy
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -40,6 +41,9 @@ type routeRT struct {
 	chain   plugins.Chain
 	retry   retryPolicy
 	metrics *routeMetrics
+	// readsBody: a filter checks the body (signatures), so a worker reads
+	// a small body whole before the filters run, as the loop does.
+	readsBody bool
 }
 
 // retryPolicy is retries.on compiled for quick checks.
@@ -112,6 +116,7 @@ func BuildSnapshot(cfg *conf.Config, d BuildDeps) (s *Snapshot, err error) {
 		}
 		deps.Metrics = d.Metrics
 	}
+	deps.ClientIPRules = plugins.CompileClientIPRules(cfg.Clients)
 	for i := range cfg.Routes {
 		rt, err := s.buildRoute(&cfg.Routes[i], deps, d.Metrics)
 		if err != nil {
@@ -134,6 +139,7 @@ func (s *Snapshot) buildRoute(r *conf.Route, deps plugins.Deps, m *Metrics) (*ro
 	return &routeRT{
 		conf: r, name: r.Name, upName: r.Upstream, up: up, chain: chain,
 		retry: compileRetry(up.Conf.Retries.On), metrics: m.route(r.Name, r.Upstream),
+		readsBody: slices.Contains(r.Auth, conf.AuthSignature),
 	}, nil
 }
 
@@ -164,8 +170,10 @@ func (s *Snapshot) Retire() {
 }
 
 // clientIP is the right-most address of X-Forwarded-For plus the peer that
-// is not a trusted proxy (CONTRACT.md section 3).
+// is not a trusted proxy (CONTRACT.md section 3). An IPv4-mapped IPv6
+// address (a dual-stack listener's IPv4 peer) is returned as IPv4.
 func (s *Snapshot) clientIP(peer netip.Addr, h *http1.Header) netip.Addr {
+	peer = peer.Unmap()
 	if len(s.trusted) == 0 || !s.isTrusted(peer) {
 		return peer
 	}

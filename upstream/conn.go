@@ -160,7 +160,12 @@ func (c *Conn) recentlyUsed(now time.Time) bool {
 // the server closed it; an error means it was reset; unsolicited bytes (a
 // server's 408, say) mean the stream is out of step — none of these is
 // reusable.
-func (c *Conn) alive() bool { return c.Sock.Silent() }
+func (c *Conn) alive() bool {
+	if c.t.tls != nil {
+		return c.aliveTLS()
+	}
+	return c.Sock.Silent()
+}
 
 // newReaderPool returns the sync.Pool that Conn.R readers come from.
 func newReaderPool() *sync.Pool {

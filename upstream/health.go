@@ -46,13 +46,19 @@ type healthChecker struct {
 // part of one interval.
 func startHealthChecker(t *Target, s healthSettings, client *http.Client, log *slog.Logger, fresh bool) *healthChecker {
 	immediate := fresh || !t.Healthy()
+	url := "http://" + t.Addr + s.path
+	if t.tls != nil { // probes go over TLS too, with the target's settings
+		url = "https://" + t.Addr + s.path
+		client = newHealthClient()
+		client.Transport.(*http.Transport).TLSClientConfig = t.tls
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &healthChecker{
 		t:        t,
 		settings: s,
 		client:   client,
 		log:      log,
-		url:      "http://" + t.Addr + s.path,
+		url:      url,
 		rnd:      newCheckerRand(t),
 		cancel:   cancel,
 		done:     make(chan struct{}),

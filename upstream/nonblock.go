@@ -39,8 +39,12 @@ func (c *Conn) WriteNow(p []byte) (int, error) {
 // Sock.Loops has loop set and whose Sock.Quiet has not (one already armed in
 // that loop's epoll set), so that loops keep their own connections.
 // verify: check the connection is open even if it was used a moment ago
-// (see AcquireVerified).
+// (see AcquireVerified). A TLS target lends nothing here: its connections
+// are taken with Acquire, off the loop.
 func (t *Target) AcquireIdle(loop uint64, verify bool) (c *Conn, ok bool) {
+	if t.tls != nil {
+		return nil, false // a TLS connection has no socket for the loop (tls.go)
+	}
 	for {
 		if c = t.pool.getIdle(loop); c == nil {
 			return nil, false

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"math"
 	"net/http"
@@ -120,11 +121,11 @@ func (r *Registry) Apply(cfg map[string]*conf.Upstream) (*Set, error) {
 func (r *Registry) buildUpstreamLocked(spec *upstreamSpec, s *Set, stopped *[]*healthChecker) *Upstream {
 	targets := make([]*Target, len(spec.addrs))
 	for i, addr := range spec.addrs {
-		key := targetKey{upstream: spec.name, addr: addr, pool: spec.pool}
+		key := targetKey{upstream: spec.name, addr: addr, pool: spec.pool, tls: spec.tlsID}
 		t := r.targets[key]
 		fresh := false
 		if t == nil {
-			t, fresh = r.newTargetLocked(key)
+			t, fresh = r.newTargetLocked(key, forTarget(spec.tls, addr))
 		}
 		t.refs++
 		if h := r.configureLocked(t, spec.target, fresh); h != nil {
@@ -145,8 +146,12 @@ func (r *Registry) buildUpstreamLocked(spec *upstreamSpec, s *Set, stopped *[]*h
 // newTargetLocked creates and registers a Target. When a live Target with
 // the same upstream and address exists (only its pool settings differ), the
 // new one inherits its breaker and health flag, and is not fresh.
-func (r *Registry) newTargetLocked(key targetKey) (*Target, bool) {
+func (r *Registry) newTargetLocked(key targetKey, tc *tls.Config) (*Target, bool) {
 	t := newTarget(key, r.readers, r.now)
+	t.tls, t.log = tc, r.log
+	if tc != nil && tc.InsecureSkipVerify {
+		r.log.Warn("upstream TLS certificates are not verified (insecure_skip_verify)", "upstream", key.upstream, "target", key.addr)
+	}
 	r.targets[key] = t
 	r.log.Debug("upstream target added", "upstream", key.upstream, "addr", key.addr)
 	for k, pred := range r.targets {

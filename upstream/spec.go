@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"sort"
@@ -21,6 +22,10 @@ type upstreamSpec struct {
 	target targetSettings
 	// retries is true when retries.attempts > 0: the upstream gets a budget.
 	retries bool
+	// tls and tlsID are the upstream's TLS client config and its identity
+	// (nil, "" for cleartext).
+	tls   *tls.Config
+	tlsID string
 }
 
 // buildSpecs checks and normalises every upstream, in name order so errors
@@ -59,6 +64,10 @@ func buildSpec(name string, c *conf.Upstream) (upstreamSpec, error) {
 	if err != nil {
 		return upstreamSpec{}, err
 	}
+	tc, tlsID, err := buildUpstreamTLS(c.TLS)
+	if err != nil {
+		return upstreamSpec{}, err
+	}
 	s := upstreamSpec{
 		name:    name,
 		conf:    c,
@@ -68,6 +77,8 @@ func buildSpec(name string, c *conf.Upstream) (upstreamSpec, error) {
 		weights: make([]int64, 0, len(c.Targets)),
 		target:  ts,
 		retries: c.Retries.Attempts > 0,
+		tls:     tc,
+		tlsID:   tlsID,
 	}
 	seen := make(map[string]bool, len(c.Targets))
 	for i, t := range c.Targets {

@@ -1,7 +1,9 @@
 package upstream
 
 import (
+	"crypto/tls"
 	"fmt"
+	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -14,6 +16,7 @@ type targetKey struct {
 	upstream string
 	addr     string
 	pool     poolSettings
+	tls      string // identity of the TLS setup (buildUpstreamTLS); "" = cleartext
 }
 
 // Target is one address of an upstream with its connection pool. It outlives
@@ -48,6 +51,12 @@ type Target struct {
 
 	failLog failureLog // rate-limits the log lines of failed tries
 	stats   tryStats
+
+	// tls is the TLS client config of a TLS upstream's target (nil:
+	// cleartext), fixed at creation: a change makes another target.
+	tls       *tls.Config
+	log       *slog.Logger
+	tlsWarned atomic.Int64 // unix ns of the last handshake warning
 }
 
 func newTarget(key targetKey, readers *sync.Pool, now func() time.Time) *Target {
@@ -199,6 +208,12 @@ func (t *Target) dial(deadline time.Time) (*Conn, error) {
 	}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true) // Go's default, made explicit
+	}
+	if t.tls != nil {
+		if nc, err = t.handshake(nc, t.tls, deadline); err != nil {
+			t.pool.freeSlot()
+			return nil, &DialError{Addr: t.Addr, Err: err}
+		}
 	}
 	c := newConn(t, nc)
 	c.lend(false)

@@ -103,7 +103,12 @@ func launchGatewayUnder(t testing.TB, cfg string, wrapper []string, args ...stri
 	return g
 }
 
+// writeConfig writes cfg with its placeholders filled in: LISTEN is the
+// gateway's loopback address, DUALSTACK the same port on every IPv4 and
+// IPv6 address ("[::]:port"), ADMIN the admin address.
 func (g *gateway) writeConfig(cfg string) {
+	_, port, _ := net.SplitHostPort(g.addr)
+	cfg = strings.ReplaceAll(cfg, "DUALSTACK", "[::]:"+port)
 	cfg = strings.ReplaceAll(cfg, "LISTEN", g.addr)
 	cfg = strings.ReplaceAll(cfg, "ADMIN", g.admin)
 	if err := os.WriteFile(g.config, []byte(cfg), 0o644); err != nil {

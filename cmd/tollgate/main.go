@@ -38,6 +38,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "sign" {
+		return runSign(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("tollgate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "config file (default ./tollgate.yaml, else the embedded quick start)")

@@ -23,11 +23,15 @@ type runtime struct {
 
 	mu   sync.Mutex
 	auth *auth.Authenticator // the newest one, the "prev" of the next build
+
+	externalCalls *prometheus.CounterVec // tollgate_external_auth_calls_total{result}
 }
 
 func newRuntime(log *slog.Logger) (*runtime, error) {
 	redis.SetLogger(redisLogger{log})
-	return &runtime{log: log, limiter: limiter.New(limiter.Options{Logger: log})}, nil
+	calls := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_external_auth_calls_total",
+		Help: "Calls to the external authorizer, by result (allow, deny, error)."}, []string{"result"})
+	return &runtime{log: log, limiter: limiter.New(limiter.Options{Logger: log}), externalCalls: calls}, nil
 }
 
 // filters returns the auth and limit filter factories for cfg and a
@@ -67,7 +71,8 @@ func (r *runtime) commit(cfg *conf.Config) error {
 func (r *runtime) newAuthenticator(cfg *conf.Config) (*auth.Authenticator, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	a, err := auth.New(cfg.Auth, r.auth, auth.Options{Logger: r.log})
+	a, err := auth.New(cfg.Auth, r.auth, auth.Options{Logger: r.log, Nonces: r.limiter,
+		ExternalCall: func(result string) { r.externalCalls.WithLabelValues(result).Inc() }})
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +92,7 @@ func (r *runtime) retireAuth(a *auth.Authenticator) {
 }
 
 func (r *runtime) collectors() []prometheus.Collector {
-	return []prometheus.Collector{r.limiter, storeGauge{r.limiter}}
+	return []prometheus.Collector{r.limiter, storeGauge{r.limiter}, r.externalCalls}
 }
 
 // ready is /readyz's policy check: not ready until every JWKS source of
