@@ -8,8 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"tollgate/auth/httpsig"
 	"tollgate/conf"
-	"tollgate/httpsig"
 )
 
 // Signed requests (auth: [signature]): RFC 9421 HTTP Message Signatures.

@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"tollgate/auth/httpsig"
 	"tollgate/conf"
-	"tollgate/httpsig"
 	"tollgate/internal/testkit"
 )
 

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"os"
 
-	"tollgate/httpsig"
+	"tollgate/auth/httpsig"
 )
 
 // ParseCAFile reads PEM certificates (a CA bundle) from file. It fails

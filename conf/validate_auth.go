@@ -3,7 +3,7 @@ package conf
 import (
 	"strings"
 
-	"tollgate/httpsig"
+	"tollgate/auth/httpsig"
 )
 
 // jwtAlgorithms lists the accepted JWT signing algorithms.

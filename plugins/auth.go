@@ -5,8 +5,8 @@ import (
 	"strconv"
 
 	"tollgate/auth"
+	"tollgate/auth/httpsig"
 	"tollgate/conf"
-	"tollgate/httpsig"
 )
 
 // DefaultAPIKeyHeader is read for API keys when the config names none.

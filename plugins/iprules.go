@@ -4,7 +4,7 @@ import (
 	"net/netip"
 
 	"tollgate/conf"
-	"tollgate/ipset"
+	"tollgate/plugins/ipset"
 )
 
 // IP rules: routes[].allow_cidrs / deny_cidrs and the same keys per client

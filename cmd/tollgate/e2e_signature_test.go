@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"tollgate/httpsig"
+	"tollgate/auth/httpsig"
 	"tollgate/internal/testkit"
 )
 

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"tollgate/httpsig"
+	"tollgate/auth/httpsig"
 )
 
 // signUsage is printed for `tollgate sign -h` and on errors.
