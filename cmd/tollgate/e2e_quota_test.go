@@ -288,10 +288,11 @@ func TestQuotaSurvivesRestartWithRedis(t *testing.T) {
 		}
 		return r.status == 429 && r.header.Get("Retry-After") != "1"
 	})
-	// 8 were left; the first gateway may have held one granted unit
-	// unspent when it stopped.
-	if got < 7 || got > 8 {
-		t.Errorf("after the restart %d admitted, want 8 (7 if a granted unit was held)", got)
+	// 8 were left; the first gateway may have held up to one chunk of
+	// granted units unspent when it stopped: min(rate × 1 s, limit ÷ (10 ×
+	// instances)) = 2 here (limiter/README.md).
+	if got < 6 || got > 8 {
+		t.Errorf("after the restart %d admitted, want 8 (6 or 7 if granted units were held)", got)
 	}
 }
 
