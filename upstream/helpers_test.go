@@ -25,9 +25,10 @@ type testServer struct {
 	closeAfter int
 	reply      string
 
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool // close ran: a connection accepted since is closed at once
+	wg     sync.WaitGroup
 }
 
 // serverOption adjusts a testServer before it starts accepting.
@@ -60,9 +61,14 @@ func (s *testServer) acceptLoop() {
 		}
 		s.accepted.Add(1)
 		s.mu.Lock()
+		if s.closed { // accepted as close ran: close would wait for it for ever
+			s.mu.Unlock()
+			c.Close()
+			return
+		}
 		s.conns[c] = struct{}{}
-		s.mu.Unlock()
 		s.wg.Add(1)
+		s.mu.Unlock()
 		go s.serve(c)
 	}
 }
@@ -88,6 +94,7 @@ func (s *testServer) serve(c net.Conn) {
 func (s *testServer) close() {
 	s.ln.Close()
 	s.mu.Lock()
+	s.closed = true
 	for c := range s.conns {
 		c.Close()
 	}
