@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"tollgate/auth/httpsig"
 	"tollgate/conf"
+	"tollgate/internal/lograte"
 )
 
 // Signed requests (auth: [signature]): RFC 9421 HTTP Message Signatures.
@@ -65,7 +65,7 @@ type sigVerifier struct {
 	shared   NonceStore
 	log      *slog.Logger
 	now      func() time.Time
-	lastWarn atomic.Int64
+	warnLog  lograte.Limiter // the local-fallback warning, once per 10 s
 }
 
 // newSigVerifier loads the keys of cfg; the nonce cache is prev's when
@@ -215,9 +215,7 @@ func (v *sigVerifier) remember(ctx context.Context, key string, wait bool) *Erro
 // warnLocal logs, at most every 10 s, that nonces fall back to the local
 // cache.
 func (v *sigVerifier) warnLocal(err error) {
-	now := v.now().UnixNano()
-	last := v.lastWarn.Load()
-	if now-last < int64(10*time.Second) || !v.lastWarn.CompareAndSwap(last, now) {
+	if ok, _ := v.warnLog.Allow(v.now(), 10*time.Second); !ok {
 		return
 	}
 	v.log.Warn("signature nonces: redis unavailable, remembering them on this gateway only", "err", err)

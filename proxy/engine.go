@@ -11,11 +11,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"tollgate/proxy/sock"
-
 	"golang.org/x/sys/unix"
 
+	"tollgate/internal/lograte"
 	"tollgate/proxy/http1"
+	"tollgate/proxy/sock"
 )
 
 // Buffer sizes of a client connection.
@@ -46,7 +46,7 @@ type Engine struct {
 	reactor  *reactor  // nil: idle connections wait in their goroutine
 	// one log line a second at most for "connection dropped", failed
 	// accepts and dials out of file descriptors
-	dropLog, acceptLog, dialLog logThrottle
+	dropLog, acceptLog, dialLog lograte.Limiter
 
 	mu          sync.Mutex
 	sessions    map[*session]struct{}
@@ -120,7 +120,7 @@ func (e *Engine) Serve(l net.Listener) error {
 		b.accepted()
 		s, err := e.sessionFor(c)
 		if err != nil {
-			if e.dropLog.allow(time.Now()) {
+			if ok, _ := e.dropLog.Allow(time.Now(), time.Second); ok {
 				e.log.Error("connection dropped", "err", err, "peer", c.RemoteAddr().String())
 			}
 			continue
@@ -244,7 +244,7 @@ func (e *Engine) serveSession(s *session) {
 // It logs at most once a second: out of descriptors, it could happen for
 // every request.
 func (e *Engine) dropSession(s *session, cc *clientConn, err error) {
-	if e.dropLog.allow(time.Now()) {
+	if ok, _ := e.dropLog.Allow(time.Now(), time.Second); ok {
 		e.log.Error("connection dropped", "err", err, "peer", s.peer.String())
 	}
 	if cc != nil {

@@ -12,8 +12,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
 	"golang.org/x/sys/unix"
+
+	"tollgate/internal/lograte"
 )
 
 // BindError reports that a listener could not be bound (exit code 2).
@@ -116,7 +117,7 @@ const (
 type acceptBackoff struct {
 	listener  string // "client" or "admin", for the log
 	log       *slog.Logger
-	throttle  *logThrottle
+	throttle  *lograte.Limiter
 	exhausted prometheus.Counter
 	pause     time.Duration
 }
@@ -133,7 +134,7 @@ func (b *acceptBackoff) failed(err error) bool {
 		b.exhausted.Inc()
 		msg = "out of file descriptors: accepting paused; connections wait in the listen queue"
 	}
-	if b.throttle.allow(time.Now()) {
+	if ok, _ := b.throttle.Allow(time.Now(), time.Second); ok {
 		b.log.Warn(msg, "listener", b.listener, "err", err, "pause", b.pause.String())
 	}
 	time.Sleep(b.pause)

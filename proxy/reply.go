@@ -46,7 +46,7 @@ func (cc *clientConn) replyRequestID() {
 // second.
 func (e *Engine) outOfFilesForDial(rt *routeRT) {
 	e.metrics.fdDial.Inc()
-	if !e.dialLog.allow(time.Now()) {
+	if ok, _ := e.dialLog.Allow(time.Now(), time.Second); !ok {
 		return
 	}
 	route, up := "", ""

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"tollgate/internal/lograte"
 )
 
 // targetKey is a Target's identity across reloads: a reload that keeps all
@@ -49,7 +51,7 @@ type Target struct {
 	refs         int // unreleased Sets naming this target; guarded by Registry.mu
 	errExhausted error
 
-	failLog failureLog // rate-limits the log lines of failed tries
+	failLog lograte.Limiter // rate-limits the log lines of failed tries
 	stats   tryStats
 
 	// tls is the TLS client config of a TLS upstream's target (nil:

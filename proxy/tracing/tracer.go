@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"tollgate/conf"
+	"tollgate/internal/lograte"
 )
 
 // batchTimeout is the longest a finished span waits before it is
@@ -110,8 +111,8 @@ type loggedExporter struct {
 	sdktrace.SpanExporter
 	log      *slog.Logger
 	endpoint string
-	lastLog  atomic.Int64 // unix ns of the last failure logged
-	dropped  atomic.Int64 // spans dropped since that line
+	failLog  lograte.Limiter // one failure line per exportLogEvery
+	dropped  atomic.Int64    // spans dropped since that line
 }
 
 // ExportSpans exports spans; a failure is logged and the spans dropped.
@@ -121,8 +122,7 @@ func (e *loggedExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadO
 		return nil
 	}
 	dropped := e.dropped.Add(int64(len(spans)))
-	now, last := time.Now().UnixNano(), e.lastLog.Load()
-	if now-last >= int64(exportLogEvery) && e.lastLog.CompareAndSwap(last, now) {
+	if ok, _ := e.failLog.Allow(time.Now(), exportLogEvery); ok {
 		e.dropped.Add(-dropped)
 		e.log.Warn("tracing: exporting spans failed; they are dropped", "endpoint", e.endpoint,
 			"spans_dropped", dropped, "err", err)
