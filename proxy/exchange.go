@@ -79,9 +79,7 @@ func (x *exchange) clear() {
 	x.snap, x.rt, x.waitReply = nil, nil, nil
 	x.headSince = time.Time{}
 	x.x.Reset()
-	if t := x.fs.shareT; t != nil { // not released by finish: an exchange cut short
-		t.ReleaseShare(x.fs.shareK)
-	}
+	x.releaseShare() // not released by finish: an exchange cut short
 	x.fs = forwardState{}
 	x.trace.Abandon()
 }

@@ -44,10 +44,10 @@ func (cc *clientConn) claimShare() bool {
 }
 
 // releaseShare gives back the exchange's claim, if it holds one.
-func (cc *clientConn) releaseShare() {
-	if t := cc.fs.shareT; t != nil {
-		t.ReleaseShare(cc.fs.shareK)
-		cc.fs.shareT = nil
+func (x *exchange) releaseShare() {
+	if t := x.fs.shareT; t != nil {
+		t.ReleaseShare(x.fs.shareK)
+		x.fs.shareT = nil
 	}
 }
 

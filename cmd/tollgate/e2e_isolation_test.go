@@ -80,6 +80,16 @@ func slowConns(t *testing.T, g *gateway, n int, head string) []net.Conn {
 	return conns
 }
 
+// attackHolds waits until the attacking client's requests reached the
+// origin (held, its share) and the rest were refused for its share.
+func attackHolds(t *testing.T, g *gateway, o *origin, held int64, refused float64) {
+	t.Helper()
+	waitFor(t, func() bool {
+		return o.requests.Load() >= held &&
+			g.metric(`tollgate_upstream_share_refusals_total{upstream="app"}`) >= refused
+	})
+}
+
 // TestSlowBodiesHoldOnlyTheirShare: one client opens 40 connections, each
 // sending a 100 kB POST body a byte at a time, against a pool of 16. It
 // holds at most its share (8) of upstream connections; its other requests
@@ -124,7 +134,7 @@ func TestSlowBodiesHoldOnlyTheirShare(t *testing.T) {
 			outcomes <- outcome{strings.TrimSpace(line), time.Since(start)}
 		}(c)
 	}
-	time.Sleep(500 * time.Millisecond) // the slow requests took their connections
+	attackHolds(t, g, o, 8, 40-8) // the slow requests took their share, the rest were refused
 	statuses, slowest := normalClient(t, g, 20)
 	if statuses[200] != 20 || slowest > time.Second {
 		t.Errorf("normal client during the attack: statuses %v, slowest %v; want 20×200, each within 1 s", statuses, slowest)
@@ -167,7 +177,7 @@ func TestSlowReadersHoldOnlyTheirShare(t *testing.T) {
 	})
 	g := startGateway(t, isolationConfig(o.addr, "", "3s"))
 	slowConns(t, g, 40, "GET /big HTTP/1.1\r\nHost: x\r\nX-API-Key: partner-key\r\n\r\n")
-	time.Sleep(500 * time.Millisecond)
+	attackHolds(t, g, o, 8, 40-8)
 	statuses, slowest := normalClient(t, g, 20)
 	if statuses[200] != 20 || slowest > time.Second {
 		t.Errorf("normal client while 40 readers stall: statuses %v, slowest %v; want 20×200, each within 1 s", statuses, slowest)
@@ -208,7 +218,7 @@ func TestShareOverridePerClient(t *testing.T) {
 			codes <- resp.StatusCode
 		}()
 	}
-	time.Sleep(500 * time.Millisecond)
+	waitFor(t, func() bool { return o.requests.Load() == 12 }) // all 12 held at the origin at once
 	close(hold)
 	wg.Wait()
 	close(codes)
@@ -291,7 +301,7 @@ func TestSlowReaderFreesItsUpstreamConnection(t *testing.T) {
 	cfg = strings.Replace(cfg, "  shutdown_timeout: 1s", "  shutdown_timeout: 1s\n  buffers: {response_body: 8388608}", 1)
 	g := startGateway(t, cfg)
 	slow := slowConns(t, g, 1, "GET /big HTTP/1.1\r\nHost: x\r\nX-API-Key: partner-key\r\n\r\n")[0]
-	time.Sleep(300 * time.Millisecond)
+	waitFor(t, func() bool { return o.requests.Load() == 1 }) // the slow reader's answer is under way
 	statuses, slowest := normalClient(t, g, 5)
 	if statuses[200] != 5 || slowest > time.Second {
 		t.Errorf("next client while the slow reader holds its answer: statuses %v, slowest %v; want 5×200 at once", statuses, slowest)
