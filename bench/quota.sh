@@ -23,42 +23,9 @@ for tool in redis-server redis-cli wrk; do
 	command -v "$tool" >/dev/null || { echo "$tool not found (apt-get install -y redis-server redis-tools wrk)" >&2; exit 1; }
 done
 
-PIDS=()
-cleanup() {
-	local rc=$? p
-	trap - EXIT INT TERM
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+LOG_TAG=quota
+. "$HERE/lib.sh" # log, PIDS and the cleanup trap, free_port, wait_http
 
-CHOSEN=" "
-free_port() { # free_port VAR
-	local p
-	while :; do
-		p=$((20000 + RANDOM % 12000))
-		[[ $CHOSEN == *" $p "* ]] && continue
-		if ! ss -Htan "( sport = :$p or dport = :$p )" | grep -q .; then
-			CHOSEN+="$p "
-			printf -v "$1" '%s' "$p"
-			return
-		fi
-	done
-}
-wait_url() { # wait_url URL WHAT
-	for _ in $(seq 100); do
-		curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "$2 did not come up" >&2
-	return 1
-}
 
 (cd "$ROOT" && go build -o "$OUT/tollgate" ./cmd/tollgate && go build -o "$OUT/origin" ./bench/origin)
 
@@ -69,7 +36,7 @@ free_port ORIGIN_PORT
 "$OUT/origin" -listen "127.0.0.1:$ORIGIN_PORT" >"$OUT/origin.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
-wait_url "http://127.0.0.1:$ORIGIN_PORT/conns" origin
+wait_http "http://127.0.0.1:$ORIGIN_PORT/conns" origin
 
 KEY=bench-quota-key
 SUM=$(printf %s "$KEY" | sha256sum | cut -d' ' -f1)
@@ -97,7 +64,7 @@ YAML
 	"$OUT/tollgate" -check -config "$OUT/gw$i.yaml"
 	"$OUT/tollgate" -config "$OUT/gw$i.yaml" >"$OUT/gw$i.log" 2>&1 &
 	PIDS+=($!)
-	wait_url "http://127.0.0.1:$ADMIN/readyz" "gateway $i"
+	wait_http "http://127.0.0.1:$ADMIN/readyz" "gateway $i"
 	GW+=("127.0.0.1:$PORT")
 done
 for _ in $(seq 50); do [[ $(redis-cli -p "$REDIS_PORT" zcard tollgate:rl:instances) == 3 ]] && break; sleep 0.1; done

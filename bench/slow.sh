@@ -31,23 +31,10 @@ RESULTS=$OUT/results-$STAMP.txt
 mkdir -p "$OUT" "$LOGS"
 : >"$RESULTS"
 
-log() { printf '[slow %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 # ---------------------------------------------------------------- cleanup
-PIDS=()
-cleanup() {
-	local rc=$? p i
-	trap - EXIT INT TERM
-	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do kill -TERM "${PIDS[i]}" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+LOG_TAG=slow
+. "$HERE/lib.sh" # log, PIDS and the cleanup trap, free_port, wait_http
 
 # ---------------------------------------------------------------- tools
 missing=()
@@ -80,19 +67,6 @@ if [[ -n $(cd "$ROOT" && git status --porcelain -- . ':!bench' 2>/dev/null | gre
 fi
 
 # ---------------------------------------------------------------- ports
-CHOSEN=" "
-free_port() { # free_port VAR
-	local p
-	while :; do
-		p=$((20000 + RANDOM % 12000))
-		[[ $CHOSEN == *" $p "* ]] && continue
-		if ! ss -Htan "( sport = :$p or dport = :$p )" | grep -q .; then
-			CHOSEN+="$p "
-			printf -v "$1" '%s' "$p"
-			return
-		fi
-	done
-}
 free_port ORIGIN_PORT
 free_port TG_PORT
 free_port TG_ADMIN
@@ -100,15 +74,6 @@ free_port NGX_PORT
 ORIGIN=127.0.0.1:$ORIGIN_PORT
 declare -A PORT=([tollgate]=$TG_PORT [nginx]=$NGX_PORT)
 
-wait_http() { # wait_http URL WHAT PID
-	for _ in $(seq 100); do
-		curl -fsS -o /dev/null --max-time 1 "$1" 2>/dev/null && return 0
-		kill -0 "$3" 2>/dev/null || { log "$2 exited during start-up"; return 1; }
-		sleep 0.1
-	done
-	log "$2 did not answer $1"
-	return 1
-}
 
 # ---------------------------------------------------------------- origin
 "$OUT/origin" -listen "$ORIGIN" >"$LOGS/origin.log" 2>&1 &

@@ -1,0 +1,51 @@
+# bench/lib.sh — what every bench script shares, sourced after it sets
+# LOG_TAG: a log line on stderr, the processes it started (stopped by PID
+# on exit, newest first: TERM, then KILL after 5 s), free loopback ports,
+# and waiting for an HTTP endpoint to answer.
+
+log() { printf '[%s %s] %s\n' "${LOG_TAG:-bench}" "$(date +%H:%M:%S)" "$*" >&2; }
+
+# PIDS are the processes the script started; EXTRA_PIDS, others it must
+# stop too (processes a tollgate binary upgrade started, say).
+PIDS=()
+EXTRA_PIDS=()
+cleanup() {
+	local rc=$? p i all=("${PIDS[@]}" "${EXTRA_PIDS[@]}")
+	trap - EXIT INT TERM
+	for ((i = ${#all[@]} - 1; i >= 0; i--)); do kill -TERM "${all[i]}" 2>/dev/null || true; done
+	for p in "${all[@]}"; do
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+CHOSEN=" "
+free_port() { # free_port VAR: a loopback port nothing uses, not handed out before
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 12000))
+		[[ $CHOSEN == *" $p "* ]] && continue
+		if ! ss -Htan "( sport = :$p or dport = :$p )" | grep -q .; then
+			CHOSEN+="$p "
+			printf -v "$1" '%s' "$p"
+			return
+		fi
+	done
+}
+
+wait_http() { # wait_http URL WHAT [PID]: until URL answers 2xx (10 s), or PID exits
+	for _ in $(seq 100); do
+		curl -fsS -o /dev/null --max-time 1 "$1" 2>/dev/null && return 0
+		if [[ -n ${3:-} ]] && ! kill -0 "$3" 2>/dev/null; then
+			log "$2 exited during start-up"
+			return 1
+		fi
+		sleep 0.1
+	done
+	log "$2 did not answer $1"
+	return 1
+}
