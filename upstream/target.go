@@ -56,9 +56,9 @@ type Target struct {
 
 	// tls is the TLS client config of a TLS upstream's target (nil:
 	// cleartext), fixed at creation: a change makes another target.
-	tls       *tls.Config
-	log       *slog.Logger
-	tlsWarned atomic.Int64 // unix ns of the last handshake warning
+	tls    *tls.Config
+	log    *slog.Logger
+	tlsLog lograte.Limiter // handshake warnings: at most one a second
 }
 
 func newTarget(key targetKey, readers *sync.Pool, now func() time.Time) *Target {

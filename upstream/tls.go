@@ -106,8 +106,7 @@ func (t *Target) handshake(nc net.Conn, tc *tls.Config, deadline time.Time) (net
 		if errors.As(err, &verr) {
 			reason = "certificate verification failed"
 		}
-		if now := time.Now().UnixNano(); now-t.tlsWarned.Load() >= int64(time.Second) {
-			t.tlsWarned.Store(now) // at most one line a second per target; every failure is a failed try
+		if ok, _ := t.tlsLog.Allow(time.Now(), time.Second); ok { // every failure is also a failed try
 			t.logger().Warn("upstream TLS "+reason, "upstream", t.Upstream(), "target", t.Addr,
 				"server_name", tc.ServerName, "err", err)
 		}

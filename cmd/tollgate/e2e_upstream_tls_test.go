@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -109,6 +110,10 @@ func TestUpstreamTLS(t *testing.T) {
 				}()
 			}
 			wg.Wait()
+			// The gateway gives a connection back just after the answer's last
+			// byte: a burst that starts before that dials afresh. Wait until
+			// every connection of this burst is back in the pool.
+			waitFor(t, func() bool { return poolLent(t, g) == 0 })
 		}
 		if bad.Load() != 0 {
 			t.Fatalf("%d of 24 requests over upstream TLS failed", bad.Load())
@@ -164,4 +169,32 @@ func TestUpstreamTLS(t *testing.T) {
 			return strings.Contains(logs, "upstream TLS certificate verification failed") && strings.Contains(logs, `"server_name":"other.internal"`)
 		})
 	})
+}
+
+// poolLent returns how many upstream connections the gateway has lent out
+// (in flight, over every target), from the dashboard's state.
+func poolLent(t *testing.T, g *gateway) int {
+	t.Helper()
+	resp, err := http.Get("http://" + g.admin + "/ui/state.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Upstreams []struct {
+			Targets []struct {
+				InFlight int `json:"in_flight"`
+			} `json:"targets"`
+		} `json:"upstreams"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, u := range st.Upstreams {
+		for _, tg := range u.Targets {
+			n += tg.InFlight
+		}
+	}
+	return n
 }
