@@ -66,6 +66,7 @@ type Engine struct {
 	buffered  bufferBudget // bytes held by bodies read whole (buffers.go)
 	pipes     sock.Pipes
 	reqIDs    requestIDs
+	lingering atomic.Int32 // connections in lingerClose
 }
 
 // Observer is told how each upstream answered: the adaptive limiter's
@@ -295,6 +296,10 @@ func (e *Engine) closeSession(s *session) {
 	e.metrics.activeConns.Dec()
 	if s.registered && e.reactor != nil {
 		e.reactor.forget(s)
+	}
+	if s.linger {
+		e.lingerClose(s)
+		return
 	}
 	s.closeConn()
 }

@@ -148,11 +148,12 @@ func (cc *clientConn) endRoute(snap *Snapshot, rt *routeRT, res exchangeResult, 
 // It follows replyKeeps, which already told the client.
 func (cc *clientConn) keepAfterReply() bool {
 	q := &cc.q
-	if !cc.replyKeeps() {
-		return false
-	}
 	if !q.HasBody() || cc.body == bodyGathered {
-		return true
+		return cc.replyKeeps()
+	}
+	if !cc.replyKeeps() {
+		cc.s.linger = true // the client may still be sending the body
+		return false
 	}
 	if cc.cio.nonblock { // on the loop the whole body is buffered
 		_, err := cc.r.Discard(int(q.ContentLen))

@@ -31,7 +31,10 @@ type session struct {
 	peer  netip.AddrPort
 	state atomic.Int32
 	fresh bool // just accepted into a worker: data is expected, do not wait first
-	wheel wheelLink
+	// linger: the gateway answered without reading the request's body;
+	// closing reads and drops what the client still sends (lingerClose)
+	linger bool
+	wheel  wheelLink
 
 	registered bool    // added to the epoll set
 	outArmed   bool    // its registration includes EPOLLOUT (awaitClient)

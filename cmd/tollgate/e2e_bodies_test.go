@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 const gib = 1 << 30
@@ -143,5 +145,46 @@ func TestTruncatedBodies(t *testing.T) {
 	}
 	if s, body := getStatus(t, g.url("/after")); s != 200 || body != "fine" {
 		t.Fatalf("after truncations: %d %q", s, body)
+	}
+}
+
+// TestRefusalReachesClientStillSending: a request the gateway refuses
+// before reading its body (401: no credentials) gets its answer even
+// while the client is still writing a large body — the gateway lingers,
+// dropping the body, instead of resetting the connection under the
+// client's write — for a Content-Length body and a chunked one; the
+// origin sees none of them.
+func TestRefusalReachesClientStillSending(t *testing.T) {
+	o := startOrigin(t, echoHandler)
+	g := startGateway(t, fmt.Sprintf(`
+server: {listen: "LISTEN"}
+admin: {listen: "ADMIN"}
+auth:
+  api_keys:
+    keys: [{sha256: "%x", client_id: partner}]
+upstreams: {app: {targets: ["%s"]}}
+routes:
+  - {name: keyed, match: {path_prefix: /}, upstream: app, auth: [api_key]}
+`, sha256.Sum256([]byte("k")), o.addr))
+	bodies := map[string]func() io.Reader{
+		"sized":   func() io.Reader { return strings.NewReader(strings.Repeat("b", 4<<20)) },
+		"chunked": func() io.Reader { return io.MultiReader(io.LimitReader(zeros{}, 4<<20)) },
+	}
+	for name, body := range bodies {
+		for i := 0; i < 10; i++ {
+			client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+			resp, err := client.Post(g.url("/up"), "application/octet-stream", body())
+			if err != nil {
+				t.Fatalf("%s %d: %v", name, i, err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 401 {
+				t.Fatalf("%s %d: status %d, want 401", name, i, resp.StatusCode)
+			}
+		}
+	}
+	if n := o.requests.Load(); n != 0 {
+		t.Fatalf("origin saw %d refused requests", n)
 	}
 }
