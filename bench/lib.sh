@@ -1,7 +1,8 @@
 # bench/lib.sh — what every bench script shares, sourced after it sets
 # LOG_TAG: a log line on stderr, the processes it started (stopped by PID
 # on exit, newest first: TERM, then KILL after 5 s), free loopback ports,
-# and waiting for an HTTP endpoint to answer.
+# waiting for an HTTP endpoint to answer, CPU ticks and RSS of processes
+# from /proc, and a tollgate's auth and rate-limit counters.
 
 log() { printf '[%s %s] %s\n' "${LOG_TAG:-bench}" "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -48,4 +49,39 @@ wait_http() { # wait_http URL WHAT [PID]: until URL answers 2xx (10 s), or PID e
 	done
 	log "$2 did not answer $1"
 	return 1
+}
+
+pid_ticks() { # pid_ticks PID...: utime+stime summed, in clock ticks
+	local t=0 p line rest f
+	for p in "$@"; do
+		read -r line <"/proc/$p/stat" || continue
+		rest=${line##*) }
+		read -r -a f <<<"$rest"
+		t=$((t + f[11] + f[12]))
+	done
+	echo "$t"
+}
+
+pid_rss_kb() { # pid_rss_kb PID...: VmRSS summed, in KiB
+	local t=0 p k v _
+	for p in "$@"; do
+		while read -r k v _; do
+			[[ $k == VmRSS: ]] && { t=$((t + v)); break; }
+		done <"/proc/$p/status" 2>/dev/null || true
+	done
+	echo "$t"
+}
+
+# client_counters ADMIN CLIENT -> "auth_failures allowed_as_CLIENT
+# allowed_as_others refused", from the tollgate whose admin listener is
+# ADMIN (host:port).
+client_counters() {
+	{ curl -fsS --max-time 2 "http://$1/metrics" 2>/dev/null || true; } | awk -v c="$2" '
+	/^tollgate_auth_failures_total/ { af += $NF }
+	/^tollgate_ratelimit_decisions_total/ {
+		if (!index($0, "decision=\"allow\"")) dn += $NF
+		else if (index($0, "client=\"" c "\"")) al += $NF
+		else ao += $NF
+	}
+	END { printf "%.0f %.0f %.0f %.0f\n", af, al, ao, dn }'
 }

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # tollgate vs nginx benchmark. See bench/README.md.
 #
-#   bench/run.sh [all|throughput|gateway|transfers|idle|syscalls|slow]
+#   bench/run.sh [all|throughput|gateway|transfers|idle|syscalls|slow|h2]
 #
-# all (default) runs throughput, gateway, transfers and idle and prints one
-# table of tollgate/nginx ratios; gateway runs the gateway scenarios (JWT
-# auth with per-client limits, local and Redis store; a JSON POST) against
-# nginx proxying plainly, with the plain GET 128 B for reference; syscalls
+# all (default) runs throughput, gateway, transfers, idle and the HTTP/2
+# and gRPC part (bench/h2.sh, its rows appended) and prints one table of
+# tollgate/nginx ratios; h2 runs bench/h2.sh alone; gateway runs the
+# gateway scenarios (JWT auth with per-client limits, local and Redis
+# store; a JSON POST) against nginx proxying plainly, with the plain
+# GET 128 B for reference; syscalls
 # counts syscalls per request with strace; slow runs bench/slow.sh
 # (slowhttptest -B, -X and -H against both, with a normal client measured
 # meanwhile; about 7 minutes, not part of all).
@@ -17,8 +19,9 @@ set -euo pipefail
 MODE=${1:-all}
 case $MODE in all | throughput | gateway | transfers | idle | syscalls) ;;
 slow) exec "$(dirname "${BASH_SOURCE[0]}")/slow.sh" ;;
+h2) exec "$(dirname "${BASH_SOURCE[0]}")/h2.sh" ;;
 *)
-	echo "usage: $0 [all|throughput|gateway|transfers|idle|syscalls|slow]" >&2
+	echo "usage: $0 [all|throughput|gateway|transfers|idle|syscalls|slow|h2]" >&2
 	exit 2
 	;;
 esac
@@ -356,25 +359,8 @@ cpu_pids() {
 }
 rss_pids() { if [[ $1 == nginx ]]; then echo "$NGX_WORKERS"; else echo "${TGPID[$1]:-}"; fi; }
 
-cpu_ticks() { # utime+stime in clock ticks
-	local t=0 p line rest
-	for p in $(cpu_pids "$1"); do
-		read -r line <"/proc/$p/stat" || continue
-		rest=${line##*) }
-		read -r -a f <<<"$rest"
-		t=$((t + f[11] + f[12]))
-	done
-	echo "$t"
-}
-rss_kb() { # rss_kb PROXY: current VmRSS in KiB (nginx: workers summed)
-	local t=0 p k v _
-	for p in $(rss_pids "$1"); do
-		while read -r k v _; do
-			[[ $k == VmRSS: ]] && { t=$((t + v)); break; }
-		done <"/proc/$p/status" 2>/dev/null || true
-	done
-	echo "$t"
-}
+cpu_ticks() { pid_ticks $(cpu_pids "$1"); } # cpu_ticks PROXY: utime+stime in clock ticks
+rss_kb() { pid_rss_kb $(rss_pids "$1"); }   # rss_kb PROXY: current VmRSS in KiB (nginx: workers summed)
 
 declare -A TG_DEAD=()
 alive() { # alive PROXY: false (and noted once) when a tollgate instance has died or never started
@@ -512,16 +498,8 @@ wrk_scen() { # wrk_scen SIDE KEY SECONDS -> "requests duration_us p50_us p99_us 
 		awk '/^RESULT/ {print $2, $3, $4, $5, $6, $7}'
 }
 
-tg_counters() { # tg_counters INSTANCE -> "auth_failures allowed_as_JWT_CLIENT allowed_as_others refused"
-	curl -fsS --max-time 2 "http://127.0.0.1:${TGADMIN[$1]}/metrics" 2>/dev/null | awk -v c="$JWT_CLIENT" '
-	/^tollgate_auth_failures_total/ { af += $NF }
-	/^tollgate_ratelimit_decisions_total/ {
-		if (!index($0, "decision=\"allow\"")) dn += $NF
-		else if (index($0, "client=\"" c "\"")) al += $NF
-		else ao += $NF
-	}
-	END { printf "%.0f %.0f %.0f %.0f\n", af, al, ao, dn }'
-}
+# tg_counters INSTANCE -> "auth_failures allowed_as_JWT_CLIENT allowed_as_others refused"
+tg_counters() { client_counters "127.0.0.1:${TGADMIN[$1]}" "$JWT_CLIENT"; }
 
 redis_commands() { # commands Redis has processed so far
 	redis-cli -h 127.0.0.1 -p "$REDIS_PORT" info stats 2>/dev/null | tr -d '\r' |
@@ -936,6 +914,18 @@ table() {
 	}' "$RESULTS"
 }
 
+# h2_part runs bench/h2.sh (its own origins, tollgate and nginx; the
+# processes above sit idle meanwhile): its table rows go under this table,
+# its notes to the notes.
+H2_ROWS=""
+h2_part() {
+	local out line
+	out=$(H2_EMBED=1 "$HERE/h2.sh") || note "bench/h2.sh failed (exit $?); its log lines are above"
+	while IFS= read -r line; do
+		if [[ $line == "note: "* ]]; then NOTES+=("h2: ${line#note: }"); else H2_ROWS+="$line"$'\n'; fi
+	done <<<"$out"
+}
+
 log "mode $MODE; results in $RESULTS"
 # Other work on the machine shows in every number: the load average before
 # and after goes into the table's header.
@@ -947,6 +937,7 @@ all)
 	gateway
 	transfers
 	idle
+	h2_part
 	;;
 throughput) throughput ;;
 gateway) gateway ;;
@@ -969,6 +960,7 @@ LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 		echo "wrk rows: median of the $BENCH_ROUNDS rounds of each proxy (tollgate, then nginx, alternating)${GW_KEYS[*]:+; gateway scenarios: ${GW_SCENARIOS[*]}, nginx proxying plainly}"
 	echo
 	table
+	[[ -n $H2_ROWS ]] && printf '%s' "$H2_ROWS"
 	if [[ $MODE == syscalls ]]; then
 		for f in "$OUT"/strace-*.txt; do
 			echo
