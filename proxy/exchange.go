@@ -71,6 +71,7 @@ const (
 	stageRelay                     // response head sent: the body goes from fs.conn to the client (out)
 	stageRelayConn                 // relay the answer on fs.conn on a worker (a tunnel, a body to splice)
 	stageFlush                     // answered: write what the client socket did not take; keep says the rest
+	stageH2                        // the connection speaks HTTP/2: a worker serves it (h2server.go)
 )
 
 // clear drops the exchange's references (its buffers are kept) when its
