@@ -6,14 +6,16 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"golang.org/x/net/http2"
 
+	"tollgate/internal/lograte"
 	"tollgate/proxy/h2stream"
 )
 
@@ -46,18 +48,38 @@ const h2MaxStreams = 100
 
 // h2Front is the engine's HTTP/2 server, one for all connections.
 type h2Front struct {
-	srv  *http2.Server
-	base *http.Server // its graceful shutdown sends every connection a GOAWAY
+	srv      *http2.Server
+	base     *http.Server    // its graceful shutdown sends every connection a GOAWAY
+	resetLog lograte.Limiter // connections the rapid-reset guard ended
 }
 
-func newH2Front(m *Metrics) *h2Front {
+func newH2Front(m *Metrics, logger *slog.Logger) *h2Front {
 	srv := &http2.Server{
 		MaxConcurrentStreams: h2MaxStreams,
-		CountError:           m.countH2Error,
+		// The frame size every peer must accept (RFC 9113 section
+		// 4.2), advertised so: a larger frame is a FRAME_SIZE_ERROR
+		// (h2spec http2/4.2) instead of up to 1 MiB per frame read.
+		MaxReadFrameSize: 16 << 10,
+		CountError:       m.countH2Error,
 	}
-	base := &http.Server{ErrorLog: log.New(io.Discard, "", 0)}
+	base := &http.Server{ErrorLog: log.New(&h2ErrorLog{log: logger}, "", 0)}
 	http2.ConfigureServer(base, srv) // registers the shutdown hook with srv
 	return &h2Front{srv: srv, base: base}
+}
+
+// h2ErrorLog is x/net's server log written to the gateway's: the
+// connection errors it ends a connection for (a CONTINUATION flood, a
+// malformed or oversized frame) are warnings, at most one a second.
+type h2ErrorLog struct {
+	log   *slog.Logger
+	limit lograte.Limiter
+}
+
+func (w *h2ErrorLog) Write(p []byte) (int, error) {
+	if ok, n := w.limit.Allow(time.Now(), time.Second); ok {
+		w.log.Warn("HTTP/2 client connection", "event", strings.TrimSpace(string(p)), "suppressed", n)
+	}
+	return len(p), nil
 }
 
 // goAway tells every HTTP/2 connection to finish its streams and close.
@@ -116,7 +138,14 @@ func (e *Engine) serveH2(s *session, c net.Conn, pre []byte) {
 	}
 	e.metrics.h2Conns.Inc()
 	defer e.metrics.h2Conns.Dec()
-	e.h2.srv.ServeConn(withPreread(c, pre), &http2.ServeConnOpts{
+	guarded := guardH2(withPreread(c, pre), func() {
+		e.metrics.countH2Error("rapid_reset")
+		if ok, n := e.h2.resetLog.Allow(time.Now(), time.Second); ok {
+			e.log.Warn("HTTP/2 connection closed: the client resets streams faster than allowed (rapid reset)",
+				"peer", c.RemoteAddr().String(), "burst", h2ResetBurst, "per_second", h2ResetRate, "suppressed", n)
+		}
+	})
+	e.h2.srv.ServeConn(guarded, &http2.ServeConnOpts{
 		BaseConfig: base,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			e.serveStream(c, w, r)
