@@ -43,6 +43,9 @@ func (cc *clientConn) relay(snap *Snapshot, rt *routeRT, conn *upstream.Conn, t 
 	}
 	n, upOK, err := cc.copyResponseBody(conn, framing, idle)
 	res.bytes = n
+	if !cc.finishDuplex() {
+		upOK = false // the body did not go up whole: the connection cannot be reused
+	}
 	if upOK && !p.CloseAfter {
 		conn.Release()
 	} else {
