@@ -80,6 +80,11 @@ func h2Exchanges(t *testing.T, c *http.Client, base string) {
 	if resp.StatusCode != 200 || len(body) != 500 || !strings.HasPrefix(body, "chunk 000\n") {
 		t.Fatalf("streamed POST over HTTP/2: %d, %d bytes back", resp.StatusCode, len(body))
 	}
+	resp, body = do("GET", "/api/trailers", nil)
+	if resp.StatusCode != 200 || body != "streamed" || resp.Trailer.Get("Grpc-Status") != "0" ||
+		resp.Trailer.Get("X-Checksum") != "abc" || resp.Trailer.Get("Content-Length") != "" {
+		t.Fatalf("trailers over HTTP/2: %d %q trailers %v", resp.StatusCode, body, resp.Trailer)
+	}
 	if resp, body = do("GET", "/nowhere", nil); resp.StatusCode != 404 || !strings.Contains(body, `"no_route"`) {
 		t.Fatalf("no route over HTTP/2: %d %s", resp.StatusCode, body)
 	}
@@ -108,6 +113,22 @@ func h2Exchanges(t *testing.T, c *http.Client, base string) {
 	}
 }
 
+// h2Origin echoes requests, and answers /api/trailers with a chunked body
+// and trailer fields (one the gateway must drop).
+func h2Origin(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/api/trailers" {
+		echoHandler(w, r)
+		return
+	}
+	w.Header().Set("Trailer", "Grpc-Status")
+	io.WriteString(w, "stream")
+	w.(http.Flusher).Flush()
+	io.WriteString(w, "ed")
+	w.Header().Set("Grpc-Status", "0")
+	w.Header().Set(http.TrailerPrefix+"X-Checksum", "abc")
+	w.Header().Set(http.TrailerPrefix+"Content-Length", "5")
+}
+
 const h2Routes = `
 routes:
   - {name: api, match: {path_prefix: /api}, upstream: app}
@@ -116,7 +137,7 @@ routes:
 // TestHTTP2Cleartext: h2c by prior knowledge on the plain listener, beside
 // HTTP/1.1 on the same port; requests_total and the access log say h2.
 func TestHTTP2Cleartext(t *testing.T) {
-	o := startOrigin(t, echoHandler)
+	o := startOrigin(t, h2Origin)
 	g := startGateway(t, fmt.Sprintf(`
 server: {listen: "LISTEN", access_log: true}
 admin: {listen: "ADMIN"}
@@ -126,8 +147,8 @@ upstreams: {app: {targets: ["%s"]}}
 	if s, _, _ := fetch(t, "GET", g.url("/api/h1"), ""); s != 200 {
 		t.Fatalf("HTTP/1.1 beside HTTP/2 on the same listener: %d", s)
 	}
-	if v := g.metric(`tollgate_requests_total{code="200",protocol="h2",route="api"}`); v != 43 {
-		t.Errorf("h2 requests counted %v, want 43", v)
+	if v := g.metric(`tollgate_requests_total{code="200",protocol="h2",route="api"}`); v != 44 {
+		t.Errorf("h2 requests counted %v, want 44", v)
 	}
 	if v := g.metric(`tollgate_requests_total{code="200",protocol="http1",route="api"}`); v != 1 {
 		t.Errorf("http1 requests counted %v, want 1", v)
@@ -141,7 +162,7 @@ func TestHTTP2OverTLS(t *testing.T) {
 	dir := t.TempDir()
 	ca := testkit.NewCA(t, "h2-ca")
 	srv := ca.Issue(t, testkit.LeafOptions{CommonName: "gw", IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Server: true})
-	o := startOrigin(t, echoHandler)
+	o := startOrigin(t, h2Origin)
 	g := startGateway(t, fmt.Sprintf(`
 server:
   listen: "LISTEN"
