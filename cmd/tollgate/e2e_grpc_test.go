@@ -112,7 +112,9 @@ routes:
 	defer cancelShort()
 	_, err = c.UnimplementedCall(short, &grpc_testing.Empty{})
 	want("grpc-timeout", err, codes.DeadlineExceeded)
-	waitFor(t, func() bool { return g.metric(`tollgate_requests_total{code="504",protocol="h2",route="deadline"}`) == 1 })
+	waitFor(t, func() bool {
+		return g.metric(`tollgate_requests_total{code="504",protocol="h2",route="deadline"}`) == 1
+	})
 
 	for _, sample := range []string{
 		`tollgate_requests_total{code="401",protocol="h2",route="keyed"}`,
