@@ -48,6 +48,8 @@ type exchange struct {
 
 	keep bool // stageFlush: whether the connection goes on
 
+	up *duplexUpload // a body streaming up while the answer streams down (duplex.go)
+
 	trace tracing.Request // the request's spans, when it is sampled (trace.go)
 }
 

@@ -133,6 +133,7 @@ func (cc *clientConn) startExchange(snap *Snapshot, rt *routeRT) {
 // endRoute ends the exchange, records it and says whether the connection
 // may serve another request. replied: the gateway answered itself.
 func (cc *clientConn) endRoute(snap *Snapshot, rt *routeRT, res exchangeResult, replied bool) bool {
+	cc.stopDuplex()
 	cc.x.End()
 	cc.traceEnd(rt, res, replied)
 	cc.finish(snap, rt, res)

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -80,6 +81,11 @@ func h2Exchanges(t *testing.T, c *http.Client, base string) {
 	if resp.StatusCode != 200 || len(body) != 500 || !strings.HasPrefix(body, "chunk 000\n") {
 		t.Fatalf("streamed POST over HTTP/2: %d, %d bytes back", resp.StatusCode, len(body))
 	}
+	resp, body = do("GET", "/api/trailers", nil)
+	if resp.StatusCode != 200 || body != "streamed" || resp.Trailer.Get("Grpc-Status") != "0" ||
+		resp.Trailer.Get("X-Checksum") != "abc" || resp.Trailer.Get("Content-Length") != "" {
+		t.Fatalf("trailers over HTTP/2: %d %q trailers %v", resp.StatusCode, body, resp.Trailer)
+	}
 	if resp, body = do("GET", "/nowhere", nil); resp.StatusCode != 404 || !strings.Contains(body, `"no_route"`) {
 		t.Fatalf("no route over HTTP/2: %d %s", resp.StatusCode, body)
 	}
@@ -108,6 +114,22 @@ func h2Exchanges(t *testing.T, c *http.Client, base string) {
 	}
 }
 
+// h2Origin echoes requests, and answers /api/trailers with a chunked body
+// and trailer fields (one the gateway must drop).
+func h2Origin(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/api/trailers" {
+		echoHandler(w, r)
+		return
+	}
+	w.Header().Set("Trailer", "Grpc-Status")
+	io.WriteString(w, "stream")
+	w.(http.Flusher).Flush()
+	io.WriteString(w, "ed")
+	w.Header().Set("Grpc-Status", "0")
+	w.Header().Set(http.TrailerPrefix+"X-Checksum", "abc")
+	w.Header().Set(http.TrailerPrefix+"Content-Length", "5")
+}
+
 const h2Routes = `
 routes:
   - {name: api, match: {path_prefix: /api}, upstream: app}
@@ -116,7 +138,7 @@ routes:
 // TestHTTP2Cleartext: h2c by prior knowledge on the plain listener, beside
 // HTTP/1.1 on the same port; requests_total and the access log say h2.
 func TestHTTP2Cleartext(t *testing.T) {
-	o := startOrigin(t, echoHandler)
+	o := startOrigin(t, h2Origin)
 	g := startGateway(t, fmt.Sprintf(`
 server: {listen: "LISTEN", access_log: true}
 admin: {listen: "ADMIN"}
@@ -126,8 +148,8 @@ upstreams: {app: {targets: ["%s"]}}
 	if s, _, _ := fetch(t, "GET", g.url("/api/h1"), ""); s != 200 {
 		t.Fatalf("HTTP/1.1 beside HTTP/2 on the same listener: %d", s)
 	}
-	if v := g.metric(`tollgate_requests_total{code="200",protocol="h2",route="api"}`); v != 43 {
-		t.Errorf("h2 requests counted %v, want 43", v)
+	if v := g.metric(`tollgate_requests_total{code="200",protocol="h2",route="api"}`); v != 44 {
+		t.Errorf("h2 requests counted %v, want 44", v)
 	}
 	if v := g.metric(`tollgate_requests_total{code="200",protocol="http1",route="api"}`); v != 1 {
 		t.Errorf("http1 requests counted %v, want 1", v)
@@ -141,7 +163,7 @@ func TestHTTP2OverTLS(t *testing.T) {
 	dir := t.TempDir()
 	ca := testkit.NewCA(t, "h2-ca")
 	srv := ca.Issue(t, testkit.LeafOptions{CommonName: "gw", IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, Server: true})
-	o := startOrigin(t, echoHandler)
+	o := startOrigin(t, h2Origin)
 	g := startGateway(t, fmt.Sprintf(`
 server:
   listen: "LISTEN"
@@ -179,5 +201,71 @@ upstreams: {app: {targets: ["%s"]}}
 	s := string(out)
 	if !strings.HasPrefix(s, "HTTP/2 200") || !strings.Contains(s, "x-echo-x-custom: curl") || !strings.HasSuffix(s, "hello") {
 		t.Fatalf("curl --http2-prior-knowledge:\n%s", s)
+	}
+}
+
+// TestHTTP2ReloadAndShutdown: a reload keeps an HTTP/2 connection and its
+// next stream takes the new config; on SIGTERM the connection gets a
+// GOAWAY, the stream in flight finishes, and the gateway exits 0.
+func TestHTTP2ReloadAndShutdown(t *testing.T) {
+	release := make(chan struct{})
+	o := startOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/slow" {
+			<-release
+		}
+		echoHandler(w, r)
+	})
+	cfg := func(prefix string) string {
+		return fmt.Sprintf(`
+server: {listen: "LISTEN", shutdown_timeout: 10s}
+admin: {listen: "ADMIN"}
+upstreams: {app: {targets: ["%s"]}}
+routes:
+  - {name: api, match: {path_prefix: %s}, upstream: app}
+`, o.addr, prefix)
+	}
+	g := startGateway(t, cfg("/api"))
+	c := h2cClient()
+	get := func(path string) (int, error) {
+		resp, err := c.Get("http://" + g.addr + path)
+		if err != nil {
+			return 0, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	if s, err := get("/api/a"); s != 200 {
+		t.Fatalf("before the reload: %d %v", s, err)
+	}
+	g.writeConfig(cfg("/v2"))
+	g.signal(syscall.SIGHUP)
+	waitFor(t, func() bool { s, _ := get("/v2/a"); return s == 200 })
+	if s, _ := get("/api/a"); s != 404 {
+		t.Fatalf("old route after the reload: %d, want 404", s)
+	}
+	if v := g.metric("tollgate_http2_connections"); v != 1 {
+		t.Fatalf("HTTP/2 connections after the reload: %v, want the one kept", v)
+	}
+	g.writeConfig(cfg("/api"))
+	g.signal(syscall.SIGHUP)
+	waitFor(t, func() bool { s, _ := get("/api/a"); return s == 200 })
+
+	slow := make(chan int, 1)
+	go func() { s, _ := get("/api/slow"); slow <- s }()
+	waitFor(t, func() bool { return o.requests.Load() >= 1 && strings.Contains(o.last.Load().URL.Path, "slow") })
+	g.signal(syscall.SIGTERM)
+	time.Sleep(300 * time.Millisecond) // the GOAWAY goes out while the stream is held
+	close(release)
+	select {
+	case s := <-slow:
+		if s != 200 {
+			t.Fatalf("stream in flight at shutdown: %d", s)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("stream in flight at shutdown never finished")
+	}
+	if code := g.wait(15 * time.Second); code != 0 {
+		t.Fatalf("exit %d after SIGTERM", code)
 	}
 }

@@ -173,6 +173,7 @@ func (o *responseWriter) takeChunks(p []byte) (int, error) {
 		b = b[n:]
 	}
 	if o.sc.Done() {
+		o.setTrailers(o.sc.Trailer())
 		o.phase = answerDone
 		o.pend = o.pend[:0]
 		if len(b) > 0 {
@@ -182,6 +183,23 @@ func (o *responseWriter) takeChunks(p []byte) (int, error) {
 	}
 	o.pend = append(o.pend[:0], b...) // may overlap pend itself: copy moves forward safely
 	return len(p), nil
+}
+
+// setTrailers makes the chunked body's trailer fields ("name: value\r\n"
+// lines, checked by the scanner) the stream's trailers, sent when the
+// handler returns.
+func (o *responseWriter) setTrailers(lines []byte) {
+	h := o.w.Header()
+	for len(lines) > 0 {
+		line, rest, _ := bytes.Cut(lines, []byte("\r\n"))
+		lines = rest
+		name, value, ok := bytes.Cut(line, []byte(": "))
+		if !ok {
+			continue
+		}
+		k := http.TrailerPrefix + http.CanonicalHeaderKey(string(name))
+		h[k] = append(h[k], string(value))
+	}
 }
 
 // finish ends the answer: nothing left to do but let the handler return.
