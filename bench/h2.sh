@@ -332,8 +332,10 @@ load() {
 	h2load -t "$BENCH_THREADS" -c "$H2_CONNS" -m "$H2_STREAMS" -D "$secs" --log-file="$lf" "${hdr[@]}" \
 		"http://127.0.0.1:$port/bytes/$H2_SIZE" >"$res" 2>&1 || true
 	# "finished in 3.00s, ..." / "requests: N total, N started, N done, N
-	# succeeded, N failed, N errored, N timeout" / "status codes: N 2xx, ...";
-	# percentiles from the per-request log (third column, microseconds).
+	# succeeded, N failed, N errored, N timeout" / "status codes: N 2xx, N
+	# 3xx, N 4xx, N 5xx" (answers whose head came, some not done): the
+	# answers are the succeeded requests less those not 2xx; percentiles
+	# from the per-request log (third column, microseconds).
 	local n p50=0 p99=0
 	cut -f3 "$lf" 2>/dev/null | sort -n >"$lf.sorted" || true
 	n=$(wc -l <"$lf.sorted")
@@ -343,9 +345,9 @@ load() {
 	fi
 	awk -v p50="$p50" -v p99="$p99" '
 	/^finished in/ { d = $3; sub(/,$/, "", d); u = 1e6; if (d ~ /ms$/) u = 1e3; else if (d ~ /us$/) u = 1; sub(/[mu]?s$/, "", d); dur = d * u }
-	/^requests:/ { done = $6; failed = $10 }
-	/^status codes:/ { ok = $3 }
-	END { if (dur != "" && done != "") printf "%d %d %d %d %d %d\n", ok, dur, p50, p99, failed, done - failed - ok }' "$res"
+	/^requests:/ { done = $6; ok = $8; failed = $10 }
+	/^status codes:/ { other = $5 + $7 + $9 } # 3xx, 4xx, 5xx
+	END { if (dur != "" && done != "") printf "%d %d %d %d %d %d\n", ok - other, dur, p50, p99, failed, other }' "$res"
 }
 
 load_errors() { # what the last load run reported about its failures
