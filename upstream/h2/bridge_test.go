@@ -1,5 +1,3 @@
-//lint:file-ignore SA1019 the tests serve with x/net/http2's Server, as the upstreams they stand for do.
-
 package h2
 
 import (
@@ -13,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"tollgate/internal/testkit"
 
 	"golang.org/x/net/http2"
 )
@@ -34,7 +33,7 @@ func echo(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestBridgeCarriesRequestsAndAnswers(t *testing.T) {
-	addr := startH2C(t, &http2.Server{}, http.HandlerFunc(echo))
+	addr := testkit.StartH2C(t, http.HandlerFunc(echo), 0).Addr
 	p := newTestPool(t, addr)
 	b := prepared(t, p)
 	defer b.Close()
@@ -81,14 +80,14 @@ func TestBridgeCarriesRequestsAndAnswers(t *testing.T) {
 }
 
 func TestBridgeHeadAndEmptyAnswers(t *testing.T) {
-	addr := startH2C(t, &http2.Server{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	addr := testkit.StartH2C(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/head":
 			w.Header().Set("Content-Length", "1234")
 		case "/204":
 			w.WriteHeader(204)
 		}
-	}))
+	}), 0).Addr
 	p := newTestPool(t, addr)
 	for _, tc := range []struct {
 		req, wantLen string
@@ -115,7 +114,7 @@ func TestBridgeHeadAndEmptyAnswers(t *testing.T) {
 // gRPC's answers: trailers after the messages (chunked trailer lines),
 // or trailers only (a head with Content-Length: 0).
 func TestBridgeRendersTrailers(t *testing.T) {
-	addr := startH2C(t, &http2.Server{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	addr := testkit.StartH2C(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/grpc")
 		w.Header().Set("X-Te", r.Header.Get("Te"))
 		if r.URL.Path == "/pkg.Svc/Fail" {
@@ -129,7 +128,7 @@ func TestBridgeRendersTrailers(t *testing.T) {
 		w.Header().Set(http.TrailerPrefix+"Grpc-Status", "0")
 		w.Header().Set(http.TrailerPrefix+"Grpc-Message", "fine")
 		w.Header().Set(http.TrailerPrefix+"X-Meta-Bin", "AQID")
-	}))
+	}), 0).Addr
 	p := newTestPool(t, addr)
 	b := prepared(t, p)
 	r := bufio.NewReader(b)
@@ -160,7 +159,7 @@ func TestBridgeRendersTrailers(t *testing.T) {
 // answer streams back as the server writes it: each piece makes the
 // round trip before the next is sent.
 func TestBridgeStreamsBothWays(t *testing.T) {
-	addr := startH2C(t, &http2.Server{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	addr := testkit.StartH2C(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(200)
 		w.(http.Flusher).Flush()
 		buf := make([]byte, 64)
@@ -174,7 +173,7 @@ func TestBridgeStreamsBothWays(t *testing.T) {
 				return
 			}
 		}
-	}))
+	}), 0).Addr
 	p := newTestPool(t, addr)
 	b := prepared(t, p)
 	defer b.Close()
@@ -212,7 +211,7 @@ func TestBridgeStreamsBothWays(t *testing.T) {
 }
 
 func TestBridgeRefusedStream(t *testing.T) {
-	addr := refuser(t, func(fr *http2.Framer, id uint32) { fr.WriteRSTStream(id, http2.ErrCodeRefusedStream) })
+	addr := testkit.StartH2Frames(t, func(fr *http2.Framer, id uint32) { fr.WriteRSTStream(id, http2.ErrCodeRefusedStream) })
 	b := prepared(t, newTestPool(t, addr))
 	defer b.Close()
 	io.WriteString(b, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
@@ -247,7 +246,7 @@ func TestRefusedByGoAway(t *testing.T) {
 		}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := prepared(t, newTestPool(t, refuser(t, tc.act)))
+			b := prepared(t, newTestPool(t, testkit.StartH2Frames(t, tc.act)))
 			defer b.Close()
 			io.WriteString(b, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
 			b.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -260,7 +259,7 @@ func TestRefusedByGoAway(t *testing.T) {
 }
 
 func TestBridgeTargetDown(t *testing.T) {
-	addr := refuser(t, nil)
+	addr := testkit.StartH2Frames(t, nil)
 	p := newTestPool(t, "127.0.0.1:1")
 	p.opts.Dial = newTestPool(t, addr).opts.Dial // a real port, then none
 	b := p.NewBridge()
@@ -290,10 +289,10 @@ func TestBridgeServerWithoutHTTP2(t *testing.T) {
 func TestPoolOpensConnectionsAtTheStreamLimit(t *testing.T) {
 	release := make(chan struct{})
 	var served atomic.Int32
-	addr := startH2C(t, &http2.Server{MaxConcurrentStreams: 2}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	addr := testkit.StartH2C(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		served.Add(1)
 		<-release
-	}))
+	}), 2).Addr
 	p := newTestPool(t, addr)
 	var bridges []*Bridge
 	for range 5 {
@@ -322,10 +321,10 @@ func TestPoolOpensConnectionsAtTheStreamLimit(t *testing.T) {
 // stream, which the server sees.
 func TestBridgeDeadlineAndCancel(t *testing.T) {
 	cancelled := make(chan struct{})
-	addr := startH2C(t, &http2.Server{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	addr := testkit.StartH2C(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 		close(cancelled)
-	}))
+	}), 0).Addr
 	b := prepared(t, newTestPool(t, addr))
 	io.WriteString(b, "GET /slow HTTP/1.1\r\nHost: h\r\n\r\n")
 	b.SetReadDeadline(time.Now().Add(100 * time.Millisecond))

@@ -1,5 +1,3 @@
-//lint:file-ignore SA1019 the tests serve with x/net/http2's Server, as the upstreams they stand for do.
-
 package h2
 
 import (
@@ -8,56 +6,11 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
-	"golang.org/x/net/http2"
-
 	"tollgate/proxy/http1"
 )
-
-// startH2C serves handler over HTTP/2 with prior knowledge on 127.0.0.1
-// (x/net/http2's own server, as a Go upstream runs it) until the test
-// ends, and returns its address.
-func startH2C(t *testing.T, srv *http2.Server, handler http.Handler) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				srv.ServeConn(c, &http2.ServeConnOpts{Handler: handler})
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
-}
 
 // newTestPool returns a pool of h2c connections to addr, retired when the
 // test ends.
@@ -151,71 +104,6 @@ func (x *exchange) readChunks(t *testing.T, r *bufio.Reader) {
 			x.tail += line
 		}
 		r.Discard(n)
-	}
-}
-
-// refuser is a raw HTTP/2 server (x/net/http2's Framer over a real TCP
-// connection) that answers every stream with act: it stands for servers
-// refusing streams, which Go's own server does not do on demand.
-func refuser(t *testing.T, act func(fr *http2.Framer, streamID uint32)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				serveFrames(c, act)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-	})
-	return ln.Addr().String()
-}
-
-// serveFrames reads the client preface and frames, acks SETTINGS and
-// PINGs, and calls act for each new stream.
-func serveFrames(c net.Conn, act func(fr *http2.Framer, streamID uint32)) {
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	preface := make([]byte, len(http2.ClientPreface))
-	if _, err := io.ReadFull(c, preface); err != nil {
-		return
-	}
-	fr := http2.NewFramer(c, c)
-	if err := fr.WriteSettings(http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: 100}); err != nil {
-		return
-	}
-	for {
-		f, err := fr.ReadFrame()
-		if err != nil {
-			return
-		}
-		switch f := f.(type) {
-		case *http2.SettingsFrame:
-			if !f.IsAck() {
-				fr.WriteSettingsAck()
-			}
-		case *http2.PingFrame:
-			if !f.IsAck() {
-				fr.WritePing(true, f.Data)
-			}
-		case *http2.HeadersFrame:
-			act(fr, f.StreamID)
-		}
 	}
 }
 
