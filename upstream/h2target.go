@@ -64,8 +64,8 @@ func (t *Target) dialH2(tc *tls.Config, deadline time.Time) (net.Conn, error) {
 		return nc, nil
 	}
 	nc, err = t.handshake(nc, tc, deadline)
-	if err != nil {
-		return nil, err
+	if err != nil { // a server without h2 usually fails the handshake ("no application protocol")
+		return nil, fmt.Errorf("HTTP/2 over TLS (ALPN h2): %w", err)
 	}
 	if p := nc.(*tls.Conn).ConnectionState().NegotiatedProtocol; p != "h2" {
 		nc.Close()

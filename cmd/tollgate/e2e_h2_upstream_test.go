@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -248,6 +250,7 @@ func TestH2CUpstreamRefusalsAndHealth(t *testing.T) {
 	down := testkit.FreeAddr(t)
 	g2 := startGateway(t, h2cConfig("    health_check: {path: /healthz, interval: 100ms, unhealthy_after: 2}\n    retries: {attempts: 0}",
 		checked.Addr, down))
+	waitFor(t, func() bool { return strings.Contains(g2.logs.String(), "upstream target marked healthy") })
 	if s, b := getStatus(t, g2.url("/x")); s != 200 || b != "checked" {
 		t.Fatalf("through the healthy target: %d %q", s, b)
 	}
@@ -295,4 +298,65 @@ routes:
 	testkit.Eventually(t, "a log line naming the missing HTTP/2 answer", func() bool {
 		return strings.Contains(g.logs.String(), "no HTTP/2 answer from "+h1.addr)
 	})
+}
+
+// TestH2UpstreamTLS: protocol h2 speaks HTTP/2 over the upstream's tls
+// block (ALPN h2), health checks included; a TLS server that offers only
+// HTTP/1.1 is a connect failure with a log line saying why.
+func TestH2UpstreamTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca := testkit.NewCA(t, "upstream-ca")
+	cert := ca.Issue(t, testkit.LeafOptions{DNSNames: []string{"api.internal"}, Server: true})
+	caFile := testkit.WriteFile(t, dir, "ca.pem", ca.PEM)
+	var h2Requests, h2Probes, h1Requests atomic.Int64
+	serve := func(h2 bool) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert.TLSCertificate(t)}},
+			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch {
+				case r.ProtoMajor != 2:
+					h1Requests.Add(1)
+				case r.URL.Path == "/healthz":
+					h2Probes.Add(1)
+				default:
+					h2Requests.Add(1)
+				}
+				fmt.Fprintf(w, "%s %s", r.Proto, r.TLS.NegotiatedProtocol)
+			})}
+		if !h2 {
+			srv.Protocols = new(http.Protocols)
+			srv.Protocols.SetHTTP1(true)
+		}
+		go srv.ServeTLS(ln, "", "")
+		t.Cleanup(func() { srv.Close() })
+		return ln.Addr().String()
+	}
+	h2Addr, h1Addr := serve(true), serve(false)
+	g := startGateway(t, fmt.Sprintf(`
+server: {listen: "LISTEN"}
+admin: {listen: "ADMIN"}
+upstreams:
+  h2: {protocol: h2, targets: [%q], tls: {ca_file: %q, server_name: api.internal}, health_check: {path: /healthz, interval: 200ms}}
+  h1only: {protocol: h2, targets: [%q], tls: {ca_file: %q, server_name: api.internal}, retries: {attempts: 0}}
+routes:
+  - {name: h2, match: {path_prefix: /h2}, upstream: h2}
+  - {name: h1only, match: {path_prefix: /h1only}, upstream: h1only}
+`, h2Addr, caFile, h1Addr, caFile))
+	waitFor(t, func() bool { return strings.Contains(g.logs.String(), "upstream target marked healthy") })
+	if s, b := getStatus(t, g.url("/h2")); s != 200 || b != "HTTP/2.0 h2" {
+		t.Fatalf("over h2: %d %q", s, b)
+	}
+	if s, _ := getStatus(t, g.url("/h1only")); s != 502 {
+		t.Fatalf("a TLS server without h2 behind protocol h2: %d, want 502", s)
+	}
+	waitFor(t, func() bool { // Go's TLS server refuses a handshake that offers only h2
+		return strings.Contains(g.logs.String(), `HTTP/2 over TLS (ALPN h2): TLS handshake with `+h1Addr) &&
+			strings.Contains(g.logs.String(), "no application protocol")
+	})
+	if h1Requests.Load() != 0 || h2Requests.Load() != 1 || h2Probes.Load() == 0 {
+		t.Errorf("requests over HTTP/1.1: %d, over HTTP/2: %d (probes %d); want 0 and 1", h1Requests.Load(), h2Requests.Load(), h2Probes.Load())
+	}
 }
