@@ -75,8 +75,11 @@ func (c *client) tlsState() string {
 }
 
 // loop sends requests one after the other until end; responses completed
-// after end are not counted.
+// after end are not counted. A connection that fails before its first
+// answer (a refused dial, or a client certificate refused after a TLS 1.3
+// handshake) is retried after 10 ms, not in a busy loop.
 func (c *client) loop(end time.Time) {
+	fresh := false // no answer yet on this connection
 	for time.Now().Before(end) {
 		if c.conn == nil {
 			if err := c.dial(); err != nil {
@@ -84,6 +87,7 @@ func (c *client) loop(end time.Time) {
 				time.Sleep(10 * time.Millisecond)
 				continue
 			}
+			fresh = true
 		}
 		c.conn.SetDeadline(end.Add(c.timeout))
 		t0 := time.Now()
@@ -94,8 +98,12 @@ func (c *client) loop(end time.Time) {
 				c.socketErrors++
 			}
 			c.close()
+			if fresh {
+				time.Sleep(10 * time.Millisecond)
+			}
 			continue
 		}
+		fresh = false
 		if done.After(end) {
 			return
 		}

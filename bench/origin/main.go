@@ -35,11 +35,13 @@
 //	GET  /status/N      answers status N with a short body
 //	GET  /conns         number of TCP connections accepted so far
 //	GET  /requests      number of requests served so far, /conns,
-//	                    /requests and /tls excluded
+//	                    /requests, /tls and /handshakes excluded
 //	GET  /tls           the connection's TLS version, cipher suite and
 //	                    whether the session was resumed, e.g.
 //	                    "TLS 1.3 TLS_AES_128_GCM_SHA256 resumed=false"
 //	                    ("plain" without TLS)
+//	GET  /handshakes    TLS handshakes completed so far, full and resumed:
+//	                    "full=N resumed=M"
 //
 // The body pattern is the 64-byte line "abc…xyzABC…XYZ0123456789-\n"
 // repeated, so byte i of any body is Pattern[i%64] and a client can check
@@ -82,6 +84,8 @@ const (
 
 var (
 	connsAccepted atomic.Int64
+	tlsFull       atomic.Int64 // TLS handshakes without resumption
+	tlsResumed    atomic.Int64 // TLS handshakes that resumed a session
 	requestsDone  atomic.Int64
 	loadInflight  atomic.Int64
 
@@ -184,6 +188,9 @@ type conn struct {
 
 func serve(nc net.Conn) {
 	defer nc.Close()
+	if tc, ok := nc.(*tls.Conn); ok && !handshake(tc) {
+		return
+	}
 	c := &conn{c: nc, br: bufio.NewReaderSize(nc, 4096), bw: bufio.NewWriterSize(nc, 4096)}
 	for {
 		req, err := c.readHead()
@@ -209,6 +216,21 @@ func serve(nc net.Conn) {
 			}
 		}
 	}
+}
+
+// handshake completes a TLS handshake (10 s at most) and counts it.
+func handshake(tc *tls.Conn) bool {
+	tc.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := tc.Handshake(); err != nil {
+		return false
+	}
+	tc.SetDeadline(time.Time{})
+	if tc.ConnectionState().DidResume {
+		tlsResumed.Add(1)
+	} else {
+		tlsFull.Add(1)
+	}
+	return true
 }
 
 func isReset(err error) bool {
@@ -339,6 +361,8 @@ func (c *conn) handle(req *request) error {
 		return c.text(200, strconv.FormatInt(requestsDone.Load(), 10), req.close)
 	case path == "/tls":
 		return c.text(200, c.tlsState(), req.close)
+	case path == "/handshakes":
+		return c.text(200, fmt.Sprintf("full=%d resumed=%d", tlsFull.Load(), tlsResumed.Load()), req.close)
 	}
 	requestsDone.Add(1)
 	switch {
