@@ -535,7 +535,7 @@ preflight() {
 				expect "$p: $sc: GET /bytes/128" "$(fetch "$url/bytes/128")" "$want"
 				expect "$p: $sc: GET /stream/8388608" "$(fetch "$url/stream/8388608")" "$want8"
 				got=$(curl -fsS --max-time 10 "$url/tls" 2>&1) || ok=0
-				INFO+=("$sc: $p to the origin: $got")
+				INFO+=("$sc: $p to the origin (GET /tls in the preflight): $got")
 				[[ $got == TLS* ]] || expect "$p: $sc: GET /tls (the proxy's TLS to the origin)" "$got" "TLS …"
 			done
 			;;
