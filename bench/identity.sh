@@ -65,6 +65,7 @@ has() { [[ " ${SCENARIOS[*]} " == *" $1 "* ]]; }
 rm -rf "$ID"
 mkdir -p "$ID/tls" "$LOGS"
 : >"$RESULTS"
+: >"$LOGS/load.log"
 NOTES=()
 note() {
 	NOTES+=("$*")
