@@ -36,15 +36,17 @@ func (m *Metrics) rateLimitCounts() map[string]map[string]float64 {
 
 // counts returns a route's answered requests and the 5xx among them.
 func (rm *routeMetrics) counts() (total, errors float64) {
-	for code := range rm.codes {
-		c := rm.codes[code].Load()
-		if c == nil {
-			continue
-		}
-		v := counterValue(*c)
-		total += v
-		if code >= 500 {
-			errors += v
+	for p := range rm.codes {
+		for code := range rm.codes[p] {
+			c := rm.codes[p][code].Load()
+			if c == nil {
+				continue
+			}
+			v := counterValue(*c)
+			total += v
+			if code >= 500 {
+				errors += v
+			}
 		}
 	}
 	return total, errors

@@ -193,6 +193,10 @@ func (cc *clientConn) nextInline() loopAction {
 		cc.stage = stageHead
 		return cc.flushInline(true, actAwaitHead)
 	}
+	if cc.s.fresh && cc.h2Buffered() {
+		cc.stage = stageH2
+		return actHandOff
+	}
 	snap := cc.e.snap.Load()
 	cc.s.fresh = false
 	cc.start, cc.headSince = time.Now(), time.Time{}

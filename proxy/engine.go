@@ -67,6 +67,7 @@ type Engine struct {
 	pipes     sock.Pipes
 	reqIDs    requestIDs
 	lingering atomic.Int32 // connections in lingerClose
+	h2        *h2Front
 }
 
 // Observer is told how each upstream answered: the adaptive limiter's
@@ -87,6 +88,7 @@ func NewEngine(m *Metrics, log *slog.Logger, loops int) *Engine {
 	e.bodyBufs[0].New = func() any { b := make([]byte, smallBody); return &b }
 	e.bodyBufs[1].New = func() any { b := make([]byte, pooledBody); return &b }
 	e.reqIDs.init()
+	e.h2 = newH2Front(m)
 	r, err := newReactor(e, min(max(1, loops), maxLoops))
 	if err != nil {
 		log.Warn("epoll reactor unavailable; idle connections keep their goroutine", "err", err)
@@ -232,6 +234,10 @@ func (e *Engine) serveSession(s *session) {
 			e.closeSession(s)
 		}
 	}()
+	if h2 := resumed && cc.stage == stageH2 || !resumed && s.fresh && s.proto == protoH1 && cc.h2Wanted(e.snap.Load()); h2 {
+		e.serveH2(s, c, cc.takeBuffered())
+		return
+	}
 	if resumed && !cc.resume() {
 		cc.w.Flush()
 		return
@@ -312,6 +318,7 @@ func (e *Engine) closeSession(s *session) {
 func (e *Engine) Shutdown(ctx context.Context) error {
 	e.stopOnce.Do(func() { // a second Shutdown only waits
 		e.draining.Store(true)
+		e.h2.goAway()
 		e.lingerIdle(ctx, keepAliveGrace)
 		if e.reactor != nil {
 			e.reactor.stop()

@@ -48,6 +48,8 @@ type exchange struct {
 
 	keep bool // stageFlush: whether the connection goes on
 
+	up *duplexUpload // a body streaming up while the answer streams down (duplex.go)
+
 	trace tracing.Request // the request's spans, when it is sampled (trace.go)
 }
 
@@ -71,6 +73,7 @@ const (
 	stageRelay                     // response head sent: the body goes from fs.conn to the client (out)
 	stageRelayConn                 // relay the answer on fs.conn on a worker (a tunnel, a body to splice)
 	stageFlush                     // answered: write what the client socket did not take; keep says the rest
+	stageH2                        // the connection speaks HTTP/2: a worker serves it (h2server.go)
 )
 
 // clear drops the exchange's references (its buffers are kept) when its

@@ -60,7 +60,7 @@ func (cc *clientConn) forward(snap *Snapshot, rt *routeRT) exchangeResult {
 // beginForward prepares the forward state of a request for rt.
 func (cc *clientConn) beginForward(rt *routeRT) {
 	up := rt.up
-	cc.fs = forwardState{deadline: cc.start.Add(rt.conf.Timeout), attempts: 1 + up.Conf.Retries.Attempts,
+	cc.fs = forwardState{deadline: cc.start.Add(cc.callTimeout(rt)), attempts: 1 + up.Conf.Retries.Attempts,
 		last: failUnavailable}
 	cc.picker = targetPicker{} // a field, not a local: Pick's exclusion slice would escape
 	if up.Conf.Balance == conf.BalanceHash {
@@ -308,6 +308,9 @@ func (cc *clientConn) settleTry(rt *routeRT, conn *upstream.Conn, f failure) (*u
 		f = cc.roundTrip(rt, conn, fs.deadline)
 	}
 	if f != failNone {
+		if uf := cc.stopDuplex(); uf != failNone {
+			f = uf // the client's body failed first (too large, cut): the upstream only waited
+		}
 		conn.Close()
 		cc.failTry(t, tr, f, nil)
 		return nil, f

@@ -50,10 +50,11 @@ func (iw *idleWriter) body(p []byte, chunked bool) error {
 	return err
 }
 
-// endChunks writes the last chunk.
-func (iw *idleWriter) endChunks() {
+// endChunks writes the last chunk and the trailer fields (as
+// http1.ChunkedReader.Trailer gives them).
+func (iw *idleWriter) endChunks(trailer []byte) {
 	iw.arm()
-	iw.w.WriteString("0\r\n\r\n")
+	http1.WriteLastChunk(iw.w, trailer)
 }
 
 // flush writes out what is buffered.

@@ -38,6 +38,8 @@ type Metrics struct {
 	fdExhausted    *prometheus.CounterVec
 	fdAccept       prometheus.Counter
 	fdDial         prometheus.Counter
+	h2Conns        prometheus.Gauge
+	h2Errors       *prometheus.CounterVec
 
 	rlMu    sync.RWMutex
 	rlCache map[string]map[string]prometheus.Counter
@@ -53,7 +55,7 @@ type routeMetrics struct {
 	name     string
 	m        *Metrics
 	duration prometheus.Observer
-	codes    [600]atomic.Pointer[prometheus.Counter]
+	codes    [protocols][600]atomic.Pointer[prometheus.Counter]
 	upstream prometheus.Observer
 }
 
@@ -62,7 +64,7 @@ type routeMetrics struct {
 func NewMetrics() *Metrics {
 	m := &Metrics{Registry: prometheus.NewRegistry(), routes: map[string]*routeMetrics{}, ups: map[string]prometheus.Observer{},
 		rlCache: map[string]map[string]prometheus.Counter{}}
-	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_requests_total", Help: "Requests answered, by route and status code."}, []string{"route", "code"})
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_requests_total", Help: "Requests answered, by route, status code and client protocol (http1: HTTP/1.0 and 1.1; h2: an HTTP/2 stream)."}, []string{"route", "code", "protocol"})
 	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tollgate_request_duration_seconds", Help: "Time from request head to response head written, by route.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"route"})
 	m.upstreamDur = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tollgate_upstream_duration_seconds", Help: "Time waiting on upstreams, by upstream.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"upstream"})
 	m.activeConns = prometheus.NewGauge(prometheus.GaugeOpts{Name: "tollgate_active_connections", Help: "Client connections open."})
@@ -86,6 +88,10 @@ func NewMetrics() *Metrics {
 		Help: "Unix time of the last successful config load (start or reload)."})
 	m.ipRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_ip_refusals_total", Help: "Requests refused by IP rules, by route, scope (route or client) and list (allow or deny)."}, []string{"route", "scope", "list"})
 	m.certRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_client_cert_refusals_total", Help: "TLS handshakes refused for their client certificate, by reason (missing, expired, untrusted, revoked)."}, []string{"reason"})
+	m.h2Conns = prometheus.NewGauge(prometheus.GaugeOpts{Name: "tollgate_http2_connections", Help: "Client connections speaking HTTP/2 (also counted in tollgate_active_connections)."})
+	m.h2Errors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tollgate_http2_errors_total",
+		Help: "HTTP/2 protocol errors and refusals on client connections (malformed frames, flow-control and stream-limit violations, floods), by the HTTP/2 server's error type."}, []string{"type"})
+	m.Registry.MustRegister(m.h2Conns, m.h2Errors)
 	m.Registry.MustRegister(m.requests, m.duration, m.upstreamDur, m.activeConns, m.spliced, m.reloads,
 		m.authFailures, m.rlDecisions, m.ipRefusals, m.certRefusals, m.upstreamErrors, m.reloadOK, m.reloadAt, m.reloadOKAt, m.fdExhausted,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -116,25 +122,25 @@ func (m *Metrics) route(name, upstream string) *routeMetrics {
 	return rm
 }
 
-// counter returns the requests_total child for a status code.
-func (rm *routeMetrics) counter(code int) prometheus.Counter {
-	if code < 0 || code >= len(rm.codes) {
+// counter returns the requests_total child for a status code and protocol.
+func (rm *routeMetrics) counter(code int, p protocol) prometheus.Counter {
+	if code < 0 || code >= len(rm.codes[p]) {
 		code = 0
 	}
-	if c := rm.codes[code].Load(); c != nil {
+	if c := rm.codes[p][code].Load(); c != nil {
 		return *c
 	}
-	c := rm.m.requests.WithLabelValues(rm.name, strconv.Itoa(code))
-	rm.codes[code].Store(&c)
+	c := rm.m.requests.WithLabelValues(rm.name, strconv.Itoa(code), p.String())
+	rm.codes[p][code].Store(&c)
 	return c
 }
 
-func (m *Metrics) observeRequest(rt *routeRT, name string, status int, d time.Duration) {
+func (m *Metrics) observeRequest(rt *routeRT, p protocol, status int, d time.Duration) {
 	rm := m.none
 	if rt != nil {
 		rm = rt.metrics
 	}
-	rm.counter(status).Inc()
+	rm.counter(status, p).Inc()
 	rm.duration.Observe(d.Seconds())
 }
 
@@ -168,6 +174,10 @@ func (m *Metrics) loaded(ok bool, at time.Time) {
 	}
 	m.reloadOK.Set(0)
 }
+
+// countH2Error counts an HTTP/2 protocol error by its type (a short,
+// bounded set of names the HTTP/2 server uses).
+func (m *Metrics) countH2Error(errType string) { m.h2Errors.WithLabelValues(errType).Inc() }
 
 // upstreamError counts a failed try toward a target by cause. It runs
 // only for failures, never for a request that is answered.

@@ -43,6 +43,9 @@ func (cc *clientConn) relay(snap *Snapshot, rt *routeRT, conn *upstream.Conn, t 
 	}
 	n, upOK, err := cc.copyResponseBody(conn, framing, idle)
 	res.bytes = n
+	if !cc.finishDuplex() {
+		upOK = false // the body did not go up whole: the connection cannot be reused
+	}
 	if upOK && !p.CloseAfter {
 		conn.Release()
 	} else {
@@ -113,6 +116,9 @@ func (cc *clientConn) writeResponseHead(framing outFraming, keep bool) {
 		w.WriteString("\r\n")
 	case framing == outChunked:
 		w.WriteString("Transfer-Encoding: chunked\r\n")
+		if p.Chunked { // its trailer fields follow the body: announce them
+			http1.WriteTrailerNames(w, &p.Fields)
+		}
 	}
 	http1.WriteConnection(w, keep, cc.q.Minor)
 	w.WriteString("\r\n")
@@ -206,12 +212,17 @@ func (cc *clientConn) upstreamHasMore(conn *upstream.Conn) bool {
 	return conn.R.Buffered() > 0 && (cc.p.ContentLen < 0 || cc.lr.N > 0)
 }
 
-// bodyEnded ends the body for the client and reports whether the
-// upstream's connection is whole: a Content-Length body read to its
-// length, a chunked body to its last chunk; not a body ended by closing.
+// bodyEnded ends the body for the client (the last chunk, with a
+// chunked body's trailer fields) and reports whether the upstream's
+// connection is whole: a Content-Length body read to its length, a
+// chunked body to its last chunk; not a body ended by closing.
 func (cc *clientConn) bodyEnded(framing outFraming, out *idleWriter) bool {
 	if framing == outChunked {
-		out.endChunks()
+		var trailer []byte
+		if cc.p.Chunked { // cc.cr decoded this body (not a request's)
+			trailer = cc.cr.Trailer()
+		}
+		out.endChunks(trailer)
 	}
 	switch {
 	case cc.p.Chunked:

@@ -71,7 +71,8 @@ func (cc *clientConn) sendReply(rt *routeRT, ran, status int, code, msg string, 
 	}
 	h := &cc.reply
 	h.Reset()
-	if code != "" {
+	grpc := isGRPC(cc.q.Fields.Get("Content-Type"))
+	if code != "" && !grpc {
 		body = appendJSONError(cc.scratch[:0], code, msg, cc.requestID())
 		h.Add("Content-Type", "application/json")
 	}
@@ -84,7 +85,16 @@ func (cc *clientConn) sendReply(rt *routeRT, ran, status int, code, msg string, 
 	}
 	keep := cc.replyKeeps()
 	w := cc.w
-	http1.WriteStatusLine(w, status, nil)
+	if grpc {
+		if msg == "" {
+			msg = string(body)
+		}
+		cc.writeGRPCHead(status, msg)
+		h.Del("Content-Type")
+		body = nil
+	} else {
+		http1.WriteStatusLine(w, status, nil)
+	}
 	http1.WriteFields(w, h, nil)
 	for _, kv := range x.ResponseHeaders() {
 		http1.WriteField(w, kv[0], kv[1])

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"errors"
 	"io"
 	"net"
@@ -40,6 +41,10 @@ func (cc *clientConn) sendRequest(rt *routeRT, conn *upstream.Conn, deadline tim
 	if !q.HasBody() {
 		_, err := conn.Write(cc.scratch)
 		return err
+	}
+	if cc.duplex() {
+		cc.startDuplex(conn)
+		return nil
 	}
 	cc.c.SetReadDeadline(deadline)
 	defer cc.c.SetReadDeadline(time.Time{})
@@ -133,6 +138,12 @@ func (cc *clientConn) sendChunkedBody(conn *upstream.Conn) error {
 	uw := cc.e.getUpWriter(conn)
 	defer cc.e.putUpWriter(uw)
 	uw.Write(cc.scratch)
+	return cc.copyChunks(uw, nil)
+}
+
+// copyChunks forwards the chunked body after the head already in uw;
+// beforeRead, when set, runs before each read of the client.
+func (cc *clientConn) copyChunks(uw *bufio.Writer, beforeRead func()) error {
 	cc.cr.Reset(cc.r)
 	buf := cc.e.getBuf()
 	defer cc.e.putBuf(buf)
@@ -143,6 +154,9 @@ func (cc *clientConn) sendChunkedBody(conn *upstream.Conn) error {
 			if err := uw.Flush(); err != nil {
 				return err
 			}
+		}
+		if beforeRead != nil {
+			beforeRead()
 		}
 		n, err := cc.cr.Read(*buf)
 		total += int64(n)

@@ -133,6 +133,7 @@ func (cc *clientConn) startExchange(snap *Snapshot, rt *routeRT) {
 // endRoute ends the exchange, records it and says whether the connection
 // may serve another request. replied: the gateway answered itself.
 func (cc *clientConn) endRoute(snap *Snapshot, rt *routeRT, res exchangeResult, replied bool) bool {
+	cc.stopDuplex()
 	cc.x.End()
 	cc.traceEnd(rt, res, replied)
 	cc.finish(snap, rt, res)
@@ -185,6 +186,17 @@ func (cc *clientConn) requestID() string {
 	return string(cc.reqID)
 }
 
+// protocolName is the request's protocol as the access log names it.
+func (cc *clientConn) protocolName() string {
+	switch {
+	case cc.s.proto == protoH2:
+		return "HTTP/2"
+	case cc.q.Minor == 0:
+		return "HTTP/1.0"
+	}
+	return "HTTP/1.1"
+}
+
 // finish records metrics and the access log line for one exchange.
 func (cc *clientConn) finish(snap *Snapshot, rt *routeRT, res exchangeResult) {
 	cc.releaseShare()
@@ -193,7 +205,7 @@ func (cc *clientConn) finish(snap *Snapshot, rt *routeRT, res exchangeResult) {
 	if rt != nil {
 		name = rt.name
 	}
-	cc.e.metrics.observeRequest(rt, name, res.status, d)
+	cc.e.metrics.observeRequest(rt, cc.s.proto, res.status, d)
 	cc.traceEnd(rt, res, false) // answered before routing: endRoute did not end it
 	if snap.Conf.Server.AccessLog {
 		target, tries, cause := cc.accessTarget(res)
@@ -202,7 +214,7 @@ func (cc *clientConn) finish(snap *Snapshot, rt *routeRT, res exchangeResult) {
 			"status", res.status, "duration_ms", float64(d.Microseconds())/1000,
 			"bytes", res.bytes, "bytes_up", res.bytesUp, "upstream_target", target, "tries", tries,
 			"upstream_error", cause, "client_id", cc.x.ClientID,
-			"request_id", cc.requestID(), "peer", cc.s.peer.String(), cc.trace.LogAttr())
+			"request_id", cc.requestID(), "peer", cc.s.peer.String(), "protocol", cc.protocolName(), cc.trace.LogAttr())
 	}
 	cc.trace.Finish()
 }

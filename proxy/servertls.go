@@ -58,6 +58,7 @@ func buildServerTLS(cfg *conf.Config, m *Metrics, log *slog.Logger) (*tls.Config
 	}
 	tc := serverTLSConfig(nil) // the listener's versions and suites
 	tc.Certificates = []tls.Certificate{cert}
+	tc.NextProtos = []string{"h2", "http/1.1"} // ALPN: HTTP/2 first (h2server.go)
 	if t.ClientCA == "" {
 		return tc, nil
 	}
@@ -148,7 +149,7 @@ func (cc *clientCerts) judge(certs []*x509.Certificate) (string, error) {
 // peerCert returns the verified client certificate of a TLS connection,
 // or nil.
 func peerCert(c net.Conn) *x509.Certificate {
-	tc, ok := c.(*tls.Conn)
+	tc, ok := c.(interface{ ConnectionState() tls.ConnectionState }) // a TLS connection or an HTTP/2 stream of one
 	if !ok {
 		return nil
 	}

@@ -31,6 +31,7 @@ type session struct {
 	peer  netip.AddrPort
 	state atomic.Int32
 	fresh bool // just accepted into a worker: data is expected, do not wait first
+	proto protocol
 	// linger: the gateway answered without reading the request's body;
 	// closing reads and drops what the client still sends (lingerClose)
 	linger bool
@@ -61,9 +62,38 @@ type session struct {
 // may hold decrypted bytes no epoll event announces).
 func newSession(c net.Conn) *session {
 	s := &session{c: c, fd: -1, upFD: -1, fresh: true, wheel: wheelLink{slot: -1}}
-	_, s.isTLS = c.(*tls.Conn)
+	s.isTLS = isTLSConn(c)
 	s.peer = peerOf(c)
 	return s
+}
+
+// isTLSConn reports a connection that came over TLS: a TLS connection,
+// or an HTTP/2 stream of one.
+func isTLSConn(c net.Conn) bool {
+	switch c := c.(type) {
+	case *tls.Conn:
+		return true
+	case interface{ IsTLS() bool }:
+		return c.IsTLS()
+	}
+	return false
+}
+
+// protocol is the protocol a client speaks on a session.
+type protocol uint8
+
+const (
+	protoH1   protocol = iota // HTTP/1.x (the request says which)
+	protoH2                   // an HTTP/2 stream
+	protocols                 // how many there are
+)
+
+// String is the protocol's name in metrics and the access log.
+func (p protocol) String() string {
+	if p == protoH2 {
+		return "h2"
+	}
+	return "http1"
 }
 
 // peerOf returns c's remote address, IPv4-mapped addresses unmapped.

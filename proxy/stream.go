@@ -16,7 +16,8 @@ import (
 // (Content-Length bodies as they are, chunked bodies decoded by a
 // ChunkScanner, bodies that end with the upstream's close as they arrive;
 // re-framed in chunks for an HTTP/1.1 client when the length is unknown,
-// each chunk sent as soon as it is read), the
+// each chunk sent as soon as it is read, a chunked body's trailer fields
+// after the last one), the
 // writer is flushed without waiting, and only then is the upstream read
 // again. A client that does not take what was written (the socket is
 // full) stops the reading: the loop waits for the client's socket to
@@ -63,7 +64,8 @@ func (cc *clientConn) relayInline() loopAction {
 	framing, keep := cc.responseFraming()
 	cc.writeResponseHead(framing, keep)
 	cc.out = stream{framing: framing, left: p.ContentLen, keep: keep, target: fs.t.Addr,
-		chunked: p.Chunked, toEOF: framing != outNone && !p.Chunked && p.ContentLen < 0}
+		chunked: p.Chunked, toEOF: framing != outNone && !p.Chunked && p.ContentLen < 0,
+		sc: cc.out.sc} // the scanner keeps its trailer buffer
 	cc.out.sc.Reset(fs.conn.R.Size())
 	cc.stage = stageRelay
 	return cc.pump()
@@ -186,10 +188,12 @@ func (cc *clientConn) writeBody(data []byte) {
 	cc.w.Write(data)
 }
 
-// endOfBody writes the last chunk when the client gets chunks.
+// endOfBody writes the last chunk when the client gets chunks, with the
+// upstream's trailer fields when its body was chunked (the scanner kept
+// them, forbidden fields left out).
 func (cc *clientConn) endOfBody() {
 	if cc.out.framing == outChunked {
-		cc.w.WriteString("0\r\n\r\n")
+		http1.WriteLastChunk(cc.w, cc.out.sc.Trailer())
 	}
 }
 

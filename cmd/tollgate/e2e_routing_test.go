@@ -154,7 +154,7 @@ func TestPoolReuseAndKeepAlive(t *testing.T) {
 	if c := o.conns.Load(); c > 5 {
 		t.Fatalf("origin saw %d TCP connections for %d requests; pooling is not working", c, n)
 	}
-	if v := g.metric(`tollgate_requests_total{code="200",route="all"}`); v != n {
+	if v := g.metric(`tollgate_requests_total{code="200",protocol="http1",route="all"}`); v != n {
 		t.Errorf("tollgate_requests_total = %v, want %d", v, n)
 	}
 }

@@ -10,11 +10,13 @@ import (
 
 // ErrBadChunk is a malformed chunked body: a size that is not hex or
 // overflows, a line not ended by CRLF, chunk data not followed by CRLF,
-// or too many trailer lines.
+// or a trailer section that is malformed or too large (trailer.go).
 var ErrBadChunk = errors.New("invalid chunked encoding")
 
 // ChunkedReader decodes a chunked body strictly: hex sizes without
-// overflow, CRLF after every chunk, trailers read and dropped.
+// overflow, CRLF after every chunk, trailer fields checked and kept (see
+// Trailer; a trailer line, and the whole section, within the buffer size
+// of the reader it is given).
 //
 // Read returns the bytes of a chunk as soon as they are buffered: it does
 // not wait for the CRLF that ends the chunk (the next Read checks it), nor
@@ -27,14 +29,26 @@ type ChunkedReader struct {
 	crlf bool  // the CRLF ending the last chunk's data is still to be read
 	done bool
 	err  error
+
+	trailer trailerFields
 }
 
-// Reset starts decoding a new body from r.
-func (c *ChunkedReader) Reset(r *bufio.Reader) { *c = ChunkedReader{r: r} }
+// Reset starts decoding a new body from r. The trailer buffer is kept
+// for the new body.
+func (c *ChunkedReader) Reset(r *bufio.Reader) {
+	c.trailer.reset()
+	c.r, c.left, c.crlf, c.done, c.err = r, 0, false, false, nil
+}
 
 // Left returns how many bytes of the current chunk are still to be read:
 // announced by its size line, not yet returned by Read.
 func (c *ChunkedReader) Left() int64 { return c.left }
+
+// Trailer returns the trailer fields of a body read to its end (Read
+// returned io.EOF), as "name: value\r\n" lines without the fields a
+// trailer must not carry: empty for a body without trailers. It is valid
+// until the next Reset.
+func (c *ChunkedReader) Trailer() []byte { return c.trailer.buf }
 
 // Err returns the error that ended decoding: nil while it goes on, io.EOF
 // after the whole body, ErrBadChunk or the reader's error otherwise.
@@ -131,7 +145,7 @@ func (c *ChunkedReader) nextChunk() error {
 	}
 	if size == 0 {
 		c.done = true
-		return c.skipTrailers()
+		return c.readTrailer()
 	}
 	c.left = size
 	return nil
@@ -165,8 +179,10 @@ func (c *ChunkedReader) readCRLF() error {
 	return nil
 }
 
-func (c *ChunkedReader) skipTrailers() error {
-	for i := 0; i < 64; i++ {
+// readTrailer reads the trailer section up to its empty line: io.EOF at
+// its end.
+func (c *ChunkedReader) readTrailer() error {
+	for {
 		line, err := c.readLine()
 		if err != nil {
 			return err
@@ -174,8 +190,10 @@ func (c *ChunkedReader) skipTrailers() error {
 		if len(line) == 0 {
 			return io.EOF
 		}
+		if err := c.trailer.add(line, len(line)+2, c.r.Size()); err != nil {
+			return err
+		}
 	}
-	return ErrBadChunk
 }
 
 // parseChunkSize reads "HEX[;ext]" with at most 15 hex digits.
@@ -214,14 +232,22 @@ ext:
 	return n, nil
 }
 
+// WriteLastChunk writes the last chunk and the trailer section that ends
+// a chunked body: "0\r\n", the trailer's field lines (as Trailer returns
+// them; none for an empty one), "\r\n".
+func WriteLastChunk(w *bufio.Writer, trailer []byte) {
+	w.WriteString("0\r\n")
+	w.Write(trailer)
+	w.WriteString("\r\n")
+}
+
 // WriteChunk frames p as one chunk on w (nothing for an empty p, which
 // would be the last chunk).
 func WriteChunk(w *bufio.Writer, p []byte) error {
 	if len(p) == 0 {
 		return nil
 	}
-	var tmp [18]byte
-	w.Write(appendChunkSize(tmp[:0], len(p)))
+	writeChunkSize(w, len(p))
 	w.Write(p)
 	_, err := w.WriteString("\r\n")
 	return err
@@ -235,6 +261,20 @@ func AppendChunk(dst, p []byte) []byte {
 	}
 	dst = append(appendChunkSize(dst, len(p)), p...)
 	return append(dst, "\r\n"...)
+}
+
+// writeChunkSize writes a chunk-size line for n > 0 bytes, a digit at a
+// time (a line built in a local array would escape to the heap through
+// the writer).
+func writeChunkSize(w *bufio.Writer, n int) {
+	shift := 0
+	for n>>shift >= 16 {
+		shift += 4
+	}
+	for ; shift >= 0; shift -= 4 {
+		w.WriteByte("0123456789abcdef"[n>>shift&15])
+	}
+	w.WriteString("\r\n")
 }
 
 // appendChunkSize appends a chunk-size line for n bytes.

@@ -7,13 +7,13 @@ import "bytes"
 // the buffered bytes and says how many it consumed, and the data they
 // carried, or that it needs more. It applies the same rules as
 // ChunkedReader (hex sizes without overflow, CRLF after every chunk,
-// trailers read and dropped, at most 64 trailer lines). Reset it before
-// each body.
+// trailer fields checked and kept, see Trailer). Reset it before each
+// body.
 type ChunkScanner struct {
-	state    scanState
-	left     int64 // data bytes left in the current chunk
-	trailers int
-	maxLine  int // a line longer than this (no LF within it) is refused
+	state   scanState
+	left    int64 // data bytes left in the current chunk
+	trailer trailerFields
+	maxLine int // a line longer than this (no LF within it) is refused
 }
 
 type scanState uint8
@@ -26,8 +26,12 @@ const (
 	scanDone                     // the body ended
 )
 
-// Reset starts a new body; maxLine bounds a size or trailer line.
-func (c *ChunkScanner) Reset(maxLine int) { *c = ChunkScanner{maxLine: maxLine} }
+// Reset starts a new body; maxLine bounds a size or trailer line, and
+// the trailer section. The trailer buffer is kept for the new body.
+func (c *ChunkScanner) Reset(maxLine int) {
+	c.trailer.reset()
+	c.state, c.left, c.maxLine = scanSize, 0, maxLine
+}
 
 // Left returns the data bytes still to come in the current chunk, as its
 // size line announced them.
@@ -35,6 +39,11 @@ func (c *ChunkScanner) Left() int64 { return c.left }
 
 // Done reports that the last chunk and the trailers were read.
 func (c *ChunkScanner) Done() bool { return c.state == scanDone }
+
+// Trailer returns the trailer fields read so far (all of them once Done),
+// as "name: value\r\n" lines without the fields a trailer must not carry:
+// empty for a body without trailers. It is valid until the next Reset.
+func (c *ChunkScanner) Trailer() []byte { return c.trailer.buf }
 
 // Next consumes from b: n bytes were used (0: more bytes are needed), data
 // is chunk data among them (a sub-slice of b), and err is ErrBadChunk for
@@ -68,7 +77,7 @@ func (c *ChunkScanner) Next(b []byte) (n int, data []byte, err error) {
 		return 0, nil, err
 	}
 	if c.state == scanTrailer {
-		return n, nil, c.trailer(line)
+		return n, nil, c.trailerLine(line, n)
 	}
 	size, err := parseChunkSize(line)
 	if err != nil {
@@ -98,14 +107,12 @@ func (c *ChunkScanner) line(b []byte) (line []byte, n int, err error) {
 	return b[:i-1], i + 1, nil
 }
 
-// trailer takes one trailer line: the empty one ends the body.
-func (c *ChunkScanner) trailer(line []byte) error {
+// trailerLine takes one trailer line, n bytes with its CRLF: the empty
+// one ends the body.
+func (c *ChunkScanner) trailerLine(line []byte, n int) error {
 	if len(line) == 0 {
 		c.state = scanDone
 		return nil
 	}
-	if c.trailers++; c.trailers >= 64 {
-		return ErrBadChunk
-	}
-	return nil
+	return c.trailer.add(line, n, c.maxLine)
 }

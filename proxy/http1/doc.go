@@ -31,10 +31,13 @@
 //     the upstream never sees the client's framing fields.
 //  4. Body decoded. A Content-Length body is just bytes. A chunked body
 //     is decoded strictly (hex sizes without overflow, CRLF after every
-//     chunk, trailers dropped; [ErrBadChunk] otherwise) by a
-//     [ChunkedReader] over a blocking reader, or by a [ChunkScanner] over
-//     whatever bytes are at hand, and framed again with [WriteChunk] or
-//     [AppendChunk].
+//     chunk, trailer fields checked like header fields and bounded;
+//     [ErrBadChunk] otherwise) by a [ChunkedReader] over a blocking
+//     reader, or by a [ChunkScanner] over whatever bytes are at hand, and
+//     framed again with [WriteChunk] or [AppendChunk]. Both keep the
+//     trailer fields a trailer may carry (framing, Host and hop-by-hop
+//     fields are left out), for [WriteLastChunk] to end the body with
+//     them; [WriteTrailerNames] announces them in the head.
 //  5. Response head parsed. [Response.ReadHead] and [Response.Parse] do
 //     the same for the upstream's answer; any malformed response head is
 //     [ErrBadResponse]. [Response.Status], [Response.ContentLen],

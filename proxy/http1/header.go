@@ -109,20 +109,33 @@ func (h *Header) addRaw(ns, ne, vs, ve int) {
 
 // parseField records "name: value" at offset off of h.buf.
 func parseField(h *Header, line []byte, off int) error {
-	colon := -1
+	colon, vs, ve, err := fieldBounds(line)
+	if err != nil {
+		return err
+	}
+	h.addRaw(off, off+colon, off+vs, off+ve)
+	return nil
+}
+
+// fieldBounds checks a field line "name: value" (RFC 9110 section 5.5: a
+// token name right before the colon, no control bytes in the value) and
+// returns where its name ends (the colon) and its value starts and ends,
+// without the whitespace around it.
+func fieldBounds(line []byte) (colon, vs, ve int, err error) {
+	colon = -1
 	for i, c := range line {
 		if c == ':' {
 			colon = i
 			break
 		}
 		if !isTokenChar(c) {
-			return errBadField
+			return 0, 0, 0, errBadField
 		}
 	}
 	if colon <= 0 {
-		return errBadField
+		return 0, 0, 0, errBadField
 	}
-	vs, ve := colon+1, len(line)
+	vs, ve = colon+1, len(line)
 	for vs < ve && (line[vs] == ' ' || line[vs] == '\t') {
 		vs++
 	}
@@ -131,9 +144,8 @@ func parseField(h *Header, line []byte, off int) error {
 	}
 	for _, c := range line[vs:ve] {
 		if c == 0 || c == '\r' || c == '\n' || (c < ' ' && c != '\t') || c == 0x7f {
-			return errBadField
+			return 0, 0, 0, errBadField
 		}
 	}
-	h.addRaw(off, off+colon, off+vs, off+ve)
-	return nil
+	return colon, vs, ve, nil
 }

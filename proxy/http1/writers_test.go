@@ -60,7 +60,8 @@ func TestAppendFraming(t *testing.T) {
 // WriteChunk and AppendChunk frame the same bytes the same way, and both
 // leave an empty piece out (it would read as the last chunk).
 func TestChunkFraming(t *testing.T) {
-	for _, p := range []string{"", "a", "hello", strings.Repeat("x", 0x1f3)} {
+	for _, n := range []int{0, 1, 5, 15, 16, 17, 255, 256, 0x1f3, 4096, 0xffff, 0x10000, 1<<20 + 3} {
+		p := strings.Repeat("x", n)
 		var b bytes.Buffer
 		w := bufio.NewWriter(&b)
 		if err := WriteChunk(w, []byte(p)); err != nil {

@@ -202,8 +202,11 @@ func (r *spliceRelay) run() (srcFailed bool, err error) {
 			srcErr = r.fill()
 		}
 		if err := r.drain(); err != nil {
-			if srcErr != nil {
+			switch {
+			case srcErr != nil:
 				return true, srcErr // src failed first
+			case r.overdue(err):
+				return true, err // the transfer's bound: src took too long, whichever wait it cut
 			}
 			return false, err
 		}
@@ -212,6 +215,11 @@ func (r *spliceRelay) run() (srcFailed bool, err error) {
 		}
 	}
 	return false, nil
+}
+
+// overdue reports a timeout that is the transfer's deadline passing.
+func (r *spliceRelay) overdue(err error) bool {
+	return errors.Is(err, os.ErrDeadlineExceeded) && !r.deadline.IsZero() && !time.Now().Before(r.deadline)
 }
 
 // fill moves bytes from src into the pipe until src has no more for now,

@@ -97,29 +97,32 @@ func TestSpliceShortSourceAndDeadSink(t *testing.T) {
 // names the side that stopped.
 func TestSpliceIdleTimeoutCountsInactivityOnly(t *testing.T) {
 	var pipes Pipes
-	const idle = 150 * time.Millisecond
+	// idle is 5 gaps of the steady source: a loaded machine that stretches
+	// a 100 ms sleep to 150 ms must not make the source look idle.
+	const idle = 500 * time.Millisecond
 	const chunk = 96 << 10
+	const chunks = 24
 
-	// Slow but steady source: 12 chunks 50 ms apart (≈ 4× idle in all).
+	// Slow but steady source: 24 chunks 100 ms apart (≈ 5× idle in all).
 	srcW, srcR := tcpPair(t)
 	dstW, dstR := tcpPair(t)
-	data := pattern(12*chunk + 1)
+	data := pattern(chunks*chunk + 1)
 	go func() {
-		for i := 0; i < 12; i++ {
+		for i := 0; i < chunks; i++ {
 			srcW.Write(data[i*chunk : (i+1)*chunk])
-			time.Sleep(50 * time.Millisecond)
+			time.Sleep(100 * time.Millisecond)
 		}
 	}()
 	got := make(chan []byte, 1)
 	go func() {
-		b, _ := io.ReadAll(io.LimitReader(dstR, 12*chunk))
+		b, _ := io.ReadAll(io.LimitReader(dstR, chunks*chunk))
 		got <- b
 	}()
-	w, srcFailed, err := pipes.Splice(dstW, srcR, 12*chunk, idle, time.Time{})
-	if err != nil || srcFailed || w != 12*chunk {
+	w, srcFailed, err := pipes.Splice(dstW, srcR, chunks*chunk, idle, time.Time{})
+	if err != nil || srcFailed || w != chunks*chunk {
 		t.Fatalf("steady source: %d %v %v", w, srcFailed, err)
 	}
-	if b := <-got; !bytes.Equal(b, data[:12*chunk]) {
+	if b := <-got; !bytes.Equal(b, data[:chunks*chunk]) {
 		t.Fatalf("steady source: bytes differ (got %d)", len(b))
 	}
 

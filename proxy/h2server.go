@@ -1,0 +1,184 @@
+//lint:file-ignore SA1019 net/http's own HTTP/2 (its recommended replacement) cannot serve one connection that was already accepted and sniffed; http2.Server.ServeConn can, and it is the same code.
+
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"time"
+
+	"golang.org/x/net/http2"
+
+	"tollgate/proxy/h2stream"
+)
+
+// HTTP/2 clients.
+//
+// A connection speaks HTTP/2 when TLS negotiated "h2" by ALPN, or, in
+// cleartext, when its first bytes are the HTTP/2 connection preface
+// (prior knowledge, as gRPC clients use it): the same listeners serve
+// both protocols. golang.org/x/net/http2's server runs the connection —
+// framing, HPACK, flow control, SETTINGS, PING, GOAWAY, and its limits on
+// concurrent streams, header list size, CONTINUATION frames, resets and
+// queued control frames (the rapid-reset and CONTINUATION-flood attacks
+// cost a bounded amount per connection). Each stream it hands over is
+// served by the one exchange every HTTP/1.1 request goes through: the
+// stream, seen as an HTTP/1.1 connection carrying one request
+// (proxy/h2stream), is a session of its own, served on the stream's
+// goroutine. So routing, auth, quotas (each stream is one request;
+// concurrency counts streams in flight), plugins, breakers, retries,
+// metrics and the access log are the same code.
+//
+// The HTTP/2 connection is the session the listener accepted: it counts
+// as an open connection, is active while the server runs it, and on
+// shutdown gets a GOAWAY, its streams finishing within shutdown_timeout.
+
+// h2Preface is the client connection preface of RFC 9113 section 3.4.
+const h2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+// h2MaxStreams bounds the streams in flight on one connection.
+const h2MaxStreams = 100
+
+// h2Front is the engine's HTTP/2 server, one for all connections.
+type h2Front struct {
+	srv  *http2.Server
+	base *http.Server // its graceful shutdown sends every connection a GOAWAY
+}
+
+func newH2Front(m *Metrics) *h2Front {
+	srv := &http2.Server{
+		MaxConcurrentStreams: h2MaxStreams,
+		CountError:           m.countH2Error,
+	}
+	base := &http.Server{ErrorLog: log.New(io.Discard, "", 0)}
+	http2.ConfigureServer(base, srv) // registers the shutdown hook with srv
+	return &h2Front{srv: srv, base: base}
+}
+
+// goAway tells every HTTP/2 connection to finish its streams and close.
+func (f *h2Front) goAway() {
+	go f.base.Shutdown(context.Background())
+}
+
+// prefaceStart reports whether b begins as the HTTP/2 preface does (b is
+// the preface, a part of it, or the preface and more).
+func prefaceStart(b []byte) bool {
+	n := min(len(b), len(h2Preface))
+	return n > 0 && bytes.Equal(b[:n], []byte(h2Preface[:n]))
+}
+
+// h2Buffered reports that the buffered start of a new connection is the
+// HTTP/2 preface (on a loop: what arrived is all there is to look at).
+func (cc *clientConn) h2Buffered() bool {
+	b, _ := cc.r.Peek(cc.r.Buffered())
+	return len(b) >= len("PRI * HTTP/2.0\r\n") && prefaceStart(b)
+}
+
+// h2Wanted reports, for a new connection a worker serves, whether it
+// speaks HTTP/2: "h2" negotiated by TLS (the handshake is done here,
+// within read_header_timeout), or the preface in cleartext (read only as
+// far as the first byte that differs from it).
+func (cc *clientConn) h2Wanted(snap *Snapshot) bool {
+	cc.c.SetReadDeadline(time.Now().Add(snap.Conf.Server.ReadHeaderTimeout))
+	if tc, ok := cc.c.(*tls.Conn); ok {
+		if tc.Handshake() != nil {
+			return false // the read that follows fails the same way and closes
+		}
+		return tc.ConnectionState().NegotiatedProtocol == http2.NextProtoTLS
+	}
+	for {
+		b, _ := cc.r.Peek(cc.r.Buffered())
+		if !prefaceStart(b) && len(b) > 0 || len(b) >= len(h2Preface) {
+			return len(b) >= len(h2Preface) && prefaceStart(b)
+		}
+		if _, err := cc.r.Peek(len(b) + 1); err != nil {
+			return false
+		}
+	}
+}
+
+// serveH2 runs an HTTP/2 connection until it ends; pre holds the bytes
+// already read from c (the preface, maybe frames).
+func (e *Engine) serveH2(s *session, c net.Conn, pre []byte) {
+	snap := e.snap.Load()
+	s.state.Store(stateActive)
+	c.SetReadDeadline(time.Time{})
+	c.SetWriteDeadline(time.Time{})
+	base := &http.Server{
+		ErrorLog:       e.h2.base.ErrorLog,
+		IdleTimeout:    snap.Conf.Server.IdleTimeout,
+		MaxHeaderBytes: snap.Conf.Server.MaxHeaderBytes,
+	}
+	e.metrics.h2Conns.Inc()
+	defer e.metrics.h2Conns.Dec()
+	e.h2.srv.ServeConn(withPreread(c, pre), &http2.ServeConnOpts{
+		BaseConfig: base,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			e.serveStream(c, w, r)
+		}),
+	})
+}
+
+// serveStream serves one stream as a request of its own. An answer cut
+// short (the upstream failed mid-body) resets the stream instead of
+// ending it as if whole.
+func (e *Engine) serveStream(c net.Conn, w http.ResponseWriter, r *http.Request) {
+	sc := h2stream.New(w, r, c.LocalAddr(), c.RemoteAddr())
+	s := newSession(sc)
+	s.proto = protoH2
+	e.serveSession(s) // s is not tracked: closing it is this goroutine's
+	sc.Close()
+	complete := sc.Complete()
+	sc.Release()
+	if !complete {
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// withPreread returns c with pre put back before what it reads next. A
+// TLS connection stays one (the HTTP/2 server reads its state).
+func withPreread(c net.Conn, pre []byte) net.Conn {
+	if len(pre) == 0 {
+		return c
+	}
+	p := &prereadConn{Conn: c, pre: pre}
+	if tc, ok := c.(*tls.Conn); ok {
+		return &prereadTLSConn{prereadConn: p, tc: tc}
+	}
+	return p
+}
+
+// prereadConn is a connection whose first bytes were already read.
+type prereadConn struct {
+	net.Conn
+	pre []byte
+}
+
+// prereadTLSConn is a TLS prereadConn.
+type prereadTLSConn struct {
+	*prereadConn
+	tc *tls.Conn
+}
+
+// ConnectionState returns the TLS connection's state.
+func (p *prereadTLSConn) ConnectionState() tls.ConnectionState { return p.tc.ConnectionState() }
+
+func (p *prereadConn) Read(b []byte) (int, error) {
+	if len(p.pre) > 0 {
+		n := copy(b, p.pre)
+		p.pre = p.pre[n:]
+		return n, nil
+	}
+	return p.Conn.Read(b)
+}
+
+// takeBuffered returns a copy of what cc's reader holds.
+func (cc *clientConn) takeBuffered() []byte {
+	b, _ := cc.r.Peek(cc.r.Buffered())
+	return bytes.Clone(b)
+}

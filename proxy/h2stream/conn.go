@@ -1,0 +1,116 @@
+package h2stream
+
+import (
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Conn is one HTTP/2 stream seen as an HTTP/1.1 connection carrying one
+// request (see the package doc). Read and Write may run at once (a body
+// streams up while the answer streams down); each alone is used by one
+// goroutine at a time, as the exchange does.
+type Conn struct {
+	req    *http.Request
+	w      http.ResponseWriter
+	rc     *http.ResponseController
+	local  net.Addr
+	remote net.Addr
+
+	in  requestReader
+	out responseWriter
+
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+// New returns the Conn of the stream a handler was given. local and
+// remote are the HTTP/2 connection's addresses.
+func New(w http.ResponseWriter, r *http.Request, local, remote net.Addr) *Conn {
+	c := &Conn{req: r, w: w, rc: http.NewResponseController(w), local: local, remote: remote,
+		closed: make(chan struct{})}
+	c.in.init(r)
+	c.out.init(w, c.rc, r.Method == http.MethodHead)
+	return c
+}
+
+// ErrClosed is returned by Read and Write after Close.
+var ErrClosed = errors.New("h2stream: stream closed")
+
+// Read returns the request as HTTP/1.1 bytes, then io.EOF.
+func (c *Conn) Read(p []byte) (int, error) {
+	select {
+	case <-c.closed:
+		return 0, ErrClosed
+	default:
+	}
+	return c.in.read(p)
+}
+
+// Write takes the exchange's HTTP/1.1 answer and sends it on the stream.
+func (c *Conn) Write(p []byte) (int, error) {
+	select {
+	case <-c.closed:
+		return 0, ErrClosed
+	default:
+	}
+	return c.out.write(p)
+}
+
+// Close ends the stream's use as a connection: what the answer's
+// trailers held is set, and later Reads and Writes fail. The handler
+// returning ends the stream itself.
+func (c *Conn) Close() error {
+	c.closeOnce.Do(func() {
+		close(c.closed)
+		c.in.close()
+		c.out.finish()
+	})
+	return nil
+}
+
+// Complete reports whether the answer was written whole: its head and,
+// when it was framed, its last byte. A stream whose answer is cut must
+// be reset rather than ended cleanly (the handler panics with
+// http.ErrAbortHandler).
+func (c *Conn) Complete() bool { return c.out.complete() }
+
+// Started reports whether the answer's head was sent.
+func (c *Conn) Started() bool { return c.out.started }
+
+// LocalAddr returns the HTTP/2 connection's local address.
+func (c *Conn) LocalAddr() net.Addr { return c.local }
+
+// RemoteAddr returns the client's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.remote }
+
+// SetDeadline sets both deadlines.
+func (c *Conn) SetDeadline(t time.Time) error {
+	c.SetReadDeadline(t)
+	return c.SetWriteDeadline(t)
+}
+
+// SetReadDeadline bounds reads of the request body.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.rc.SetReadDeadline(t) }
+
+// SetWriteDeadline bounds writes of the answer.
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.rc.SetWriteDeadline(t) }
+
+// ConnectionState returns the TLS state of the HTTP/2 connection (the
+// client's certificate, for mutual TLS); the zero state for h2c.
+func (c *Conn) ConnectionState() tls.ConnectionState {
+	if c.req.TLS == nil {
+		return tls.ConnectionState{}
+	}
+	return *c.req.TLS
+}
+
+// IsTLS reports whether the stream came over TLS.
+func (c *Conn) IsTLS() bool { return c.req.TLS != nil }
+
+// Release returns the Conn's buffers once its stream is done with: no
+// method may be called after it.
+func (c *Conn) Release() { c.in.release() }

@@ -1,0 +1,227 @@
+package h2stream
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"tollgate/proxy/http1"
+)
+
+// maxAnswerHead bounds the answer head the exchange writes.
+const maxAnswerHead = 1 << 20
+
+// errExtraBytes is bytes written after the answer ended.
+var errExtraBytes = errors.New("h2stream: bytes after the end of the answer")
+
+// Where the answer is.
+const (
+	answerHead  = iota // reading the head (or a 1xx)
+	answerBody         // passing the body on
+	answerUntil        // passing the body on until Close (no framing)
+	answerDone         // the answer is whole
+)
+
+// responseWriter parses the exchange's HTTP/1.1 answer and writes it to
+// the stream.
+type responseWriter struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	isHead  bool
+	phase   int
+	head    []byte // head bytes while incomplete
+	hr      bytes.Reader
+	br      *bufio.Reader
+	resp    http1.Response
+	left    int64 // Content-Length bytes still to come
+	chunked bool
+	sc      http1.ChunkScanner
+	pend    []byte // chunked bytes that did not make a whole piece yet
+	started bool   // the head went to the stream
+}
+
+func (o *responseWriter) init(w http.ResponseWriter, rc *http.ResponseController, isHead bool) {
+	o.w, o.rc, o.isHead = w, rc, isHead
+	o.br = bufio.NewReaderSize(&o.hr, 1024)
+}
+
+func (o *responseWriter) write(p []byte) (int, error) {
+	total := len(p)
+	for len(p) > 0 {
+		var k int
+		var err error
+		switch o.phase {
+		case answerHead:
+			k, err = o.takeHead(p)
+		case answerBody:
+			k, err = o.takeBody(p)
+		case answerUntil:
+			k, err = o.w.Write(p)
+		default:
+			err = errExtraBytes
+		}
+		p = p[k:]
+		if err != nil {
+			return total - len(p), err
+		}
+	}
+	if o.started {
+		if err := o.rc.Flush(); err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// takeHead gathers the head up to its blank line and sends it.
+func (o *responseWriter) takeHead(p []byte) (int, error) {
+	from := max(0, len(o.head)-3)
+	o.head = append(o.head, p...)
+	end := bytes.Index(o.head[from:], []byte("\r\n\r\n"))
+	if end < 0 {
+		if len(o.head) > maxAnswerHead {
+			return len(p), fmt.Errorf("h2stream: answer head over %d bytes", maxAnswerHead)
+		}
+		return len(p), nil
+	}
+	end += from + 4
+	used := len(p) - (len(o.head) - end)
+	head := o.head[:end]
+	o.hr.Reset(head)
+	o.br.Reset(&o.hr)
+	err := o.resp.ReadHead(o.br, maxAnswerHead)
+	if err == nil {
+		err = o.resp.Parse()
+	}
+	o.head = o.head[:0]
+	if err != nil {
+		return used, fmt.Errorf("h2stream: answer head: %w", err)
+	}
+	o.sendHead()
+	return used, nil
+}
+
+// sendHead writes the parsed head to the stream, or drops a 1xx.
+func (o *responseWriter) sendHead() {
+	p := &o.resp
+	if p.Status < 200 {
+		return // interim: the HTTP/2 server answers Expect itself
+	}
+	h := o.w.Header()
+	conn := p.Fields.Get("Connection")
+	for i := 0; i < p.Fields.Len(); i++ {
+		name, value := p.Fields.At(i)
+		if http1.IsHopByHop(name, conn) || (p.Chunked && asciiEqualFold(name, "content-length")) {
+			continue
+		}
+		k := http.CanonicalHeaderKey(string(name))
+		h[k] = append(h[k], string(value))
+	}
+	o.w.WriteHeader(p.Status)
+	switch {
+	case p.Bodyless(o.isHead) || p.ContentLen == 0:
+		o.phase = answerDone // one HEADERS frame ends the stream when the handler returns
+		return
+	case p.ContentLen > 0:
+		o.phase, o.left = answerBody, p.ContentLen
+	case p.Chunked:
+		o.phase, o.chunked = answerBody, true
+		o.sc.Reset(64 << 10)
+	default:
+		o.phase = answerUntil
+	}
+	o.started = true
+}
+
+// takeBody passes body bytes on: Content-Length bytes as they are, a
+// chunked body decoded.
+func (o *responseWriter) takeBody(p []byte) (int, error) {
+	if !o.chunked {
+		k := int(min(int64(len(p)), o.left))
+		n, err := o.w.Write(p[:k])
+		o.left -= int64(n)
+		if o.left == 0 {
+			o.phase = answerDone
+		}
+		return n, err
+	}
+	return o.takeChunks(p)
+}
+
+// takeChunks decodes chunked bytes; a piece cut short waits in pend.
+func (o *responseWriter) takeChunks(p []byte) (int, error) {
+	b := p
+	if len(o.pend) > 0 {
+		o.pend = append(o.pend, p...)
+		b = o.pend
+	}
+	for len(b) > 0 && !o.sc.Done() {
+		n, data, err := o.sc.Next(b)
+		if err != nil {
+			return len(p), fmt.Errorf("h2stream: answer body: %w", err)
+		}
+		if n == 0 {
+			break
+		}
+		if len(data) > 0 {
+			if _, err := o.w.Write(data); err != nil {
+				return len(p), err
+			}
+		}
+		b = b[n:]
+	}
+	if o.sc.Done() {
+		o.setTrailers(o.sc.Trailer())
+		o.phase = answerDone
+		o.pend = o.pend[:0]
+		if len(b) > 0 {
+			return len(p), errExtraBytes
+		}
+		return len(p), nil
+	}
+	o.pend = append(o.pend[:0], b...) // may overlap pend itself: copy moves forward safely
+	return len(p), nil
+}
+
+// setTrailers makes the chunked body's trailer fields ("name: value\r\n"
+// lines, checked by the scanner) the stream's trailers, sent when the
+// handler returns.
+func (o *responseWriter) setTrailers(lines []byte) {
+	h := o.w.Header()
+	for len(lines) > 0 {
+		line, rest, _ := bytes.Cut(lines, []byte("\r\n"))
+		lines = rest
+		name, value, ok := bytes.Cut(line, []byte(": "))
+		if !ok {
+			continue
+		}
+		k := http.TrailerPrefix + http.CanonicalHeaderKey(string(name))
+		h[k] = append(h[k], string(value))
+	}
+}
+
+// finish ends the answer: nothing left to do but let the handler return.
+func (o *responseWriter) finish() {}
+
+func (o *responseWriter) complete() bool {
+	return o.phase == answerDone || o.phase == answerUntil
+}
+
+// asciiEqualFold compares a field name with a lower-case name.
+func asciiEqualFold(b []byte, lower string) bool {
+	if len(b) != len(lower) {
+		return false
+	}
+	for i := range b {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
