@@ -55,7 +55,7 @@ note() {
 }
 
 LOG_TAG=h2
-. "$HERE/lib.sh" # log, PIDS and the cleanup trap, free_port, wait_http, pid_ticks, pid_rss_kb, client_counters
+. "$HERE/lib.sh" # log, PIDS and the cleanup trap, free_port, wait_http, proc_ticks, proc_rss_kb, client_counters
 
 if [[ $MODE == all ]]; then SCENARIOS=(h2c-get h2c-jwt grpc-unary idle); else SCENARIOS=("$MODE"); fi
 has() { [[ " ${SCENARIOS[*]} " == *" $1 "* ]]; }
@@ -364,9 +364,9 @@ measure() { # measure SIDE KEY ROUND: one run, its CPU and checks, one "tp" line
 	local req dur p50 p99 serr bad label=${SC_LABEL[$2]}
 	[[ $side == tollgate && -z ${TGPID[$inst]:-} ]] && return 0
 	[[ $side == tollgate && $inst == jwt ]] && m0=$(client_counters "127.0.0.1:${TGADMIN[jwt]}" "$JWT_CLIENT")
-	c0=$(pid_ticks $(pids_of "$side" "$key"))
+	c0=$(proc_ticks $(pids_of "$side" "$key"))
 	res=$(load "$side" "$key" "$BENCH_SECONDS")
-	c1=$(pid_ticks $(pids_of "$side" "$key"))
+	c1=$(proc_ticks $(pids_of "$side" "$key"))
 	if [[ -z $res ]]; then
 		note "$side: no result for $label round $r: $(load_errors)"
 		return 0
@@ -457,7 +457,7 @@ idle() {
 			port=${TGPORT[plain]}
 		else port=$NGX_PORT; fi
 		sleep 1
-		before=$(pid_rss_kb $(rss_pids_of "$p" plain))
+		before=$(proc_rss_kb $(rss_pids_of "$p" plain))
 		"$OUT/idleconns" -h2c -addr "127.0.0.1:$port" -n "$IDLE_N" -path "/bytes/$H2_SIZE" -hold "${H2_IDLE_HOLD}s" >"$out" 2>"$LOGS/idleconns-$p.log" &
 		ipid=$!
 		PIDS+=("$ipid")
@@ -467,7 +467,7 @@ idle() {
 			sleep 0.1
 		done
 		sleep 1.5
-		after=$(pid_rss_kb $(rss_pids_of "$p" plain))
+		after=$(proc_rss_kb $(rss_pids_of "$p" plain))
 		wait "$ipid" || true
 		local ready ok failed
 		ready=$(sed -n 's/^ready n=\([0-9]*\).*/\1/p' "$out")

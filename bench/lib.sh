@@ -1,8 +1,8 @@
 # bench/lib.sh — what every bench script shares, sourced after it sets
 # LOG_TAG: a log line on stderr, the processes it started (stopped by PID
 # on exit, newest first: TERM, then KILL after 5 s), free loopback ports,
-# waiting for an HTTP endpoint to answer, CPU ticks and RSS of processes
-# from /proc, and a tollgate's auth and rate-limit counters.
+# waiting for an HTTP endpoint to answer, the CPU time and RSS of
+# processes, and a tollgate's auth and rate-limit counters.
 
 log() { printf '[%s %s] %s\n' "${LOG_TAG:-bench}" "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -10,15 +10,21 @@ log() { printf '[%s %s] %s\n' "${LOG_TAG:-bench}" "$(date +%H:%M:%S)" "$*" >&2; 
 # stop too (processes a tollgate binary upgrade started, say).
 PIDS=()
 EXTRA_PIDS=()
-cleanup() {
-	local rc=$? p i all=("${PIDS[@]}" "${EXTRA_PIDS[@]}")
-	trap - EXIT INT TERM
+stop_all() { # stop every process in PIDS and EXTRA_PIDS, newest first, and forget them
+	local p i all=("${PIDS[@]}" "${EXTRA_PIDS[@]}")
 	for ((i = ${#all[@]} - 1; i >= 0; i--)); do kill -TERM "${all[i]}" 2>/dev/null || true; done
 	for p in "${all[@]}"; do
 		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
 	done
+	PIDS=()
+	EXTRA_PIDS=()
+}
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	stop_all
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -51,10 +57,10 @@ wait_http() { # wait_http URL WHAT [PID]: until URL answers 2xx (10 s), or PID e
 	return 1
 }
 
-pid_ticks() { # pid_ticks PID...: utime+stime summed, in clock ticks
+proc_ticks() { # proc_ticks PID...: utime+stime of the processes, in clock ticks (CLK_TCK)
 	local t=0 p line rest f
 	for p in "$@"; do
-		read -r line <"/proc/$p/stat" || continue
+		read -r line 2>/dev/null <"/proc/$p/stat" || continue
 		rest=${line##*) }
 		read -r -a f <<<"$rest"
 		t=$((t + f[11] + f[12]))
@@ -62,7 +68,7 @@ pid_ticks() { # pid_ticks PID...: utime+stime summed, in clock ticks
 	echo "$t"
 }
 
-pid_rss_kb() { # pid_rss_kb PID...: VmRSS summed, in KiB
+proc_rss_kb() { # proc_rss_kb PID...: VmRSS of the processes summed, in KiB
 	local t=0 p k v _
 	for p in "$@"; do
 		while read -r k v _; do

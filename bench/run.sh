@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # tollgate vs nginx benchmark. See bench/README.md.
 #
-#   bench/run.sh [all|throughput|gateway|transfers|idle|syscalls|slow|h2]
+#   bench/run.sh [all|throughput|gateway|transfers|idle|syscalls|slow|identity|h2]
 #
-# all (default) runs throughput, gateway, transfers, idle and the HTTP/2
-# and gRPC part (bench/h2.sh, its rows appended) and prints one table of
-# tollgate/nginx ratios; h2 runs bench/h2.sh alone; gateway runs the
-# gateway scenarios (JWT auth with per-client limits, local and Redis
-# store; a JSON POST) against nginx proxying plainly, with the plain
-# GET 128 B for reference; syscalls
+# all (default) runs throughput, gateway, transfers and idle, stops its
+# processes, runs h2 (bench/h2.sh: HTTP/2 and gRPC against nginx, its own
+# processes) and prints one table of tollgate/nginx ratios (h2's rows
+# appended), then runs identity (bench/identity.sh: signed requests, mTLS
+# and TLS to upstreams against nginx, its own processes and table;
+# BENCH_IDENTITY= skips it); h2 and identity run their script alone;
+# gateway runs the gateway scenarios (JWT auth with per-client limits,
+# local and Redis store; a JSON POST) against nginx proxying plainly,
+# with the plain GET 128 B for reference; syscalls
 # counts syscalls per request with strace; slow runs bench/slow.sh
 # (slowhttptest -B, -X and -H against both, with a normal client measured
 # meanwhile; about 7 minutes, not part of all).
@@ -19,9 +22,10 @@ set -euo pipefail
 MODE=${1:-all}
 case $MODE in all | throughput | gateway | transfers | idle | syscalls) ;;
 slow) exec "$(dirname "${BASH_SOURCE[0]}")/slow.sh" ;;
+identity) exec "$(dirname "${BASH_SOURCE[0]}")/identity.sh" ;;
 h2) exec "$(dirname "${BASH_SOURCE[0]}")/h2.sh" ;;
 *)
-	echo "usage: $0 [all|throughput|gateway|transfers|idle|syscalls|slow|h2]" >&2
+	echo "usage: $0 [all|throughput|gateway|transfers|idle|syscalls|slow|identity|h2]" >&2
 	exit 2
 	;;
 esac
@@ -359,8 +363,8 @@ cpu_pids() {
 }
 rss_pids() { if [[ $1 == nginx ]]; then echo "$NGX_WORKERS"; else echo "${TGPID[$1]:-}"; fi; }
 
-cpu_ticks() { pid_ticks $(cpu_pids "$1"); } # cpu_ticks PROXY: utime+stime in clock ticks
-rss_kb() { pid_rss_kb $(rss_pids "$1"); }   # rss_kb PROXY: current VmRSS in KiB (nginx: workers summed)
+cpu_ticks() { proc_ticks $(cpu_pids "$1"); } # utime+stime in clock ticks
+rss_kb() { proc_rss_kb $(rss_pids "$1"); }   # rss_kb PROXY: current VmRSS in KiB (nginx: workers summed)
 
 declare -A TG_DEAD=()
 alive() { # alive PROXY: false (and noted once) when a tollgate instance has died or never started
@@ -914,9 +918,8 @@ table() {
 	}' "$RESULTS"
 }
 
-# h2_part runs bench/h2.sh (its own origins, tollgate and nginx; the
-# processes above sit idle meanwhile): its table rows go under this table,
-# its notes to the notes.
+# h2_part runs bench/h2.sh (its own origins, tollgate and nginx): its
+# table rows go under this table, its notes to the notes.
 H2_ROWS=""
 h2_part() {
 	local out line
@@ -937,7 +940,6 @@ all)
 	gateway
 	transfers
 	idle
-	h2_part
 	;;
 throughput) throughput ;;
 gateway) gateway ;;
@@ -950,6 +952,10 @@ syscalls)
 esac
 for k in "${!TGPID[@]}"; do alive "$k" || true; done
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
+if [[ $MODE == all ]]; then
+	stop_all # the processes above are done; h2 starts its own
+	h2_part
+fi
 
 {
 	echo
@@ -974,3 +980,7 @@ LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 		printf '  - %s\n' "${NOTES[@]}"
 	fi
 } | tee "$OUT/table-$STAMP.txt"
+if [[ $MODE == all ]]; then
+	# the processes above are stopped (h2's too); identity starts its own
+	"$HERE/identity.sh" || log "bench/identity.sh failed (exit $?)"
+fi

@@ -3,6 +3,7 @@ package proxy
 import (
 	"time"
 
+	"tollgate/proxy/http1"
 	"tollgate/upstream"
 )
 
@@ -24,6 +25,7 @@ import (
 type duplexUpload struct {
 	done chan struct{}
 	err  error
+	cr   http1.ChunkedReader // its own: the answer's relay decodes with cc.cr meanwhile
 }
 
 // duplex reports a request whose body streams up while its answer
@@ -34,23 +36,29 @@ func (cc *clientConn) duplex() bool {
 	return q.Chunked && !cc.cio.nonblock && (cc.s.proto == protoH2 || isGRPC(q.Fields.Get("Content-Type")))
 }
 
-// startDuplex sends the head (with what the client's buffer holds of the
-// body) and starts the upload of the rest.
-func (cc *clientConn) startDuplex(conn *upstream.Conn) {
+// startDuplex sends the head and starts the upload of the body. The head
+// leaves before the answer is awaited: an HTTP/2 upstream's stream starts
+// with it.
+func (cc *clientConn) startDuplex(conn *upstream.Conn) error {
 	cc.body = bodyStreamed
 	uw := cc.e.getUpWriter(conn)
 	uw.Write(cc.scratch)
+	if err := uw.Flush(); err != nil {
+		cc.e.putUpWriter(uw)
+		return err
+	}
 	up := &duplexUpload{done: make(chan struct{})}
 	cc.up = up
 	idle := cc.snap.Conf.Server.IdleTimeout
 	go func() {
 		defer close(up.done)
 		defer cc.e.putUpWriter(uw)
-		up.err = cc.copyChunks(uw, func() { cc.c.SetReadDeadline(time.Now().Add(idle)) })
+		up.err = cc.copyChunks(uw, &up.cr, func() { cc.c.SetReadDeadline(time.Now().Add(idle)) })
 		if up.err != nil {
 			conn.SetReadDeadline(time.Unix(1, 0)) // a wait for the answer ends now (settleTry says why)
 		}
 	}()
+	return nil
 }
 
 // finishDuplex waits for the upload once the answer is whole and reports
