@@ -285,7 +285,7 @@ log "origin $ORIGIN, grpcorigin $GRPC_ORIGIN pid $GRPC_PID, nginx :$NGX_PORT pid
 # Each scenario has the tollgate instance that serves it, a label, and
 # whether it carries the token. SIDE is tollgate or nginx.
 declare -A SC_INST=([h2c-get]=plain [h2c-jwt]=jwt [grpc-unary]=jwt) SC_SKIP=()
-declare -A SC_LABEL=([h2c-get]="h2c GET $H2_SIZE B" [h2c-jwt]="h2c jwt-hs256 GET $H2_SIZE B" [grpc-unary]="gRPC unary jwt-hs256 $H2_SIZE B")
+declare -A SC_LABEL=([h2c-get]="h2c GET $H2_SIZE B" [h2c-jwt]="h2c jwt-hs256 GET $H2_SIZE B" [grpc-unary]="gRPC jwt-hs256 $H2_SIZE B")
 KEYS=()
 for k in h2c-get h2c-jwt grpc-unary; do has "$k" && KEYS+=("$k"); done
 
