@@ -27,8 +27,10 @@ import (
 // clients do stays far below either number.
 
 const (
-	h2ResetBurst   = 10 * h2MaxStreams // resets a client may send at once
-	h2ResetRate    = 100               // and then every second
+	// Resets a client may send at once: as many streams as the highest
+	// server.http2.max_concurrent_streams lets it have in flight.
+	h2ResetBurst   = 1000
+	h2ResetRate    = 100 // and then every second
 	frameHeaderLen = 9
 	frameRSTStream = 0x3
 )

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -43,28 +44,41 @@ import (
 // h2Preface is the client connection preface of RFC 9113 section 3.4.
 const h2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
-// h2MaxStreams bounds the streams in flight on one connection.
-const h2MaxStreams = 100
-
-// h2Front is the engine's HTTP/2 server, one for all connections.
+// h2Front is the engine's HTTP/2 server: one x/net server per stream
+// limit the config asked for (server.http2.max_concurrent_streams; a
+// connection keeps the limit it started with), all registered with one
+// http.Server whose graceful shutdown sends every connection a GOAWAY.
 type h2Front struct {
-	srv      *http2.Server
-	base     *http.Server    // its graceful shutdown sends every connection a GOAWAY
+	m        *Metrics
+	base     *http.Server
 	resetLog lograte.Limiter // connections the rapid-reset guard ended
+
+	mu   sync.Mutex
+	srvs map[int]*http2.Server
 }
 
 func newH2Front(m *Metrics, logger *slog.Logger) *h2Front {
+	return &h2Front{m: m, base: &http.Server{ErrorLog: log.New(&h2ErrorLog{log: logger}, "", 0)}, srvs: map[int]*http2.Server{}}
+}
+
+// server returns the HTTP/2 server for a stream limit, made once.
+func (f *h2Front) server(maxStreams int) *http2.Server {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if srv := f.srvs[maxStreams]; srv != nil {
+		return srv
+	}
 	srv := &http2.Server{
-		MaxConcurrentStreams: h2MaxStreams,
+		MaxConcurrentStreams: uint32(maxStreams),
 		// The frame size every peer must accept (RFC 9113 section
 		// 4.2), advertised so: a larger frame is a FRAME_SIZE_ERROR
 		// (h2spec http2/4.2) instead of up to 1 MiB per frame read.
 		MaxReadFrameSize: 16 << 10,
-		CountError:       m.countH2Error,
+		CountError:       f.m.countH2Error,
 	}
-	base := &http.Server{ErrorLog: log.New(&h2ErrorLog{log: logger}, "", 0)}
-	http2.ConfigureServer(base, srv) // registers the shutdown hook with srv
-	return &h2Front{srv: srv, base: base}
+	http2.ConfigureServer(f.base, srv) // registers srv's connections for the GOAWAY on shutdown
+	f.srvs[maxStreams] = srv
+	return srv
 }
 
 // h2ErrorLog is x/net's server log written to the gateway's: the
@@ -97,6 +111,9 @@ func prefaceStart(b []byte) bool {
 // h2Buffered reports that the buffered start of a new connection is the
 // HTTP/2 preface (on a loop: what arrived is all there is to look at).
 func (cc *clientConn) h2Buffered() bool {
+	if !cc.e.snap.Load().Conf.Server.HTTP2.Enabled {
+		return false
+	}
 	b, _ := cc.r.Peek(cc.r.Buffered())
 	return len(b) >= len("PRI * HTTP/2.0\r\n") && prefaceStart(b)
 }
@@ -106,6 +123,9 @@ func (cc *clientConn) h2Buffered() bool {
 // within read_header_timeout), or the preface in cleartext (read only as
 // far as the first byte that differs from it).
 func (cc *clientConn) h2Wanted(snap *Snapshot) bool {
+	if !snap.Conf.Server.HTTP2.Enabled {
+		return false
+	}
 	cc.c.SetReadDeadline(time.Now().Add(snap.Conf.Server.ReadHeaderTimeout))
 	if tc, ok := cc.c.(*tls.Conn); ok {
 		if tc.Handshake() != nil {
@@ -145,7 +165,7 @@ func (e *Engine) serveH2(s *session, c net.Conn, pre []byte) {
 				"peer", c.RemoteAddr().String(), "burst", h2ResetBurst, "per_second", h2ResetRate, "suppressed", n)
 		}
 	})
-	e.h2.srv.ServeConn(guarded, &http2.ServeConnOpts{
+	e.h2.server(snap.Conf.Server.HTTP2.MaxConcurrentStreams).ServeConn(guarded, &http2.ServeConnOpts{
 		BaseConfig: base,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			e.serveStream(c, w, r)

@@ -67,7 +67,10 @@ func (o *responseWriter) write(p []byte) (int, error) {
 			return total - len(p), err
 		}
 	}
-	if o.started {
+	// A body still coming is flushed write by write (it streams); a whole
+	// answer leaves with the frame that ends the stream, in one write,
+	// when the handler returns.
+	if o.started && o.phase != answerDone {
 		if err := o.rc.Flush(); err != nil {
 			return total, err
 		}
