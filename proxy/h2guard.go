@@ -2,7 +2,9 @@ package proxy
 
 import (
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
+	"io"
 	"net"
 	"time"
 )
@@ -25,6 +27,10 @@ import (
 // gateway counts tollgate_http2_errors_total{type="rapid_reset"} and logs
 // one line (at most one a second). A client cancelling its calls as gRPC
 // clients do stays far below either number.
+//
+// The same reading puts SETTINGS frames that repeat an identifier in the
+// form x/net accepts (settingsInOrder): x/net ends the connection on
+// them, where RFC 9113 has the values applied in order (h2spec 6.5.3).
 
 const (
 	// Resets a client may send at once: as many streams as the highest
@@ -33,6 +39,8 @@ const (
 	h2ResetRate    = 100 // and then every second
 	frameHeaderLen = 9
 	frameRSTStream = 0x3
+	frameSettings  = 0x4
+	flagAck        = 0x1
 )
 
 // errRapidReset ends a connection whose client resets streams too fast.
@@ -42,15 +50,16 @@ var errRapidReset = errors.New("http2: client reset streams faster than allowed 
 // watching the frames go by.
 type h2Guard struct {
 	net.Conn
-	preface int                  // bytes of the connection preface still to pass
-	hdr     [frameHeaderLen]byte // the frame header being read
-	hdrN    int
-	payload int // bytes of the current frame's payload still to pass
-	tokens  float64
-	last    time.Time
-	tripped bool
-	onTrip  func()           // called once, when the guard ends the connection
-	now     func() time.Time // time.Now; a test's clock
+	preface  int                  // bytes of the connection preface still to pass
+	hdr      [frameHeaderLen]byte // the frame header being read
+	hdrN     int
+	payload  int // bytes of the current frame's payload still to pass
+	tokens   float64
+	last     time.Time
+	tripped  bool
+	settings bool             // the next read is a SETTINGS payload, to be read whole
+	onTrip   func()           // called once, when the guard ends the connection
+	now      func() time.Time // time.Now; a test's clock
 }
 
 // h2GuardTLS is an h2Guard over TLS: the server reads the TLS state
@@ -78,43 +87,108 @@ func (g *h2Guard) Read(p []byte) (int, error) {
 	if g.tripped {
 		return 0, errRapidReset
 	}
+	if g.settings {
+		// A SETTINGS payload the last read stopped before: read it whole.
+		g.settings = false
+		if len(p) >= g.payload {
+			n, err := io.ReadFull(g.Conn, p[:g.payload])
+			if n == g.payload {
+				settingsInOrder(p[:n])
+			}
+			g.payload -= n
+			return n, err
+		}
+	}
 	n, err := g.Conn.Read(p)
-	if g.scan(p[:n]) {
+	n, trip, serr := g.scan(p, n)
+	if trip {
 		g.tripped = true
 		g.onTrip()
 		return 0, errRapidReset
 	}
+	if err == nil {
+		err = serr
+	}
 	return n, err
 }
 
-// scan follows the frames in b and reports whether the client has reset
-// more streams than the bucket allows.
-func (g *h2Guard) scan(b []byte) bool {
-	for len(b) > 0 {
+// scan follows the frames in p[:n] and reports whether the client has
+// reset more streams than the bucket allows. A SETTINGS frame whose
+// payload p can hold is first read whole (its rest from the connection,
+// after p[:n]) and its repeated identifiers rewritten (settingsInOrder);
+// one whose header ends p[:n] has its payload read whole by the next Read.
+// scan returns how many bytes p now holds.
+func (g *h2Guard) scan(p []byte, n int) (int, bool, error) {
+	for pos := 0; pos < n; {
 		switch {
 		case g.preface > 0:
-			k := min(g.preface, len(b))
+			k := min(g.preface, n-pos)
 			g.preface -= k
-			b = b[k:]
+			pos += k
 		case g.payload > 0:
-			k := min(g.payload, len(b))
+			k := min(g.payload, n-pos)
 			g.payload -= k
-			b = b[k:]
+			pos += k
 		default:
-			k := copy(g.hdr[g.hdrN:], b)
+			k := copy(g.hdr[g.hdrN:], p[pos:n])
 			g.hdrN += k
-			b = b[k:]
+			pos += k
 			if g.hdrN < frameHeaderLen {
 				continue
 			}
 			g.hdrN = 0
 			g.payload = int(g.hdr[0])<<16 | int(g.hdr[1])<<8 | int(g.hdr[2])
-			if g.hdr[3] == frameRSTStream && !g.take(g.now()) {
-				return true
+			switch g.hdr[3] {
+			case frameRSTStream:
+				if !g.take(g.now()) {
+					return n, true, nil
+				}
+			case frameSettings:
+				end := pos + g.payload
+				if g.hdr[4]&flagAck != 0 || g.payload == 0 {
+					break
+				}
+				if end > len(p) {
+					// Readers that take the header alone (x/net's framer
+					// reads nine bytes, then the payload) get the
+					// payload whole on their next read.
+					g.settings = pos == n
+					break
+				}
+				if end > n {
+					m, err := io.ReadFull(g.Conn, p[n:end])
+					n += m
+					if err != nil {
+						return n, false, err
+					}
+				}
+				settingsInOrder(p[pos:end])
 			}
 		}
 	}
-	return false
+	return n, false, nil
+}
+
+// settingsInOrder rewrites a SETTINGS payload that names an identifier
+// more than once so that x/net, which ends the connection on such a frame
+// ("settings_big_or_dups"), applies it as RFC 9113 section 6.5.3 says, in
+// order: every entry but the last of an identifier gets an identifier of
+// its own that no setting has (0xf000 + its index), which a receiver
+// ignores, so the last value is the one that holds. A payload of more
+// than 100 entries, which x/net refuses anyway, is left as it is.
+func settingsInOrder(b []byte) {
+	const entry = 6
+	if len(b)%entry != 0 || len(b) > 100*entry {
+		return
+	}
+	for i := 0; i < len(b); i += entry {
+		for j := i + entry; j < len(b); j += entry {
+			if b[i] == b[j] && b[i+1] == b[j+1] {
+				binary.BigEndian.PutUint16(b[i:], 0xf000|uint16(i/entry))
+				break
+			}
+		}
+	}
 }
 
 // take spends a token for one reset; false when there is none left.

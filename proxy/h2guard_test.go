@@ -77,3 +77,111 @@ func TestH2GuardKeepsTLSState(t *testing.T) {
 		t.Fatal("a cleartext connection claims TLS state")
 	}
 }
+
+// TestH2GuardSettingsInOrder: a SETTINGS frame repeating an identifier,
+// its header and payload split across reads, reaches the server as a
+// frame x/net takes (no duplicates) in which the last value of each
+// identifier holds, the earlier ones renamed to identifiers no setting
+// has; the frames around it pass unchanged.
+func TestH2GuardSettingsInOrder(t *testing.T) {
+	var sent bytes.Buffer
+	sent.WriteString(h2Preface)
+	fr := http2.NewFramer(&sent, nil)
+	fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 100},
+		http2.Setting{ID: http2.SettingMaxFrameSize, Val: 20000},
+		http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1})
+	fr.WritePing(false, [8]byte{1, 2, 3})
+	fr.WriteSettings() // empty
+	fr.WriteSettingsAck()
+	client, server := net.Pipe()
+	defer client.Close()
+	go func() {
+		b := sent.Bytes()
+		for len(b) > 0 { // 5 bytes at a time: headers and payloads split
+			k := min(5, len(b))
+			client.Write(b[:k])
+			b = b[k:]
+		}
+	}()
+	g := guardH2(server, func() { t.Error("tripped") })
+	var got bytes.Buffer
+	buf := make([]byte, 64)
+	for got.Len() < sent.Len() {
+		n, err := g.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got.Write(buf[:n])
+	}
+	checkSettingsInOrder(t, got.Bytes(), sent.Bytes())
+}
+
+// TestH2GuardSettingsInOrderFramer: the same through x/net's framer,
+// which reads a frame's nine-byte header, then its payload, by reads of
+// their own sizes.
+func TestH2GuardSettingsInOrderFramer(t *testing.T) {
+	var sent bytes.Buffer
+	sent.WriteString(h2Preface)
+	fr := http2.NewFramer(&sent, nil)
+	fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 100},
+		http2.Setting{ID: http2.SettingMaxFrameSize, Val: 20000},
+		http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1})
+	fr.WritePing(false, [8]byte{1, 2, 3})
+	fr.WriteSettings()
+	fr.WriteSettingsAck()
+	client, server := net.Pipe()
+	defer client.Close()
+	go client.Write(sent.Bytes())
+	g := guardH2(server, func() { t.Error("tripped") })
+	var got bytes.Buffer
+	got.Write(make([]byte, len(h2Preface)))
+	if _, err := io.ReadFull(g, got.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	rd := http2.NewFramer(nil, g)
+	for _, want := range []string{"SETTINGS", "PING", "SETTINGS", "SETTINGS"} {
+		f, err := rd.ReadFrame()
+		if err != nil || f.Header().Type.String() != want {
+			t.Fatalf("read %v, %v; want %s", f, err, want)
+		}
+		if sf, ok := f.(*http2.SettingsFrame); ok && sf.NumSettings() == 3 {
+			if sf.HasDuplicates() {
+				t.Fatalf("duplicates left: %v", sf)
+			}
+			if v, _ := sf.Value(http2.SettingInitialWindowSize); v != 1 {
+				t.Errorf("INITIAL_WINDOW_SIZE %d, want the last value, 1", v)
+			}
+		}
+	}
+}
+
+// checkSettingsInOrder checks that got, sent through the guard, begins
+// with the preface and the sent SETTINGS frame with its repeated
+// INITIAL_WINDOW_SIZE renamed, the rest unchanged.
+func checkSettingsInOrder(t *testing.T, got, sent []byte) {
+	t.Helper()
+	if len(got) != len(sent) {
+		t.Fatalf("read %d bytes, sent %d", len(got), len(sent))
+	}
+	rd := http2.NewFramer(nil, bytes.NewReader(got[len(h2Preface):]))
+	f, err := rd.ReadFrame()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sf := f.(*http2.SettingsFrame)
+	if sf.HasDuplicates() {
+		t.Fatalf("duplicates left: %v", sf)
+	}
+	if v, _ := sf.Value(http2.SettingInitialWindowSize); v != 1 {
+		t.Errorf("INITIAL_WINDOW_SIZE %d, want the last value, 1", v)
+	}
+	if v, _ := sf.Value(http2.SettingMaxFrameSize); v != 20000 {
+		t.Errorf("MAX_FRAME_SIZE %d, want 20000", v)
+	}
+	if s := sf.Setting(0); s.ID != 0xf000 || s.Val != 100 {
+		t.Errorf("the first entry is %v, want the unknown identifier 0xf000", s)
+	}
+	if !bytes.Equal(got[len(h2Preface)+9+18:], sent[len(h2Preface)+9+18:]) {
+		t.Error("the frames after the SETTINGS frame changed")
+	}
+}
