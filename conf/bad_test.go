@@ -101,6 +101,11 @@ var badFixtures = map[string][]string{
 		`5: upstreams.users.tls: client_cert_file and client_key_file must be set together`,
 		`8: upstreams.orders.tls.client_cert_file: invalid certificate or key: tls: failed to find any PEM data in certificate input`,
 	},
+	`upstream_protocol.bad.yaml`: {
+		`5: upstreams.grpc.protocol: invalid value "http2" (want http1, h2c or h2)`,
+		`8: upstreams.secure.protocol: h2 needs a tls block (HTTP/2 over TLS); use h2c for HTTP/2 in cleartext`,
+		`11: upstreams.plain.protocol: h2c is HTTP/2 in cleartext, but the upstream has a tls block; use h2 for HTTP/2 over TLS`,
+	},
 	`duplicate_keys.bad.yaml`: {
 		`4: server.listen: duplicate key (first at line 2)`,
 		`7: upstreams.users: duplicate key (first at line 6)`,

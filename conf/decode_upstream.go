@@ -17,8 +17,9 @@ func (d *decoder) upstreams(n *yaml.Node, path string, c *Config) {
 // upstream decodes one upstream on top of its defaults.
 func (d *decoder) upstream(n *yaml.Node, path string, u *Upstream) {
 	d.mapping(n, path, fields{
-		"targets": func(n *yaml.Node, p string) { u.Targets = d.targets(n, p) },
-		"balance": d.str(&u.Balance),
+		"targets":  func(n *yaml.Node, p string) { u.Targets = d.targets(n, p) },
+		"balance":  d.str(&u.Balance),
+		"protocol": d.str(&u.Protocol),
 		"pool": func(n *yaml.Node, p string) {
 			d.mapping(n, p, fields{
 				"max_conns_per_target": d.integerField(&u.Pool.MaxConnsPerTarget),

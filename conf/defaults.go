@@ -58,6 +58,7 @@ func defaultUpstream(name string) *Upstream {
 		Name:     name,
 		Targets:  []Target{},
 		Balance:  BalanceRoundRobin,
+		Protocol: ProtocolHTTP1,
 		Pool:     Pool{MaxConnsPerTarget: 512, MaxIdlePerTarget: 128, IdleTimeout: 90 * time.Second, MaxConnsShare: 0.5},
 		Timeouts: Timeouts{Connect: time.Second, ResponseHeader: 15 * time.Second},
 		Retries:  Retries{Attempts: 1, On: []string{"connect_failure", "502", "503"}}, // as CONTRACT.md shows

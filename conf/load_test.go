@@ -105,6 +105,7 @@ func checkUpstreams(t *testing.T, c *Config) {
 		Pool:     Pool{MaxConnsPerTarget: 512, MaxIdlePerTarget: 128, IdleTimeout: 90 * time.Second, MaxConnsShare: 0.5},
 		Timeouts: Timeouts{Connect: time.Second, ResponseHeader: 15 * time.Second},
 		Retries:  Retries{Attempts: 1, On: []string{"connect_failure", "502", "503"}},
+		Protocol: ProtocolH2C,
 	})
 }
 

@@ -130,7 +130,18 @@ type Upstream struct {
 	HealthCheck *HealthCheck `json:"health_check,omitempty"` // nil = off
 	Breaker     *Breaker     `json:"breaker,omitempty"`      // nil = off
 	TLS         *UpstreamTLS `json:"tls,omitempty"`          // nil = cleartext
+	// Protocol is how the gateway speaks to the targets: ProtocolHTTP1
+	// (the default), ProtocolH2C (HTTP/2 in cleartext, prior knowledge) or
+	// ProtocolH2 (HTTP/2 over the tls block, ALPN "h2").
+	Protocol string `json:"protocol"`
 }
+
+// Upstream protocols (upstreams.NAME.protocol).
+const (
+	ProtocolHTTP1 = "http1"
+	ProtocolH2C   = "h2c"
+	ProtocolH2    = "h2"
+)
 
 // UpstreamTLS makes the gateway speak TLS to an upstream's targets.
 // CAFile "" means the system's roots; ServerName "" means the target's

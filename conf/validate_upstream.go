@@ -12,6 +12,7 @@ func (v validator) upstream(path string, u *Upstream) {
 		v.upstreamTLS(path+".tls", u.TLS)
 	}
 	v.oneOf(path+".balance", u.Balance, BalanceRoundRobin, BalanceLeastConn, BalanceRandom, BalanceHash)
+	v.protocol(path+".protocol", u)
 	v.pool(path+".pool", u.Pool)
 	v.positive(path+".timeouts.connect", u.Timeouts.Connect)
 	v.positive(path+".timeouts.response_header", u.Timeouts.ResponseHeader)
@@ -30,6 +31,20 @@ func (v validator) upstream(path string, u *Upstream) {
 	}
 	if u.Breaker != nil {
 		v.breaker(path+".breaker", u.Breaker)
+	}
+}
+
+// protocol checks upstreams.NAME.protocol: h2 runs over the tls block,
+// h2c is cleartext.
+func (v validator) protocol(path string, u *Upstream) {
+	if !v.oneOf(path, u.Protocol, ProtocolHTTP1, ProtocolH2C, ProtocolH2) {
+		return
+	}
+	switch {
+	case u.Protocol == ProtocolH2 && u.TLS == nil:
+		v.errorf(path, "h2 needs a tls block (HTTP/2 over TLS); use h2c for HTTP/2 in cleartext")
+	case u.Protocol == ProtocolH2C && u.TLS != nil:
+		v.errorf(path, "h2c is HTTP/2 in cleartext, but the upstream has a tls block; use h2 for HTTP/2 over TLS")
 	}
 }
 

@@ -16,7 +16,7 @@ func outcomeOf(f failure, status int) upstream.Outcome {
 	switch f {
 	case failNone, failRetryStatus:
 		return upstream.Outcome{Status: status}
-	case failConnect, failDNS:
+	case failConnect, failDNS, failRefused:
 		return upstream.Outcome{ConnectFailure: true}
 	case failConnectTimeout:
 		return upstream.Outcome{ConnectFailure: true, Timeout: true}

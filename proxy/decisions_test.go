@@ -40,6 +40,7 @@ func TestUpstreamErrorsMapToStatuses(t *testing.T) {
 		{"read timeout", os.ErrDeadlineExceeded, failTimeout, 504},
 		{"closed", io.EOF, failReset, 502},
 		{"reset", syscall.ECONNRESET, failReset, 502},
+		{"HTTP/2 stream refused", fmt.Errorf("stream: %w", upstream.ErrStreamRefused), failRefused, 502},
 	} {
 		f := classifyUpstream(tc.err)
 		if f != tc.want || failureInfo[f].status != tc.status {
@@ -51,7 +52,7 @@ func TestUpstreamErrorsMapToStatuses(t *testing.T) {
 // Every failure the gateway answers itself has a status and, when it
 // sends a body, a contract error code; the sentinels have what they need.
 func TestFailureTableIsComplete(t *testing.T) {
-	for f := failBadRequest; f <= failRetryStatus; f++ {
+	for f := failBadRequest; f < failure(len(failureInfo)); f++ {
 		info := failureInfo[f]
 		switch f {
 		case failClientGone:

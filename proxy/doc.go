@@ -61,7 +61,9 @@
 // Workers (engine.go) take over an exchange at its stage only for what is
 // better done blocking: TLS connections (client certificates are checked
 // in their handshake, servertls.go), tries on TLS upstream connections
-// (they have no raw socket: sendInline hands them over), bodies large
+// and HTTP/2 bridges (they have no raw socket: sendInline hands them
+// over; a stream the upstream refused unprocessed is failRefused,
+// retried like a connect failure), bodies large
 // enough to splice, WebSocket tunnels, heads larger than the read buffer,
 // interim responses. On routes whose filters read the body (signatures),
 // a worker reads a small body whole before the filters, as the loop does. admin.go serves /healthz, /readyz, /metrics, /config and

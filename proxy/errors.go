@@ -36,6 +36,7 @@ const (
 	failRetryStatus            // a status listed in retries.on that will be retried; never reaches the client
 	failOverShare              // 429 the client holds its share of the target's connections, with Retry-After
 	failNoFiles                // 503 the gateway is out of file descriptors (EMFILE/ENFILE): no socket to an upstream
+	failRefused                // 502 an HTTP/2 upstream refused the stream unprocessed (REFUSED_STREAM, GOAWAY): safe to retry
 )
 
 // failureInfo is the one table of what the gateway answers for each
@@ -69,6 +70,8 @@ var failureInfo = [...]struct {
 	failOverShare: {429, "rate_limited",
 		"client holds its share of the upstream's connections (max_conns_share)", ""},
 	failNoFiles: {503, "unavailable", "gateway out of file descriptors", ""},
+	failRefused: {502, "bad_gateway",
+		"upstream refused the HTTP/2 stream before processing it (REFUSED_STREAM or GOAWAY)", "refused_stream"},
 }
 
 // classifyUpstream maps an error from talking to an upstream to a failure.
@@ -85,6 +88,8 @@ func classifyUpstream(err error) failure {
 			return failConnectTimeout
 		}
 		return failConnect
+	case errors.Is(err, upstream.ErrStreamRefused):
+		return failRefused
 	case errors.Is(err, upstream.ErrNoTarget), errors.Is(err, upstream.ErrPoolExhausted):
 		return failUnavailable
 	case errors.Is(err, http1.ErrBadResponse), errors.Is(err, http1.ErrBadStatus), errors.Is(err, http1.ErrBadVersion),

@@ -221,6 +221,8 @@ func (cc *clientConn) mayRetry(rt *routeRT, f failure, deadline time.Time) bool 
 	switch f {
 	case failConnect, failDNS, failConnectTimeout:
 		ok = rt.retry.connect
+	case failRefused: // unprocessed, like a connect failure, but the body went to the refused stream
+		ok = rt.retry.connect && cc.replayable()
 	case failTimeout:
 		ok = rt.retry.timeout && cc.replayable() && cc.replaySafe()
 	case failReset, failBadResponse:
@@ -355,7 +357,7 @@ func (cc *clientConn) headDue(rt *routeRT, sent time.Time) time.Time {
 func (cc *clientConn) awaitHead(conn *upstream.Conn, rh time.Time, werr error) failure {
 	conn.SetReadDeadline(rh)
 	f := cc.readResponseHead(conn)
-	if f != failNone && werr != nil && !isTimeout(werr) && f != failTimeout {
+	if f != failNone && werr != nil && !isTimeout(werr) && f != failTimeout && f != failRefused {
 		return failReset
 	}
 	return f
@@ -384,6 +386,9 @@ func (cc *clientConn) readOneHead(conn *upstream.Conn) failure {
 		}
 		if isTimeout(err) {
 			return failTimeout
+		}
+		if errors.Is(err, upstream.ErrStreamRefused) {
+			return failRefused
 		}
 		if errors.Is(err, http1.ErrHeadTooLarge) {
 			return failBadResponse

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"tollgate/proxy/sock"
+	"tollgate/upstream/h2"
 )
 
 // readerSize is the size of Conn.R's buffer.
@@ -44,6 +45,10 @@ type Conn struct {
 	// are theirs.
 	Sock sock.Socket
 	src  connSource // what R reads from
+
+	// bridge is Conn itself on an HTTP/2 target (nil: a TCP or TLS
+	// connection).
+	bridge *h2.Bridge
 }
 
 // newConn wraps a freshly dialled connection for target t.
@@ -96,7 +101,7 @@ func (c *Conn) Release() {
 	if c.R == nil {
 		return
 	}
-	if c.R.Buffered() > 0 || (c.Conn != nil && c.Conn.SetDeadline(time.Time{}) != nil) {
+	if c.R.Buffered() > 0 || (c.Conn != nil && c.Conn.SetDeadline(time.Time{}) != nil) || (c.bridge != nil && !c.bridge.Reusable()) {
 		c.Close()
 		return
 	}

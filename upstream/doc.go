@@ -7,7 +7,7 @@
 // The shape follows STYLE.md item 6: state that outlives a config snapshot
 // (pools, active-connection counts, breakers, health flags and checkers)
 // lives in Targets owned by the Registry and keyed by stable identity
-// (upstream name, address, pool settings); retry budgets are keyed by
+// (upstream name, address, pool settings, TLS setup, protocol); retry budgets are keyed by
 // upstream name; each snapshot's Set only holds pointers into it. A Target
 // stays alive while at least one unreleased Set references it. A reload
 // that changes a target's breaker settings resets its breaker; one that
@@ -36,6 +36,12 @@
 // (an atomic load; the move to half-open is lazy, no timer) or whose health
 // check failed. Every transition is logged, and tollgate_breaker_state is
 // exported by the Registry's collector.
+//
+// A target of an upstream with protocol h2c or h2 (h2target.go) lends
+// Bridges instead of sockets: Conns whose net.Conn carries the exchange's
+// HTTP/1.1 as one stream on the target's few multiplexed HTTP/2
+// connections (package upstream/h2). A stream the server refused
+// unprocessed reads as an error matching ErrStreamRefused.
 //
 // Goroutines: the Registry's idle reaper, and one health checker per target
 // with health_check, each with a recover around its probes. Apply and

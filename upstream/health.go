@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"runtime/debug"
 	"time"
+
+	"tollgate/upstream/h2"
 )
 
 // healthJitter spreads probe intervals by ±10%, so targets configured
@@ -31,6 +33,7 @@ type healthChecker struct {
 	client   *http.Client
 	log      *slog.Logger
 	url      string
+	h2       *h2.Pool   // the target's HTTP/2 connections, which probes use; nil: HTTP/1.1 probes with client
 	rnd      *rand.Rand // goroutine-local
 	cancel   context.CancelFunc
 	done     chan struct{}
@@ -47,7 +50,7 @@ type healthChecker struct {
 func startHealthChecker(t *Target, s healthSettings, client *http.Client, log *slog.Logger, fresh bool) *healthChecker {
 	immediate := fresh || !t.Healthy()
 	url := "http://" + t.Addr + s.path
-	if t.tls != nil { // probes go over TLS too, with the target's settings
+	if t.tls != nil && t.h2 == nil { // probes go over TLS too, with the target's settings
 		url = "https://" + t.Addr + s.path
 		client = newHealthClient()
 		client.Transport.(*http.Transport).TLSClientConfig = t.tls
@@ -59,6 +62,7 @@ func startHealthChecker(t *Target, s healthSettings, client *http.Client, log *s
 		client:   client,
 		log:      log,
 		url:      url,
+		h2:       t.h2,
 		rnd:      newCheckerRand(t),
 		cancel:   cancel,
 		done:     make(chan struct{}),
@@ -120,10 +124,18 @@ func (h *healthChecker) check(ctx context.Context) {
 	h.record(err)
 }
 
-// probe sends one GET and wants a 2xx within the timeout.
+// probe sends one GET and wants a 2xx within the timeout. An HTTP/2
+// target is probed with a stream on its own HTTP/2 connections.
 func (h *healthChecker) probe(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, h.settings.timeout)
 	defer cancel()
+	if h.h2 != nil {
+		status, err := h.h2.Probe(ctx, h.h2.Addr(), h.settings.path)
+		if err != nil {
+			return fmt.Errorf("health check: %w", err)
+		}
+		return healthStatus(status)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.url, nil)
 	if err != nil {
 		return fmt.Errorf("health check request: %w", err)
@@ -135,8 +147,13 @@ func (h *healthChecker) probe(ctx context.Context) error {
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	_ = resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("health check: status %d", resp.StatusCode)
+	return healthStatus(resp.StatusCode)
+}
+
+// healthStatus passes a 2xx.
+func healthStatus(status int) error {
+	if status < 200 || status > 299 {
+		return fmt.Errorf("health check: status %d", status)
 	}
 	return nil
 }

@@ -42,8 +42,8 @@ func (c *Conn) WriteNow(p []byte) (int, error) {
 // (see AcquireVerified). A TLS target lends nothing here: its connections
 // are taken with Acquire, off the loop.
 func (t *Target) AcquireIdle(loop uint64, verify bool) (c *Conn, ok bool) {
-	if t.tls != nil {
-		return nil, false // a TLS connection has no socket for the loop (tls.go)
+	if t.tls != nil || t.h2 != nil {
+		return nil, false // a TLS connection or an HTTP/2 bridge has no socket for the loop (tls.go, h2target.go)
 	}
 	for {
 		if c = t.pool.getIdle(loop); c == nil {

@@ -121,7 +121,7 @@ func (r *Registry) Apply(cfg map[string]*conf.Upstream) (*Set, error) {
 func (r *Registry) buildUpstreamLocked(spec *upstreamSpec, s *Set, stopped *[]*healthChecker) *Upstream {
 	targets := make([]*Target, len(spec.addrs))
 	for i, addr := range spec.addrs {
-		key := targetKey{upstream: spec.name, addr: addr, pool: spec.pool, tls: spec.tlsID}
+		key := targetKey{upstream: spec.name, addr: addr, pool: spec.pool, tls: spec.tlsID, proto: spec.proto}
 		t := r.targets[key]
 		fresh := false
 		if t == nil {
@@ -149,6 +149,7 @@ func (r *Registry) buildUpstreamLocked(spec *upstreamSpec, s *Set, stopped *[]*h
 func (r *Registry) newTargetLocked(key targetKey, tc *tls.Config) (*Target, bool) {
 	t := newTarget(key, r.readers, r.now)
 	t.tls, t.log = tc, r.log
+	t.h2 = t.newH2Pool()
 	if tc != nil && tc.InsecureSkipVerify {
 		r.log.Warn("upstream TLS certificates are not verified (insecure_skip_verify)", "upstream", key.upstream, "target", key.addr)
 	}
@@ -282,6 +283,9 @@ func (r *Registry) release(s *Set) {
 // appended to stopped for the caller to wait on.
 func (r *Registry) retireLocked(t *Target, stopped []*healthChecker) []*healthChecker {
 	t.pool.retire()
+	if t.h2 != nil {
+		t.h2.Retire()
+	}
 	if h := t.checker; h != nil {
 		h.stop()
 		t.checker = nil

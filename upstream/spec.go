@@ -26,6 +26,9 @@ type upstreamSpec struct {
 	// (nil, "" for cleartext).
 	tls   *tls.Config
 	tlsID string
+	// proto is the protocol spoken to the targets (conf.ProtocolHTTP1,
+	// H2C or H2).
+	proto string
 }
 
 // buildSpecs checks and normalises every upstream, in name order so errors
@@ -79,6 +82,18 @@ func buildSpec(name string, c *conf.Upstream) (upstreamSpec, error) {
 		retries: c.Retries.Attempts > 0,
 		tls:     tc,
 		tlsID:   tlsID,
+		proto:   c.Protocol,
+	}
+	switch s.proto {
+	case "":
+		s.proto = conf.ProtocolHTTP1
+	case conf.ProtocolHTTP1, conf.ProtocolH2C:
+	case conf.ProtocolH2:
+		if tc == nil {
+			return upstreamSpec{}, fmt.Errorf("protocol h2 needs a tls block")
+		}
+	default:
+		return upstreamSpec{}, fmt.Errorf("protocol: unknown %q", s.proto)
 	}
 	seen := make(map[string]bool, len(c.Targets))
 	for i, t := range c.Targets {

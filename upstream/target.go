@@ -10,15 +10,17 @@ import (
 	"time"
 
 	"tollgate/internal/lograte"
+	"tollgate/upstream/h2"
 )
 
 // targetKey is a Target's identity across reloads: a reload that keeps all
-// three keeps the Target, its pool and its idle connections.
+// of it keeps the Target, its pool and its idle connections.
 type targetKey struct {
 	upstream string
 	addr     string
 	pool     poolSettings
 	tls      string // identity of the TLS setup (buildUpstreamTLS); "" = cleartext
+	proto    string // conf.ProtocolHTTP1, H2C or H2
 }
 
 // Target is one address of an upstream with its connection pool. It outlives
@@ -59,6 +61,10 @@ type Target struct {
 	tls    *tls.Config
 	log    *slog.Logger
 	tlsLog lograte.Limiter // handshake warnings: at most one a second
+
+	// h2 is the HTTP/2 connections of an h2c or h2 target (nil: HTTP/1.1),
+	// fixed at creation; its pool lends Bridges onto them (h2target.go).
+	h2 *h2.Pool
 }
 
 func newTarget(key targetKey, readers *sync.Pool, now func() time.Time) *Target {
@@ -168,6 +174,9 @@ func (t *Target) acquire(deadline time.Time, verify bool) (*Conn, error) {
 		if c == nil {
 			return t.dial(deadline)
 		}
+		if t.h2 != nil {
+			return t.lendBridge(c, deadline)
+		}
 		if (!verify && c.recentlyUsed(t.pool.now())) || c.alive() {
 			if err := c.Materialize(); err != nil {
 				t.pool.discard(c)
@@ -198,6 +207,9 @@ func (t *Target) AcquireFresh(deadline time.Time) (*Conn, error) {
 // dial opens a connection on a slot already reserved in the pool; on failure
 // the slot is freed.
 func (t *Target) dial(deadline time.Time) (*Conn, error) {
+	if t.h2 != nil {
+		return t.dialBridge(deadline)
+	}
 	d := net.Dialer{
 		Timeout:         time.Duration(t.connectTimeout.Load()),
 		Deadline:        deadline,

@@ -3,11 +3,13 @@
 // Eventually), a goroutine-safe log sink (LogBuffer), reading Prometheus
 // samples from collectors or a /metrics endpoint (Gather, Scrape,
 // ParseSamples), free loopback ports (FreePort, FreeAddr), a real
-// OTLP/HTTP trace receiver (StartOTLPReceiver) and throwaway certificate
-// authorities, certificates and CRLs (CA, Leaf).
+// OTLP/HTTP trace receiver (StartOTLPReceiver), throwaway certificate
+// authorities, certificates and CRLs (CA, Leaf), and HTTP/2 upstreams: a
+// real h2c server (StartH2C) and a raw frame server for refusals and
+// GOAWAYs (StartH2Frames).
 //
 // It is an ordinary package so that _test.go files anywhere in the module
 // can import it; only tests do. It depends on the standard library, the
-// Prometheus client and the OTLP protobuf types only, never on another
+// Prometheus client, the OTLP protobuf types and x/net/http2 only, never on another
 // tollgate package, so that any of them can use it in its tests.
 package testkit

@@ -1,0 +1,128 @@
+package testkit
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+)
+
+// H2CServer is a real HTTP/2 server with prior knowledge (h2c) on
+// loopback: net/http's server with only unencrypted HTTP/2 enabled, as a
+// Go (or gRPC) upstream runs. It counts its TCP connections.
+type H2CServer struct {
+	// Addr is its "127.0.0.1:port".
+	Addr string
+	// Conns counts the TCP connections it accepted.
+	Conns atomic.Int64
+}
+
+// StartH2C serves h over h2c until the test ends. maxStreams is the
+// SETTINGS_MAX_CONCURRENT_STREAMS it announces (0: net/http's default).
+func StartH2C(t testing.TB, h http.Handler, maxStreams int) *H2CServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &H2CServer{Addr: ln.Addr().String()}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, Protocols: new(http.Protocols),
+		HTTP2: &http.HTTP2Config{MaxConcurrentStreams: maxStreams},
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			if st == http.StateNew {
+				s.Conns.Add(1)
+			}
+		}}
+	srv.Protocols.SetUnencryptedHTTP2(true)
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return s
+}
+
+// StartH2Frames is a raw HTTP/2 server on loopback, written with
+// x/net/http2's Framer, for behaviour Go's server does not show on
+// demand (refusing streams, GOAWAY at a chosen stream): it reads the
+// client preface, acknowledges SETTINGS and PINGs, and calls onStream for
+// the HEADERS that open each stream. It returns the address; it stops
+// when the test ends.
+func StartH2Frames(t testing.TB, onStream func(fr *http2.Framer, streamID uint32)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	open := map[net.Conn]bool{}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			open[c] = true
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				serveFrames(c, onStream)
+				mu.Lock()
+				delete(open, c)
+				mu.Unlock()
+				c.Close()
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for c := range open {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
+
+// serveFrames runs one connection of StartH2Frames.
+func serveFrames(c net.Conn, onStream func(fr *http2.Framer, streamID uint32)) {
+	preface := make([]byte, len(http2.ClientPreface))
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(c, preface); err != nil || string(preface) != http2.ClientPreface {
+		return
+	}
+	c.SetReadDeadline(time.Time{})
+	fr := http2.NewFramer(c, c)
+	if err := fr.WriteSettings(http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: 100}); err != nil {
+		return
+	}
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			return
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				fr.WriteSettingsAck()
+			}
+		case *http2.PingFrame:
+			if !f.IsAck() {
+				fr.WritePing(true, f.Data)
+			}
+		case *http2.HeadersFrame:
+			if onStream != nil {
+				onStream(fr, f.StreamID)
+			}
+		}
+	}
+}
