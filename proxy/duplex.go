@@ -34,12 +34,17 @@ func (cc *clientConn) duplex() bool {
 	return q.Chunked && !cc.cio.nonblock && (cc.s.proto == protoH2 || isGRPC(q.Fields.Get("Content-Type")))
 }
 
-// startDuplex sends the head (with what the client's buffer holds of the
-// body) and starts the upload of the rest.
-func (cc *clientConn) startDuplex(conn *upstream.Conn) {
+// startDuplex sends the head and starts the upload of the body. The head
+// is out before the answer is awaited: an HTTP/2 bridge has no stream to
+// read an answer from until it has the head.
+func (cc *clientConn) startDuplex(conn *upstream.Conn) error {
 	cc.body = bodyStreamed
 	uw := cc.e.getUpWriter(conn)
 	uw.Write(cc.scratch)
+	if err := uw.Flush(); err != nil {
+		cc.e.putUpWriter(uw)
+		return err
+	}
 	up := &duplexUpload{done: make(chan struct{})}
 	cc.up = up
 	idle := cc.snap.Conf.Server.IdleTimeout
@@ -51,6 +56,7 @@ func (cc *clientConn) startDuplex(conn *upstream.Conn) {
 			conn.SetReadDeadline(time.Unix(1, 0)) // a wait for the answer ends now (settleTry says why)
 		}
 	}()
+	return nil
 }
 
 // finishDuplex waits for the upload once the answer is whole and reports

@@ -48,8 +48,7 @@ func (cc *clientConn) sendRequest(rt *routeRT, conn *upstream.Conn, deadline tim
 		return err
 	}
 	if cc.duplex() {
-		cc.startDuplex(conn)
-		return nil
+		return cc.startDuplex(conn)
 	}
 	cc.c.SetReadDeadline(deadline)
 	defer cc.c.SetReadDeadline(time.Time{})
