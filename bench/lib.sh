@@ -1,7 +1,7 @@
 # bench/lib.sh — what every bench script shares, sourced after it sets
 # LOG_TAG: a log line on stderr, the processes it started (stopped by PID
 # on exit, newest first: TERM, then KILL after 5 s), free loopback ports,
-# and waiting for an HTTP endpoint to answer.
+# waiting for an HTTP endpoint to answer, and the CPU time of processes.
 
 log() { printf '[%s %s] %s\n' "${LOG_TAG:-bench}" "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -9,15 +9,21 @@ log() { printf '[%s %s] %s\n' "${LOG_TAG:-bench}" "$(date +%H:%M:%S)" "$*" >&2; 
 # stop too (processes a tollgate binary upgrade started, say).
 PIDS=()
 EXTRA_PIDS=()
-cleanup() {
-	local rc=$? p i all=("${PIDS[@]}" "${EXTRA_PIDS[@]}")
-	trap - EXIT INT TERM
+stop_all() { # stop every process in PIDS and EXTRA_PIDS, newest first, and forget them
+	local p i all=("${PIDS[@]}" "${EXTRA_PIDS[@]}")
 	for ((i = ${#all[@]} - 1; i >= 0; i--)); do kill -TERM "${all[i]}" 2>/dev/null || true; done
 	for p in "${all[@]}"; do
 		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
 	done
+	PIDS=()
+	EXTRA_PIDS=()
+}
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	stop_all
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -48,4 +54,15 @@ wait_http() { # wait_http URL WHAT [PID]: until URL answers 2xx (10 s), or PID e
 	done
 	log "$2 did not answer $1"
 	return 1
+}
+
+proc_ticks() { # proc_ticks PID...: utime+stime of the processes, in clock ticks (CLK_TCK)
+	local t=0 p line rest f
+	for p in "$@"; do
+		read -r line 2>/dev/null <"/proc/$p/stat" || continue
+		rest=${line##*) }
+		read -r -a f <<<"$rest"
+		t=$((t + f[11] + f[12]))
+	done
+	echo "$t"
 }

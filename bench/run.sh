@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # tollgate vs nginx benchmark. See bench/README.md.
 #
-#   bench/run.sh [all|throughput|gateway|transfers|idle|syscalls|slow]
+#   bench/run.sh [all|throughput|gateway|transfers|idle|syscalls|slow|identity]
 #
 # all (default) runs throughput, gateway, transfers and idle and prints one
-# table of tollgate/nginx ratios; gateway runs the gateway scenarios (JWT
+# table of tollgate/nginx ratios, then stops its processes and runs
+# identity (bench/identity.sh: signed requests, mTLS and TLS to upstreams
+# against nginx, its own processes and table; BENCH_IDENTITY= skips it); gateway runs the gateway scenarios (JWT
 # auth with per-client limits, local and Redis store; a JSON POST) against
 # nginx proxying plainly, with the plain GET 128 B for reference; syscalls
 # counts syscalls per request with strace; slow runs bench/slow.sh
@@ -17,8 +19,9 @@ set -euo pipefail
 MODE=${1:-all}
 case $MODE in all | throughput | gateway | transfers | idle | syscalls) ;;
 slow) exec "$(dirname "${BASH_SOURCE[0]}")/slow.sh" ;;
+identity) exec "$(dirname "${BASH_SOURCE[0]}")/identity.sh" ;;
 *)
-	echo "usage: $0 [all|throughput|gateway|transfers|idle|syscalls|slow]" >&2
+	echo "usage: $0 [all|throughput|gateway|transfers|idle|syscalls|slow|identity]" >&2
 	exit 2
 	;;
 esac
@@ -356,16 +359,7 @@ cpu_pids() {
 }
 rss_pids() { if [[ $1 == nginx ]]; then echo "$NGX_WORKERS"; else echo "${TGPID[$1]:-}"; fi; }
 
-cpu_ticks() { # utime+stime in clock ticks
-	local t=0 p line rest
-	for p in $(cpu_pids "$1"); do
-		read -r line <"/proc/$p/stat" || continue
-		rest=${line##*) }
-		read -r -a f <<<"$rest"
-		t=$((t + f[11] + f[12]))
-	done
-	echo "$t"
-}
+cpu_ticks() { proc_ticks $(cpu_pids "$1"); } # utime+stime in clock ticks
 rss_kb() { # rss_kb PROXY: current VmRSS in KiB (nginx: workers summed)
 	local t=0 p k v _
 	for p in $(rss_pids "$1"); do
@@ -982,3 +976,7 @@ LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 		printf '  - %s\n' "${NOTES[@]}"
 	fi
 } | tee "$OUT/table-$STAMP.txt"
+if [[ $MODE == all ]]; then
+	stop_all # the processes above are done; identity starts its own
+	"$HERE/identity.sh" || log "bench/identity.sh failed (exit $?)"
+fi

@@ -3,6 +3,7 @@ package proxy
 import (
 	"time"
 
+	"tollgate/proxy/http1"
 	"tollgate/upstream"
 )
 
@@ -24,6 +25,7 @@ import (
 type duplexUpload struct {
 	done chan struct{}
 	err  error
+	cr   http1.ChunkedReader // its own: the answer's relay decodes with cc.cr meanwhile
 }
 
 // duplex reports a request whose body streams up while its answer
@@ -35,8 +37,8 @@ func (cc *clientConn) duplex() bool {
 }
 
 // startDuplex sends the head and starts the upload of the body. The head
-// is out before the answer is awaited: an HTTP/2 bridge has no stream to
-// read an answer from until it has the head.
+// leaves before the answer is awaited: an HTTP/2 upstream's stream starts
+// with it.
 func (cc *clientConn) startDuplex(conn *upstream.Conn) error {
 	cc.body = bodyStreamed
 	uw := cc.e.getUpWriter(conn)
@@ -51,7 +53,7 @@ func (cc *clientConn) startDuplex(conn *upstream.Conn) error {
 	go func() {
 		defer close(up.done)
 		defer cc.e.putUpWriter(uw)
-		up.err = cc.copyChunks(uw, func() { cc.c.SetReadDeadline(time.Now().Add(idle)) })
+		up.err = cc.copyChunks(uw, &up.cr, func() { cc.c.SetReadDeadline(time.Now().Add(idle)) })
 		if up.err != nil {
 			conn.SetReadDeadline(time.Unix(1, 0)) // a wait for the answer ends now (settleTry says why)
 		}

@@ -145,19 +145,19 @@ func (cc *clientConn) sendChunkedBody(conn *upstream.Conn) error {
 	uw := cc.e.getUpWriter(conn)
 	defer cc.e.putUpWriter(uw)
 	uw.Write(cc.scratch)
-	return cc.copyChunks(uw, nil)
+	return cc.copyChunks(uw, &cc.cr, nil)
 }
 
-// copyChunks forwards the chunked body after the head already in uw;
-// beforeRead, when set, runs before each read of the client.
-func (cc *clientConn) copyChunks(uw *bufio.Writer, beforeRead func()) error {
-	cc.cr.Reset(cc.r)
+// copyChunks forwards the chunked body, decoded by cr, after the head
+// already in uw; beforeRead, when set, runs before each read of the client.
+func (cc *clientConn) copyChunks(uw *bufio.Writer, cr *http1.ChunkedReader, beforeRead func()) error {
+	cr.Reset(cc.r)
 	buf := cc.e.getBuf()
 	defer cc.e.putBuf(buf)
 	max := cc.snap.Conf.Server.MaxBodyBytes
 	var total int64
 	for {
-		if !cc.cr.CanRead() {
+		if !cr.CanRead() {
 			if err := uw.Flush(); err != nil {
 				return err
 			}
@@ -165,11 +165,11 @@ func (cc *clientConn) copyChunks(uw *bufio.Writer, beforeRead func()) error {
 		if beforeRead != nil {
 			beforeRead()
 		}
-		n, err := cc.cr.Read(*buf)
+		n, err := cr.Read(*buf)
 		total += int64(n)
 		// A chunk whose announced size passes the limit is refused before
 		// any of it is forwarded.
-		if max > 0 && (total > max || err == nil && total+cc.cr.Left() > max) {
+		if max > 0 && (total > max || err == nil && total+cr.Left() > max) {
 			return &clientError{failBodyTooLarge, errBodyTooLarge}
 		}
 		if n > 0 {

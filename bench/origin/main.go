@@ -6,7 +6,11 @@
 //
 // Usage:
 //
-//	origin -listen 127.0.0.1:9000
+//	origin -listen 127.0.0.1:9000 [-tls-cert server.pem -tls-key server.key]
+//
+// With -tls-cert and -tls-key the listener speaks TLS (the Go standard
+// library's defaults: TLS 1.2 and 1.3, session tickets on); /stream bodies
+// are then written through TLS from the reused buffer (no sendfile).
 //
 // Endpoints (any other path answers 404):
 //
@@ -30,8 +34,14 @@
 //	                    carries the count seen
 //	GET  /status/N      answers status N with a short body
 //	GET  /conns         number of TCP connections accepted so far
-//	GET  /requests      number of requests served so far, /conns and
-//	                    /requests excluded
+//	GET  /requests      number of requests served so far, /conns,
+//	                    /requests, /tls and /handshakes excluded
+//	GET  /tls           the connection's TLS version, cipher suite and
+//	                    whether the session was resumed, e.g.
+//	                    "TLS 1.3 TLS_AES_128_GCM_SHA256 resumed=false"
+//	                    ("plain" without TLS)
+//	GET  /handshakes    TLS handshakes completed so far, full and resumed:
+//	                    "full=N resumed=M"
 //
 // The body pattern is the 64-byte line "abc…xyzABC…XYZ0123456789-\n"
 // repeated, so byte i of any body is Pattern[i%64] and a client can check
@@ -45,6 +55,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -73,6 +84,8 @@ const (
 
 var (
 	connsAccepted atomic.Int64
+	tlsFull       atomic.Int64 // TLS handshakes without resumption
+	tlsResumed    atomic.Int64 // TLS handshakes that resumed a session
 	requestsDone  atomic.Int64
 	loadInflight  atomic.Int64
 
@@ -94,6 +107,8 @@ func main() {
 	useSendfile := flag.Bool("sendfile", true, "send /stream bodies with sendfile(2) from a pattern file")
 	flag.DurationVar(&loadBase, "load-base", time.Millisecond, "/load base latency")
 	flag.DurationVar(&loadK, "load-k", time.Millisecond, "/load extra latency per in-flight /load request")
+	tlsCert := flag.String("tls-cert", "", "PEM certificate (chain): serve TLS (with -tls-key)")
+	tlsKey := flag.String("tls-key", "", "PEM private key of -tls-cert")
 	flag.Parse()
 
 	streamBuf = bytes.Repeat([]byte(Pattern), streamChunk/len(Pattern))
@@ -109,6 +124,13 @@ func main() {
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		log.Fatalf("origin: %v", err)
+	}
+	if *tlsCert != "" || *tlsKey != "" {
+		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			log.Fatalf("origin: -tls-cert/-tls-key: %v", err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}})
 	}
 	// The line below is the readiness signal scripts wait for.
 	fmt.Printf("origin listening on %s\n", ln.Addr())
@@ -126,7 +148,7 @@ func main() {
 			log.Fatalf("origin: accept: %v", err)
 		}
 		connsAccepted.Add(1)
-		go serve(c.(*net.TCPConn))
+		go serve(c)
 	}
 }
 
@@ -156,15 +178,19 @@ type request struct {
 	expect100      bool
 }
 
-// conn is one client connection.
+// conn is one client connection: a *net.TCPConn, or a *tls.Conn with
+// -tls-cert.
 type conn struct {
-	c  *net.TCPConn
+	c  net.Conn
 	br *bufio.Reader
 	bw *bufio.Writer
 }
 
-func serve(nc *net.TCPConn) {
+func serve(nc net.Conn) {
 	defer nc.Close()
+	if tc, ok := nc.(*tls.Conn); ok && !handshake(tc) {
+		return
+	}
 	c := &conn{c: nc, br: bufio.NewReaderSize(nc, 4096), bw: bufio.NewWriterSize(nc, 4096)}
 	for {
 		req, err := c.readHead()
@@ -190,6 +216,21 @@ func serve(nc *net.TCPConn) {
 			}
 		}
 	}
+}
+
+// handshake completes a TLS handshake (10 s at most) and counts it.
+func handshake(tc *tls.Conn) bool {
+	tc.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := tc.Handshake(); err != nil {
+		return false
+	}
+	tc.SetDeadline(time.Time{})
+	if tc.ConnectionState().DidResume {
+		tlsResumed.Add(1)
+	} else {
+		tlsFull.Add(1)
+	}
+	return true
 }
 
 func isReset(err error) bool {
@@ -318,6 +359,10 @@ func (c *conn) handle(req *request) error {
 		return c.text(200, strconv.FormatInt(connsAccepted.Load(), 10), req.close)
 	case path == "/requests":
 		return c.text(200, strconv.FormatInt(requestsDone.Load(), 10), req.close)
+	case path == "/tls":
+		return c.text(200, c.tlsState(), req.close)
+	case path == "/handshakes":
+		return c.text(200, fmt.Sprintf("full=%d resumed=%d", tlsFull.Load(), tlsResumed.Load()), req.close)
 	}
 	requestsDone.Add(1)
 	switch {
@@ -365,6 +410,16 @@ func (c *conn) handle(req *request) error {
 	default:
 		return c.text(404, "not found", req.close)
 	}
+}
+
+// tlsState describes the connection's TLS session for GET /tls.
+func (c *conn) tlsState() string {
+	tc, ok := c.c.(*tls.Conn)
+	if !ok {
+		return "plain"
+	}
+	s := tc.ConnectionState()
+	return fmt.Sprintf("%s %s resumed=%t", tls.VersionName(s.Version), tls.CipherSuiteName(s.CipherSuite), s.DidResume)
 }
 
 func isGetOrHead(m string) bool { return m == "GET" || m == "HEAD" }
@@ -472,8 +527,8 @@ func (c *conn) body(req *request, n int64) error {
 		return err
 	}
 	var off int64
-	if sendFD >= 0 && n >= 64<<10 {
-		return c.sendfile(n)
+	if tc, ok := c.c.(*net.TCPConn); ok && sendFD >= 0 && n >= 64<<10 {
+		return sendfile(tc, n)
 	}
 	for off < n {
 		chunk := n - off
@@ -492,8 +547,8 @@ func (c *conn) body(req *request, n int64) error {
 // sendfile sends n pattern bytes with sendfile(2) from the pattern file,
 // going through the runtime poller so a full socket buffer parks the
 // goroutine instead of a thread.
-func (c *conn) sendfile(n int64) error {
-	rc, err := c.c.SyscallConn()
+func sendfile(tc *net.TCPConn, n int64) error {
+	rc, err := tc.SyscallConn()
 	if err != nil {
 		return err
 	}

@@ -18,15 +18,15 @@ import (
 )
 
 // grpcWebPage calls UnaryCall three ways and shows, per call, the
-// decoded reply, grpc-status, grpc-message, the echoed x-user-agent and
-// the answer's content-type in elements named <call>-<what>. GATEWAY is
+// decoded reply, grpc-status, grpc-message, the origin's trailer
+// x-unary-trailer and the answer's content-type in elements named <call>-<what>. GATEWAY is
 // replaced by the gateway's URL.
 const grpcWebPage = `<!doctype html>
 <html><head><meta charset="utf-8"><title>gRPC-Web</title></head><body>
 <table>
-<tr><td>text</td><td id="text-status"></td><td id="text-message"></td><td id="text-reply"></td><td id="text-ua"></td><td id="text-ctype"></td></tr>
-<tr><td>binary</td><td id="binary-status"></td><td id="binary-message"></td><td id="binary-reply"></td><td id="binary-ua"></td><td id="binary-ctype"></td></tr>
-<tr><td>refused</td><td id="refused-status"></td><td id="refused-message"></td><td id="refused-reply"></td><td id="refused-ua"></td><td id="refused-ctype"></td></tr>
+<tr><td>text</td><td id="text-status"></td><td id="text-message"></td><td id="text-reply"></td><td id="text-trailer"></td><td id="text-ctype"></td></tr>
+<tr><td>binary</td><td id="binary-status"></td><td id="binary-message"></td><td id="binary-reply"></td><td id="binary-trailer"></td><td id="binary-ctype"></td></tr>
+<tr><td>refused</td><td id="refused-status"></td><td id="refused-message"></td><td id="refused-reply"></td><td id="refused-trailer"></td><td id="refused-ctype"></td></tr>
 </table>
 <script>
 const gateway = "GATEWAY";
@@ -119,7 +119,7 @@ async function call(id, text, path, message) {
     const reply = f.msgs.length ? field(field(f.msgs[0], 1), 2) : null;
     show("reply", reply ? new TextDecoder().decode(reply) : "");
     show("message", resp.headers.get("grpc-message") ?? trailerField(f.trailer, "grpc-message"));
-    show("ua", trailerField(f.trailer, "x-echo-user-agent"));
+    show("trailer", trailerField(f.trailer, "x-unary-trailer"));
     show("ctype", resp.headers.get("content-type"));
     show("status", resp.headers.get("grpc-status") ?? trailerField(f.trailer, "grpc-status") ?? "none");
   } catch (e) {
@@ -133,7 +133,7 @@ call("refused", true, "/grpc.testing.TestService/EmptyCall", "no key");
 </body></html>`
 
 // TestGRPCWebInChromium: the page's calls come back decoded, with their
-// grpc-status: 0 and the echoed x-user-agent (text and binary) from the
+// grpc-status: 0 and the origin's trailer (text and binary) from the
 // trailer frame, 16 (UNAUTHENTICATED) from the gateway's own
 // trailers-only head, which CORS lets the page read.
 func TestGRPCWebInChromium(t *testing.T) {
@@ -166,9 +166,9 @@ func TestGRPCWebInChromium(t *testing.T) {
 			t.Errorf("%s call: content-type %q, want %q", tc.call, s, tc.ctype)
 		}
 	}
-	for _, id := range []string{"#text-ua", "#binary-ua"} {
-		if s := pageText(t, ctx, id); s != "grpc-web-javascript/0.1" {
-			t.Errorf("%s: the origin echoed x-user-agent %q", id, s)
+	for _, id := range []string{"#text-trailer", "#binary-trailer"} {
+		if s := pageText(t, ctx, id); s != "after" {
+			t.Errorf("%s: the origin's trailer x-unary-trailer reads %q in the trailer frame, want after", id, s)
 		}
 	}
 	if s := pageText(t, ctx, "#refused-message"); s == "" {

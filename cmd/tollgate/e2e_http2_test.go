@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -200,5 +201,71 @@ upstreams: {app: {targets: ["%s"]}}
 	s := string(out)
 	if !strings.HasPrefix(s, "HTTP/2 200") || !strings.Contains(s, "x-echo-x-custom: curl") || !strings.HasSuffix(s, "hello") {
 		t.Fatalf("curl --http2-prior-knowledge:\n%s", s)
+	}
+}
+
+// TestHTTP2ReloadAndShutdown: a reload keeps an HTTP/2 connection and its
+// next stream takes the new config; on SIGTERM the connection gets a
+// GOAWAY, the stream in flight finishes, and the gateway exits 0.
+func TestHTTP2ReloadAndShutdown(t *testing.T) {
+	release := make(chan struct{})
+	o := startOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/slow" {
+			<-release
+		}
+		echoHandler(w, r)
+	})
+	cfg := func(prefix string) string {
+		return fmt.Sprintf(`
+server: {listen: "LISTEN", shutdown_timeout: 10s}
+admin: {listen: "ADMIN"}
+upstreams: {app: {targets: ["%s"]}}
+routes:
+  - {name: api, match: {path_prefix: %s}, upstream: app}
+`, o.addr, prefix)
+	}
+	g := startGateway(t, cfg("/api"))
+	c := h2cClient()
+	get := func(path string) (int, error) {
+		resp, err := c.Get("http://" + g.addr + path)
+		if err != nil {
+			return 0, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	if s, err := get("/api/a"); s != 200 {
+		t.Fatalf("before the reload: %d %v", s, err)
+	}
+	g.writeConfig(cfg("/v2"))
+	g.signal(syscall.SIGHUP)
+	waitFor(t, func() bool { s, _ := get("/v2/a"); return s == 200 })
+	if s, _ := get("/api/a"); s != 404 {
+		t.Fatalf("old route after the reload: %d, want 404", s)
+	}
+	if v := g.metric("tollgate_http2_connections"); v != 1 {
+		t.Fatalf("HTTP/2 connections after the reload: %v, want the one kept", v)
+	}
+	g.writeConfig(cfg("/api"))
+	g.signal(syscall.SIGHUP)
+	waitFor(t, func() bool { s, _ := get("/api/a"); return s == 200 })
+
+	slow := make(chan int, 1)
+	go func() { s, _ := get("/api/slow"); slow <- s }()
+	waitFor(t, func() bool { return o.requests.Load() >= 1 && strings.Contains(o.last.Load().URL.Path, "slow") })
+	g.signal(syscall.SIGTERM)
+	time.Sleep(300 * time.Millisecond) // the GOAWAY goes out while the stream is held
+	close(release)
+	select {
+	case s := <-slow:
+		if s != 200 {
+			t.Fatalf("stream in flight at shutdown: %d", s)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("stream in flight at shutdown never finished")
+	}
+	if code := g.wait(15 * time.Second); code != 0 {
+		t.Fatalf("exit %d after SIGTERM", code)
 	}
 }

@@ -13,9 +13,10 @@ import (
 
 // Bridge is one pooled upstream connection of an HTTP/2 target: a
 // net.Conn without a socket that carries one HTTP/1.1 exchange at a time
-// as one HTTP/2 stream (see the package comment). The exchange's
-// goroutine writes and reads it; Close and the Set*Deadline methods may
-// be called from any goroutine.
+// as one HTTP/2 stream (see the package comment). One goroutine writes
+// it and one reads it — the same one, or two at once for a full-duplex
+// exchange; Close and the Set*Deadline methods may be called from any
+// goroutine.
 type Bridge struct {
 	pool   *Pool
 	rd, wd deadline

@@ -1,0 +1,179 @@
+package h2stream
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// exchange stands in for the gateway's exchange: what a handler does with
+// its Conn in the test that starts the server.
+type exchange func(t *testing.T, c *Conn, r *http.Request)
+
+// startH2C serves HTTP/2 with prior knowledge on loopback, each stream
+// handed to ex through a Conn, and returns a client for it.
+func startH2C(t *testing.T, ex exchange) (*httptest.Server, *http.Client) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := New(w, r, &net.TCPAddr{}, &net.TCPAddr{})
+		ex(t, c, r)
+		c.Close()
+		complete := c.Complete()
+		c.Release()
+		if !complete {
+			panic(http.ErrAbortHandler)
+		}
+	}))
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	t.Cleanup(tr.CloseIdleConnections)
+	return srv, &http.Client{Transport: tr, Timeout: 10 * time.Second}
+}
+
+// TestRequestRendering: what the exchange reads from a stream is an
+// HTTP/1.1 request net/http parses back to the same method, target, host,
+// fields and body — framed by length when the client said it, in chunks
+// when not, without framing when there is no body.
+func TestRequestRendering(t *testing.T) {
+	type seen struct {
+		req  *http.Request
+		body string
+		raw  string
+	}
+	got := make(chan seen, 1)
+	srv, client := startH2C(t, func(t *testing.T, c *Conn, _ *http.Request) {
+		raw, _ := io.ReadAll(c) // one request, then EOF
+		req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(string(raw))))
+		if err != nil {
+			t.Errorf("rendered request does not parse: %v\n%q", err, raw)
+			got <- seen{}
+			return
+		}
+		body, _ := io.ReadAll(req.Body)
+		got <- seen{req, string(body), string(raw)}
+		io.WriteString(c, "HTTP/1.1 204 No Content\r\n\r\n")
+	})
+	cases := []struct {
+		method string
+		body   io.Reader
+		want   string
+		framed string // the framing field the rendering must carry ("" none)
+	}{
+		{"GET", nil, "", ""},
+		{"POST", strings.NewReader("sized body"), "sized body", "Content-Length: 10"},
+		{"POST", io.MultiReader(strings.NewReader("of unknown "), strings.NewReader("length")), "of unknown length", "Transfer-Encoding: chunked"},
+		{"PUT", strings.NewReader(""), "", "Content-Length: 0"},
+	}
+	for _, tc := range cases {
+		req, _ := http.NewRequest(tc.method, srv.URL+"/p/a?q=1", tc.body)
+		req.Header.Set("X-Custom", "v1")
+		req.Header.Add("X-Custom", "v2")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		s := <-got
+		if s.req == nil {
+			t.FailNow()
+		}
+		if s.req.Method != tc.method || s.req.RequestURI != "/p/a?q=1" || s.req.Host != strings.TrimPrefix(srv.URL, "http://") ||
+			strings.Join(s.req.Header.Values("X-Custom"), ",") != "v1,v2" || s.body != tc.want {
+			t.Errorf("%s: rendered as %q", tc.method, s.raw)
+		}
+		head, _, _ := strings.Cut(s.raw, "\r\n\r\n")
+		hasCL, hasTE := strings.Contains(head, "Content-Length:"), strings.Contains(head, "Transfer-Encoding:")
+		if tc.framed == "" && (hasCL || hasTE) || tc.framed != "" && !strings.Contains(head, tc.framed) {
+			t.Errorf("%s: framing %q, want %q", tc.method, head, tc.framed)
+		}
+		if resp.StatusCode != 204 {
+			t.Errorf("%s: status %d", tc.method, resp.StatusCode)
+		}
+	}
+}
+
+// answer is an HTTP/1.1 answer as the exchange writes it: an interim
+// head, hop-by-hop fields, a chunked body and trailers (one forbidden).
+const answer = "HTTP/1.1 100 Continue\r\n\r\n" +
+	"HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\nTransfer-Encoding: chunked\r\nX-Answer: yes\r\n\r\n" +
+	"5\r\nhello\r\n7\r\n, world\r\n0\r\nGrpc-Status: 0\r\nGrpc-Message: fine\r\n\r\n"
+
+// TestAnswerSplitAnywhere: however the exchange's writes cut the answer,
+// the client gets the same head (no interim, no hop-by-hop fields), body
+// and trailers.
+func TestAnswerSplitAnywhere(t *testing.T) {
+	srv, client := startH2C(t, func(t *testing.T, c *Conn, r *http.Request) {
+		at, _ := strconv.Atoi(r.URL.Query().Get("at"))
+		for _, part := range []string{answer[:at], answer[at:]} {
+			if _, err := io.WriteString(c, part); err != nil {
+				t.Errorf("split at %d: %v", at, err)
+			}
+		}
+	})
+	for at := 0; at <= len(answer); at++ {
+		resp, err := client.Get(srv.URL + "/?at=" + strconv.Itoa(at))
+		if err != nil {
+			t.Fatalf("split at %d: %v", at, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || string(body) != "hello, world" || resp.Header.Get("X-Answer") != "yes" ||
+			resp.Header.Get("X-Hop") != "" || resp.Header.Get("Connection") != "" ||
+			resp.Trailer.Get("Grpc-Status") != "0" || resp.Trailer.Get("Grpc-Message") != "fine" {
+			t.Fatalf("split at %d: %d %q %v, header %v, trailer %v", at, resp.StatusCode, body, err, resp.Header, resp.Trailer)
+		}
+	}
+}
+
+// TestBodylessAnswerEndsWithItsHead: an answer without a body (a gRPC
+// trailers-only answer) is one head; a Content-Length body passes as is;
+// an answer cut short resets the stream instead of ending it cleanly.
+func TestBodylessAnswerEndsWithItsHead(t *testing.T) {
+	srv, client := startH2C(t, func(t *testing.T, c *Conn, r *http.Request) {
+		switch r.URL.Path {
+		case "/bodyless":
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: application/grpc\r\nGrpc-Status: 16\r\nContent-Length: 0\r\n\r\n")
+		case "/sized":
+			io.WriteString(c, "HTTP/1.1 201 Created\r\nContent-Length: 6\r\n\r\nsix")
+			io.WriteString(c, "six")
+		case "/cut":
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this")
+		}
+	})
+	resp, err := client.Get(srv.URL + "/bodyless")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(body) != 0 || resp.Header.Get("Grpc-Status") != "16" {
+		t.Fatalf("bodyless: %d %q %v", resp.StatusCode, body, resp.Header)
+	}
+	resp, err = client.Get(srv.URL + "/sized")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 201 || string(body) != "sixsix" {
+		t.Fatalf("sized: %d %q", resp.StatusCode, body)
+	}
+	resp, err = client.Get(srv.URL + "/cut")
+	if err == nil {
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	if err == nil {
+		t.Fatal("an answer cut short ended as if whole")
+	}
+}
