@@ -21,6 +21,8 @@ import (
 
 	"google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/protobuf/proto"
+
+	"tollgate/internal/testkit"
 )
 
 // grpcWebConfig puts the gRPC origin at addr behind protocol h2c: the
@@ -377,5 +379,91 @@ func TestGRPCWebGatewayAnswersAndCORS(t *testing.T) {
 	if a.header.Get("Grpc-Status") != "12" || a.header.Get("Content-Type") != "application/grpc-web+proto" ||
 		a.header.Get("Access-Control-Allow-Origin") != origin {
 		t.Fatalf("keyed call: %d %v: want the origin's UNIMPLEMENTED as gRPC-Web, CORS headers on", a.status, a.header)
+	}
+}
+
+// TestGRPCWebOtherAnswers: what is not a gRPC server's usual answer. An
+// HTTP/2 upstream that answers gRPC with a Content-Length body and the
+// status in the head: a binary call gets it as it is, a text call gets
+// it encoded and chunked (its length changed). An answer that is not
+// gRPC (an error page) passes untranslated. A route to an HTTP/1.1
+// upstream passes gRPC-Web as it came (a server that speaks it itself).
+func TestGRPCWebOtherAnswers(t *testing.T) {
+	type seen struct{ ct, te, body string }
+	got := make(chan seen, 10)
+	msg := []byte{0, 0, 0, 0, 3, 'a', 'b', 'c'}
+	h2 := testkit.StartH2C(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got <- seen{r.Header.Get("Content-Type"), r.Header.Get("Te"), string(body)}
+		if r.URL.Path == "/page" {
+			w.Header().Set("Content-Type", "text/plain")
+			w.WriteHeader(404)
+			io.WriteString(w, "no such page")
+			return
+		}
+		w.Header().Set("Content-Type", "application/grpc")
+		w.Header().Set("Grpc-Status", "0")
+		w.Header().Set("Content-Length", fmt.Sprint(len(msg)))
+		w.Write(msg)
+	}), 0)
+	h1 := startOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got <- seen{r.Header.Get("Content-Type"), r.Header.Get("Te"), string(body)}
+		w.Header().Set("Content-Type", "application/grpc-web+proto")
+		w.Write(body)
+	})
+	g := startGateway(t, fmt.Sprintf(`
+server: {listen: "LISTEN"}
+admin: {listen: "ADMIN"}
+upstreams:
+  h2: {protocol: h2c, targets: ["%s"]}
+  h1: {targets: ["%s"]}
+routes:
+  - {name: h1, match: {path_prefix: /h1/}, upstream: h1}
+  - {name: h2, match: {path_prefix: /}, upstream: h2}
+`, h2.Addr, h1.addr))
+	c := &http.Client{Timeout: 10 * time.Second}
+	post := func(path, ct string, body []byte) (*http.Response, []byte, seen) {
+		t.Helper()
+		resp, err := c.Post(g.url(path), ct, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		select {
+		case s := <-got:
+			return resp, b, s
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: the upstream saw nothing", path)
+		}
+		return nil, nil, seen{}
+	}
+
+	resp, body, up := post("/sized", "application/grpc-web", msg)
+	if up.ct != "application/grpc" || up.te != "trailers" || up.body != string(msg) {
+		t.Errorf("the HTTP/2 upstream saw %+v, want application/grpc, te: trailers and the message", up)
+	}
+	if resp.Header.Get("Content-Type") != "application/grpc-web+proto" || resp.ContentLength != int64(len(msg)) ||
+		!bytes.Equal(body, msg) || resp.Header.Get("Grpc-Status") != "0" {
+		t.Errorf("binary call, sized gRPC answer: %v %q", resp.Header, body)
+	}
+	resp, body, up = post("/sized", "application/grpc-web-text+proto", encodeText(msg))
+	if up.ct != "application/grpc+proto" || up.body != string(msg) {
+		t.Errorf("text call: the upstream saw %+v, want the message decoded", up)
+	}
+	if resp.Header.Get("Content-Type") != "application/grpc-web-text+proto" || resp.ContentLength != -1 ||
+		!bytes.Equal(decodeQuads(t, body), msg) {
+		t.Errorf("text call, sized gRPC answer: %v (length %d) %q, want it encoded and chunked", resp.Header, resp.ContentLength, body)
+	}
+	resp, body, _ = post("/page", "application/grpc-web-text", encodeText(msg))
+	if resp.StatusCode != 404 || resp.Header.Get("Content-Type") != "text/plain" || string(body) != "no such page" {
+		t.Errorf("an answer that is not gRPC: %d %v %q, want it as the upstream sent it", resp.StatusCode, resp.Header, body)
+	}
+	text := encodeText(msg)
+	resp, body, up = post("/h1/x", "application/grpc-web-text", text)
+	if up.ct != "application/grpc-web-text" || up.body != string(text) || resp.Header.Get("Content-Type") != "application/grpc-web+proto" ||
+		string(body) != string(text) {
+		t.Errorf("HTTP/1.1 upstream: it saw %+v; answer %v %q: want gRPC-Web passed as it came", up, resp.Header, body)
 	}
 }
