@@ -12,6 +12,11 @@ import (
 // must report for it, in order, each without its "testdata/<file>:"
 // prefix (so "14: routes[2].upstream: ..." means line 14).
 var badFixtures = map[string][]string{
+	`http2.bad.yaml`: {
+		`3: server.http2.enabled: expected true or false, got a string`,
+		`3: server.http2.window: unknown key`,
+		`3: server.http2.max_concurrent_streams: must be 1 to 1000, got 0`,
+	},
 	`client_name.bad.yaml`: {
 		`4: clients.partner "x": client name "partner \"x\"" must be printable ASCII without quotes or backslashes (it is sent in RateLimit-Policy)`,
 	},

@@ -50,6 +50,12 @@ func (d *decoder) server(n *yaml.Node, path string, s *Server) {
 				"max_total":     d.integer64Field(&s.Buffers.MaxTotal),
 			})
 		},
+		"http2": func(n *yaml.Node, p string) {
+			d.mapping(n, p, fields{
+				"enabled":                d.flagField(&s.HTTP2.Enabled),
+				"max_concurrent_streams": d.integerField(&s.HTTP2.MaxConcurrentStreams),
+			})
+		},
 		"tls": func(n *yaml.Node, p string) {
 			d.mapping(n, p, fields{
 				"cert_file":   d.file(&s.TLS.CertFile),

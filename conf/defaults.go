@@ -44,6 +44,7 @@ func defaultServer() Server {
 		MaxHeaderBytes:    16384,
 		MaxBodyBytes:      0,
 		Buffers:           Buffers{RequestBody: 64 << 10, ResponseBody: 64 << 10, MaxTotal: 256 << 20},
+		HTTP2:             HTTP2{Enabled: true, MaxConcurrentStreams: 100},
 		ShutdownTimeout:   15 * time.Second,
 		AcceptLoops:       0,
 		TrustedProxies:    []netip.Prefix{},

@@ -41,6 +41,7 @@ func TestMinimalDefaults(t *testing.T) {
 		ShutdownTimeout:   15 * time.Second,
 		TrustedProxies:    []netip.Prefix{},
 		Buffers:           Buffers{RequestBody: 65536, ResponseBody: 65536, MaxTotal: 256 << 20},
+		HTTP2:             HTTP2{Enabled: true, MaxConcurrentStreams: 100},
 	})
 	check(t, "Admin", c.Admin, Admin{Listen: "127.0.0.1:9901"})
 	check(t, "Upstreams", c.Upstreams, map[string]*Upstream{})

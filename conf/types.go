@@ -66,6 +66,17 @@ type Server struct {
 	TLS               TLS            `json:"tls"`
 	AccessLog         bool           `json:"access_log"`
 	Buffers           Buffers        `json:"buffers"`
+	HTTP2             HTTP2          `json:"http2"`
+}
+
+// HTTP2 is how the listeners serve HTTP/2 clients (h2 by ALPN over TLS,
+// h2c by prior knowledge in cleartext).
+type HTTP2 struct {
+	// Enabled: false serves HTTP/1.1 only (no ALPN h2; the preface is a
+	// malformed request).
+	Enabled bool `json:"enabled"`
+	// MaxConcurrentStreams bounds the streams in flight on one connection.
+	MaxConcurrentStreams int `json:"max_concurrent_streams"`
 }
 
 // Buffers bounds the bodies the gateway reads whole, so that a slow

@@ -51,6 +51,9 @@ func (v validator) server(s *Server) {
 		v.errorf("server.max_body_bytes", "must not be negative, got %d", s.MaxBodyBytes)
 	}
 	v.positive("server.shutdown_timeout", s.ShutdownTimeout)
+	if n := s.HTTP2.MaxConcurrentStreams; n < 1 || n > 1000 {
+		v.errorf("server.http2.max_concurrent_streams", "must be 1 to 1000, got %d", n)
+	}
 	v.bufferSize("server.buffers.request_body", s.Buffers.RequestBody)
 	v.bufferSize("server.buffers.response_body", s.Buffers.ResponseBody)
 	if s.Buffers.MaxTotal < 1<<20 {

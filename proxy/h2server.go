@@ -10,6 +10,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -41,23 +42,33 @@ import (
 // h2Preface is the client connection preface of RFC 9113 section 3.4.
 const h2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
-// h2MaxStreams bounds the streams in flight on one connection.
-const h2MaxStreams = 100
-
-// h2Front is the engine's HTTP/2 server, one for all connections.
+// h2Front is the engine's HTTP/2 server: one x/net server per stream
+// limit the config asked for (server.http2.max_concurrent_streams; a
+// connection keeps the limit it started with), all registered with one
+// http.Server whose graceful shutdown sends every connection a GOAWAY.
 type h2Front struct {
-	srv  *http2.Server
-	base *http.Server // its graceful shutdown sends every connection a GOAWAY
+	m    *Metrics
+	base *http.Server
+
+	mu   sync.Mutex
+	srvs map[int]*http2.Server
 }
 
 func newH2Front(m *Metrics) *h2Front {
-	srv := &http2.Server{
-		MaxConcurrentStreams: h2MaxStreams,
-		CountError:           m.countH2Error,
+	return &h2Front{m: m, base: &http.Server{ErrorLog: log.New(io.Discard, "", 0)}, srvs: map[int]*http2.Server{}}
+}
+
+// server returns the HTTP/2 server for a stream limit, made once.
+func (f *h2Front) server(maxStreams int) *http2.Server {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if srv := f.srvs[maxStreams]; srv != nil {
+		return srv
 	}
-	base := &http.Server{ErrorLog: log.New(io.Discard, "", 0)}
-	http2.ConfigureServer(base, srv) // registers the shutdown hook with srv
-	return &h2Front{srv: srv, base: base}
+	srv := &http2.Server{MaxConcurrentStreams: uint32(maxStreams), CountError: f.m.countH2Error}
+	http2.ConfigureServer(f.base, srv) // registers srv's connections for the GOAWAY on shutdown
+	f.srvs[maxStreams] = srv
+	return srv
 }
 
 // goAway tells every HTTP/2 connection to finish its streams and close.
@@ -75,6 +86,9 @@ func prefaceStart(b []byte) bool {
 // h2Buffered reports that the buffered start of a new connection is the
 // HTTP/2 preface (on a loop: what arrived is all there is to look at).
 func (cc *clientConn) h2Buffered() bool {
+	if !cc.e.snap.Load().Conf.Server.HTTP2.Enabled {
+		return false
+	}
 	b, _ := cc.r.Peek(cc.r.Buffered())
 	return len(b) >= len("PRI * HTTP/2.0\r\n") && prefaceStart(b)
 }
@@ -84,6 +98,9 @@ func (cc *clientConn) h2Buffered() bool {
 // within read_header_timeout), or the preface in cleartext (read only as
 // far as the first byte that differs from it).
 func (cc *clientConn) h2Wanted(snap *Snapshot) bool {
+	if !snap.Conf.Server.HTTP2.Enabled {
+		return false
+	}
 	cc.c.SetReadDeadline(time.Now().Add(snap.Conf.Server.ReadHeaderTimeout))
 	if tc, ok := cc.c.(*tls.Conn); ok {
 		if tc.Handshake() != nil {
@@ -116,7 +133,7 @@ func (e *Engine) serveH2(s *session, c net.Conn, pre []byte) {
 	}
 	e.metrics.h2Conns.Inc()
 	defer e.metrics.h2Conns.Dec()
-	e.h2.srv.ServeConn(withPreread(c, pre), &http2.ServeConnOpts{
+	e.h2.server(snap.Conf.Server.HTTP2.MaxConcurrentStreams).ServeConn(withPreread(c, pre), &http2.ServeConnOpts{
 		BaseConfig: base,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			e.serveStream(c, w, r)

@@ -58,7 +58,10 @@ func buildServerTLS(cfg *conf.Config, m *Metrics, log *slog.Logger) (*tls.Config
 	}
 	tc := serverTLSConfig(nil) // the listener's versions and suites
 	tc.Certificates = []tls.Certificate{cert}
-	tc.NextProtos = []string{"h2", "http/1.1"} // ALPN: HTTP/2 first (h2server.go)
+	tc.NextProtos = []string{"http/1.1"}
+	if cfg.Server.HTTP2.Enabled {
+		tc.NextProtos = []string{"h2", "http/1.1"} // ALPN: HTTP/2 first (h2server.go)
+	}
 	if t.ClientCA == "" {
 		return tc, nil
 	}

@@ -269,3 +269,23 @@ routes:
 		t.Fatalf("exit %d after SIGTERM", code)
 	}
 }
+
+// TestHTTP2Disabled: with server.http2.enabled false a cleartext HTTP/2
+// preface is a malformed request, and HTTP/1.1 is served as before.
+func TestHTTP2Disabled(t *testing.T) {
+	o := startOrigin(t, echoHandler)
+	g := startGateway(t, fmt.Sprintf(`
+server: {listen: "LISTEN", http2: {enabled: false}}
+admin: {listen: "ADMIN"}
+upstreams: {app: {targets: ["%s"]}}
+%s`, o.addr, h2Routes))
+	if _, err := h2cClient().Get(g.url("/api/x")); err == nil {
+		t.Fatal("an HTTP/2 client was served with server.http2.enabled: false")
+	}
+	if out := rawExchange(t, g.addr, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 2*time.Second); !strings.HasPrefix(out, "HTTP/1.1 400") {
+		t.Fatalf("preface answered %q, want 400", out)
+	}
+	if s, _, _ := fetch(t, "GET", g.url("/api/h1"), ""); s != 200 {
+		t.Fatalf("HTTP/1.1: %d", s)
+	}
+}
