@@ -67,6 +67,7 @@ func (cc *clientConn) beginForward(rt *routeRT) {
 		cc.fs.key = hashKey(cc.x.ClientID, cc.x.ClientIP)
 	}
 	up.CountRequest()
+	cc.web.begin(&cc.q, up.Conf.Protocol)
 }
 
 // forwardLoop runs tries from stage (stagePick to stageJudge) on until one
