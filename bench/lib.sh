@@ -1,7 +1,8 @@
 # bench/lib.sh — what every bench script shares, sourced after it sets
 # LOG_TAG: a log line on stderr, the processes it started (stopped by PID
 # on exit, newest first: TERM, then KILL after 5 s), free loopback ports,
-# waiting for an HTTP endpoint to answer, and the CPU time of processes.
+# waiting for an HTTP endpoint to answer, the CPU time and RSS of
+# processes, and a tollgate's auth and rate-limit counters.
 
 log() { printf '[%s %s] %s\n' "${LOG_TAG:-bench}" "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -65,4 +66,28 @@ proc_ticks() { # proc_ticks PID...: utime+stime of the processes, in clock ticks
 		t=$((t + f[11] + f[12]))
 	done
 	echo "$t"
+}
+
+proc_rss_kb() { # proc_rss_kb PID...: VmRSS of the processes summed, in KiB
+	local t=0 p k v _
+	for p in "$@"; do
+		while read -r k v _; do
+			[[ $k == VmRSS: ]] && { t=$((t + v)); break; }
+		done <"/proc/$p/status" 2>/dev/null || true
+	done
+	echo "$t"
+}
+
+# client_counters ADMIN CLIENT -> "auth_failures allowed_as_CLIENT
+# allowed_as_others refused", from the tollgate whose admin listener is
+# ADMIN (host:port).
+client_counters() {
+	{ curl -fsS --max-time 2 "http://$1/metrics" 2>/dev/null || true; } | awk -v c="$2" '
+	/^tollgate_auth_failures_total/ { af += $NF }
+	/^tollgate_ratelimit_decisions_total/ {
+		if (!index($0, "decision=\"allow\"")) dn += $NF
+		else if (index($0, "client=\"" c "\"")) al += $NF
+		else ao += $NF
+	}
+	END { printf "%.0f %.0f %.0f %.0f\n", af, al, ao, dn }'
 }

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # tollgate vs nginx benchmark. See bench/README.md.
 #
-#   bench/run.sh [all|throughput|gateway|transfers|idle|syscalls|slow|identity]
+#   bench/run.sh [all|throughput|gateway|transfers|idle|syscalls|slow|identity|h2]
 #
-# all (default) runs throughput, gateway, transfers and idle and prints one
-# table of tollgate/nginx ratios, then stops its processes and runs
-# identity (bench/identity.sh: signed requests, mTLS and TLS to upstreams
-# against nginx, its own processes and table; BENCH_IDENTITY= skips it); gateway runs the gateway scenarios (JWT
-# auth with per-client limits, local and Redis store; a JSON POST) against
-# nginx proxying plainly, with the plain GET 128 B for reference; syscalls
+# all (default) runs throughput, gateway, transfers and idle, stops its
+# processes, runs h2 (bench/h2.sh: HTTP/2 and gRPC against nginx, its own
+# processes) and prints one table of tollgate/nginx ratios (h2's rows
+# appended), then runs identity (bench/identity.sh: signed requests, mTLS
+# and TLS to upstreams against nginx, its own processes and table;
+# BENCH_IDENTITY= skips it); h2 and identity run their script alone;
+# gateway runs the gateway scenarios (JWT auth with per-client limits,
+# local and Redis store; a JSON POST) against nginx proxying plainly,
+# with the plain GET 128 B for reference; syscalls
 # counts syscalls per request with strace; slow runs bench/slow.sh
 # (slowhttptest -B, -X and -H against both, with a normal client measured
 # meanwhile; about 7 minutes, not part of all).
@@ -20,8 +23,9 @@ MODE=${1:-all}
 case $MODE in all | throughput | gateway | transfers | idle | syscalls) ;;
 slow) exec "$(dirname "${BASH_SOURCE[0]}")/slow.sh" ;;
 identity) exec "$(dirname "${BASH_SOURCE[0]}")/identity.sh" ;;
+h2) exec "$(dirname "${BASH_SOURCE[0]}")/h2.sh" ;;
 *)
-	echo "usage: $0 [all|throughput|gateway|transfers|idle|syscalls|slow|identity]" >&2
+	echo "usage: $0 [all|throughput|gateway|transfers|idle|syscalls|slow|identity|h2]" >&2
 	exit 2
 	;;
 esac
@@ -360,15 +364,7 @@ cpu_pids() {
 rss_pids() { if [[ $1 == nginx ]]; then echo "$NGX_WORKERS"; else echo "${TGPID[$1]:-}"; fi; }
 
 cpu_ticks() { proc_ticks $(cpu_pids "$1"); } # utime+stime in clock ticks
-rss_kb() { # rss_kb PROXY: current VmRSS in KiB (nginx: workers summed)
-	local t=0 p k v _
-	for p in $(rss_pids "$1"); do
-		while read -r k v _; do
-			[[ $k == VmRSS: ]] && { t=$((t + v)); break; }
-		done <"/proc/$p/status" 2>/dev/null || true
-	done
-	echo "$t"
-}
+rss_kb() { proc_rss_kb $(rss_pids "$1"); }   # rss_kb PROXY: current VmRSS in KiB (nginx: workers summed)
 
 declare -A TG_DEAD=()
 alive() { # alive PROXY: false (and noted once) when a tollgate instance has died or never started
@@ -506,16 +502,8 @@ wrk_scen() { # wrk_scen SIDE KEY SECONDS -> "requests duration_us p50_us p99_us 
 		awk '/^RESULT/ {print $2, $3, $4, $5, $6, $7}'
 }
 
-tg_counters() { # tg_counters INSTANCE -> "auth_failures allowed_as_JWT_CLIENT allowed_as_others refused"
-	curl -fsS --max-time 2 "http://127.0.0.1:${TGADMIN[$1]}/metrics" 2>/dev/null | awk -v c="$JWT_CLIENT" '
-	/^tollgate_auth_failures_total/ { af += $NF }
-	/^tollgate_ratelimit_decisions_total/ {
-		if (!index($0, "decision=\"allow\"")) dn += $NF
-		else if (index($0, "client=\"" c "\"")) al += $NF
-		else ao += $NF
-	}
-	END { printf "%.0f %.0f %.0f %.0f\n", af, al, ao, dn }'
-}
+# tg_counters INSTANCE -> "auth_failures allowed_as_JWT_CLIENT allowed_as_others refused"
+tg_counters() { client_counters "127.0.0.1:${TGADMIN[$1]}" "$JWT_CLIENT"; }
 
 redis_commands() { # commands Redis has processed so far
 	redis-cli -h 127.0.0.1 -p "$REDIS_PORT" info stats 2>/dev/null | tr -d '\r' |
@@ -930,6 +918,17 @@ table() {
 	}' "$RESULTS"
 }
 
+# h2_part runs bench/h2.sh (its own origins, tollgate and nginx): its
+# table rows go under this table, its notes to the notes.
+H2_ROWS=""
+h2_part() {
+	local out line
+	out=$(H2_EMBED=1 "$HERE/h2.sh") || note "bench/h2.sh failed (exit $?); its log lines are above"
+	while IFS= read -r line; do
+		if [[ $line == "note: "* ]]; then NOTES+=("h2: ${line#note: }"); else H2_ROWS+="$line"$'\n'; fi
+	done <<<"$out"
+}
+
 log "mode $MODE; results in $RESULTS"
 # Other work on the machine shows in every number: the load average before
 # and after goes into the table's header.
@@ -953,6 +952,10 @@ syscalls)
 esac
 for k in "${!TGPID[@]}"; do alive "$k" || true; done
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
+if [[ $MODE == all ]]; then
+	stop_all # the processes above are done; h2 starts its own
+	h2_part
+fi
 
 {
 	echo
@@ -963,6 +966,7 @@ LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 		echo "wrk rows: median of the $BENCH_ROUNDS rounds of each proxy (tollgate, then nginx, alternating)${GW_KEYS[*]:+; gateway scenarios: ${GW_SCENARIOS[*]}, nginx proxying plainly}"
 	echo
 	table
+	[[ -n $H2_ROWS ]] && printf '%s' "$H2_ROWS"
 	if [[ $MODE == syscalls ]]; then
 		for f in "$OUT"/strace-*.txt; do
 			echo
@@ -977,6 +981,6 @@ LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 	fi
 } | tee "$OUT/table-$STAMP.txt"
 if [[ $MODE == all ]]; then
-	stop_all # the processes above are done; identity starts its own
+	# the processes above are stopped (h2's too); identity starts its own
 	"$HERE/identity.sh" || log "bench/identity.sh failed (exit $?)"
 fi

@@ -6,15 +6,17 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/net/http2"
 
+	"tollgate/internal/lograte"
 	"tollgate/proxy/h2stream"
 )
 
@@ -47,15 +49,16 @@ const h2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 // connection keeps the limit it started with), all registered with one
 // http.Server whose graceful shutdown sends every connection a GOAWAY.
 type h2Front struct {
-	m    *Metrics
-	base *http.Server
+	m        *Metrics
+	base     *http.Server
+	resetLog lograte.Limiter // connections the rapid-reset guard ended
 
 	mu   sync.Mutex
 	srvs map[int]*http2.Server
 }
 
-func newH2Front(m *Metrics) *h2Front {
-	return &h2Front{m: m, base: &http.Server{ErrorLog: log.New(io.Discard, "", 0)}, srvs: map[int]*http2.Server{}}
+func newH2Front(m *Metrics, logger *slog.Logger) *h2Front {
+	return &h2Front{m: m, base: &http.Server{ErrorLog: log.New(&h2ErrorLog{log: logger}, "", 0)}, srvs: map[int]*http2.Server{}}
 }
 
 // server returns the HTTP/2 server for a stream limit, made once.
@@ -65,10 +68,32 @@ func (f *h2Front) server(maxStreams int) *http2.Server {
 	if srv := f.srvs[maxStreams]; srv != nil {
 		return srv
 	}
-	srv := &http2.Server{MaxConcurrentStreams: uint32(maxStreams), CountError: f.m.countH2Error}
+	srv := &http2.Server{
+		MaxConcurrentStreams: uint32(maxStreams),
+		// The frame size every peer must accept (RFC 9113 section
+		// 4.2), advertised so: a larger frame is a FRAME_SIZE_ERROR
+		// (h2spec http2/4.2) instead of up to 1 MiB per frame read.
+		MaxReadFrameSize: 16 << 10,
+		CountError:       f.m.countH2Error,
+	}
 	http2.ConfigureServer(f.base, srv) // registers srv's connections for the GOAWAY on shutdown
 	f.srvs[maxStreams] = srv
 	return srv
+}
+
+// h2ErrorLog is x/net's server log written to the gateway's: the
+// connection errors it ends a connection for (a CONTINUATION flood, a
+// malformed or oversized frame) are warnings, at most one a second.
+type h2ErrorLog struct {
+	log   *slog.Logger
+	limit lograte.Limiter
+}
+
+func (w *h2ErrorLog) Write(p []byte) (int, error) {
+	if ok, n := w.limit.Allow(time.Now(), time.Second); ok {
+		w.log.Warn("HTTP/2 client connection", "event", strings.TrimSpace(string(p)), "suppressed", n)
+	}
+	return len(p), nil
 }
 
 // goAway tells every HTTP/2 connection to finish its streams and close.
@@ -133,7 +158,14 @@ func (e *Engine) serveH2(s *session, c net.Conn, pre []byte) {
 	}
 	e.metrics.h2Conns.Inc()
 	defer e.metrics.h2Conns.Dec()
-	e.h2.server(snap.Conf.Server.HTTP2.MaxConcurrentStreams).ServeConn(withPreread(c, pre), &http2.ServeConnOpts{
+	guarded := guardH2(withPreread(c, pre), func() {
+		e.metrics.countH2Error("rapid_reset")
+		if ok, n := e.h2.resetLog.Allow(time.Now(), time.Second); ok {
+			e.log.Warn("HTTP/2 connection closed: the client resets streams faster than allowed (rapid reset)",
+				"peer", c.RemoteAddr().String(), "burst", h2ResetBurst, "per_second", h2ResetRate, "suppressed", n)
+		}
+	})
+	e.h2.server(snap.Conf.Server.HTTP2.MaxConcurrentStreams).ServeConn(guarded, &http2.ServeConnOpts{
 		BaseConfig: base,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			e.serveStream(c, w, r)

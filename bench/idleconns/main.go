@@ -3,11 +3,14 @@
 // them all open and idle so the memory a proxy spends per idle connection
 // can be measured. After -hold it sends a second request on every
 // connection to check the proxy kept them usable, prints the outcome and
-// exits.
+// exits. With -h2c the connections speak HTTP/2 in cleartext with prior
+// knowledge (the client preface, SETTINGS, one GET on stream 1; the check
+// is stream 3), for the idle HTTP/2 measurement of bench/h2.sh.
 //
 // Usage:
 //
 //	idleconns -addr 127.0.0.1:8080 -n 10000 -path /bytes/128 -hold 5s
+//	idleconns -h2c -addr 127.0.0.1:8080 -n 2000
 //
 // Output, one line per phase (scripts wait for the "ready" line):
 //
@@ -40,17 +43,34 @@ func main() {
 	hold := flag.Duration("hold", 5*time.Second, "how long to keep the connections idle before the check")
 	workers := flag.Int("workers", 64, "connections opened concurrently")
 	timeout := flag.Duration("timeout", 10*time.Second, "per-request timeout")
+	h2c := flag.Bool("h2c", false, "speak HTTP/2 with prior knowledge instead of HTTP/1.1")
 	flag.Parse()
 
 	req := []byte("GET " + *path + " HTTP/1.1\r\nHost: " + *addr + "\r\nUser-Agent: idleconns\r\n\r\n")
-	conns := make([]net.Conn, *n)
+	dial := func() (heldConn, error) {
+		c, err := net.DialTimeout("tcp", *addr, *timeout)
+		if err != nil {
+			return nil, err
+		}
+		return &h1Conn{Conn: c, req: req, timeout: *timeout}, nil
+	}
+	if *h2c {
+		dial = func() (heldConn, error) {
+			c, err := dialH2C(*addr, *timeout)
+			if err != nil {
+				return nil, err
+			}
+			return &h2Held{h2cConn: c, authority: *addr, path: *path, timeout: *timeout}, nil
+		}
+	}
+	conns := make([]heldConn, *n)
 	var failed atomic.Int64
 	var firstErr atomic.Value
 	start := time.Now()
 	run(*n, *workers, func(i int) {
-		c, err := net.DialTimeout("tcp", *addr, *timeout)
+		c, err := dial()
 		if err == nil {
-			err = roundTrip(c, req, *timeout)
+			err = c.roundTrip()
 			if err != nil {
 				c.Close()
 			}
@@ -76,7 +96,7 @@ func main() {
 		if c == nil {
 			return
 		}
-		if err := roundTrip(c, req, *timeout); err != nil {
+		if err := c.roundTrip(); err != nil {
 			bad.Add(1)
 			checkErr.CompareAndSwap(nil, err.Error())
 		} else {
@@ -92,6 +112,33 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// heldConn is one held connection: a request on it, then Close.
+type heldConn interface {
+	roundTrip() error
+	Close() error
+}
+
+// h1Conn is an HTTP/1.1 keep-alive connection.
+type h1Conn struct {
+	net.Conn
+	req     []byte
+	timeout time.Duration
+}
+
+func (c *h1Conn) roundTrip() error { return roundTrip(c.Conn, c.req, c.timeout) }
+
+// h2Held is an h2c connection asking for one path on each round trip.
+type h2Held struct {
+	*h2cConn
+	authority, path string
+	timeout         time.Duration
+}
+
+func (c *h2Held) roundTrip() error { return c.h2cConn.roundTrip(c.authority, c.path, c.timeout) }
+
+// Close closes the connection.
+func (c *h2Held) Close() error { return c.c.Close() }
 
 // run calls f(i) for i in [0,n) on w goroutines.
 func run(n, w int, f func(int)) {
