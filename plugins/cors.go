@@ -118,10 +118,12 @@ func (f *corsFilter) setMethods(methods []string) error {
 // DefaultExposedHeaders are exposed to browsers on every route with the
 // cors plugin, before the configured exposed_headers: the rate-limit
 // headers (both styles), Retry-After and X-Request-Id, so a page can pace
-// itself and report a request id. Browsers expose only the CORS-safelisted
-// response headers otherwise.
+// itself and report a request id, and Grpc-Status and Grpc-Message, so a
+// gRPC-Web client reads the status of a trailers-only answer (the
+// gateway's own refusals among them). Browsers expose only the
+// CORS-safelisted response headers otherwise.
 var DefaultExposedHeaders = []string{"RateLimit", "RateLimit-Policy", "X-RateLimit-Limit",
-	"X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After", "X-Request-Id"}
+	"X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After", "X-Request-Id", "Grpc-Status", "Grpc-Message"}
 
 // exposedHeaders is DefaultExposedHeaders followed by the configured
 // names not already in it (compared case-insensitively).

@@ -42,6 +42,13 @@ func TestCORSPreflightAllowed(t *testing.T) {
 		want: [][2]string{{"Access-Control-Allow-Origin", "*"}, {"Access-Control-Allow-Methods", "GET, HEAD, POST"},
 			{"Access-Control-Allow-Headers", "content-type, x-a"}, {"Vary", "Origin"}},
 	}, {
+		name: "gRPC-Web: the headers its clients send, configured",
+		cfg: conf.CORSPlugin{AllowedOrigins: []string{"https://app.example.com"}, AllowedMethods: []string{"POST"},
+			AllowedHeaders: []string{"content-type", "x-grpc-web", "x-user-agent", "grpc-timeout"}},
+		x: preflight("https://app.example.com", "POST", "Access-Control-Request-Headers", "content-type,grpc-timeout,x-grpc-web,x-user-agent"),
+		want: [][2]string{{"Access-Control-Allow-Origin", "https://app.example.com"}, {"Access-Control-Allow-Methods", "POST"},
+			{"Access-Control-Allow-Headers", "content-type, x-grpc-web, x-user-agent, grpc-timeout"}, {"Vary", "Origin"}},
+	}, {
 		name: "any origin with credentials echoes the origin",
 		cfg:  conf.CORSPlugin{AllowedOrigins: []string{"*"}, AllowedMethods: []string{"PUT"}, AllowCredentials: true},
 		x:    preflight("https://x.test", "PUT"),
@@ -147,4 +154,4 @@ func TestCORSInvalidConfig(t *testing.T) {
 // exposedWithXTotal is Access-Control-Expose-Headers for exposed_headers
 // [X-Total, RateLimit]: the defaults first, RateLimit once, then X-Total.
 const exposedWithXTotal = "RateLimit, RateLimit-Policy, X-RateLimit-Limit, X-RateLimit-Remaining, " +
-	"X-RateLimit-Reset, Retry-After, X-Request-Id, X-Total"
+	"X-RateLimit-Reset, Retry-After, X-Request-Id, Grpc-Status, Grpc-Message, X-Total"

@@ -44,6 +44,11 @@
 //     relayed as it comes, with the client's pace holding back the
 //     upstream's; reply.go and errors.go: or the gateway answers itself,
 //     every status it produces coming from one failure table.
+//   - grpcweb.go (codecs in proxy/grpcweb): a gRPC-Web call to an HTTP/2
+//     upstream is translated on the way — gRPC's content-type and a
+//     decoded text body up, the gRPC-Web content-type, an encoded text
+//     body and the trailers as the body's last frame down — by hooks in
+//     request_head.go, request_body.go and relay.go.
 //   - serve.go (finish), metrics.go: the access log line and the metrics;
 //     the connection parks in its loop until the next request.
 //   - trace.go: with a tracing block, the request's spans (proxy/tracing):

@@ -50,6 +50,8 @@ type exchange struct {
 
 	up *duplexUpload // a body streaming up while the answer streams down (duplex.go)
 
+	web webCall // a gRPC-Web call's translation (grpcweb.go)
+
 	trace tracing.Request // the request's spans, when it is sampled (trace.go)
 }
 

@@ -67,6 +67,7 @@ func (cc *clientConn) beginForward(rt *routeRT) {
 		cc.fs.key = hashKey(cc.x.ClientID, cc.x.ClientIP)
 	}
 	up.CountRequest()
+	cc.web.begin(&cc.q, up.Conf.Protocol)
 }
 
 // forwardLoop runs tries from stage (stagePick to stageJudge) on until one
@@ -390,8 +391,8 @@ func (cc *clientConn) readOneHead(conn *upstream.Conn) failure {
 		if errors.Is(err, upstream.ErrStreamRefused) {
 			return failRefused
 		}
-		if errors.Is(err, http1.ErrHeadTooLarge) {
-			return failBadResponse
+		if errors.Is(err, http1.ErrHeadTooLarge) || errors.Is(err, http1.ErrBadResponse) {
+			return failBadResponse // ErrBadResponse: an HTTP/2 answer that cannot be an HTTP/1.1 head
 		}
 		return failReset
 	}

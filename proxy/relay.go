@@ -28,6 +28,7 @@ const (
 func (cc *clientConn) relay(snap *Snapshot, rt *routeRT, conn *upstream.Conn, t *upstream.Target) exchangeResult {
 	p, q := &cc.p, &cc.q
 	cc.respond(rt)
+	cc.web.answerHead(p)
 	res := exchangeResult{status: p.Status, target: t.Addr}
 	if p.Status == 101 {
 		return cc.tunnel(conn, res)
@@ -86,7 +87,7 @@ func (cc *clientConn) outFraming() outFraming {
 	switch {
 	case p.Bodyless(q.IsHead()):
 		return outNone
-	case p.ContentLen >= 0:
+	case p.ContentLen >= 0 && !cc.web.reframes(p.ContentLen):
 		return outLength
 	case q.Minor == 1:
 		return outChunked
@@ -190,7 +191,7 @@ func (cc *clientConn) copyAnswer(conn *upstream.Conn, src io.Reader, framing out
 		n, rerr := in.Read(*buf)
 		if n > 0 {
 			total += int64(n)
-			if werr := out.body((*buf)[:n], framing == outChunked); werr != nil {
+			if werr := out.body(cc.web.downBody((*buf)[:n]), framing == outChunked); werr != nil {
 				return total, false, werr
 			}
 		}
@@ -217,11 +218,14 @@ func (cc *clientConn) upstreamHasMore(conn *upstream.Conn) bool {
 // connection is whole: a Content-Length body read to its length, a
 // chunked body to its last chunk; not a body ended by closing.
 func (cc *clientConn) bodyEnded(framing outFraming, out *idleWriter) bool {
+	var trailer []byte
+	if cc.p.Chunked { // cc.cr decoded this body (not a request's)
+		trailer = cc.cr.Trailer()
+	}
+	if cc.web.answer { // the trailers go as the body's last frame
+		trailer = cc.web.endAnswer(out, framing, trailer)
+	}
 	if framing == outChunked {
-		var trailer []byte
-		if cc.p.Chunked { // cc.cr decoded this body (not a request's)
-			trailer = cc.cr.Trailer()
-		}
 		out.endChunks(trailer)
 	}
 	switch {

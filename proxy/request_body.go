@@ -18,6 +18,11 @@ func (cc *clientConn) sendRequest(rt *routeRT, conn *upstream.Conn, deadline tim
 	if cc.body == bodyInHead { // a retry: the request is whole in cc.scratch
 		return cc.writeHead(conn)
 	}
+	if cc.body == bodyGathered && cc.web.decodesBody() {
+		if err := cc.decodeGathered(); err != nil {
+			return err
+		}
+	}
 	cc.scratch = cc.appendRequestHead(cc.scratch[:0], rt)
 	if cc.body == bodyGathered { // read whole on the loop: one write, replayable
 		cc.scratch = append(cc.scratch, cc.gathered...)
@@ -78,6 +83,9 @@ func (cc *clientConn) writeHead(conn *upstream.Conn) error {
 // sendSizedBody sends a Content-Length body: what is buffered rides with
 // the head; the rest is spliced socket to socket or copied.
 func (cc *clientConn) sendSizedBody(conn *upstream.Conn) error {
+	if cc.web.decodesBody() {
+		return cc.sendTextBody(conn)
+	}
 	n := cc.q.ContentLen
 	b := cc.appendBufferedBody(n)
 	if b == n {
@@ -165,11 +173,18 @@ func (cc *clientConn) copyChunks(uw *bufio.Writer, cr *http1.ChunkedReader, befo
 			return &clientError{failBodyTooLarge, errBodyTooLarge}
 		}
 		if n > 0 {
-			if werr := http1.WriteChunk(uw, (*buf)[:n]); werr != nil {
+			data, derr := cc.web.upBody((*buf)[:n])
+			if derr != nil {
+				return derr
+			}
+			if werr := http1.WriteChunk(uw, data); werr != nil {
 				return werr
 			}
 		}
 		if err == io.EOF {
+			if derr := cc.web.upEnd(); derr != nil {
+				return derr
+			}
 			uw.WriteString("0\r\n\r\n")
 			return uw.Flush()
 		}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"tollgate/proxy/grpcweb"
 	"tollgate/proxy/http1"
 	"tollgate/router"
 )
@@ -36,6 +37,12 @@ func (cc *clientConn) appendRequestHead(dst []byte, rt *routeRT) []byte {
 		dst = append(dst, host...)
 		dst = append(dst, "\r\n"...)
 	}
+	if cc.web.mode != grpcweb.None {
+		dst = cc.web.appendRequestFields(dst, q)
+		if cc.web.decodesBody() && q.HasBody() {
+			return cc.appendTextFraming(dst)
+		}
+	}
 	return q.AppendFraming(dst)
 }
 
@@ -56,6 +63,8 @@ func (cc *clientConn) appendForwardedFields(dst []byte, rt *routeRT) ([]byte, bo
 			continue
 		case rt.conf.HostRewrite != "" && http1.EqualFold(name, "Host"):
 			continue
+		case cc.web.mode != grpcweb.None && http1.EqualFold(name, "Content-Type"):
+			continue // appendRequestFields writes gRPC's
 		}
 		dst = append(dst, name...)
 		dst = append(dst, ": "...)

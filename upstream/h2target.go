@@ -35,16 +35,12 @@ func (t *Target) newH2Pool() *h2.Pool {
 		tc = t.tls.Clone() // shares the session cache
 		tc.NextProtos = []string{"h2"}
 	}
-	p, err := h2.NewPool(h2.Options{
+	return h2.NewPool(h2.Options{
 		Addr:        t.Addr,
 		TLS:         tc != nil,
 		Dial:        func(deadline time.Time) (net.Conn, error) { return t.dialH2(tc, deadline) },
 		IdleTimeout: t.key.pool.idleTimeout,
 	})
-	if err != nil { // x/net refuses only a transport configured twice, which this is not
-		panic(fmt.Sprintf("upstream %s: %v", t.Addr, err))
-	}
-	return p
 }
 
 // dialH2 opens one TCP connection for HTTP/2 to the target, with TLS and

@@ -20,19 +20,33 @@ import (
 )
 
 // testService is the gRPC origin: echoes, streams of the sizes asked for,
-// and the metadata it was sent, back as header and trailer.
+// and the metadata it was sent, back as header and trailer. A status a
+// request asks for ends the call: a unary call's before anything else (a
+// trailers-only answer), a server stream's after its messages.
 type testService struct {
 	grpc_testing.UnimplementedTestServiceServer
 }
 
 func (testService) UnaryCall(ctx context.Context, in *grpc_testing.SimpleRequest) (*grpc_testing.SimpleResponse, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
-	grpc.SetHeader(ctx, metadata.Pairs("x-seen-trace", first(md.Get("x-trace"))))
 	grpc.SetTrailer(ctx, metadata.Pairs("x-unary-trailer", "after"))
-	if s := in.GetResponseStatus(); s != nil && s.Code != 0 {
-		return nil, status.Error(codes.Code(s.Code), s.Message)
+	if err := echoStatus(in.GetResponseStatus()); err != nil {
+		return nil, err
 	}
-	return &grpc_testing.SimpleResponse{Payload: &grpc_testing.Payload{Body: make([]byte, in.ResponseSize)}, Username: first(md.Get("x-client-id"))}, nil
+	grpc.SetHeader(ctx, metadata.Pairs("x-seen-trace", first(md.Get("x-trace"))))
+	body := in.GetPayload().GetBody() // echoed when sent
+	if body == nil {
+		body = make([]byte, in.ResponseSize)
+	}
+	return &grpc_testing.SimpleResponse{Payload: &grpc_testing.Payload{Body: body}, Username: first(md.Get("x-client-id"))}, nil
+}
+
+// echoStatus is the error a request's EchoStatus asks for (nil: none).
+func echoStatus(s *grpc_testing.EchoStatus) error {
+	if s == nil || s.Code == 0 {
+		return nil
+	}
+	return status.Error(codes.Code(s.Code), s.Message)
 }
 
 func (testService) StreamingOutputCall(in *grpc_testing.StreamingOutputCallRequest, s grpc.ServerStreamingServer[grpc_testing.StreamingOutputCallResponse]) error {
@@ -42,7 +56,7 @@ func (testService) StreamingOutputCall(in *grpc_testing.StreamingOutputCallReque
 		}
 	}
 	s.SetTrailer(metadata.Pairs("x-stream-trailer", "done"))
-	return nil
+	return echoStatus(in.GetResponseStatus())
 }
 
 func (testService) StreamingInputCall(s grpc.ClientStreamingServer[grpc_testing.StreamingInputCallRequest, grpc_testing.StreamingInputCallResponse]) error {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -359,4 +360,69 @@ routes:
 	if h1Requests.Load() != 0 || h2Requests.Load() != 1 || h2Probes.Load() == 0 {
 		t.Errorf("requests over HTTP/1.1: %d, over HTTP/2: %d (probes %d); want 0 and 1", h1Requests.Load(), h2Requests.Load(), h2Probes.Load())
 	}
+}
+
+// TestH2CUpstreamGracefulRestart: one of two h2c targets shuts down
+// gracefully (GOAWAY, then its port closes) while 4 clients send GETs
+// (until 100 have followed the shutdown): streams in flight finish, a stream the GOAWAY left out and the
+// dials to the closed port are retried on the other target, whose
+// breaker takes the gone one out (without it, the retry budget would let
+// some of the connect failures through), and not one request fails.
+func TestH2CUpstreamGracefulRestart(t *testing.T) {
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(2 * time.Millisecond) // keep streams in flight across the GOAWAY
+		io.WriteString(w, "ok")
+	})
+	a, b := testkit.StartH2C(t, handler, 0), testkit.StartH2C(t, handler, 0)
+	g := startGateway(t, h2cConfig(`    retries: {attempts: 1, on: [connect_failure]}
+    breaker: {consecutive_failures: 1, open_for: 60s, failure_on: [connect_failure]}`, a.Addr, b.Addr))
+	var sent, after, failed atomic.Int64
+	var shut, stop atomic.Bool
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(60 * time.Second)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &http.Client{Timeout: 10 * time.Second}
+			for !stop.Load() && time.Now().Before(deadline) {
+				sent.Add(1)
+				resp, err := c.Get(g.url("/r"))
+				if err != nil {
+					failed.Add(1)
+				} else {
+					body, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 || string(body) != "ok" {
+						failed.Add(1)
+					}
+				}
+				if shut.Load() && after.Add(1) >= 100 {
+					stop.Store(true)
+				}
+			}
+		}()
+	}
+	waitFor(t, func() bool { return sent.Load() > 40 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Shutdown(ctx); err != nil {
+		t.Fatalf("graceful shutdown of target A: %v", err)
+	}
+	shut.Store(true)
+	wg.Wait()
+	if after.Load() < 100 {
+		t.Fatalf("only %d requests after the shutdown before the deadline", after.Load())
+	}
+	if failed.Load() != 0 {
+		t.Fatalf("%d of %d requests failed across target A's graceful shutdown", failed.Load(), sent.Load())
+	}
+	var aFailures float64
+	for _, cause := range []string{"connect", "refused_stream"} {
+		aFailures += max(0, g.metric(fmt.Sprintf(`tollgate_upstream_errors_total{cause="%s",target="%s",upstream="app"}`, cause, a.Addr)))
+	}
+	if aFailures == 0 {
+		t.Fatal("no failed try on the target that shut down: the test did not exercise it")
+	}
+	t.Logf("%d requests, %d after the shutdown; %.0f failed tries on the gone target, all retried", sent.Load(), after.Load(), aFailures)
 }

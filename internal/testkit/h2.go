@@ -1,6 +1,7 @@
 package testkit
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -20,7 +21,13 @@ type H2CServer struct {
 	Addr string
 	// Conns counts the TCP connections it accepted.
 	Conns atomic.Int64
+
+	srv *http.Server
 }
+
+// Shutdown stops the server gracefully: a GOAWAY on every connection,
+// the streams in flight finished, the listener closed.
+func (s *H2CServer) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
 
 // StartH2C serves h over h2c until the test ends. maxStreams is the
 // SETTINGS_MAX_CONCURRENT_STREAMS it announces (0: net/http's default).
@@ -39,6 +46,7 @@ func StartH2C(t testing.TB, h http.Handler, maxStreams int) *H2CServer {
 			}
 		}}
 	srv.Protocols.SetUnencryptedHTTP2(true)
+	s.srv = srv
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return s

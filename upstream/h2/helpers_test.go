@@ -16,13 +16,10 @@ import (
 // test ends.
 func newTestPool(t *testing.T, addr string) *Pool {
 	t.Helper()
-	p, err := NewPool(Options{Addr: addr, Dial: func(deadline time.Time) (net.Conn, error) {
+	p := NewPool(Options{Addr: addr, Dial: func(deadline time.Time) (net.Conn, error) {
 		d := net.Dialer{Deadline: deadline, Timeout: 2 * time.Second}
 		return d.Dial("tcp", addr)
 	}, IdleTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(p.Retire)
 	return p
 }

@@ -33,6 +33,7 @@ func (p *Pool) run(s *stream, c *conn, req *http.Request) {
 		}
 	}
 	defer end()
+	defer s.cancel() // the stream is over either way
 	res, err := c.cc.RoundTrip(req)
 	if err != nil {
 		s.err = classify(p.opts.Addr, err)
