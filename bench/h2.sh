@@ -214,9 +214,8 @@ if has h2c-jwt || has grpc-unary; then start_tg jwt || true; fi
 # with grpc_pass over a kept-alive h2c connection pool.
 free_port NGX_PORT
 NGX_DIR=$OUT/nginx
-{
-	nginx_head "$NGX_DIR" "$BENCH_LOOPS" bench/h2.sh
-	cat <<EOF
+nginx_head "$NGX_DIR" "$BENCH_LOOPS" bench/h2.sh
+cat >>"$NGX_DIR/nginx.conf" <<EOF
   keepalive_timeout 600s;
   keepalive_requests 100000000;
   client_max_body_size 0;
@@ -254,7 +253,6 @@ NGX_DIR=$OUT/nginx
   }
 }
 EOF
-} >"$NGX_DIR/nginx.conf"
 "$NGINX" -p "$NGX_DIR" -c "$NGX_DIR/nginx.conf" -e "$NGX_DIR/error.log" -g 'daemon off;' 2>"$LOGS/nginx.log" &
 NGX_PID=$!
 PIDS+=("$NGX_PID")

@@ -303,9 +303,8 @@ ngx_proxy_common() {
     proxy_set_header X-Request-Id \$request_id;
 EOF
 }
-{
-	nginx_head "$NGX_DIR" "$BENCH_LOOPS" bench/identity.sh
-	cat <<EOF
+nginx_head "$NGX_DIR" "$BENCH_LOOPS" bench/identity.sh
+cat >>"$NGX_DIR/nginx.conf" <<EOF
   keepalive_timeout 600s;
   keepalive_requests 100000000;
   client_max_body_size 0;
@@ -358,7 +357,6 @@ $(ngx_proxy_common)
   }
 }
 EOF
-} >"$NGX_DIR/nginx.conf"
 "$NGINX" -p "$NGX_DIR" -c "$NGX_DIR/nginx.conf" -e "$NGX_DIR/error.log" -g 'daemon off;' 2>"$LOGS/nginx.log" &
 NGX_PID=$!
 PIDS+=("$NGX_PID")

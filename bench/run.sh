@@ -282,9 +282,8 @@ fi
 
 # ---------------------------------------------------------------- nginx
 NGX_DIR=$OUT/nginx
-{
-	nginx_head "$NGX_DIR" "$BENCH_LOOPS" bench/run.sh
-	cat <<EOF
+nginx_head "$NGX_DIR" "$BENCH_LOOPS" bench/run.sh
+cat >>"$NGX_DIR/nginx.conf" <<EOF
   keepalive_timeout 600s;
   keepalive_requests 100000000;
   client_max_body_size 0;
@@ -326,7 +325,6 @@ NGX_DIR=$OUT/nginx
   }
 }
 EOF
-} >"$NGX_DIR/nginx.conf"
 "$NGINX" -p "$NGX_DIR" -c "$NGX_DIR/nginx.conf" -e "$NGX_DIR/error.log" -g 'daemon off;' 2>"$LOGS/nginx.log" &
 NGX_PID=$!
 PIDS+=("$NGX_PID")

@@ -119,9 +119,8 @@ wait_http "http://127.0.0.1:$TG_ADMIN/readyz" tollgate "$TG_PID"
 # nginx 1.22 as shipped (request and response buffering on, its default
 # client and send timeouts), with keep-alive to the origin as bench/run.sh.
 NGX_DIR=$OUT/nginx
-{
-	nginx_head "$NGX_DIR" "$SLOW_LOOPS" bench/slow.sh
-	cat <<EOF
+nginx_head "$NGX_DIR" "$SLOW_LOOPS" bench/slow.sh
+cat >>"$NGX_DIR/nginx.conf" <<EOF
   upstream origin {
     server $ORIGIN;
     keepalive 128;
@@ -136,7 +135,6 @@ NGX_DIR=$OUT/nginx
   }
 }
 EOF
-} >"$NGX_DIR/nginx.conf"
 "$NGINX" -p "$NGX_DIR" -c "$NGX_DIR/nginx.conf" -e "$NGX_DIR/error.log" -g 'daemon off;' 2>"$LOGS/nginx.log" &
 NGX_PID=$!
 PIDS+=("$NGX_PID")
