@@ -48,11 +48,6 @@ RESULTS=$OUT/results-$STAMP.txt
 CLK_TCK=$(getconf CLK_TCK)
 mkdir -p "$OUT" "$LOGS"
 : >"$RESULTS"
-NOTES=()
-note() {
-	NOTES+=("$*")
-	log "NOTE: $*"
-}
 
 LOG_TAG=h2
 . "$HERE/lib.sh" # log, PIDS and the cleanup trap, free_port, wait_http, proc_ticks, proc_rss_kb, client_counters
@@ -92,10 +87,7 @@ log "building into $OUT"
 	go build -o "$OUT/idleconns" ./bench/idleconns &&
 	go build -o "$OUT/jwtgen" ./bench/jwtgen)
 "$OUT/grpcorigin" -protoset "$OUT/grpc_testing.protoset"
-REV=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ -n $(cd "$ROOT" && git status --porcelain -- . ':!bench' 2>/dev/null | grep -v '^??' || true) ]]; then
-	REV="$REV+dirty"
-fi
+REV=$(bench_rev)
 
 # ---------------------------------------------------------------- origins
 free_port ORIGIN_PORT
@@ -191,19 +183,9 @@ start_tg() { # start_tg NAME: write, -check and start the instance; failures are
 	TGPORT[$name]=$port
 	TGADMIN[$name]=$admin
 	tg_config "$name" >"$cfg"
-	if ! "$OUT/tollgate" -check -config "$cfg" >"$LOGS/check-$name.log" 2>&1; then
-		note "tollgate-$name: config refused by -check: $(tr '\n' ' ' <"$LOGS/check-$name.log" | head -c 400)"
-		return 1
-	fi
-	env $BENCH_TG_ENV "$OUT/tollgate" -config "$cfg" 2>"$LOGS/tollgate-$name.log" &
-	TGPID[$name]=$!
-	PIDS+=($!)
-	wait_http "http://127.0.0.1:$admin/readyz" "tollgate-$name" $! || {
-		note "tollgate-$name did not start: $(tail -n 5 "$LOGS/tollgate-$name.log" | tr '\n' ' ' | head -c 400)"
-		unset "TGPID[$name]"
-		return 1
-	}
-	log "tollgate-$name :$port pid ${TGPID[$name]} (admin :$admin)"
+	launch_tg "$name" "$cfg" "$admin" || return 1
+	TGPID[$name]=$LAUNCHED_PID
+	log "tollgate-$name :$port pid $LAUNCHED_PID (admin :$admin)"
 }
 start_tg plain || true
 if has h2c-jwt || has grpc-unary; then start_tg jwt || true; fi
@@ -471,28 +453,7 @@ idle() {
 table() {
 	local labels="" k
 	for k in "${KEYS[@]}"; do labels+="${SC_LABEL[$k]}|"; done
-	awk -v clk="$CLK_TCK" -v keylist="${KEYS[*]}" -v labellist="$labels" '
-	function fmt(v) { return v == "" ? "n/a" : (v >= 100 ? sprintf("%.0f", v) : (v >= 10 ? sprintf("%.1f", v) : sprintf("%.3g", v))) }
-	function row(name, t, n) {
-		r = (t != "" && n != "" && n + 0 != 0) ? sprintf("%.2f", t / n) : "n/a"
-		printf "%-47s %12s %12s %9s\n", name, fmt(t), fmt(n), r
-	}
-	function med(a, k,   m, i, j, x, t) {
-		m = cnt[k] + 0
-		if (m == 0) return ""
-		for (i = 1; i <= m; i++) {
-			x = a[k, i]
-			for (j = i - 1; j >= 1 && t[j] > x; j--) t[j + 1] = t[j]
-			t[j + 1] = x
-		}
-		return m % 2 ? t[(m + 1) / 2] : (t[m / 2] + t[m / 2 + 1]) / 2
-	}
-	$1 == "tp" && $5 > 0 {
-		k = $2 SUBSEP $3; i = ++cnt[k]
-		rps[k, i] = $5 / ($6 / 1e6); p50[k, i] = $7 / 1000; p99[k, i] = $8 / 1000
-		cpu[k, i] = $9 / clk / $5 * 1e5; tp[$3] = 1
-	}
-	$1 == "tp" { errsum += $10 + $11; anytp = 1 }
+	awk -v clk="$CLK_TCK" -v keylist="${KEYS[*]}" -v labellist="$labels" "$TABLE_AWK"'
 	$1 == "idle" && $4 > 0 && $5 > 0 { ik[$2] = ($6 - $5) / $4; iseen = 1; in_ = $3 }
 	END {
 		nk = split(keylist, kord, " "); split(labellist, lord, "|")

@@ -66,11 +66,6 @@ rm -rf "$ID"
 mkdir -p "$ID/tls" "$LOGS"
 : >"$RESULTS"
 : >"$LOGS/load.log"
-NOTES=()
-note() {
-	NOTES+=("$*")
-	log "NOTE: $*"
-}
 
 # ---------------------------------------------------------------- tools
 missing=()
@@ -90,10 +85,7 @@ log "building into $OUT"
 (cd "$ROOT" && go build -o "$OUT/tollgate" ./cmd/tollgate &&
 	go build -o "$OUT/origin" ./bench/origin &&
 	go build -o "$OUT/loadgen" ./bench/loadgen)
-REV=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ -n $(cd "$ROOT" && git status --porcelain -- . ':!bench' 2>/dev/null | grep -v '^??' || true) ]]; then
-	REV="$REV+dirty"
-fi
+REV=$(bench_rev)
 
 # ---------------------------------------------------------------- certificates
 # One private CA (ECDSA P-256), a server certificate for every TLS listener
@@ -188,22 +180,12 @@ limits:
   headers: ietf
 EOF
 }
-start_tg() { # start_tg NAME: -check, then start $ID/tollgate-NAME.yaml
-	local name=$1 cfg=$ID/tollgate-$1.yaml pid
-	if ! "$OUT/tollgate" -check -config "$cfg" >"$LOGS/check-$name.log" 2>&1; then
-		note "tollgate-$name: config refused by -check: $(tr '\n' ' ' <"$LOGS/check-$name.log" | head -c 400)"
-		return 1
-	fi
+start_tg() { # start_tg NAME: -check, then start $ID/tollgate-NAME.yaml; failures are noted
+	local name=$1
 	TGLOG[$name]=$LOGS/tollgate-$name.log
-	env $BENCH_TG_ENV "$OUT/tollgate" -config "$cfg" 2>"${TGLOG[$name]}" &
-	pid=$!
-	PIDS+=("$pid")
-	TGPID[$name]=$pid
-	wait_http "http://127.0.0.1:${TGADMIN[$name]}/readyz" "tollgate-$name" "$pid" || {
-		note "tollgate-$name did not start: $(tail -n 5 "${TGLOG[$name]}" | tr '\n' ' ' | head -c 400)"
-		return 1
-	}
-	log "tollgate-$name :${PORT[$name]} pid $pid (admin :${TGADMIN[$name]})"
+	launch_tg "$name" "$ID/tollgate-$name.yaml" "${TGADMIN[$name]}" || return 1
+	TGPID[$name]=$LAUNCHED_PID
+	log "tollgate-$name :${PORT[$name]} pid $LAUNCHED_PID (admin :${TGADMIN[$name]})"
 }
 instance() { # instance NAME: its listener and admin ports
 	local port admin
@@ -639,28 +621,7 @@ hs_add() { # hs_add SIDE BEFORE AFTER: add the handshakes between two handshakes
 table() {
 	local labels="" sc
 	for sc in "${SCENARIOS[@]}"; do labels+="${LABEL[$sc]}|"; done
-	awk -v clk="$CLK_TCK" -v big="$BENCH_BIG_BYTES" -v keylist="${SCENARIOS[*]}" -v labellist="$labels" '
-	function fmt(v) { return v == "" ? "n/a" : (v >= 100 ? sprintf("%.0f", v) : (v >= 10 ? sprintf("%.1f", v) : sprintf("%.3g", v))) }
-	function row(name, t, n) {
-		r = (t != "" && n != "" && n + 0 != 0) ? sprintf("%.2f", t / n) : "n/a"
-		printf "%-47s %12s %12s %9s\n", name, fmt(t), fmt(n), r
-	}
-	function med(a, k,   m, i, j, x, t) { # median of a[k, 1..cnt[k]]
-		m = cnt[k] + 0
-		if (m == 0) return ""
-		for (i = 1; i <= m; i++) {
-			x = a[k, i]
-			for (j = i - 1; j >= 1 && t[j] > x; j--) t[j + 1] = t[j]
-			t[j + 1] = x
-		}
-		return m % 2 ? t[(m + 1) / 2] : (t[m / 2] + t[m / 2 + 1]) / 2
-	}
-	$1 == "tp" && $5 > 0 {
-		k = $2 SUBSEP $3; i = ++cnt[k]
-		rps[k, i] = $5 / ($6 / 1e6); p50[k, i] = $7 / 1000; p99[k, i] = $8 / 1000
-		cpu[k, i] = $9 / clk / $5 * 1e5; tp[$3] = 1
-	}
-	$1 == "tp" { errs[$2 SUBSEP $3] += $10 + $11; errsum += $10 + $11; anytp = 1 }
+	awk -v clk="$CLK_TCK" -v big="$BENCH_BIG_BYTES" -v keylist="${SCENARIOS[*]}" -v labellist="$labels" "$TABLE_AWK"'
 	$1 == "xfer" && $4 == 1 { k = "x" SUBSEP $2; i = ++cnt[k]; wall[k, i] = $6; xcpu[k, i] = $7 / clk; xf = 1 }
 	END {
 		printf "%-47s %12s %12s %9s\n", "scenario", "tollgate", "nginx", "ratio"

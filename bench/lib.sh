@@ -6,6 +6,44 @@
 
 log() { printf '[%s %s] %s\n' "${LOG_TAG:-bench}" "$(date +%H:%M:%S)" "$*" >&2; }
 
+# NOTES are failures and remarks printed under the table; note adds one
+# and logs it.
+NOTES=()
+note() {
+	NOTES+=("$*")
+	log "NOTE: $*"
+}
+
+# bench_rev prints the commit being measured, +dirty when files outside
+# bench/ differ from it.
+bench_rev() {
+	local rev
+	rev=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
+	if [[ -n $(cd "$ROOT" && git status --porcelain -- . ':!bench' 2>/dev/null | grep -v '^??' || true) ]]; then
+		rev="$rev+dirty"
+	fi
+	echo "$rev"
+}
+
+# launch_tg NAME CFG ADMIN checks CFG with -check, starts tollgate on it
+# (logging to $LOGS/tollgate-NAME.log, BENCH_TG_ENV in its environment)
+# and waits for its admin port's /readyz; LAUNCHED_PID is its PID. A
+# refused config or a start that fails is noted and returns 1.
+launch_tg() {
+	local name=$1 cfg=$2 admin=$3 tglog=$LOGS/tollgate-$1.log
+	if ! "$OUT/tollgate" -check -config "$cfg" >"$LOGS/check-$name.log" 2>&1; then
+		note "tollgate-$name: config refused by -check: $(tr '\n' ' ' <"$LOGS/check-$name.log" | head -c 400)"
+		return 1
+	fi
+	env $BENCH_TG_ENV "$OUT/tollgate" -config "$cfg" 2>"$tglog" &
+	LAUNCHED_PID=$!
+	PIDS+=("$LAUNCHED_PID")
+	wait_http "http://127.0.0.1:$admin/readyz" "tollgate-$name" "$LAUNCHED_PID" || {
+		note "tollgate-$name did not start: $(tail -n 5 "$tglog" | tr '\n' ' ' | head -c 400)"
+		return 1
+	}
+}
+
 # PIDS are the processes the script started; EXTRA_PIDS, others it must
 # stop too (processes a tollgate binary upgrade started, say).
 PIDS=()
@@ -119,3 +157,36 @@ http {
   scgi_temp_path $dir/tmp/scgi;
 EOF
 }
+
+# TABLE_AWK is the start of every results table's awk program: fmt (a
+# number to print), row (name, tollgate, nginx and their ratio; none when
+# nginx is under an optional floor), med (the median of a[k, 1..cnt[k]])
+# and the rule that reads a load run's line
+# "tp proxy scenario _ requests duration_us p50_us p99_us cpu_ticks sockerr non2xx"
+# into rps, p50, p99 and cpu (per 100k requests; clk is CLK_TCK), with
+# errs and errsum counting its errors. A script appends its own rules.
+TABLE_AWK=$(
+	cat <<'AWK'
+	function fmt(v) { return v == "" ? "n/a" : (v >= 100 ? sprintf("%.0f", v) : (v >= 10 ? sprintf("%.1f", v) : sprintf("%.3g", v))) }
+	function row(name, t, n, floor) {
+		r = (t != "" && n != "" && n + 0 != 0 && n + 0 >= floor) ? sprintf("%.2f", t / n) : "n/a"
+		printf "%-47s %12s %12s %9s\n", name, fmt(t), fmt(n), r
+	}
+	function med(a, k,   m, i, j, x, t) {
+		m = cnt[k] + 0
+		if (m == 0) return ""
+		for (i = 1; i <= m; i++) {
+			x = a[k, i]
+			for (j = i - 1; j >= 1 && t[j] > x; j--) t[j + 1] = t[j]
+			t[j + 1] = x
+		}
+		return m % 2 ? t[(m + 1) / 2] : (t[m / 2] + t[m / 2 + 1]) / 2
+	}
+	$1 == "tp" && $5 > 0 {
+		k = $2 SUBSEP $3; i = ++cnt[k]
+		rps[k, i] = $5 / ($6 / 1e6); p50[k, i] = $7 / 1000; p99[k, i] = $8 / 1000
+		cpu[k, i] = $9 / clk / $5 * 1e5; tp[$3] = 1
+	}
+	$1 == "tp" { errs[$2 SUBSEP $3] += $10 + $11; errsum += $10 + $11; anytp = 1 }
+AWK
+)

@@ -55,12 +55,6 @@ read -r -a SIZES <<<"${BENCH_SIZES:-128 16384}"  # GET sizes of the throughput r
 
 mkdir -p "$OUT" "$LOGS"
 : >"$RESULTS"
-NOTES=() # failures and remarks printed under the table
-
-note() {
-	NOTES+=("$*")
-	log "NOTE: $*"
-}
 
 # ---------------------------------------------------------------- cleanup
 LOG_TAG=bench
@@ -111,10 +105,7 @@ log "building into $OUT"
 	go build -o "$OUT/origin" ./bench/origin &&
 	go build -o "$OUT/idleconns" ./bench/idleconns &&
 	go build -o "$OUT/jwtgen" ./bench/jwtgen)
-REV=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ -n $(cd "$ROOT" && git status --porcelain -- . ':!bench' 2>/dev/null | grep -v '^??' || true) ]]; then
-	REV="$REV+dirty"
-fi
+REV=$(bench_rev)
 
 # ---------------------------------------------------------------- ports
 free_port ORIGIN_PORT
@@ -187,21 +178,11 @@ JWT_ISSUER=https://bench.tollgate.local
 JWT_CLIENT=bench-client
 
 start_tg() { # start_tg NAME: -check, then start $OUT/tollgate-NAME.yaml; failures are noted
-	local name=$1 cfg=$OUT/tollgate-$1.yaml pid
-	if ! "$OUT/tollgate" -check -config "$cfg" >"$LOGS/check-$name.log" 2>&1; then
-		note "tollgate-$name: config refused by -check: $(tr '\n' ' ' <"$LOGS/check-$name.log" | head -c 400)"
-		return 1
-	fi
+	local name=$1
 	TGLOG[$name]=$LOGS/tollgate-$name.log
-	env $BENCH_TG_ENV "$OUT/tollgate" -config "$cfg" 2>"${TGLOG[$name]}" &
-	pid=$!
-	PIDS+=("$pid")
-	TGPID[$name]=$pid
-	wait_http "http://127.0.0.1:${TGADMIN[$name]}/readyz" "tollgate-$name" "$pid" || {
-		note "tollgate-$name did not start: $(tail -n 5 "${TGLOG[$name]}" | tr '\n' ' ' | head -c 400)"
-		return 1
-	}
-	log "tollgate-$name :${PORT[$name]} pid $pid (admin :${TGADMIN[$name]})"
+	launch_tg "$name" "$OUT/tollgate-$name.yaml" "${TGADMIN[$name]}" || return 1
+	TGPID[$name]=$LAUNCHED_PID
+	log "tollgate-$name :${PORT[$name]} pid $LAUNCHED_PID (admin :${TGADMIN[$name]})"
 }
 
 jwt_instance() { # jwt_instance NAME ALG KEY_FILE LIMITS_YAML [EXTRA_YAML]: JWT auth, per-client limits
@@ -826,30 +807,7 @@ table() {
 		labels+="${SC_LABEL[$k]}|"
 	done
 	awk -v clk="$CLK_TCK" -v big="$BENCH_BIG_BYTES" -v idle_n="$IDLE_N" -v sizelist="${SIZES[*]}" \
-		-v keylist="${keys[*]}" -v labellist="$labels" '
-	function fmt(v) { return v == "" ? "n/a" : (v >= 100 ? sprintf("%.0f", v) : (v >= 10 ? sprintf("%.1f", v) : sprintf("%.3g", v))) }
-	function row(name, t, n, floor) { # no ratio when nginx is under floor (noise)
-		r = (t != "" && n != "" && n + 0 != 0 && n + 0 >= floor) ? sprintf("%.2f", t / n) : "n/a"
-		printf "%-47s %12s %12s %9s\n", name, fmt(t), fmt(n), r
-	}
-	# med(a, k): median of a[k, 1..cnt[k]] ("" when there is none)
-	function med(a, k,   m, i, j, x, t) {
-		m = cnt[k] + 0
-		if (m == 0) return ""
-		for (i = 1; i <= m; i++) {
-			x = a[k, i]
-			for (j = i - 1; j >= 1 && t[j] > x; j--) t[j + 1] = t[j]
-			t[j + 1] = x
-		}
-		return m % 2 ? t[(m + 1) / 2] : (t[m / 2] + t[m / 2 + 1]) / 2
-	}
-	# one wrk run: requests duration p50 p99 cpu_ticks sockerr non2xx
-	$1 == "tp" && $5 > 0 {
-		k = $2 SUBSEP $3; i = ++cnt[k]
-		rps[k, i] = $5 / ($6 / 1e6); p50[k, i] = $7 / 1000; p99[k, i] = $8 / 1000
-		cpu[k, i] = $9 / clk / $5 * 1e5; tp[$3] = 1
-	}
-	$1 == "tp" { errs[$2 SUBSEP $3] += $10 + $11; errsum += $10 + $11; anytp = 1 }
+		-v keylist="${keys[*]}" -v labellist="$labels" "$TABLE_AWK"'
 	$1 == "rds" && $4 > 0 {
 		k = "redis" SUBSEP $2; i = ++cnt[k]
 		rcpu[k, i] = $5 / clk / $4 * 1e5; rcmd[k, i] = $6 / $4 * 1000; rds[$2] = 1

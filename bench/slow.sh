@@ -61,10 +61,7 @@ fi
 # ---------------------------------------------------------------- build
 log "building into $OUT"
 (cd "$ROOT" && go build -o "$OUT/tollgate" ./cmd/tollgate && go build -o "$OUT/origin" ./bench/origin)
-REV=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ -n $(cd "$ROOT" && git status --porcelain -- . ':!bench' 2>/dev/null | grep -v '^??' || true) ]]; then
-	REV="$REV+dirty"
-fi
+REV=$(bench_rev)
 
 # ---------------------------------------------------------------- ports
 free_port ORIGIN_PORT
