@@ -215,17 +215,7 @@ cat >>"$NGX_DIR/nginx.conf" <<EOF
   }
   server {
     listen 127.0.0.1:$NGX_PORT http2 reuseport deferred backlog=4096;
-    proxy_http_version 1.1;
-    proxy_set_header Connection "";
-    proxy_request_buffering off;
-    proxy_read_timeout 600s;
-    proxy_send_timeout 600s;
-    # the headers tollgate's contract makes it send upstream
-    proxy_set_header Host \$http_host;
-    proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-    proxy_set_header X-Forwarded-Proto \$scheme;
-    proxy_set_header X-Forwarded-Host \$http_host;
-    proxy_set_header X-Request-Id \$request_id;
+$(nginx_proxy_fields)
     location / { proxy_pass http://origin; }
     location /grpc.testing.TestService/ {
       grpc_pass grpc://grpcorigin;

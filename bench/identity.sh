@@ -271,20 +271,6 @@ free_port NGX_SIG
 free_port NGX_MTLS
 free_port NGX_UTLS
 NGX_DIR=$ID/nginx
-ngx_proxy_common() {
-	cat <<EOF
-    proxy_http_version 1.1;
-    proxy_set_header Connection "";
-    proxy_request_buffering off;
-    proxy_read_timeout 600s;
-    proxy_send_timeout 600s;
-    proxy_set_header Host \$http_host;
-    proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-    proxy_set_header X-Forwarded-Proto \$scheme;
-    proxy_set_header X-Forwarded-Host \$http_host;
-    proxy_set_header X-Request-Id \$request_id;
-EOF
-}
 nginx_head "$NGX_DIR" "$BENCH_LOOPS" bench/identity.sh
 cat >>"$NGX_DIR/nginx.conf" <<EOF
   keepalive_timeout 600s;
@@ -304,7 +290,7 @@ cat >>"$NGX_DIR/nginx.conf" <<EOF
   }
   server { # sig-hmac: signed requests proxied plainly
     listen 127.0.0.1:$NGX_SIG reuseport deferred backlog=4096;
-$(ngx_proxy_common)
+$(nginx_proxy_fields)
     location / { proxy_pass http://origin; }
   }
   server { # mtls: a client certificate from the CA required
@@ -315,12 +301,12 @@ $(ngx_proxy_common)
     ssl_verify_client on;
     ssl_protocols TLSv1.2 TLSv1.3; # 1.22's default stops at 1.2; tollgate speaks 1.3
     ssl_session_cache shared:bench:10m;
-$(ngx_proxy_common)
+$(nginx_proxy_fields)
     location / { proxy_pass http://origin; }
   }
   server { # upstream-tls: the same origin over TLS
     listen 127.0.0.1:$NGX_UTLS reuseport deferred backlog=4096;
-$(ngx_proxy_common)
+$(nginx_proxy_fields)
     proxy_ssl_trusted_certificate $TLSD/ca.pem;
     proxy_ssl_verify on;
     proxy_ssl_verify_depth 2;

@@ -190,3 +190,21 @@ TABLE_AWK=$(
 	$1 == "tp" { errs[$2 SUBSEP $3] += $10 + $11; errsum += $10 + $11; anytp = 1 }
 AWK
 )
+
+# nginx_proxy_fields prints the proxy settings of every nginx location
+# that stands for tollgate: HTTP/1.1 keep-alive upstream, bodies streamed,
+# long timeouts, and the fields tollgate's contract sends upstream.
+nginx_proxy_fields() {
+	cat <<EOF
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    proxy_request_buffering off;
+    proxy_read_timeout 600s;
+    proxy_send_timeout 600s;
+    proxy_set_header Host \$http_host;
+    proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+    proxy_set_header X-Forwarded-Proto \$scheme;
+    proxy_set_header X-Forwarded-Host \$http_host;
+    proxy_set_header X-Request-Id \$request_id;
+EOF
+}
