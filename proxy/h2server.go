@@ -105,17 +105,14 @@ func (f *h2Front) goAway() {
 // the preface, a part of it, or the preface and more).
 func prefaceStart(b []byte) bool {
 	n := min(len(b), len(h2Preface))
-	return n > 0 && bytes.Equal(b[:n], []byte(h2Preface[:n]))
+	return n > 0 && string(b[:n]) == h2Preface[:n]
 }
 
 // h2Buffered reports that the buffered start of a new connection is the
 // HTTP/2 preface (on a loop: what arrived is all there is to look at).
 func (cc *clientConn) h2Buffered() bool {
-	if !cc.e.snap.Load().Conf.Server.HTTP2.Enabled {
-		return false
-	}
 	b, _ := cc.r.Peek(cc.r.Buffered())
-	return len(b) >= len("PRI * HTTP/2.0\r\n") && prefaceStart(b)
+	return len(b) >= len("PRI * HTTP/2.0\r\n") && prefaceStart(b) && cc.e.snap.Load().Conf.Server.HTTP2.Enabled
 }
 
 // h2Wanted reports, for a new connection a worker serves, whether it
