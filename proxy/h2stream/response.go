@@ -102,7 +102,7 @@ func (o *responseWriter) sendHead() {
 	conn := p.Fields.Get("Connection")
 	for i := 0; i < p.Fields.Len(); i++ {
 		name, value := p.Fields.At(i)
-		if http1.IsHopByHop(name, conn) || (p.Chunked && asciiEqualFold(name, "content-length")) {
+		if http1.IsHopByHop(name, conn) || (p.Chunked && http1.EqualFold(name, "Content-Length")) {
 			continue
 		}
 		k := http.CanonicalHeaderKey(string(name))
@@ -186,21 +186,4 @@ func (o *responseWriter) finish() {}
 
 func (o *responseWriter) complete() bool {
 	return o.phase == answerDone || o.phase == answerUntil
-}
-
-// asciiEqualFold compares a field name with a lower-case name.
-func asciiEqualFold(b []byte, lower string) bool {
-	if len(b) != len(lower) {
-		return false
-	}
-	for i := range b {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
 }
