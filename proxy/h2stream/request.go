@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"tollgate/proxy/http1"
 )
 
 // requestReader renders a stream's request as HTTP/1.1 bytes.
@@ -17,9 +19,6 @@ type requestReader struct {
 	ended   bool // the body (and its last chunk) is in pending, or there is none
 	buf     *[]byte
 }
-
-// chunkRoom is room before a chunk's data for its size line.
-const chunkRoom = 10
 
 var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
 
@@ -116,15 +115,10 @@ func (in *requestReader) fill() error {
 		}
 		return err
 	}
-	n, err := in.body.Read(b[chunkRoom : len(b)-7]) // room after: CRLF and the last chunk
+	n, err := in.body.Read(b[http1.ChunkRoom : len(b)-7]) // room after: CRLF and the last chunk
 	out := b[:0]
 	if n > 0 {
-		var digits [8]byte
-		size := strconv.AppendInt(digits[:0], int64(n), 16)
-		start := chunkRoom - len(size) - 2
-		copy(b[start:], size)
-		copy(b[start+len(size):], "\r\n")
-		out = append(b[start:chunkRoom+n], "\r\n"...)
+		out = http1.FrameChunk(b, n)
 	}
 	if errors.Is(err, io.EOF) {
 		out = append(out, "0\r\n\r\n"...)

@@ -1,7 +1,6 @@
 package h2stream
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -31,20 +30,17 @@ type responseWriter struct {
 	rc      *http.ResponseController
 	isHead  bool
 	phase   int
-	head    []byte // head bytes while incomplete
-	hr      bytes.Reader
-	br      *bufio.Reader
+	head    http1.HeadCollector
 	resp    http1.Response
 	left    int64 // Content-Length bytes still to come
 	chunked bool
-	sc      http1.ChunkScanner
-	pend    []byte // chunked bytes that did not make a whole piece yet
-	started bool   // the head went to the stream
+	chunks  http1.ChunkSink
+	started bool // the head went to the stream
 }
 
 func (o *responseWriter) init(w http.ResponseWriter, rc *http.ResponseController, isHead bool) {
 	o.w, o.rc, o.isHead = w, rc, isHead
-	o.br = bufio.NewReaderSize(&o.hr, 1024)
+	o.head.Reset(maxAnswerHead)
 }
 
 func (o *responseWriter) write(p []byte) (int, error) {
@@ -80,25 +76,15 @@ func (o *responseWriter) write(p []byte) (int, error) {
 
 // takeHead gathers the head up to its blank line and sends it.
 func (o *responseWriter) takeHead(p []byte) (int, error) {
-	from := max(0, len(o.head)-3)
-	o.head = append(o.head, p...)
-	end := bytes.Index(o.head[from:], []byte("\r\n\r\n"))
-	if end < 0 {
-		if len(o.head) > maxAnswerHead {
-			return len(p), fmt.Errorf("h2stream: answer head over %d bytes", maxAnswerHead)
-		}
-		return len(p), nil
+	used, done, err := o.head.Add(p)
+	if err != nil { // ErrHeadTooLarge
+		return len(p), fmt.Errorf("h2stream: answer head over %d bytes", maxAnswerHead)
 	}
-	end += from + 4
-	used := len(p) - (len(o.head) - end)
-	head := o.head[:end]
-	o.hr.Reset(head)
-	o.br.Reset(&o.hr)
-	err := o.resp.ReadHead(o.br, maxAnswerHead)
-	if err == nil {
-		err = o.resp.Parse()
+	if !done {
+		return used, nil
 	}
-	o.head = o.head[:0]
+	err = o.head.Parse(&o.resp)
+	o.head.Reset(maxAnswerHead) // a 1xx: the next head follows
 	if err != nil {
 		return used, fmt.Errorf("h2stream: answer head: %w", err)
 	}
@@ -116,7 +102,7 @@ func (o *responseWriter) sendHead() {
 	conn := p.Fields.Get("Connection")
 	for i := 0; i < p.Fields.Len(); i++ {
 		name, value := p.Fields.At(i)
-		if http1.IsHopByHop(name, conn) || (p.Chunked && asciiEqualFold(name, "content-length")) {
+		if http1.IsHopByHop(name, conn) || (p.Chunked && http1.EqualFold(name, "Content-Length")) {
 			continue
 		}
 		k := http.CanonicalHeaderKey(string(name))
@@ -131,7 +117,7 @@ func (o *responseWriter) sendHead() {
 		o.phase, o.left = answerBody, p.ContentLen
 	case p.Chunked:
 		o.phase, o.chunked = answerBody, true
-		o.sc.Reset(64 << 10)
+		o.chunks.Reset(64 << 10)
 	default:
 		o.phase = answerUntil
 	}
@@ -153,39 +139,29 @@ func (o *responseWriter) takeBody(p []byte) (int, error) {
 	return o.takeChunks(p)
 }
 
-// takeChunks decodes chunked bytes; a piece cut short waits in pend.
+// takeChunks decodes chunked bytes; a piece cut short waits in the sink.
 func (o *responseWriter) takeChunks(p []byte) (int, error) {
-	b := p
-	if len(o.pend) > 0 {
-		o.pend = append(o.pend, p...)
-		b = o.pend
+	n, err := o.chunks.Write(p, o.writeData)
+	if errors.Is(err, http1.ErrBadChunk) {
+		return len(p), fmt.Errorf("h2stream: answer body: %w", err)
 	}
-	for len(b) > 0 && !o.sc.Done() {
-		n, data, err := o.sc.Next(b)
-		if err != nil {
-			return len(p), fmt.Errorf("h2stream: answer body: %w", err)
-		}
-		if n == 0 {
-			break
-		}
-		if len(data) > 0 {
-			if _, err := o.w.Write(data); err != nil {
-				return len(p), err
-			}
-		}
-		b = b[n:]
+	if err != nil {
+		return len(p), err
 	}
-	if o.sc.Done() {
-		o.setTrailers(o.sc.Trailer())
+	if o.chunks.Done() {
+		o.setTrailers(o.chunks.Trailer())
 		o.phase = answerDone
-		o.pend = o.pend[:0]
-		if len(b) > 0 {
+		if n < len(p) {
 			return len(p), errExtraBytes
 		}
-		return len(p), nil
 	}
-	o.pend = append(o.pend[:0], b...) // may overlap pend itself: copy moves forward safely
 	return len(p), nil
+}
+
+// writeData passes decoded body bytes to the stream.
+func (o *responseWriter) writeData(d []byte) error {
+	_, err := o.w.Write(d)
+	return err
 }
 
 // setTrailers makes the chunked body's trailer fields ("name: value\r\n"
@@ -210,21 +186,4 @@ func (o *responseWriter) finish() {}
 
 func (o *responseWriter) complete() bool {
 	return o.phase == answerDone || o.phase == answerUntil
-}
-
-// asciiEqualFold compares a field name with a lower-case name.
-func asciiEqualFold(b []byte, lower string) bool {
-	if len(b) != len(lower) {
-		return false
-	}
-	for i := range b {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
 }

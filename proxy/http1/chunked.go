@@ -263,6 +263,24 @@ func AppendChunk(dst, p []byte) []byte {
 	return append(dst, "\r\n"...)
 }
 
+// ChunkRoom is the room FrameChunk needs before a chunk's data: a size
+// line of up to 8 hex digits and its CRLF.
+const ChunkRoom = 10
+
+// FrameChunk frames in place the n data bytes at buf[ChunkRoom:], for a
+// body read into a buffer with room around it: their size line goes just
+// before them, a CRLF just after (buf needs those 2 bytes), and the chunk
+// is returned, a sub-slice of buf. 0 < n < 1<<32.
+func FrameChunk(buf []byte, n int) []byte {
+	var digits [8]byte
+	size := strconv.AppendInt(digits[:0], int64(n), 16)
+	start := ChunkRoom - len(size) - 2
+	copy(buf[start:], size)
+	copy(buf[ChunkRoom-2:], "\r\n")
+	copy(buf[ChunkRoom+n:], "\r\n")
+	return buf[start : ChunkRoom+n+2]
+}
+
 // writeChunkSize writes a chunk-size line for n > 0 bytes, a digit at a
 // time (a line built in a local array would escape to the heap through
 // the writer).

@@ -144,3 +144,20 @@ func TestChunkedReaderCanRead(t *testing.T) {
 		}
 	}
 }
+
+// TestFrameChunk frames data in place for sizes with one to eight hex
+// digits: the chunk decodes back to the data.
+func TestFrameChunk(t *testing.T) {
+	for _, n := range []int{1, 15, 16, 255, 4096, 1 << 20} {
+		buf := make([]byte, ChunkRoom+n+2)
+		for i := range n {
+			buf[ChunkRoom+i] = byte('a' + i%26)
+		}
+		want := string(buf[ChunkRoom : ChunkRoom+n])
+		chunk := FrameChunk(buf, n)
+		got, _, err := readAllChunked(append(chunk, "0\r\n\r\n"...), 64)
+		if err != nil || string(got) != want {
+			t.Fatalf("n %d: chunk %q…: %d bytes, err %v", n, chunk[:min(len(chunk), 12)], len(got), err)
+		}
+	}
+}

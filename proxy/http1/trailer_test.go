@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -68,7 +69,7 @@ func TestChunkScannerKeepsTrailer(t *testing.T) {
 				}
 				return len(in)
 			})
-			checkTrailer(t, c.name, "split at "+itoa(k), got, c.data, c.trailer, c.err)
+			checkTrailer(t, c.name, "split at "+strconv.Itoa(k), got, c.data, c.trailer, c.err)
 		}
 		sc.Reset(maxLine)
 		got := scanFed(&sc, in, func(int) int { return 1 })
@@ -171,18 +172,5 @@ func TestWriteTrailer(t *testing.T) {
 	const want = "0\r\n\r\n" + "0\r\nGrpc-Status: 0\r\n\r\n" + "Trailer: Grpc-Status, X-Meta\r\n"
 	if b.String() != want {
 		t.Errorf("wrote %q, want %q", b.String(), want)
-	}
-}
-
-func itoa(n int) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			return string(b[i:])
-		}
 	}
 }

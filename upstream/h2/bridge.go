@@ -1,8 +1,6 @@
 package h2
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"net"
 	"sync"
@@ -29,12 +27,10 @@ type Bridge struct {
 
 	// The writer's side, used by the exchange's goroutine only.
 	wstate writeState
-	head   []byte // the request head as written so far
-	hr     *bufio.Reader
+	head   http1.HeadCollector // the request head as written so far
 	q      http1.Request
 	left   int64 // Content-Length body bytes still to come
-	sc     http1.ChunkScanner
-	carry  []byte // chunked body bytes that do not make a whole line yet
+	chunks http1.ChunkSink
 }
 
 // writeState is how far the request written to a Bridge got.
@@ -73,7 +69,8 @@ func (b *Bridge) Prepare(deadline time.Time, connect time.Duration) (reused bool
 	b.mu.Lock()
 	b.slot, b.cur = c, nil
 	b.mu.Unlock()
-	b.wstate, b.head, b.carry = writeHead, b.head[:0], b.carry[:0]
+	b.wstate = writeHead
+	b.head.Reset(maxHead)
 	return reused, nil
 }
 
@@ -122,23 +119,13 @@ func (b *Bridge) Write(p []byte) (int, error) {
 // writeHead collects the head; at its blank line the stream starts and
 // the rest of p is body.
 func (b *Bridge) writeHead(p []byte) (int, error) {
-	old := len(b.head)
-	take := min(len(p), maxHead-old)
-	b.head = append(b.head, p[:take]...)
-	from := max(0, old-3)
-	end := bytes.Index(b.head[from:], []byte("\r\n\r\n"))
-	if end < 0 {
-		if len(b.head) >= maxHead {
-			return 0, http1.ErrHeadTooLarge
-		}
-		return len(p), nil
+	used, done, err := b.head.Add(p)
+	if err != nil || !done {
+		return used, err
 	}
-	end += from + 4
-	b.head = b.head[:end]
 	if err := b.start(); err != nil {
 		return 0, err
 	}
-	used := end - old
 	if used == len(p) {
 		return len(p), nil
 	}

@@ -300,12 +300,8 @@ func TestPoolOpensConnectionsAtTheStreamLimit(t *testing.T) {
 		io.WriteString(b, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
 		bridges = append(bridges, b)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for served.Load() < 5 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := served.Load(); n != 5 {
-		t.Fatalf("%d of 5 streams reached the server", n)
+	if !testkit.Poll(5*time.Second, 10*time.Millisecond, func() bool { return served.Load() >= 5 }) || served.Load() != 5 {
+		t.Fatalf("%d of 5 streams reached the server", served.Load())
 	}
 	if n := p.Conns(); n != 3 {
 		t.Fatalf("%d connections for 5 streams at 2 a connection, want 3", n)

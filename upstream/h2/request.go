@@ -1,9 +1,9 @@
 package h2
 
 import (
-	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,17 +13,10 @@ import (
 	"tollgate/proxy/http1"
 )
 
-// start parses the request head in b.head and starts its stream on the
-// reserved connection.
+// start parses the request head b.head gathered and starts its stream
+// on the reserved connection.
 func (b *Bridge) start() error {
-	if b.hr == nil {
-		b.hr = bufio.NewReaderSize(nil, 4<<10)
-	}
-	b.hr.Reset(bytes.NewReader(b.head))
-	if err := b.q.ReadHead(b.hr, maxHead); err != nil {
-		return fmt.Errorf("HTTP/2 bridge: request head: %w", err)
-	}
-	if err := b.q.Parse(); err != nil {
+	if err := b.head.Parse(&b.q); err != nil {
 		return fmt.Errorf("HTTP/2 bridge: request head: %w", err)
 	}
 	b.mu.Lock()
@@ -40,7 +33,7 @@ func (b *Bridge) start() error {
 	switch {
 	case b.q.Chunked:
 		b.wstate = writeBody
-		b.sc.Reset(4 << 10)
+		b.chunks.Reset(4 << 10)
 	case b.q.ContentLen > 0:
 		b.wstate, b.left = writeBody, b.q.ContentLen
 	}
@@ -145,39 +138,28 @@ func (b *Bridge) writeSized(s *stream, p []byte) (int, error) {
 }
 
 // writeChunked decodes chunks from p (with what an earlier write left of
-// a size line) and passes their data on; the last chunk ends the request
+// a line) and passes their data on; the last chunk ends the request
 // (its trailers are dropped: HTTP/2 request trailers are not sent).
 func (b *Bridge) writeChunked(s *stream, p []byte) (int, error) {
-	in := p
-	if len(b.carry) > 0 {
-		b.carry = append(b.carry, p...)
-		in = b.carry
+	n, err := b.chunks.Write(p, func(d []byte) error {
+		if _, err := s.body.write(d, &b.wd, b.closed); err != nil {
+			return s.writeFailed(err, &b.wd, b.closed)
+		}
+		return nil
+	})
+	if errors.Is(err, http1.ErrBadChunk) {
+		return 0, fmt.Errorf("HTTP/2 bridge: request body: %w", err)
 	}
-	used := 0
-	for !b.sc.Done() {
-		n, data, err := b.sc.Next(in[used:])
-		if err != nil {
-			return 0, fmt.Errorf("HTTP/2 bridge: request body: %w", err)
-		}
-		if n == 0 {
-			break
-		}
-		used += n
-		if len(data) == 0 {
-			continue
-		}
-		if _, err := s.body.write(data, &b.wd, b.closed); err != nil {
-			return 0, s.writeFailed(err, &b.wd, b.closed)
-		}
+	if err != nil {
+		return 0, err
 	}
-	if b.sc.Done() {
+	if b.chunks.Done() {
 		b.wstate = writeDone
 		s.body.closeWrite(io.EOF)
-		if used < len(in) {
-			return 0, fmt.Errorf("HTTP/2 bridge: %d bytes after the last chunk", len(in)-used)
+		if n < len(p) {
+			return 0, fmt.Errorf("HTTP/2 bridge: %d bytes after the last chunk", len(p)-n)
 		}
 	}
-	b.carry = append(b.carry[:0], in[used:]...)
 	return len(p), nil
 }
 

@@ -21,9 +21,6 @@ const (
 	framingChunked                // chunks as DATA arrives, trailers after the last
 )
 
-// chunkRoom is the room kept before a chunk's data for its size line.
-const chunkRoom = 8
-
 // maxEmptyBody is how much a response that should have no body may carry
 // before the stream counts as broken.
 const maxEmptyBody = 64 << 10
@@ -113,17 +110,12 @@ func (r *renderer) copyLength(out *pipe, done <-chan struct{}, end func()) error
 func (r *renderer) copyChunks(out *pipe, done <-chan struct{}, end func()) error {
 	buf := r.buf[:cap(r.buf)]
 	for {
-		n, err := r.res.Body.Read(buf[chunkRoom : len(buf)-2])
+		n, err := r.res.Body.Read(buf[http1.ChunkRoom : len(buf)-2])
 		if err != nil && err != io.EOF {
 			return err
 		}
 		if n > 0 {
-			size := strconv.AppendInt(buf[:0:chunkRoom], int64(n), 16)
-			start := chunkRoom - len(size) - 2
-			copy(buf[start:], size)
-			copy(buf[chunkRoom-2:], "\r\n")
-			copy(buf[chunkRoom+n:], "\r\n")
-			if _, werr := out.write(buf[start:chunkRoom+n+2], nil, done); werr != nil {
+			if _, werr := out.write(http1.FrameChunk(buf, n), nil, done); werr != nil {
 				return werr
 			}
 		}
