@@ -174,7 +174,7 @@ func (e *Engine) serveH2(s *session, c net.Conn, pre []byte) {
 // short (the upstream failed mid-body) resets the stream instead of
 // ending it as if whole.
 func (e *Engine) serveStream(c net.Conn, w http.ResponseWriter, r *http.Request) {
-	sc := h2stream.New(w, r, c.LocalAddr(), c.RemoteAddr())
+	sc := h2stream.New(w, r, c.LocalAddr(), c.RemoteAddr(), &e.bufPool)
 	s := newSession(sc)
 	s.proto = protoH2
 	e.serveSession(s) // s is not tracked: closing it is this goroutine's

@@ -28,10 +28,12 @@ type Conn struct {
 }
 
 // New returns the Conn of the stream a handler was given. local and
-// remote are the HTTP/2 connection's addresses.
-func New(w http.ResponseWriter, r *http.Request, local, remote net.Addr) *Conn {
+// remote are the HTTP/2 connection's addresses; bufs lends the buffers
+// (*[]byte) a request body is read through.
+func New(w http.ResponseWriter, r *http.Request, local, remote net.Addr, bufs *sync.Pool) *Conn {
 	c := &Conn{req: r, w: w, rc: http.NewResponseController(w), local: local, remote: remote,
 		closed: make(chan struct{})}
+	c.in.bufs = bufs
 	c.in.init(r)
 	c.out.init(w, c.rc, r.Method == http.MethodHead)
 	return c

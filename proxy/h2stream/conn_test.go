@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -20,8 +21,9 @@ type exchange func(t *testing.T, c *Conn, r *http.Request)
 // handed to ex through a Conn, and returns a client for it.
 func startH2C(t *testing.T, ex exchange) (*httptest.Server, *http.Client) {
 	t.Helper()
+	bufs := &sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := New(w, r, &net.TCPAddr{}, &net.TCPAddr{})
+		c := New(w, r, &net.TCPAddr{}, &net.TCPAddr{}, bufs)
 		ex(t, c, r)
 		c.Close()
 		complete := c.Complete()

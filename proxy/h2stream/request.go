@@ -18,9 +18,8 @@ type requestReader struct {
 	chunked bool
 	ended   bool // the body (and its last chunk) is in pending, or there is none
 	buf     *[]byte
+	bufs    *sync.Pool // where buf comes from and goes back to
 }
-
-var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
 
 func (in *requestReader) init(r *http.Request) {
 	in.body = r.Body
@@ -100,7 +99,7 @@ func (in *requestReader) read(p []byte) (int, error) {
 // the length is unknown.
 func (in *requestReader) fill() error {
 	if in.buf == nil {
-		in.buf = bodyBufs.Get().(*[]byte)
+		in.buf = in.bufs.Get().(*[]byte)
 	}
 	b := *in.buf
 	if !in.chunked {
@@ -141,7 +140,7 @@ func (in *requestReader) close() {
 // release returns the read buffer; Read must not run again.
 func (in *requestReader) release() {
 	if in.buf != nil {
-		bodyBufs.Put(in.buf)
+		in.bufs.Put(in.buf)
 		in.buf = nil
 	}
 }
