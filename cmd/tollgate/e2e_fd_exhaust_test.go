@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -31,10 +30,7 @@ const fdLimit = 64
 // upstream is answered 503 "gateway out of file descriptors", with a log
 // line. Once the idle connections close, requests are served again.
 func TestOutOfFileDescriptors(t *testing.T) {
-	prlimit, err := exec.LookPath("prlimit")
-	if err != nil {
-		t.Skip("prlimit (util-linux) not installed")
-	}
+	prlimit := testkit.NeedTool(t, "prlimit", "apt-get install -y util-linux")
 	o := startOrigin(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "fast") })
 	g := startGatewayUnder(t, fmt.Sprintf(`
 server: {listen: "LISTEN", accept_loops: 1, read_header_timeout: 60s, idle_timeout: 60s}

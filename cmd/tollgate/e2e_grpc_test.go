@@ -19,6 +19,8 @@ import (
 	"google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"tollgate/internal/testkit"
 )
 
 // grpcClient dials the gateway over h2c.
@@ -39,7 +41,7 @@ func grpcClient(t *testing.T, addr string) grpc_testing.TestServiceClient {
 // access log keep the HTTP status each stands for.
 func TestGRPCGatewayAnswers(t *testing.T) {
 	silent, _ := rawOrigin(t, func(c net.Conn) { time.Sleep(3 * time.Second) }) // reads nothing, answers nothing
-	down := freeAddrClosed(t)
+	down := testkit.FreeAddr(t)                                                 // nothing listens here
 	g := startGateway(t, fmt.Sprintf(`
 server: {listen: "LISTEN", access_log: true}
 admin: {listen: "ADMIN"}
@@ -126,16 +128,4 @@ routes:
 			t.Errorf("%s = %v, want at least 1", sample, v)
 		}
 	}
-}
-
-// freeAddrClosed returns a loopback address nothing listens on.
-func freeAddrClosed(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
 }

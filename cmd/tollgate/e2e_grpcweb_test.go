@@ -53,17 +53,6 @@ routes:
 %s`, sha256.Sum256([]byte("key-1")), addr, origin, extra)
 }
 
-// webFrame frames m as a gRPC(-Web) data frame: flag 0, length, bytes.
-func webFrame(t *testing.T, m proto.Message) []byte {
-	t.Helper()
-	b, err := proto.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := binary.BigEndian.AppendUint32([]byte{0}, uint32(len(b)))
-	return append(out, b...)
-}
-
 // decodeQuads decodes a grpc-web-text body one group of four at a time,
 // so padded pieces may follow one another.
 func decodeQuads(t *testing.T, text []byte) []byte {
@@ -208,7 +197,7 @@ func streamRequest(t *testing.T, code int32, msg string, sizes ...int32) []byte 
 	if code != 0 {
 		req.ResponseStatus = &grpc_testing.EchoStatus{Code: code, Message: msg}
 	}
-	return webFrame(t, req)
+	return grpcFrame(t, req)
 }
 
 // checkStream checks the sizes of StreamingOutputCall's messages.
@@ -238,7 +227,7 @@ func TestGRPCWeb(t *testing.T) {
 	h2 := h2cClient()
 	unary := g.url("/grpc.testing.TestService/UnaryCall")
 	stream := g.url("/grpc.testing.TestService/StreamingOutputCall")
-	hello := webFrame(t, &grpc_testing.SimpleRequest{Payload: &grpc_testing.Payload{Body: []byte("hello gRPC-Web")}})
+	hello := grpcFrame(t, &grpc_testing.SimpleRequest{Payload: &grpc_testing.Payload{Body: []byte("hello gRPC-Web")}})
 
 	t.Run("binary unary over HTTP/1.1", func(t *testing.T) {
 		a := postWeb(t, h1, unary, "application/grpc-web+proto", hello)
@@ -276,7 +265,7 @@ func TestGRPCWeb(t *testing.T) {
 	})
 	for name, c := range map[string]*http.Client{"HTTP/1.1": h1, "h2c": h2} {
 		t.Run("trailers-only over "+name, func(t *testing.T) {
-			req := webFrame(t, &grpc_testing.SimpleRequest{ResponseStatus: &grpc_testing.EchoStatus{Code: 5, Message: "no such thing"}})
+			req := grpcFrame(t, &grpc_testing.SimpleRequest{ResponseStatus: &grpc_testing.EchoStatus{Code: 5, Message: "no such thing"}})
 			for _, ct := range []string{"application/grpc-web", "application/grpc-web-text"} {
 				body := req
 				if strings.HasSuffix(ct, "text") {
@@ -294,7 +283,7 @@ func TestGRPCWeb(t *testing.T) {
 	t.Run("large text body with Content-Length, streamed up decoded", func(t *testing.T) {
 		big := bytes.Repeat([]byte("0123456789abcdef"), 100<<10/16) // 100 KiB, past request_body's 64 KiB
 		a := postWeb(t, h1, unary, "application/grpc-web-text",
-			encodeText(webFrame(t, &grpc_testing.SimpleRequest{Payload: &grpc_testing.Payload{Body: big}})))
+			encodeText(grpcFrame(t, &grpc_testing.SimpleRequest{Payload: &grpc_testing.Payload{Body: big}})))
 		checkOK(t, a, "application/grpc-web-text+proto", true)
 		if got := unaryPayload(t, a); !bytes.Equal(got, big) {
 			t.Fatalf("payload of %d bytes, want the %d sent", len(got), len(big))
@@ -374,7 +363,7 @@ func TestGRPCWebGatewayAnswersAndCORS(t *testing.T) {
 	}
 	// With the key the same call reaches the origin (EmptyCall is not
 	// implemented there: its own trailers-only UNIMPLEMENTED), CORS headers on.
-	a := postWeb(t, h1, g.url("/grpc.testing.TestService/EmptyCall"), "application/grpc-web", webFrame(t, &grpc_testing.Empty{}),
+	a := postWeb(t, h1, g.url("/grpc.testing.TestService/EmptyCall"), "application/grpc-web", grpcFrame(t, &grpc_testing.Empty{}),
 		"Origin", origin, "X-Api-Key", "key-1")
 	if a.header.Get("Grpc-Status") != "12" || a.header.Get("Content-Type") != "application/grpc-web+proto" ||
 		a.header.Get("Access-Control-Allow-Origin") != origin {

@@ -16,7 +16,8 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// grpcFrame is one length-prefixed gRPC message (uncompressed).
+// grpcFrame is one length-prefixed gRPC message (uncompressed), which is
+// also a gRPC-Web data frame: flag 0, length, bytes.
 func grpcFrame(t *testing.T, m proto.Message) []byte {
 	t.Helper()
 	b, err := proto.Marshal(m)

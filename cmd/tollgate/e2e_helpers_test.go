@@ -234,6 +234,19 @@ func echoHandler(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
+// echoTunnel answers 101 Switching Protocols to websocket and echoes the
+// tunnel's bytes until the client closes.
+func echoTunnel(w http.ResponseWriter, r *http.Request) {
+	conn, rw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	rw.Flush()
+	io.Copy(conn, rw)
+}
+
 // rawExchange sends raw bytes on a new connection and returns everything
 // the gateway sends back until it closes or the timeout passes.
 func rawExchange(t testing.TB, addr, raw string, timeout time.Duration) string {

@@ -255,7 +255,15 @@ routes:
 	go func() { s, _ := get("/api/slow"); slow <- s }()
 	waitFor(t, func() bool { return o.requests.Load() >= 1 && strings.Contains(o.last.Load().URL.Path, "slow") })
 	g.signal(syscall.SIGTERM)
-	time.Sleep(300 * time.Millisecond) // the GOAWAY goes out while the stream is held
+	// The GOAWAY reached the client while the stream is held once a new
+	// request no longer goes on that connection (and the closed listener
+	// refuses a new one).
+	waitFor(t, func() bool { _, err := get("/api/a"); return err != nil })
+	select {
+	case s := <-slow:
+		t.Fatalf("stream in flight at shutdown ended (%d) before the origin answered", s)
+	default:
+	}
 	close(release)
 	select {
 	case s := <-slow:

@@ -391,16 +391,7 @@ routes:
 // TestTunnelBytesInAccessLog: a WebSocket session's access log line
 // counts the bytes of the tunnel both ways, not only the handshake.
 func TestTunnelBytesInAccessLog(t *testing.T) {
-	o := startOrigin(t, func(w http.ResponseWriter, r *http.Request) {
-		conn, rw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-		rw.Flush()
-		io.Copy(conn, rw) // echo until the client closes
-	})
+	o := startOrigin(t, echoTunnel)
 	g := startGateway(t, `
 server: {listen: "LISTEN", access_log: true}
 admin: {listen: "ADMIN"}

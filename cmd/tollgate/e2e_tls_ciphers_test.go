@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tollgate/internal/testkit"
 )
 
 // TestTLS12OffersOnlyAEADSuites: on TLS 1.2 the listener takes only
@@ -73,9 +75,7 @@ routes: [{name: all, match: {path_prefix: /}, upstream: app}]
 			if got, err := handshake(g.addr, tls.VersionTLS13); err != nil || got != tls.TLS_AES_128_GCM_SHA256 {
 				t.Errorf("TLS 1.3: suite %s, err %v", tls.CipherSuiteName(got), err)
 			}
-			if _, err := exec.LookPath("openssl"); err != nil {
-				t.Skip("openssl not installed")
-			}
+			testkit.NeedTool(t, "openssl", "apt-get install -y openssl")
 			if out, ok := sClient(t, g.addr, c.osslOK); !ok {
 				t.Errorf("openssl s_client -tls1_2 -cipher %s refused:\n%s", c.osslOK, out)
 			}

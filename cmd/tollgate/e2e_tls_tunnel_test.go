@@ -90,14 +90,7 @@ func TestWebSocketTunnel(t *testing.T) {
 			http.Error(w, "no upgrade", 400)
 			return
 		}
-		conn, rw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-		rw.Flush()
-		io.Copy(conn, rw) // echo until the client closes
+		echoTunnel(w, r)
 	})
 	g := startGateway(t, basicConfig(o.addr, ""))
 	c, err := net.Dial("tcp", g.addr)

@@ -64,14 +64,7 @@ type upgradeOrigin struct {
 func (o *upgradeOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/ws":
-		conn, rw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-		rw.Flush()
-		io.Copy(conn, rw)
+		echoTunnel(w, r)
 	case "/upload":
 		o.uploading.Add(1)
 		defer o.uploading.Add(-1)

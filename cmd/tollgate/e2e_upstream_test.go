@@ -118,13 +118,16 @@ routes:
 // POST (not replayed if dropped) gets a pooled connection checked to be
 // open just before use, so it never lands on one of those.
 func TestKeepAliveRace(t *testing.T) {
+	var closed atomic.Int64
 	addr, conns := rawOrigin(t, func(c net.Conn) {
 		r := bufio.NewReader(c)
 		for {
 			c.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
 			line, err := r.ReadString('\n')
 			if err != nil {
-				return // idle too long: close without a word
+				c.Close() // idle too long: close without a word
+				closed.Add(1)
+				return
 			}
 			c.SetReadDeadline(time.Now().Add(time.Second))
 			cl := 0
@@ -147,10 +150,9 @@ func TestKeepAliveRace(t *testing.T) {
 		if resp.StatusCode != 200 || string(body) != "ok" {
 			t.Fatalf("request %d: %d %q", i, resp.StatusCode, body)
 		}
-		// Long past the origin's 30 ms: its close must have happened (a
-		// loaded machine can fire its deadline late) before the next POST,
+		// The origin's idle close must have happened before the next POST,
 		// or the test would only show the race every server has.
-		time.Sleep(400 * time.Millisecond)
+		waitFor(t, func() bool { return closed.Load() > int64(i) })
 	}
 	if conns.Load() < 2 {
 		t.Fatalf("origin saw %d connections; the race was not exercised", conns.Load())
