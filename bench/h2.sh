@@ -128,7 +128,7 @@ admin:
 upstreams:
   origin:
     targets: ["$ORIGIN"]
-    pool: {max_conns_per_target: 1024, max_idle_per_target: 128, idle_timeout: 600s}
+    pool: {max_conns_per_target: 1024, max_idle_per_target: 256, idle_timeout: 600s}
     timeouts: {connect: 1s, response_header: 60s}
 EOF
 	if [[ $1 == plain ]]; then

@@ -23,6 +23,8 @@ type Conn struct {
 	in  requestReader
 	out responseWriter
 
+	readDeadline, writeDeadline deadline
+
 	closeOnce sync.Once
 	closed    chan struct{}
 }
@@ -33,6 +35,7 @@ type Conn struct {
 func New(w http.ResponseWriter, r *http.Request, local, remote net.Addr, bufs *sync.Pool) *Conn {
 	c := &Conn{req: r, w: w, rc: http.NewResponseController(w), local: local, remote: remote,
 		closed: make(chan struct{})}
+	c.readDeadline.set, c.writeDeadline.set = c.rc.SetReadDeadline, c.rc.SetWriteDeadline
 	c.in.bufs = bufs
 	c.in.init(r)
 	c.out.init(w, c.rc, r.Method == http.MethodHead)
@@ -68,6 +71,8 @@ func (c *Conn) Write(p []byte) (int, error) {
 func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.closed)
+		c.readDeadline.stop()
+		c.writeDeadline.stop()
 		c.in.close()
 		c.out.finish()
 	})
@@ -96,10 +101,10 @@ func (c *Conn) SetDeadline(t time.Time) error {
 }
 
 // SetReadDeadline bounds reads of the request body.
-func (c *Conn) SetReadDeadline(t time.Time) error { return c.rc.SetReadDeadline(t) }
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.readDeadline.setTo(t) }
 
 // SetWriteDeadline bounds writes of the answer.
-func (c *Conn) SetWriteDeadline(t time.Time) error { return c.rc.SetWriteDeadline(t) }
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.writeDeadline.setTo(t) }
 
 // ConnectionState returns the TLS state of the HTTP/2 connection (the
 // client's certificate, for mutual TLS); the zero state for h2c.
