@@ -30,6 +30,12 @@ type pipe struct {
 	werr error // the writer's end (io.EOF: the data ended normally)
 	rerr error // the reader's end: writes fail with it
 
+	// eofWithLast: a read that drains the pipe after its writer ended it
+	// returns io.EOF with the last bytes. For a request body: x/net's
+	// client then sends them in the frame that ends the stream, not in
+	// two frames and two writes.
+	eofWithLast bool
+
 	readable chan struct{} // a token: data, werr or rerr arrived
 	writable chan struct{} // a token: space or rerr
 }
@@ -58,12 +64,16 @@ func (p *pipe) read(b []byte, d *deadline, done <-chan struct{}) (int, error) {
 		}
 		if p.w > p.r {
 			n := copy(b, p.buf[p.r:p.w])
+			var err error
 			if p.r += n; p.r == p.w {
 				p.r, p.w = 0, 0
+				if p.werr == io.EOF && p.eofWithLast {
+					err = io.EOF
+				}
 			}
 			p.mu.Unlock()
 			signal(p.writable)
-			return n, nil
+			return n, err
 		}
 		if p.werr != nil {
 			err := p.werr

@@ -64,6 +64,7 @@ func (b *Bridge) newRequest(ctx context.Context, s *stream) *http.Request {
 	}
 	if q.Chunked || q.ContentLen > 0 {
 		s.body = newPipe()
+		s.body.eofWithLast = true
 		req.Body = &bodyReader{p: s.body, done: ctx.Done()}
 	} else {
 		req.ContentLength = 0
