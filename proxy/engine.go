@@ -88,7 +88,7 @@ func NewEngine(m *Metrics, log *slog.Logger, loops int) *Engine {
 	e.bodyBufs[0].New = func() any { b := make([]byte, smallBody); return &b }
 	e.bodyBufs[1].New = func() any { b := make([]byte, pooledBody); return &b }
 	e.reqIDs.init()
-	e.h2 = newH2Front(m, log)
+	e.h2 = newH2Front(m, log, &e.bufPool)
 	r, err := newReactor(e, min(max(1, loops), maxLoops))
 	if err != nil {
 		log.Warn("epoll reactor unavailable; idle connections keep their goroutine", "err", err)

@@ -24,7 +24,7 @@ import (
 // records into a buffer of its own.
 
 // h2ReadBufSize is the read buffer of an HTTP/2 cleartext connection.
-const h2ReadBufSize = 16 << 10
+const h2ReadBufSize = 4 << 10
 
 // h2ReadBufs are the read buffers (*[]byte) HTTP/2 connections borrow.
 type h2ReadBufs struct{ sync.Pool }

@@ -53,13 +53,17 @@ type h2Front struct {
 	base     *http.Server
 	resetLog lograte.Limiter // connections the rapid-reset guard ended
 	readBufs *h2ReadBufs     // cleartext connections' read buffers (h2conn.go)
+	streams  *h2stream.Streams
 
 	mu   sync.Mutex
 	srvs map[int]*http2.Server
 }
 
-func newH2Front(m *Metrics, logger *slog.Logger) *h2Front {
-	return &h2Front{m: m, base: &http.Server{ErrorLog: log.New(&h2ErrorLog{log: logger}, "", 0)}, srvs: map[int]*http2.Server{}, readBufs: newH2ReadBufs()}
+// newH2Front returns the HTTP/2 server of an engine; bufs lends streams
+// the buffers their request bodies are read through.
+func newH2Front(m *Metrics, logger *slog.Logger, bufs *sync.Pool) *h2Front {
+	return &h2Front{m: m, base: &http.Server{ErrorLog: log.New(&h2ErrorLog{log: logger}, "", 0)},
+		srvs: map[int]*http2.Server{}, readBufs: newH2ReadBufs(), streams: h2stream.NewStreams(bufs)}
 }
 
 // server returns the HTTP/2 server for a stream limit, made once.
@@ -175,8 +179,7 @@ func (e *Engine) serveH2(s *session, c net.Conn, pre []byte) {
 // short (the upstream failed mid-body) resets the stream instead of
 // ending it as if whole.
 func (e *Engine) serveStream(c net.Conn, w http.ResponseWriter, r *http.Request) {
-	growStack()
-	sc := h2stream.New(w, r, c.LocalAddr(), c.RemoteAddr(), &e.bufPool)
+	sc := e.h2.streams.Open(w, r, c.LocalAddr(), c.RemoteAddr())
 	s := newSession(sc)
 	s.proto = protoH2
 	e.serveSession(s) // s is not tracked: closing it is this goroutine's
@@ -193,24 +196,3 @@ func (cc *clientConn) takeBuffered() []byte {
 	b, _ := cc.r.Peek(cc.r.Buffered())
 	return bytes.Clone(b)
 }
-
-// streamStack is about the stack an exchange served on a stream's
-// goroutine grows to.
-const streamStack = 28 << 10
-
-// growStack grows a new stream goroutine's stack to what the exchange
-// needs in one step, while the stack is still shallow and cheap to copy.
-// Left to grow as calls deepen, it doubles several times, each time
-// copying a deep stack: a twentieth of the CPU of a small request over
-// HTTP/2, measured with pprof.
-//
-//go:noinline
-func growStack() byte {
-	var frame [streamStack]byte
-	return touch(frame[:])
-}
-
-// touch keeps growStack's frame from being optimized away.
-//
-//go:noinline
-func touch(b []byte) byte { return b[len(b)-1] }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,7 +17,7 @@ import (
 type Conn struct {
 	req    *http.Request
 	w      http.ResponseWriter
-	rc     *http.ResponseController
+	rc     http.ResponseController
 	local  net.Addr
 	remote net.Addr
 
@@ -25,42 +26,60 @@ type Conn struct {
 
 	readDeadline, writeDeadline deadline
 
-	closeOnce sync.Once
-	closed    chan struct{}
+	closed atomic.Bool
+	from   *Streams // where the Conn goes back once released
 }
 
-// New returns the Conn of the stream a handler was given. local and
-// remote are the HTTP/2 connection's addresses; bufs lends the buffers
-// (*[]byte) a request body is read through.
-func New(w http.ResponseWriter, r *http.Request, local, remote net.Addr, bufs *sync.Pool) *Conn {
-	c := &Conn{req: r, w: w, rc: http.NewResponseController(w), local: local, remote: remote,
-		closed: make(chan struct{})}
-	c.readDeadline.set, c.writeDeadline.set = c.rc.SetReadDeadline, c.rc.SetWriteDeadline
-	c.in.bufs = bufs
+// Streams hands out the Conns of streams. A Conn released goes back to
+// it with its buffers (the rendered request head, the answer's head
+// parser and fields, its deadline timers), kept for the next stream.
+type Streams struct {
+	conns sync.Pool
+	bufs  *sync.Pool
+}
+
+// NewStreams returns a Streams whose Conns read request bodies through
+// the buffers (*[]byte) bufs lends.
+func NewStreams(bufs *sync.Pool) *Streams {
+	s := &Streams{bufs: bufs}
+	s.conns.New = func() any { return &Conn{from: s} }
+	return s
+}
+
+// Open returns the Conn of the stream a handler was given. local and
+// remote are the HTTP/2 connection's addresses.
+func (s *Streams) Open(w http.ResponseWriter, r *http.Request, local, remote net.Addr) *Conn {
+	c := s.conns.Get().(*Conn)
+	c.req, c.w, c.local, c.remote = r, w, local, remote
+	c.rc = *http.NewResponseController(w)
+	c.closed.Store(false)
+	c.readDeadline.open(c.rc.SetReadDeadline)
+	c.writeDeadline.open(c.rc.SetWriteDeadline)
+	c.in.bufs = s.bufs
 	c.in.init(r)
-	c.out.init(w, c.rc, r.Method == http.MethodHead)
+	c.out.init(w, &c.rc, r.Method == http.MethodHead)
 	return c
 }
+
+// keptHead bounds the buffers a released Conn keeps for the next stream
+// (its rendered request head, its answer head's).
+const keptHead = 16 << 10
 
 // ErrClosed is returned by Read and Write after Close.
 var ErrClosed = errors.New("h2stream: stream closed")
 
 // Read returns the request as HTTP/1.1 bytes, then io.EOF.
 func (c *Conn) Read(p []byte) (int, error) {
-	select {
-	case <-c.closed:
+	if c.closed.Load() {
 		return 0, ErrClosed
-	default:
 	}
 	return c.in.read(p)
 }
 
 // Write takes the exchange's HTTP/1.1 answer and sends it on the stream.
 func (c *Conn) Write(p []byte) (int, error) {
-	select {
-	case <-c.closed:
+	if c.closed.Load() {
 		return 0, ErrClosed
-	default:
 	}
 	return c.out.write(p)
 }
@@ -69,13 +88,12 @@ func (c *Conn) Write(p []byte) (int, error) {
 // trailers held is set, and later Reads and Writes fail. The handler
 // returning ends the stream itself.
 func (c *Conn) Close() error {
-	c.closeOnce.Do(func() {
-		close(c.closed)
+	if c.closed.CompareAndSwap(false, true) {
 		c.readDeadline.stop()
 		c.writeDeadline.stop()
 		c.in.close()
 		c.out.finish()
-	})
+	}
 	return nil
 }
 
@@ -118,6 +136,12 @@ func (c *Conn) ConnectionState() tls.ConnectionState {
 // IsTLS reports whether the stream came over TLS.
 func (c *Conn) IsTLS() bool { return c.req.TLS != nil }
 
-// Release returns the Conn's buffers once its stream is done with: no
-// method may be called after it.
-func (c *Conn) Release() { c.in.release() }
+// Release gives the Conn back, with its buffers, once its stream is done
+// with and the Conn closed: no method may be called after it.
+func (c *Conn) Release() {
+	c.in.release()
+	c.out.head.Shrink(keptHead)
+	c.req, c.w, c.rc, c.local, c.remote = nil, nil, http.ResponseController{}, nil, nil
+	c.out.w, c.out.rc = nil, nil
+	c.from.conns.Put(c)
+}

@@ -22,8 +22,9 @@ type exchange func(t *testing.T, c *Conn, r *http.Request)
 func startH2C(t *testing.T, ex exchange) (*httptest.Server, *http.Client) {
 	t.Helper()
 	bufs := &sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
+	streams := NewStreams(bufs)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := New(w, r, &net.TCPAddr{}, &net.TCPAddr{}, bufs)
+		c := streams.Open(w, r, &net.TCPAddr{}, &net.TCPAddr{})
 		ex(t, c, r)
 		c.Close()
 		complete := c.Complete()

@@ -23,6 +23,15 @@ type deadline struct {
 	closed bool
 }
 
+// open readies the deadline for a new stream whose server deadline
+// setter is set. A timer kept from an earlier stream that fires late finds
+// no deadline, or the new stream's, and goes by it.
+func (d *deadline) open(set func(time.Time) error) {
+	d.mu.Lock()
+	d.set, d.at, d.armed, d.closed = set, time.Time{}, time.Time{}, false
+	d.mu.Unlock()
+}
+
 // setTo sets the deadline to t (zero: none).
 func (d *deadline) setTo(t time.Time) error {
 	d.mu.Lock()
@@ -67,6 +76,7 @@ func (d *deadline) stop() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.closed = true
+	d.set = nil
 	if d.timer != nil {
 		d.timer.Stop()
 	}

@@ -13,6 +13,7 @@ import (
 
 // requestReader renders a stream's request as HTTP/1.1 bytes.
 type requestReader struct {
+	head    []byte // the rendered head, its array kept from stream to stream
 	pending []byte // rendered bytes not yet read
 	body    io.ReadCloser
 	chunked bool
@@ -22,8 +23,11 @@ type requestReader struct {
 }
 
 func (in *requestReader) init(r *http.Request) {
-	in.body = r.Body
-	h := make([]byte, 0, 512)
+	in.body, in.chunked, in.ended = r.Body, false, false
+	if in.head == nil {
+		in.head = make([]byte, 0, 512)
+	}
+	h := in.head[:0]
 	h = append(h, r.Method...)
 	h = append(h, ' ')
 	h = append(h, requestTarget(r)...)
@@ -57,7 +61,8 @@ func (in *requestReader) init(r *http.Request) {
 		h = append(h, "Transfer-Encoding: chunked\r\n"...)
 		in.chunked = true
 	}
-	in.pending = append(h, "\r\n"...)
+	in.head = append(h, "\r\n"...)
+	in.pending = in.head
 }
 
 // requestTarget is the :path; for OPTIONS * and CONNECT the server's
@@ -134,6 +139,7 @@ func (in *requestReader) fill() error {
 func (in *requestReader) close() {
 	if in.body != nil {
 		in.body.Close()
+		in.body = nil
 	}
 }
 
@@ -142,5 +148,9 @@ func (in *requestReader) release() {
 	if in.buf != nil {
 		in.bufs.Put(in.buf)
 		in.buf = nil
+	}
+	in.pending = nil
+	if cap(in.head) > keptHead {
+		in.head = nil
 	}
 }

@@ -40,6 +40,7 @@ type responseWriter struct {
 
 func (o *responseWriter) init(w http.ResponseWriter, rc *http.ResponseController, isHead bool) {
 	o.w, o.rc, o.isHead = w, rc, isHead
+	o.phase, o.left, o.chunked, o.started = answerHead, 0, false, false
 	o.head.Reset(maxAnswerHead)
 }
 

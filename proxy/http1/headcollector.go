@@ -56,3 +56,11 @@ func (h *HeadCollector) Parse(m interface {
 	}
 	return m.Parse()
 }
+
+// Shrink drops the buffers when they grew past max bytes (a large head
+// once), so that a collector kept for reuse holds little.
+func (h *HeadCollector) Shrink(max int) {
+	if cap(h.buf) > max {
+		h.buf = nil
+	}
+}
