@@ -226,16 +226,26 @@ func (e *Engine) serveSession(s *session) {
 	defer func() {
 		if r := recover(); r != nil {
 			e.log.Error("connection handler panicked", "panic", r)
-			e.abortExchange(cc)
+			if cc != nil {
+				e.abortExchange(cc)
+			}
 		}
-		cc.detach()
-		e.connPool.Put(cc)
+		if cc != nil {
+			cc.detach()
+			e.connPool.Put(cc)
+		}
 		if !parked {
 			e.closeSession(s)
 		}
 	}()
 	if h2 := resumed && cc.stage == stageH2 || !resumed && s.fresh && s.proto == protoH1 && cc.h2Wanted(e.snap.Load()); h2 {
-		e.serveH2(s, c, cc.takeBuffered())
+		// The HTTP/2 connection keeps no clientConn (its buffers are
+		// for HTTP/1.1): its streams take their own.
+		pre := cc.takeBuffered()
+		cc.detach()
+		e.connPool.Put(cc)
+		cc = nil
+		e.serveH2(s, c, pre)
 		return
 	}
 	if resumed && !cc.resume() {
