@@ -85,20 +85,16 @@ type knownFailure struct{ why, h2cOnly string }
 // h2specKnownFailures are the cases h2spec fails today, keyed by package
 // and description, each with its cause. The test fails on any other
 // failure, and on a listed case that passes (so the list only shrinks).
-// All but the first come from golang.org/x/net/http2's server, which runs
-// the gateway's HTTP/2 connections. (http2/6.5.3, a SETTINGS frame that
-// repeats an identifier, passes since the gateway's guard rewrites such a
-// frame for x/net: proxy/h2guard.go.)
+// (http2/6.5.3, a SETTINGS frame that repeats an identifier, and
+// http2/8.1.2.2, a request with a connection-specific field, fail with
+// golang.org/x/net/http2's server alone; they pass since the gateway's
+// guard rewrites the first and has x/net reset the second:
+// proxy/h2guard.go, proxy/h2headerblock.go.)
 var h2specKnownFailures = map[string]knownFailure{
 	"http2/3.5 Sends invalid connection preface": {
 		why: "the plain listener serves HTTP/1.1 too: bytes that are not the HTTP/2 preface are an HTTP/1.1 request, " +
 			"and a malformed one is answered 400 before the close, where h2spec wants the connection closed silently",
 		h2cOnly: "over TLS, ALPN h2 says HTTP/2 and x/net closes the connection"},
-	"http2/8.1.2.2 Sends a HEADERS frame that contains the connection-specific header field": {
-		why: "x/net answers a request with a connection-specific field 400 (new400Handler) instead of RST_STREAM(PROTOCOL_ERROR); " +
-			"the request never reaches the gateway's handler"},
-	"http2/8.1.2.2 Sends a HEADERS frame that contains the TE header field with any value other than \"trailers\"": {
-		why: "as above: x/net answers 400 instead of RST_STREAM(PROTOCOL_ERROR)"},
 }
 
 // h2specCase is one <testcase> of h2spec's JUnit report.
