@@ -240,10 +240,10 @@ func (g *h2Guard) scan(p []byte, n int) (int, bool, error) {
 	return n, false, nil
 }
 
-// frameEnd ends a frame; after the last frame of a malformed request's
-// header block it makes the reset that request's stream the next thing
-// read, keeps after, the bytes read past the frame, for the reads that
-// follow, and returns true.
+// frameEnd ends a frame. After the last frame of a malformed request's
+// header block it returns true: the frame that has the request's stream
+// reset is what the server reads next, then after (the bytes read past
+// the block), kept for the reads that follow.
 func (g *h2Guard) frameEnd(after []byte) bool {
 	stream, bad := g.blocks.frameEnd()
 	if !bad {
