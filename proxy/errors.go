@@ -37,6 +37,7 @@ const (
 	failOverShare              // 429 the client holds its share of the target's connections, with Retry-After
 	failNoFiles                // 503 the gateway is out of file descriptors (EMFILE/ENFILE): no socket to an upstream
 	failRefused                // 502 an HTTP/2 upstream refused the stream unprocessed (REFUSED_STREAM, GOAWAY): safe to retry
+	failNotHTTP                // 400, logged only: a connection's first bytes are not HTTP/1.x; closed without an answer its peer could not read
 )
 
 // failureInfo is the one table of what the gateway answers for each
@@ -72,6 +73,7 @@ var failureInfo = [...]struct {
 	failNoFiles: {503, "unavailable", "gateway out of file descriptors", ""},
 	failRefused: {502, "bad_gateway",
 		"upstream refused the HTTP/2 stream before processing it (REFUSED_STREAM or GOAWAY)", "refused_stream"},
+	failNotHTTP: {400, "bad_request", "not an HTTP/1.x request line: the connection closed without an answer", ""},
 }
 
 // classifyUpstream maps an error from talking to an upstream to a failure.

@@ -1,10 +1,10 @@
 package proxy
 
 import (
+	"bytes"
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
-	"io"
 	"net"
 	"time"
 )
@@ -30,7 +30,9 @@ import (
 //
 // The same reading puts SETTINGS frames that repeat an identifier in the
 // form x/net accepts (settingsInOrder): x/net ends the connection on
-// them, where RFC 9113 has the values applied in order (h2spec 6.5.3).
+// them, where RFC 9113 has the values applied in order (h2spec 6.5.3);
+// and it decodes every header block to have a request naming a
+// connection-specific field reset (h2headerblock.go).
 
 const (
 	// Resets a client may send at once: as many streams as the highest
@@ -60,6 +62,16 @@ type h2Guard struct {
 	settings bool             // the next read is a SETTINGS payload, to be read whole
 	onTrip   func()           // called once, when the guard ends the connection
 	now      func() time.Time // time.Now; a test's clock
+
+	blocks      *h2HeaderBlock
+	onMalformed func() // called for each block naming a connection-specific field
+	// inject is what the server reads next, before the client's bytes: a
+	// PRIORITY frame (in injectBuf) resetting a malformed request's
+	// stream. rest is what was read from the client past that request's
+	// last frame, to be read (and scanned) after it.
+	inject    []byte
+	injectBuf [frameHeaderLen + priorityLen]byte
+	rest      []byte
 }
 
 // h2GuardTLS is an h2Guard over TLS: the server reads the TLS state
@@ -73,13 +85,30 @@ type h2GuardTLS struct {
 func (g h2GuardTLS) ConnectionState() tls.ConnectionState { return g.cs.ConnectionState() }
 
 // guardH2 wraps c, whose reads begin with the client connection preface;
-// onTrip runs when the guard ends the connection.
-func guardH2(c net.Conn, onTrip func()) net.Conn {
-	g := &h2Guard{Conn: c, preface: len(h2Preface), tokens: h2ResetBurst, last: time.Now(), onTrip: onTrip, now: time.Now}
+// onTrip runs when the guard ends the connection, onMalformed when it
+// has a request with a connection-specific field reset.
+func guardH2(c net.Conn, onTrip, onMalformed func()) net.Conn {
+	g := &h2Guard{Conn: c, preface: len(h2Preface), tokens: h2ResetBurst, last: time.Now(), onTrip: onTrip, now: time.Now,
+		blocks: newH2HeaderBlock(), onMalformed: onMalformed}
 	if cs, ok := c.(interface{ ConnectionState() tls.ConnectionState }); ok {
 		return h2GuardTLS{h2Guard: g, cs: cs}
 	}
 	return g
+}
+
+// guardClient guards an HTTP/2 client connection of the engine's: the
+// connections it ends and the requests it has reset are counted and
+// logged (at most a line a second).
+func (e *Engine) guardClient(c net.Conn) net.Conn {
+	return guardH2(c, func() {
+		e.metrics.countH2Error("rapid_reset")
+		if ok, n := e.h2.resetLog.Allow(time.Now(), time.Second); ok {
+			e.log.Warn("HTTP/2 connection closed: the client resets streams faster than allowed (rapid reset)",
+				"peer", c.RemoteAddr().String(), "burst", h2ResetBurst, "per_second", h2ResetRate, "suppressed", n)
+		}
+	}, func() {
+		e.metrics.countH2Error("connection_specific_field")
+	})
 }
 
 // Read reads from the connection and scans what it read.
@@ -87,11 +116,16 @@ func (g *h2Guard) Read(p []byte) (int, error) {
 	if g.tripped {
 		return 0, errRapidReset
 	}
+	if len(g.inject) > 0 {
+		n := copy(p, g.inject)
+		g.inject = g.inject[n:]
+		return n, nil
+	}
 	if g.settings {
 		// A SETTINGS payload the last read stopped before: read it whole.
 		g.settings = false
 		if len(p) >= g.payload {
-			n, err := io.ReadFull(g.Conn, p[:g.payload])
+			n, err := g.readFull(p[:g.payload])
 			if n == g.payload {
 				settingsInOrder(p[:n])
 			}
@@ -99,7 +133,7 @@ func (g *h2Guard) Read(p []byte) (int, error) {
 			return n, err
 		}
 	}
-	n, err := g.Conn.Read(p)
+	n, err := g.readRaw(p)
 	n, trip, serr := g.scan(p, n)
 	if trip {
 		g.tripped = true
@@ -112,11 +146,40 @@ func (g *h2Guard) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// readRaw reads what the client sent: first what a scan put back.
+func (g *h2Guard) readRaw(p []byte) (int, error) {
+	if len(g.rest) > 0 {
+		n := copy(p, g.rest)
+		g.rest = g.rest[n:]
+		if len(g.rest) == 0 {
+			g.rest = nil
+		}
+		return n, nil
+	}
+	return g.Conn.Read(p)
+}
+
+// readFull fills p with readRaw.
+func (g *h2Guard) readFull(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		k, err := g.readRaw(p[n:])
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
 // scan follows the frames in p[:n] and reports whether the client has
 // reset more streams than the bucket allows. A SETTINGS frame whose
 // payload p can hold is first read whole (its rest from the connection,
 // after p[:n]) and its repeated identifiers rewritten (settingsInOrder);
 // one whose header ends p[:n] has its payload read whole by the next Read.
+// Header block fragments go to the block decoder; after the last frame of
+// a block naming a connection-specific field, scan stops: the frame that
+// resets its stream is read next, then what p held past it.
 // scan returns how many bytes p now holds.
 func (g *h2Guard) scan(p []byte, n int) (int, bool, error) {
 	for pos := 0; pos < n; {
@@ -127,8 +190,12 @@ func (g *h2Guard) scan(p []byte, n int) (int, bool, error) {
 			pos += k
 		case g.payload > 0:
 			k := min(g.payload, n-pos)
+			g.blocks.payload(p[pos : pos+k])
 			g.payload -= k
 			pos += k
+			if g.payload == 0 && g.frameEnd(p[pos:n]) {
+				return pos, false, nil
+			}
 		default:
 			k := copy(g.hdr[g.hdrN:], p[pos:n])
 			g.hdrN += k
@@ -138,6 +205,7 @@ func (g *h2Guard) scan(p []byte, n int) (int, bool, error) {
 			}
 			g.hdrN = 0
 			g.payload = int(g.hdr[0])<<16 | int(g.hdr[1])<<8 | int(g.hdr[2])
+			g.blocks.frame(g.hdr[3], g.hdr[4], binary.BigEndian.Uint32(g.hdr[5:])&0x7fffffff, g.payload)
 			switch g.hdr[3] {
 			case frameRSTStream:
 				if !g.take(g.now()) {
@@ -156,7 +224,7 @@ func (g *h2Guard) scan(p []byte, n int) (int, bool, error) {
 					break
 				}
 				if end > n {
-					m, err := io.ReadFull(g.Conn, p[n:end])
+					m, err := g.readFull(p[n:end])
 					n += m
 					if err != nil {
 						return n, false, err
@@ -164,9 +232,30 @@ func (g *h2Guard) scan(p []byte, n int) (int, bool, error) {
 				}
 				settingsInOrder(p[pos:end])
 			}
+			if g.payload == 0 && g.frameEnd(p[pos:n]) {
+				return pos, false, nil
+			}
 		}
 	}
 	return n, false, nil
+}
+
+// frameEnd ends a frame. After the last frame of a malformed request's
+// header block it returns true: the frame that has the request's stream
+// reset is what the server reads next, then after (the bytes read past
+// the block), kept for the reads that follow.
+func (g *h2Guard) frameEnd(after []byte) bool {
+	stream, bad := g.blocks.frameEnd()
+	if !bad {
+		return false
+	}
+	putPriorityLoop(g.injectBuf[:], stream)
+	g.inject = g.injectBuf[:]
+	if len(after) > 0 {
+		g.rest = append(bytes.Clone(after), g.rest...)
+	}
+	g.onMalformed()
+	return true
 }
 
 // settingsInOrder rewrites a SETTINGS payload that names an identifier

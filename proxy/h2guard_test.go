@@ -32,7 +32,7 @@ func TestH2GuardCountsResets(t *testing.T) {
 	client, server := net.Pipe()
 	defer client.Close()
 	trips := 0
-	g := guardH2(server, func() { trips++ }).(*h2Guard)
+	g := guardH2(server, func() { trips++ }, func() { t.Error("reset a request") }).(*h2Guard)
 	clock := testkit.NewClock(time.Now())
 	g.now, g.last = clock.Now, clock.Now()
 	done := make(chan error, 1)
@@ -69,11 +69,11 @@ func TestH2GuardCountsResets(t *testing.T) {
 func TestH2GuardKeepsTLSState(t *testing.T) {
 	c, _ := net.Pipe()
 	defer c.Close()
-	g := guardH2(tls.Client(c, &tls.Config{}), func() {})
+	g := guardH2(tls.Client(c, &tls.Config{}), func() {}, func() {})
 	if _, ok := g.(interface{ ConnectionState() tls.ConnectionState }); !ok {
 		t.Fatal("the guard hides ConnectionState")
 	}
-	if _, ok := guardH2(c, func() {}).(interface{ ConnectionState() tls.ConnectionState }); ok {
+	if _, ok := guardH2(c, func() {}, func() {}).(interface{ ConnectionState() tls.ConnectionState }); ok {
 		t.Fatal("a cleartext connection claims TLS state")
 	}
 }
@@ -103,7 +103,7 @@ func TestH2GuardSettingsInOrder(t *testing.T) {
 			b = b[k:]
 		}
 	}()
-	g := guardH2(server, func() { t.Error("tripped") })
+	g := guardH2(server, func() { t.Error("tripped") }, func() { t.Error("reset a request") })
 	var got bytes.Buffer
 	buf := make([]byte, 64)
 	for got.Len() < sent.Len() {
@@ -132,7 +132,7 @@ func TestH2GuardSettingsInOrderFramer(t *testing.T) {
 	client, server := net.Pipe()
 	defer client.Close()
 	go client.Write(sent.Bytes())
-	g := guardH2(server, func() { t.Error("tripped") })
+	g := guardH2(server, func() { t.Error("tripped") }, func() { t.Error("reset a request") })
 	var got bytes.Buffer
 	got.Write(make([]byte, len(h2Preface)))
 	if _, err := io.ReadFull(g, got.Bytes()); err != nil {

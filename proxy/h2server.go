@@ -160,13 +160,7 @@ func (e *Engine) serveH2(s *session, c net.Conn, pre []byte) {
 	}
 	e.metrics.h2Conns.Inc()
 	defer e.metrics.h2Conns.Dec()
-	guarded := guardH2(e.h2ClientConn(c, pre), func() {
-		e.metrics.countH2Error("rapid_reset")
-		if ok, n := e.h2.resetLog.Allow(time.Now(), time.Second); ok {
-			e.log.Warn("HTTP/2 connection closed: the client resets streams faster than allowed (rapid reset)",
-				"peer", c.RemoteAddr().String(), "burst", h2ResetBurst, "per_second", h2ResetRate, "suppressed", n)
-		}
-	})
+	guarded := e.guardClient(e.h2ClientConn(c, pre))
 	e.h2.server(snap.Conf.Server.HTTP2.MaxConcurrentStreams).ServeConn(guarded, &http2.ServeConnOpts{
 		BaseConfig: base,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -43,8 +43,12 @@ func (cc *clientConn) readRequest(snap *Snapshot) (*routeRT, failure) {
 	}
 	if err := q.Parse(); err != nil {
 		cc.e.log.Debug("refused request", "err", err, "peer", cc.s.peer.String())
+		if !cc.s.spoke && cc.s.proto == protoH1 && !q.SpeaksHTTP() {
+			return nil, failNotHTTP
+		}
 		return nil, failBadRequest
 	}
+	cc.s.spoke = true
 	cc.traceBegin(snap)
 	if max := snap.Conf.Server.MaxBodyBytes; max > 0 && q.ContentLen > max {
 		return nil, failBodyTooLarge
@@ -62,6 +66,11 @@ func (cc *clientConn) serveParsed(snap *Snapshot, rt *routeRT, f failure) bool {
 	case failNone:
 		return cc.serveRoute(snap, rt)
 	case failClientGone:
+		return false
+	case failNotHTTP:
+		cc.q.KeepAlive = false
+		cc.replyRequestID() // for the access log line
+		cc.finish(snap, nil, exchangeResult{status: failureInfo[f].status})
 		return false
 	case failNoRoute:
 		res := cc.replyFailure(nil, failNoRoute, 0)

@@ -31,6 +31,7 @@ type session struct {
 	peer  netip.AddrPort
 	state atomic.Int32
 	fresh bool // just accepted into a worker: data is expected, do not wait first
+	spoke bool // a request head parsed: the peer speaks HTTP/1.x (failNotHTTP is for first requests only)
 	proto protocol
 	// linger: the gateway answered without reading the request's body;
 	// closing reads and drops what the client still sends (lingerClose)

@@ -26,10 +26,17 @@ const h2specVersion = "2.2.1"
 // (prior knowledge, on the plain listener) and over TLS (ALPN h2, a fresh
 // self-signed certificate), each against its own gateway in front of an
 // origin that answers every request with 1 KiB (h2spec skips its flow
-// control cases on a body under 5 bytes). It fails listing every case
-// h2spec failed, errored or skipped, but for h2specKnownFailures (logged,
-// each with its cause). h2spec missing: the test fails under CI (.ci/run
-// installs it) and is skipped elsewhere.
+// control cases on a body under 5 bytes). Every case must pass: the test
+// fails listing each one h2spec failed, errored or skipped. Three pass
+// thanks to the gateway rather than golang.org/x/net/http2's server,
+// which runs its HTTP/2 connections: http2/6.5.3 (a SETTINGS frame that
+// repeats an identifier, rewritten on its way in) and http2/8.1.2.2 (a
+// request with a connection-specific field, which x/net is made to
+// reset) by the guard (proxy/h2guard.go, proxy/h2headerblock.go), and,
+// over h2c, http2/3.5 (bytes that are neither the preface nor HTTP/1.x,
+// closed without an HTTP/1.1 answer: proxy/serve.go, failNotHTTP).
+// h2spec missing: the test fails under CI (.ci/run installs it) and is
+// skipped elsewhere.
 func TestH2Spec(t *testing.T) {
 	h2spec := goToolPath(t, "h2spec", "go install github.com/summerwind/h2spec/cmd/h2spec@v"+h2specVersion+"+incompatible")
 	body := strings.Repeat("0123456789abcdef", 64)
@@ -51,54 +58,25 @@ func TestH2Spec(t *testing.T) {
 			}
 			g := startGateway(t, cfg)
 			cases := runH2Spec(t, h2spec, g.addr, c.tls)
-			var bad, known []string
+			var bad []string
 			for _, tc := range cases {
-				id := tc.Package + " " + tc.Name
-				passed := tc.Error == nil && tc.Failure == nil && tc.Skipped == nil
-				why, isKnown := h2specKnownFailures[id]
-				switch {
-				case !passed && isKnown && (why.h2cOnly == "" || !c.tls):
-					known = append(known, tc.String())
-				case !passed:
+				if tc.Error != nil || tc.Failure != nil || tc.Skipped != nil {
 					bad = append(bad, tc.String())
-				case isKnown && (why.h2cOnly == "" || !c.tls):
-					t.Errorf("h2spec %s passes now: remove it from h2specKnownFailures", id)
 				}
 			}
 			if len(cases) < 145 {
 				t.Errorf("h2spec reported %d cases, want at least 145", len(cases))
 			}
-			if len(known) > 0 {
-				t.Logf("h2spec over %s: %d known failures (h2specKnownFailures):\n%s", c.name, len(known), strings.Join(known, "\n"))
-			}
 			if len(bad) > 0 {
 				t.Errorf("h2spec over %s: %d of %d cases did not pass:\n%s", c.name, len(bad), len(cases), strings.Join(bad, "\n"))
 			}
+			// http2/8.1.2.2 sends two requests with connection-specific
+			// fields: each reset is counted.
+			if v := g.metric(`tollgate_http2_errors_total{type="connection_specific_field"}`); v != 2 {
+				t.Errorf(`tollgate_http2_errors_total{type="connection_specific_field"} = %v, want 2`, v)
+			}
 		})
 	}
-}
-
-// knownFailure says why h2spec fails a case; h2cOnly is set (to why the
-// TLS listener passes) for a failure of the cleartext listener alone.
-type knownFailure struct{ why, h2cOnly string }
-
-// h2specKnownFailures are the cases h2spec fails today, keyed by package
-// and description, each with its cause. The test fails on any other
-// failure, and on a listed case that passes (so the list only shrinks).
-// All but the first come from golang.org/x/net/http2's server, which runs
-// the gateway's HTTP/2 connections. (http2/6.5.3, a SETTINGS frame that
-// repeats an identifier, passes since the gateway's guard rewrites such a
-// frame for x/net: proxy/h2guard.go.)
-var h2specKnownFailures = map[string]knownFailure{
-	"http2/3.5 Sends invalid connection preface": {
-		why: "the plain listener serves HTTP/1.1 too: bytes that are not the HTTP/2 preface are an HTTP/1.1 request, " +
-			"and a malformed one is answered 400 before the close, where h2spec wants the connection closed silently",
-		h2cOnly: "over TLS, ALPN h2 says HTTP/2 and x/net closes the connection"},
-	"http2/8.1.2.2 Sends a HEADERS frame that contains the connection-specific header field": {
-		why: "x/net answers a request with a connection-specific field 400 (new400Handler) instead of RST_STREAM(PROTOCOL_ERROR); " +
-			"the request never reaches the gateway's handler"},
-	"http2/8.1.2.2 Sends a HEADERS frame that contains the TE header field with any value other than \"trailers\"": {
-		why: "as above: x/net answers 400 instead of RST_STREAM(PROTOCOL_ERROR)"},
 }
 
 // h2specCase is one <testcase> of h2spec's JUnit report.

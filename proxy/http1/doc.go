@@ -19,6 +19,8 @@
 //     names that are not tokens or have whitespace before the colon,
 //     control bytes in values, targets not in origin form, dot segments
 //     (also percent-encoded), a repeated Host, or none on HTTP/1.1.
+//     [Request.SpeaksHTTP] tells a refused head that is HTTP from bytes
+//     of another protocol, whose peer could not read an answer.
 //  3. Framing known. Parse then decides how the body is delimited, and
 //     refuses the ambiguous framings request smuggling relies on:
 //     Content-Length with Transfer-Encoding, Content-Length values that

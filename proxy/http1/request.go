@@ -66,6 +66,31 @@ func (q *Request) ReadHead(r *bufio.Reader, max int) error {
 // whether it succeeded or not (0: nothing but empty lines arrived).
 func (q *Request) HeadLen() int { return q.headLen }
 
+// SpeaksHTTP reports whether the head ReadHead read begins with a line
+// that ends in a token shaped as an HTTP version ("HTTP/" DIGIT "."
+// DIGIT, supported or not): a peer that sent one speaks HTTP/1.x, at
+// least enough to read an answer, even when Parse refuses its request.
+// Without it the bytes are another protocol's (a mistaken HTTP/2
+// preface, TLS to a cleartext port, a scanner's probe), whose peer could
+// not read an HTTP/1.1 answer.
+func (q *Request) SpeaksHTTP() bool {
+	line := q.Fields.buf[:q.headLen]
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	const v = len(" HTTP/1.1")
+	if len(line) < v {
+		return false
+	}
+	t := line[len(line)-v:]
+	return string(t[:6]) == " HTTP/" && isDigit(t[6]) && t[7] == '.' && isDigit(t[8])
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
 // Method returns the request method.
 func (q *Request) Method() []byte { return q.Fields.buf[:q.methodEnd] }
 

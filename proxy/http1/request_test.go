@@ -102,3 +102,41 @@ func FuzzParseRequest(f *testing.F) {
 		io.Copy(io.Discard, &cr)
 	})
 }
+
+// TestSpeaksHTTP: a head whose first line ends in an HTTP version, one
+// Parse accepts or not, speaks HTTP; bytes of other protocols do not.
+func TestSpeaksHTTP(t *testing.T) {
+	cases := map[string]bool{
+		"GET / HTTP/1.1\r\nHost: x\r\n\r\n":          true,
+		"\r\nGET / HTTP/1.0\r\n\r\n":                 true,
+		"GET / HTTP/1.2\r\nHost: x\r\n\r\n":          true, // unsupported, but HTTP
+		"GET /a HTTP/2.0\r\n\r\n":                    true,
+		"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n":           true, // a preface with HTTP/2 disabled
+		"GET / HTTP/1.1\nHost: x\n\n":                true, // bare LF: HTTP, refused
+		"G(T  /x HTTP/1.1\r\nHost: x\r\n\r\n":        true,
+		"INVALID CONNECTION PREFACE\r\n\r\n":         false, // h2spec http2/3.5
+		"GET /\r\n\r\n":                              false, // HTTP/0.9
+		"GET / HTTP/1.x\r\n\r\n":                     false,
+		"GET / HTTPS/1.1\r\n\r\n":                    false,
+		"GET /HTTP/1.1\r\n\r\n":                      false,
+		"HTTP/1.1\r\n\r\n":                           false,
+		"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\n\r\n": false,
+		"SSH-2.0-OpenSSH_9.6\r\n\r\n":                false,
+		"GET / HTTP/1.1 \r\n\r\n":                    false,
+		"GET / HTTP/11\r\n\r\n":                      false,
+		"GET / HTTP/1.1\r\nX: " + "HTTP/1.1\r\n\r\n": true,
+		"NOPE\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n":  false, // the first line decides
+		"GET / HTTP/1.1 trailing HTTP/1.1\r\n\r\n":   true,
+		"GET / http/1.1\r\nHost: x\r\n\r\n":          false,
+		"GET / HTTP/1.1HTTP/1.1\r\nHost: x\r\n\r\n":  false,
+		"A\r\n\r\n": false,
+		"GET / HTTP/9.9\r\nHost: x\r\nX: y\r\n\r\n":                   true,
+		"GET / HTTP/1.1\r\n" + strings.Repeat("X: y\r\n", 3) + "\r\n": true,
+	}
+	for raw, want := range cases {
+		q, _ := parseRequest(raw, 256)
+		if got := q.SpeaksHTTP(); got != want {
+			t.Errorf("%q: SpeaksHTTP %v, want %v", raw, got, want)
+		}
+	}
+}
