@@ -11,9 +11,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-	"tollgate/internal/testkit"
 
 	"golang.org/x/net/http2"
+
+	"tollgate/internal/testkit"
 )
 
 // echo answers with what it got: method, target, authority, a field, the
