@@ -72,6 +72,8 @@ type h2Guard struct {
 	inject    []byte
 	injectBuf [frameHeaderLen + priorityLen]byte
 	rest      []byte
+
+	header headerDeadline // bounds the time a header block takes to arrive
 }
 
 // h2GuardTLS is an h2Guard over TLS: the server reads the TLS state
@@ -88,9 +90,18 @@ func (g h2GuardTLS) ConnectionState() tls.ConnectionState { return g.cs.Connecti
 // onTrip runs when the guard ends the connection, onMalformed when it
 // has a request with a connection-specific field reset.
 func guardH2(c net.Conn, onTrip, onMalformed func()) net.Conn {
-	g := &h2Guard{Conn: c, preface: len(h2Preface), tokens: h2ResetBurst, last: time.Now(), onTrip: onTrip, now: time.Now,
+	return newH2Guard(c, onTrip, onMalformed).wrapped()
+}
+
+func newH2Guard(c net.Conn, onTrip, onMalformed func()) *h2Guard {
+	return &h2Guard{Conn: c, preface: len(h2Preface), tokens: h2ResetBurst, last: time.Now(), onTrip: onTrip, now: time.Now,
 		blocks: newH2HeaderBlock(), onMalformed: onMalformed}
-	if cs, ok := c.(interface{ ConnectionState() tls.ConnectionState }); ok {
+}
+
+// wrapped returns g as the server should see it: with the TLS state when
+// the connection has one.
+func (g *h2Guard) wrapped() net.Conn {
+	if cs, ok := g.Conn.(interface{ ConnectionState() tls.ConnectionState }); ok {
 		return h2GuardTLS{h2Guard: g, cs: cs}
 	}
 	return g
@@ -98,9 +109,10 @@ func guardH2(c net.Conn, onTrip, onMalformed func()) net.Conn {
 
 // guardClient guards an HTTP/2 client connection of the engine's: the
 // connections it ends and the requests it has reset are counted and
-// logged (at most a line a second).
-func (e *Engine) guardClient(c net.Conn) net.Conn {
-	return guardH2(c, func() {
+// logged (at most a line a second); a header block must arrive whole
+// within headerTimeout (server.read_header_timeout).
+func (e *Engine) guardClient(c net.Conn, headerTimeout time.Duration) net.Conn {
+	g := newH2Guard(c, func() {
 		e.metrics.countH2Error("rapid_reset")
 		if ok, n := e.h2.resetLog.Allow(time.Now(), time.Second); ok {
 			e.log.Warn("HTTP/2 connection closed: the client resets streams faster than allowed (rapid reset)",
@@ -109,6 +121,15 @@ func (e *Engine) guardClient(c net.Conn) net.Conn {
 	}, func() {
 		e.metrics.countH2Error("connection_specific_field")
 	})
+	g.header.timeout = headerTimeout
+	g.header.onTimeout = func() {
+		e.metrics.countH2Error("read_header_timeout")
+		if ok, n := e.h2.headerLog.Allow(time.Now(), time.Second); ok {
+			e.log.Warn("HTTP/2 connection closed: a request's header block did not arrive within read_header_timeout",
+				"peer", c.RemoteAddr().String(), "read_header_timeout", headerTimeout.String(), "suppressed", n)
+		}
+	}
+	return g.wrapped()
 }
 
 // Read reads from the connection and scans what it read.
@@ -134,6 +155,9 @@ func (g *h2Guard) Read(p []byte) (int, error) {
 		}
 	}
 	n, err := g.readRaw(p)
+	if err != nil {
+		g.header.failed(err)
+	}
 	n, trip, serr := g.scan(p, n)
 	if trip {
 		g.tripped = true
@@ -143,6 +167,7 @@ func (g *h2Guard) Read(p []byte) (int, error) {
 	if err == nil {
 		err = serr
 	}
+	g.header.update(g.Conn, g.now)
 	return n, err
 }
 
@@ -206,6 +231,9 @@ func (g *h2Guard) scan(p []byte, n int) (int, bool, error) {
 			g.hdrN = 0
 			g.payload = int(g.hdr[0])<<16 | int(g.hdr[1])<<8 | int(g.hdr[2])
 			g.blocks.frame(g.hdr[3], g.hdr[4], binary.BigEndian.Uint32(g.hdr[5:])&0x7fffffff, g.payload)
+			if g.hdr[3] == frameHeaders {
+				g.header.open = true
+			}
 			switch g.hdr[3] {
 			case frameRSTStream:
 				if !g.take(g.now()) {
@@ -245,6 +273,9 @@ func (g *h2Guard) scan(p []byte, n int) (int, bool, error) {
 // reset is what the server reads next, then after (the bytes read past
 // the block), kept for the reads that follow.
 func (g *h2Guard) frameEnd(after []byte) bool {
+	if t := g.hdr[3]; (t == frameHeaders || t == frameContinuation) && g.hdr[4]&flagEndHeaders != 0 {
+		g.header.open = false
+	}
 	stream, bad := g.blocks.frameEnd()
 	if !bad {
 		return false

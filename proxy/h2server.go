@@ -49,11 +49,12 @@ const h2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 // connection keeps the limit it started with), all registered with one
 // http.Server whose graceful shutdown sends every connection a GOAWAY.
 type h2Front struct {
-	m        *Metrics
-	base     *http.Server
-	resetLog lograte.Limiter // connections the rapid-reset guard ended
-	readBufs *h2ReadBufs     // cleartext connections' read buffers (h2conn.go)
-	streams  *h2stream.Streams
+	m         *Metrics
+	base      *http.Server
+	resetLog  lograte.Limiter // connections the rapid-reset guard ended
+	headerLog lograte.Limiter // connections whose header block did not arrive in time
+	readBufs  *h2ReadBufs     // cleartext connections' read buffers (h2conn.go)
+	streams   *h2stream.Streams
 
 	mu   sync.Mutex
 	srvs map[int]*http2.Server
@@ -160,7 +161,7 @@ func (e *Engine) serveH2(s *session, c net.Conn, pre []byte) {
 	}
 	e.metrics.h2Conns.Inc()
 	defer e.metrics.h2Conns.Dec()
-	guarded := e.guardClient(e.h2ClientConn(c, pre))
+	guarded := e.guardClient(e.h2ClientConn(c, pre), snap.Conf.Server.ReadHeaderTimeout)
 	e.h2.server(snap.Conf.Server.HTTP2.MaxConcurrentStreams).ServeConn(guarded, &http2.ServeConnOpts{
 		BaseConfig: base,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
