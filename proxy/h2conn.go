@@ -52,7 +52,7 @@ func (e *Engine) h2ClientConn(c net.Conn, pre []byte) net.Conn {
 	if err != nil {
 		return &prereadConn{Conn: c, pre: pre}
 	}
-	return &bufferedH2Conn{Conn: c, raw: raw, bufs: e.h2.readBufs, pre: pre}
+	return &bufferedH2Conn{Conn: c, raw: raw, bufs: e.h2.readBufs, pre: pre, w: newBatchedWriter(c, &e.h2.writeBufs)}
 }
 
 // prereadConn is a connection whose first bytes were already read.
@@ -87,7 +87,18 @@ type bufferedH2Conn struct {
 	bufs *h2ReadBufs
 	pre  []byte  // read before the server took over
 	buf  *[]byte // borrowed while it holds unread bytes
-	r, w int     // (*buf)[r:w] is unread
+	r, n int     // (*buf)[r:n] is unread
+	w    *batchedWriter
+}
+
+// Write queues p: see h2writer.go.
+func (c *bufferedH2Conn) Write(p []byte) (int, error) { return c.w.Write(p) }
+
+// Close closes the connection once what is queued is written (or a
+// second has passed).
+func (c *bufferedH2Conn) Close() error {
+	c.w.drain()
+	return c.Conn.Close()
 }
 
 func (c *bufferedH2Conn) Read(p []byte) (int, error) {
@@ -104,11 +115,11 @@ func (c *bufferedH2Conn) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	n := copy(p, (*c.buf)[c.r:c.w])
+	n := copy(p, (*c.buf)[c.r:c.n])
 	c.r += n
-	if c.r == c.w {
+	if c.r == c.n {
 		c.bufs.Put(c.buf)
-		c.buf, c.r, c.w = nil, 0, 0
+		c.buf, c.r, c.n = nil, 0, 0
 	}
 	return n, nil
 }
@@ -131,7 +142,7 @@ func (c *bufferedH2Conn) fill() error {
 			return false // wait for the socket
 		}
 		if n > 0 {
-			c.buf, c.r, c.w = buf, 0, n
+			c.buf, c.r, c.n = buf, 0, n
 		} else {
 			c.bufs.Put(buf)
 		}

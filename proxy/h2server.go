@@ -55,6 +55,9 @@ type h2Front struct {
 	headerLog lograte.Limiter // connections whose header block did not arrive in time
 	readBufs  *h2ReadBufs     // cleartext connections' read buffers (h2conn.go)
 	streams   *h2stream.Streams
+	// writeBufs are the buffers (*[]byte) of batched writes to
+	// cleartext connections (h2writer.go)
+	writeBufs sync.Pool
 
 	mu   sync.Mutex
 	srvs map[int]*http2.Server
@@ -63,8 +66,10 @@ type h2Front struct {
 // newH2Front returns the HTTP/2 server of an engine; bufs lends streams
 // the buffers their request bodies are read through.
 func newH2Front(m *Metrics, logger *slog.Logger, bufs *sync.Pool) *h2Front {
-	return &h2Front{m: m, base: &http.Server{ErrorLog: log.New(&h2ErrorLog{log: logger}, "", 0)},
+	f := &h2Front{m: m, base: &http.Server{ErrorLog: log.New(&h2ErrorLog{log: logger}, "", 0)},
 		srvs: map[int]*http2.Server{}, readBufs: newH2ReadBufs(), streams: h2stream.NewStreams(bufs)}
+	f.writeBufs.New = func() any { b := make([]byte, 0, 4<<10); return &b }
+	return f
 }
 
 // server returns the HTTP/2 server for a stream limit, made once.
