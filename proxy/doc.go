@@ -25,12 +25,13 @@
 //     far it got). The head is parsed by proxy/http1 and routed against
 //     the snapshot (snapshot.go, loaded once per request, so a reload
 //     never changes a request midway).
-//   - h2server.go, h2conn.go, h2guard.go, h2headerblock.go: a connection
-//     that speaks HTTP/2 (ALPN "h2", or the cleartext preface the loop
-//     sees in its first bytes) goes to a worker, where x/net's HTTP/2
-//     server runs it, reading through a pooled buffer (h2conn.go) and
+//   - h2server.go, h2conn.go, h2writer.go, h2guard.go, h2headerblock.go,
+//     h2headertimeout.go: a connection that speaks HTTP/2 (ALPN "h2", or
+//     the cleartext preface the loop sees in its first bytes) goes to a
+//     worker, where x/net's HTTP/2 server runs it, reading through a
+//     pooled buffer (h2conn.go), writing in batches (h2writer.go), and
 //     past the guard (rapid resets, SETTINGS order, connection-specific
-//     fields). Each stream is served as a connection of its own carrying
+//     fields, header blocks within read_header_timeout). Each stream is served as a connection of its own carrying
 //     one request (proxy/h2stream), through the same exchange.
 //   - bodybuffer.go: a small Content-Length body is read whole before
 //     anything else happens; upload.go: a chunked body streams upstream
