@@ -73,7 +73,7 @@ func (v *verifier) check(r *http.Request) error {
 		return fmt.Errorf("parameters %+v", s.Params)
 	}
 	m := &httpsig.Message{Method: []byte(r.Method), Scheme: "http", Authority: []byte(r.Host),
-		Target: []byte(r.RequestURI), Fields: fieldList(fieldsOf(r.Header).pairs())}
+		Target: []byte(r.RequestURI), Fields: httpsig.Pairs(fieldsOf(r.Header).pairs())}
 	base, err := httpsig.Base(m, &s)
 	if err != nil {
 		return err

@@ -32,11 +32,13 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"tollgate/auth/httpsig"
 )
 
 func main() {
 	var o options
-	var headers headerList
+	var headers httpsig.Pairs
 	flag.StringVar(&o.url, "url", "", "http:// or https:// URL to request (GET)")
 	flag.IntVar(&o.conns, "c", 50, "connections")
 	flag.DurationVar(&o.duration, "d", 10*time.Second, "measured duration")
@@ -62,19 +64,4 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Print(res.String())
-}
-
-// headerList collects repeated -H flags.
-type headerList [][2]string
-
-func (h *headerList) String() string { return fmt.Sprint(*h) }
-
-// Set adds one 'Name: value' header.
-func (h *headerList) Set(v string) error {
-	name, value, ok := strings.Cut(v, ":")
-	if !ok || strings.TrimSpace(name) == "" {
-		return fmt.Errorf("want 'Name: value', got %q", v)
-	}
-	*h = append(*h, [2]string{strings.TrimSpace(name), strings.TrimSpace(value)})
-	return nil
 }

@@ -79,7 +79,7 @@ func curlStatus(t *testing.T, method, url, body string, headers []string) int {
 func signedDo(t *testing.T, key *httpsig.Key, keyID, method, url, body string, created time.Time) *http.Response {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
-	fields := fieldList{}
+	fields := httpsig.Pairs{}
 	comps := []httpsig.Component{{Name: "@method"}, {Name: "@authority"}, {Name: "@path"}, {Name: "@query"}}
 	if body != "" {
 		d := httpsig.Digest([]byte(body))
@@ -187,7 +187,7 @@ func TestSignatureNoncesSharedThroughRedis(t *testing.T) {
 	block, _, edKey := signedSetup(t, `    components: ["@method", "@path", "@query"]`)
 	cfg := basicConfig(up.addr, "    auth: [signature]\n") + block + "limits:\n" + redisLimits(rs.addr, "local") + "\n"
 	a, b := startGateway(t, cfg), startGateway(t, cfg)
-	m := &httpsig.Message{Method: []byte("GET"), Scheme: "http", Authority: []byte("shared.test"), Target: []byte("/x"), Fields: fieldList{}}
+	m := &httpsig.Message{Method: []byte("GET"), Scheme: "http", Authority: []byte("shared.test"), Target: []byte("/x"), Fields: httpsig.Pairs{}}
 	in, sig, err := httpsig.Sign(m, edKey, httpsig.SignOptions{KeyID: "py-1",
 		Components: []httpsig.Component{{Name: "@method"}, {Name: "@path"}, {Name: "@query"}}})
 	if err != nil {

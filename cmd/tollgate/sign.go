@@ -21,25 +21,6 @@ curl -H. -key is the shared secret file (hmac-sha256) or the PEM private
 key (ed25519, ecdsa-p256-sha256, rsa-pss-sha512).
 `
 
-// headerList collects repeated -H flags.
-type headerList [][2]string
-
-func (h *headerList) String() string { return fmt.Sprint(*h) }
-func (h *headerList) Set(v string) error {
-	name, value, ok := strings.Cut(v, ":")
-	if !ok || strings.TrimSpace(name) == "" {
-		return fmt.Errorf("want 'Name: value', got %q", v)
-	}
-	*h = append(*h, [2]string{strings.TrimSpace(name), strings.TrimSpace(value)})
-	return nil
-}
-
-// fieldList is httpsig.Fields over name/value pairs.
-type fieldList [][2]string
-
-func (f fieldList) Len() int                      { return len(f) }
-func (f fieldList) At(i int) (name, value []byte) { return []byte(f[i][0]), []byte(f[i][1]) }
-
 // runSign is the `tollgate sign` subcommand.
 func runSign(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("tollgate sign", flag.ContinueOnError)
@@ -52,7 +33,7 @@ func runSign(args []string, stdout, stderr io.Writer) int {
 	bodyFile := fs.String("body-file", "", "file holding the request body")
 	components := fs.String("components", "@method @authority @path @query", "covered components, space-separated (content-digest is added with a body; header names add those -H headers)")
 	expires := fs.Duration("expires", 0, "set expires this long after created (0: none)")
-	var headers headerList
+	var headers httpsig.Pairs
 	fs.Var(&headers, "H", "a header of the request to cover (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return exitBadConfig
@@ -71,12 +52,12 @@ func runSign(args []string, stdout, stderr io.Writer) int {
 }
 
 // signRequest returns the header lines to add to the request.
-func signRequest(method, rawURL, keyID, alg, keyFile, data, bodyFile, components string, expires time.Duration, headers headerList) (string, error) {
+func signRequest(method, rawURL, keyID, alg, keyFile, data, bodyFile, components string, expires time.Duration, headers httpsig.Pairs) (string, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Host == "" {
 		return "", fmt.Errorf("invalid URL %q", rawURL)
 	}
-	key, err := loadSigningKey(alg, keyFile)
+	key, err := httpsig.LoadSigningKey(alg, keyFile)
 	if err != nil {
 		return "", err
 	}
@@ -86,15 +67,11 @@ func signRequest(method, rawURL, keyID, alg, keyFile, data, bodyFile, components
 			return "", err
 		}
 	}
-	fields := fieldList(headers)
+	fields := headers
 	var lines strings.Builder
-	var comps []httpsig.Component
-	for _, c := range strings.Fields(components) {
-		comp, err := httpsig.ParseComponent(c)
-		if err != nil {
-			return "", err
-		}
-		comps = append(comps, comp)
+	comps, err := httpsig.ParseComponents(components)
+	if err != nil {
+		return "", err
 	}
 	if len(body) > 0 {
 		d := httpsig.Digest(body)
@@ -121,16 +98,4 @@ func signRequest(method, rawURL, keyID, alg, keyFile, data, bodyFile, components
 	}
 	fmt.Fprintf(&lines, "Signature-Input: %s\nSignature: %s\n", input, sig)
 	return lines.String(), nil
-}
-
-// loadSigningKey reads a secret (hmac-sha256) or a PEM private key.
-func loadSigningKey(alg, file string) (*httpsig.Key, error) {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
-	}
-	if alg == httpsig.AlgHMACSHA256 {
-		return httpsig.NewSecretKey([]byte(strings.TrimSpace(string(b))))
-	}
-	return httpsig.ParsePrivateKey(alg, b)
 }
