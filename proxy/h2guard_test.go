@@ -78,12 +78,10 @@ func TestH2GuardKeepsTLSState(t *testing.T) {
 	}
 }
 
-// TestH2GuardSettingsInOrder: a SETTINGS frame repeating an identifier,
-// its header and payload split across reads, reaches the server as a
-// frame x/net takes (no duplicates) in which the last value of each
-// identifier holds, the earlier ones renamed to identifiers no setting
-// has; the frames around it pass unchanged.
-func TestH2GuardSettingsInOrder(t *testing.T) {
+// settingsWire is a connection's start with a SETTINGS frame repeating
+// an identifier, between the frames around it: a PING, an empty SETTINGS
+// and an ACK.
+func settingsWire() *bytes.Buffer {
 	var sent bytes.Buffer
 	sent.WriteString(h2Preface)
 	fr := http2.NewFramer(&sent, nil)
@@ -93,6 +91,16 @@ func TestH2GuardSettingsInOrder(t *testing.T) {
 	fr.WritePing(false, [8]byte{1, 2, 3})
 	fr.WriteSettings() // empty
 	fr.WriteSettingsAck()
+	return &sent
+}
+
+// TestH2GuardSettingsInOrder: a SETTINGS frame repeating an identifier,
+// its header and payload split across reads, reaches the server as a
+// frame x/net takes (no duplicates) in which the last value of each
+// identifier holds, the earlier ones renamed to identifiers no setting
+// has; the frames around it pass unchanged.
+func TestH2GuardSettingsInOrder(t *testing.T) {
+	sent := settingsWire()
 	client, server := net.Pipe()
 	defer client.Close()
 	go func() {
@@ -120,15 +128,7 @@ func TestH2GuardSettingsInOrder(t *testing.T) {
 // which reads a frame's nine-byte header, then its payload, by reads of
 // their own sizes.
 func TestH2GuardSettingsInOrderFramer(t *testing.T) {
-	var sent bytes.Buffer
-	sent.WriteString(h2Preface)
-	fr := http2.NewFramer(&sent, nil)
-	fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 100},
-		http2.Setting{ID: http2.SettingMaxFrameSize, Val: 20000},
-		http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1})
-	fr.WritePing(false, [8]byte{1, 2, 3})
-	fr.WriteSettings()
-	fr.WriteSettingsAck()
+	sent := settingsWire()
 	client, server := net.Pipe()
 	defer client.Close()
 	go client.Write(sent.Bytes())

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"tollgate/internal/testkit"
 )
 
 func newTestBatchedWriter(c net.Conn) *batchedWriter {
@@ -64,16 +66,23 @@ func TestBatchedWriterHoldsBackAndFails(t *testing.T) {
 		}
 		wrote <- total
 	}()
+	pending := func() int {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return len(w.pending)
+	}
+	// The queue fills up to its bound, and then the writing goroutine
+	// waits in Write.
+	if !testkit.Poll(10*time.Second, time.Millisecond, func() bool { return pending() >= h2PendingMax }) {
+		t.Fatalf("%d bytes pending after 10 s, want the bound %d reached", pending(), h2PendingMax)
+	}
 	select {
 	case n := <-wrote:
 		t.Fatalf("%d bytes written to a reader that reads nothing: Write never held back", n)
-	case <-time.After(300 * time.Millisecond):
+	default:
 	}
-	w.mu.Lock()
-	pending := len(w.pending)
-	w.mu.Unlock()
-	if pending > h2PendingMax+len(chunk) {
-		t.Fatalf("%d bytes pending, past the bound %d", pending, h2PendingMax)
+	if p := pending(); p > h2PendingMax+len(chunk) {
+		t.Fatalf("%d bytes pending, past the bound %d", p, h2PendingMax)
 	}
 	client.Close() // the peer goes away: the write in progress fails
 	select {
