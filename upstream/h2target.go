@@ -47,12 +47,7 @@ func (t *Target) newH2Pool() *h2.Pool {
 // "h2" negotiated by ALPN when tc is set, within the connect timeout and
 // deadline.
 func (t *Target) dialH2(tc *tls.Config, deadline time.Time) (net.Conn, error) {
-	d := net.Dialer{
-		Timeout:         time.Duration(t.connectTimeout.Load()),
-		Deadline:        deadline,
-		KeepAliveConfig: net.KeepAliveConfig{Enable: true},
-	}
-	nc, err := d.Dial("tcp", t.Addr)
+	nc, err := t.dialTCP(deadline)
 	if err != nil {
 		return nil, err
 	}

@@ -204,18 +204,24 @@ func (t *Target) AcquireFresh(deadline time.Time) (*Conn, error) {
 	return t.dial(deadline)
 }
 
+// dialTCP opens a TCP connection to the target (keep-alive probes on)
+// within the connect timeout and deadline.
+func (t *Target) dialTCP(deadline time.Time) (net.Conn, error) {
+	d := net.Dialer{
+		Timeout:         time.Duration(t.connectTimeout.Load()),
+		Deadline:        deadline,
+		KeepAliveConfig: net.KeepAliveConfig{Enable: true},
+	}
+	return d.Dial("tcp", t.Addr)
+}
+
 // dial opens a connection on a slot already reserved in the pool; on failure
 // the slot is freed.
 func (t *Target) dial(deadline time.Time) (*Conn, error) {
 	if t.h2 != nil {
 		return t.dialBridge(deadline)
 	}
-	d := net.Dialer{
-		Timeout:         time.Duration(t.connectTimeout.Load()),
-		Deadline:        deadline,
-		KeepAliveConfig: net.KeepAliveConfig{Enable: true},
-	}
-	nc, err := d.Dial("tcp", t.Addr)
+	nc, err := t.dialTCP(deadline)
 	if err != nil {
 		t.pool.freeSlot()
 		return nil, &DialError{Addr: t.Addr, Err: err}
