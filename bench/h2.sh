@@ -198,21 +198,9 @@ free_port NGX_PORT
 NGX_DIR=$OUT/nginx
 nginx_head "$NGX_DIR" "$BENCH_LOOPS" bench/h2.sh
 cat >>"$NGX_DIR/nginx.conf" <<EOF
-  keepalive_timeout 600s;
-  keepalive_requests 100000000;
-  client_max_body_size 0;
-  upstream origin {
-    server $ORIGIN;
-    keepalive 128;
-    keepalive_requests 100000000;
-    keepalive_timeout 600s;
-  }
-  upstream grpcorigin {
-    server $GRPC_ORIGIN;
-    keepalive 128;
-    keepalive_requests 100000000;
-    keepalive_timeout 600s;
-  }
+$(nginx_keepalive)
+$(nginx_upstream origin "$ORIGIN")
+$(nginx_upstream grpcorigin "$GRPC_ORIGIN")
   server {
     listen 127.0.0.1:$NGX_PORT http2 reuseport deferred backlog=4096;
 $(nginx_proxy_fields)

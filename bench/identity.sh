@@ -273,21 +273,9 @@ free_port NGX_UTLS
 NGX_DIR=$ID/nginx
 nginx_head "$NGX_DIR" "$BENCH_LOOPS" bench/identity.sh
 cat >>"$NGX_DIR/nginx.conf" <<EOF
-  keepalive_timeout 600s;
-  keepalive_requests 100000000;
-  client_max_body_size 0;
-  upstream origin {
-    server $ORIGIN;
-    keepalive 128;
-    keepalive_requests 100000000;
-    keepalive_timeout 600s;
-  }
-  upstream origin_tls {
-    server $ORIGIN_TLS;
-    keepalive 128;
-    keepalive_requests 100000000;
-    keepalive_timeout 600s;
-  }
+$(nginx_keepalive)
+$(nginx_upstream origin "$ORIGIN")
+$(nginx_upstream origin_tls "$ORIGIN_TLS")
   server { # sig-hmac: signed requests proxied plainly
     listen 127.0.0.1:$NGX_SIG reuseport deferred backlog=4096;
 $(nginx_proxy_fields)

@@ -191,6 +191,30 @@ TABLE_AWK=$(
 AWK
 )
 
+# nginx_keepalive prints the http-level settings of every bench nginx:
+# clients kept alive 600 s for any number of requests, bodies unbounded.
+nginx_keepalive() {
+	cat <<EOF
+  keepalive_timeout 600s;
+  keepalive_requests 100000000;
+  client_max_body_size 0;
+EOF
+}
+
+# nginx_upstream NAME ADDR prints an upstream block to ADDR keeping up to
+# 128 idle connections per worker, each for 600 s and any number of
+# requests.
+nginx_upstream() {
+	cat <<EOF
+  upstream $1 {
+    server $2;
+    keepalive 128;
+    keepalive_requests 100000000;
+    keepalive_timeout 600s;
+  }
+EOF
+}
+
 # nginx_proxy_fields prints the proxy settings of every nginx location
 # that stands for tollgate: HTTP/1.1 keep-alive upstream, bodies streamed,
 # long timeouts, and the fields tollgate's contract sends upstream.

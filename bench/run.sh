@@ -265,15 +265,8 @@ fi
 NGX_DIR=$OUT/nginx
 nginx_head "$NGX_DIR" "$BENCH_LOOPS" bench/run.sh
 cat >>"$NGX_DIR/nginx.conf" <<EOF
-  keepalive_timeout 600s;
-  keepalive_requests 100000000;
-  client_max_body_size 0;
-  upstream origin {
-    server $ORIGIN;
-    keepalive 128;
-    keepalive_requests 100000000;
-    keepalive_timeout 600s;
-  }
+$(nginx_keepalive)
+$(nginx_upstream origin "$ORIGIN")
   server {
     # reuseport + deferred = tollgate's SO_REUSEPORT listeners with TCP_DEFER_ACCEPT
     listen 127.0.0.1:$NGX_PORT reuseport deferred backlog=4096;
