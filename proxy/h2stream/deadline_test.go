@@ -75,3 +75,43 @@ func TestWriteDeadlineMovedForwardKeepsTheStream(t *testing.T) {
 		t.Fatalf("answer: %d bytes, %v; want %d bytes whole", len(body), err, pieces)
 	}
 }
+
+// TestWriteDeadlineEndsABlockedWrite: a write deadline that passes while
+// the answer waits for a client that does not read (its flow-control
+// window spent) ends the write with an error, after the deadline and long
+// before the test gives up.
+func TestWriteDeadlineEndsABlockedWrite(t *testing.T) {
+	type result struct {
+		err     error
+		elapsed time.Duration
+	}
+	got := make(chan result, 1)
+	srv, client := startH2C(t, func(t *testing.T, c *Conn, _ *http.Request) {
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 67108864\r\n\r\n")
+		start := time.Now()
+		c.SetWriteDeadline(start.Add(time.Hour))
+		c.SetWriteDeadline(start.Add(200 * time.Millisecond)) // earlier: re-arms
+		chunk := make([]byte, 64<<10)
+		var err error
+		for sent := 0; err == nil && sent < 64<<20; sent += len(chunk) {
+			_, err = c.Write(chunk)
+		}
+		got <- result{err, time.Since(start)}
+	})
+	resp, err := client.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close() // never read: the client's window fills up
+	select {
+	case r := <-got:
+		if r.err == nil {
+			t.Fatal("64 MiB written to a client that reads nothing: the write deadline never ended a write")
+		}
+		if r.elapsed < 200*time.Millisecond {
+			t.Fatalf("write ended after %v, before its deadline: %v", r.elapsed, r.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the write went on 10 s past a 200 ms deadline")
+	}
+}
