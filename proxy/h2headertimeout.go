@@ -22,6 +22,11 @@ import (
 // deadline passes the read fails, the server closes the connection, and
 // the gateway counts tollgate_http2_errors_total{type="read_header_timeout"}
 // and logs a line (at most one a second).
+//
+// It follows blocks from the frame headers alone, not from the block
+// decoder's state (h2headerblock.go): the decoder stops following a
+// connection whose block passes 64 KiB, which is when a stalled or
+// endless block most needs its deadline.
 type headerDeadline struct {
 	timeout   time.Duration // 0: none
 	onTimeout func()
