@@ -80,6 +80,7 @@ func (w *batchedWriter) flush() {
 		if w.pending == nil {
 			w.pending = w.take()
 		}
+		w.cond.Broadcast() // a Write waiting for room has it: the next batch gathers meanwhile
 		w.mu.Unlock()
 		_, err := w.c.Write(buf)
 		w.mu.Lock()
