@@ -498,6 +498,12 @@ func TestDeployExamples(t *testing.T) {
 	g := launchGateway(t, cfg)
 	g.admin = admin // admin.listen says 127.0.0.1:9901; the environment wins
 	g.waitReady()
+	// The deploy config checks its targets' health: a target counts once
+	// its first check passes, which may come just after ready.
+	healthy := fmt.Sprintf(`tollgate_upstream_target_healthy{target=%q,upstream="whoami"}`, o.addr)
+	if !testkit.Poll(10*time.Second, 20*time.Millisecond, func() bool { return g.metric(healthy) == 1 }) {
+		t.Fatalf("%s = %v after 10 s, want 1", healthy, g.metric(healthy))
+	}
 	if r := send(t, newClient(), g.url("/hello")); r.status != 200 || r.body != "whoami /hello" || r.header.Get("RateLimit") == "" {
 		t.Fatalf("through the deploy config: %d %q %v", r.status, r.body, r.header)
 	}
