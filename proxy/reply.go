@@ -107,7 +107,7 @@ func (cc *clientConn) sendReply(rt *routeRT, ran, status int, code, msg string, 
 	if !cc.q.IsHead() {
 		w.Write(body)
 	}
-	return exchangeResult{status: status, bytes: int64(len(body))}
+	return exchangeResult{status: status, bytes: int64(len(body)), gateway: true}
 }
 
 // replyKeeps tells whether the connection survives a gateway reply.
@@ -116,7 +116,13 @@ func (cc *clientConn) replyKeeps() bool {
 	if !q.KeepAlive || cc.e.draining.Load() {
 		return false
 	}
-	return !q.HasBody() || (!q.Expect100 && !q.Chunked && q.ContentLen <= discardLimit)
+	switch {
+	case !cc.bodyMayFollow():
+		return true
+	case cc.body == bodyStreamed: // how much is left is not known
+		return false
+	}
+	return !q.Expect100 && !q.Chunked && q.ContentLen <= discardLimit
 }
 
 // appendJSONError renders {"error":…,"message":…,"request_id":…}.

@@ -15,6 +15,7 @@ type exchangeResult struct {
 	bytes   int64 // sent to the client: the body, or a tunnel's bytes from the upstream
 	bytesUp int64 // a tunnel's bytes from the client to the upstream
 	target  string
+	gateway bool // the gateway made the answer (sendReply): the body may be unread
 }
 
 // serveOne reads, routes and answers one request. It returns whether the
@@ -81,9 +82,11 @@ func (cc *clientConn) serveParsed(snap *Snapshot, rt *routeRT, f failure) bool {
 	return false
 }
 
-// refuse answers a request the engine cannot trust and closes.
+// refuse answers a request the engine cannot trust and closes, lingering
+// when the client may still be sending a body.
 func (cc *clientConn) refuse(snap *Snapshot, f failure) {
 	cc.q.KeepAlive = false
+	cc.s.linger = cc.bodyMayFollow()
 	res := cc.replyFailure(nil, f, 0)
 	cc.finish(snap, nil, res)
 }
@@ -146,24 +149,25 @@ func (cc *clientConn) endRoute(snap *Snapshot, rt *routeRT, res exchangeResult, 
 	cc.x.End()
 	cc.traceEnd(rt, res, replied)
 	cc.finish(snap, rt, res)
-	if replied {
+	if replied || res.gateway {
 		return cc.keepAfterReply()
 	}
 	return res.status != 0 && cc.q.KeepAlive
 }
 
 // keepAfterReply decides whether a connection can go on after the gateway
-// answered without reading the body: a small unread body is discarded,
-// anything else closes the connection.
+// answered, perhaps without reading the body: a small unread body is
+// discarded; a connection that closes with body bytes still to come
+// lingers (lingerClose), so the client reads the answer instead of a reset.
 // It follows replyKeeps, which already told the client.
 func (cc *clientConn) keepAfterReply() bool {
 	q := &cc.q
-	if !q.HasBody() || cc.body == bodyGathered {
-		return cc.replyKeeps()
-	}
 	if !cc.replyKeeps() {
-		cc.s.linger = true // the client may still be sending the body
+		cc.s.linger = cc.bodyMayFollow()
 		return false
+	}
+	if !cc.bodyMayFollow() {
+		return true
 	}
 	if cc.cio.nonblock { // on the loop the whole body is buffered
 		_, err := cc.r.Discard(int(q.ContentLen))
@@ -173,6 +177,13 @@ func (cc *clientConn) keepAfterReply() bool {
 	_, err := cc.r.Discard(int(q.ContentLen))
 	cc.c.SetReadDeadline(time.Time{})
 	return err == nil
+}
+
+// bodyMayFollow reports that the request has a body not (or not surely)
+// read whole from the client: none of it was read, or it was streamed and
+// the stream may have stopped part way.
+func (cc *clientConn) bodyMayFollow() bool {
+	return cc.q.HasBody() && cc.body != bodyGathered && cc.body != bodyInHead
 }
 
 // ensureRequestID keeps a sane client X-Request-Id or generates one.

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"tollgate/internal/testkit"
 )
 
 const gib = 1 << 30
@@ -187,4 +189,74 @@ routes:
 	if n := o.requests.Load(); n != 0 {
 		t.Fatalf("origin saw %d refused requests", n)
 	}
+}
+
+// TestGatewayAnswersEndCleanlyWithBodyUnread: whenever the gateway answers
+// a request whose body it did not read — an upstream it could not reach
+// (the forward path's own answer) or a body over server.max_body_bytes (a
+// refusal before routing) — the connection ends with the answer and a
+// clean close, never a reset, and the client can write its whole body. The
+// connection must not go on to read the body as the next request either
+// (it did, after a forward path answer: it saw bytes that are not HTTP and
+// closed under the client's write).
+func TestGatewayAnswersEndCleanlyWithBodyUnread(t *testing.T) {
+	down := testkit.FreeAddr(t) // nothing listens here
+	g := startGateway(t, fmt.Sprintf(`
+server: {listen: "LISTEN", max_body_bytes: 2000000}
+admin: {listen: "ADMIN"}
+upstreams: {down: {targets: ["%s"], retries: {attempts: 0}}}
+routes:
+  - {name: down, match: {path_prefix: /}, upstream: down}
+`, down))
+	cases := []struct {
+		size int
+		want int
+	}{{1 << 20, 502}, {3 << 20, 413}}
+	for _, c := range cases {
+		for i := 0; i < 3; i++ {
+			status, err := postRaw(t, g.addr, c.size)
+			if err != nil || status != c.want {
+				t.Fatalf("%d-byte POST %d: status %d, %v; want %d and a clean close", c.size, i, status, err, c.want)
+			}
+		}
+	}
+	if n := strings.Count(g.logs.String(), `"status":400`); n != 0 {
+		t.Fatalf("%d requests read from bodies:\n%s", n, g.logs.String())
+	}
+}
+
+// postRaw sends a keep-alive POST of size bytes on its own connection,
+// reads the answer and then the connection to its end. It returns the
+// answer's status and the first error: of the body's write, of reading the
+// answer, or of a connection that did not end with a clean close.
+func postRaw(t *testing.T, addr string, size int) (int, error) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := fmt.Fprintf(c, "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", size)
+		if err == nil {
+			_, err = io.Copy(c, io.LimitReader(zeros{}, int64(size)))
+		}
+		wrote <- err
+	}()
+	r := bufio.NewReader(c)
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil {
+		return 0, fmt.Errorf("reading the answer: %w", err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return resp.StatusCode, fmt.Errorf("after the answer: %w", err)
+	}
+	if err := <-wrote; err != nil {
+		return resp.StatusCode, fmt.Errorf("writing the body: %w", err)
+	}
+	return resp.StatusCode, nil
 }
