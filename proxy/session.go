@@ -99,9 +99,15 @@ func (p protocol) String() string {
 
 // peerOf returns c's remote address, IPv4-mapped addresses unmapped.
 func peerOf(c net.Conn) netip.AddrPort {
-	ap, err := netip.ParseAddrPort(c.RemoteAddr().String())
-	if err != nil {
-		return netip.AddrPort{}
+	var ap netip.AddrPort
+	switch a := c.RemoteAddr().(type) {
+	case *net.TCPAddr: // a TCP or TLS connection, an HTTP/2 stream of one: no text round trip
+		ap = a.AddrPort()
+	default:
+		var err error
+		if ap, err = netip.ParseAddrPort(a.String()); err != nil {
+			return netip.AddrPort{}
+		}
 	}
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
