@@ -141,6 +141,9 @@ func (c *Conn) IsTLS() bool { return c.req.TLS != nil }
 func (c *Conn) Release() {
 	c.in.release()
 	c.out.head.Shrink(keptHead)
+	if cap(c.out.text) > keptHead {
+		c.out.text, c.out.kept = nil, nil
+	}
 	c.req, c.w, c.rc, c.local, c.remote = nil, nil, http.ResponseController{}, nil, nil
 	c.out.w, c.out.rc = nil, nil
 	c.from.conns.Put(c)

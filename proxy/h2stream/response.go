@@ -36,6 +36,10 @@ type responseWriter struct {
 	chunked bool
 	chunks  http1.ChunkSink
 	started bool // the head went to the stream
+	// text and kept are copyFields' scratch: the kept fields' bytes, and
+	// the length of each one's name and value
+	text []byte
+	kept [][2]int
 }
 
 func (o *responseWriter) init(w http.ResponseWriter, rc *http.ResponseController, isHead bool) {
@@ -99,16 +103,7 @@ func (o *responseWriter) sendHead() {
 	if p.Status < 200 {
 		return // interim: the HTTP/2 server answers Expect itself
 	}
-	h := o.w.Header()
-	conn := p.Fields.Get("Connection")
-	for i := 0; i < p.Fields.Len(); i++ {
-		name, value := p.Fields.At(i)
-		if http1.IsHopByHop(name, conn) || (p.Chunked && http1.EqualFold(name, "Content-Length")) {
-			continue
-		}
-		k := http.CanonicalHeaderKey(string(name))
-		h[k] = append(h[k], string(value))
-	}
+	o.copyFields(o.w.Header())
 	o.w.WriteHeader(p.Status)
 	switch {
 	case p.Bodyless(o.isHead) || p.ContentLen == 0:
@@ -123,6 +118,34 @@ func (o *responseWriter) sendHead() {
 		o.phase = answerUntil
 	}
 	o.started = true
+}
+
+// copyFields puts the head's end-to-end fields in h. The names and values
+// are copied into one string, and the value lists share one backing
+// array: two allocations for the whole head, not three per field.
+func (o *responseWriter) copyFields(h http.Header) {
+	p := &o.resp
+	conn := p.Fields.Get("Connection")
+	o.text, o.kept = o.text[:0], o.kept[:0]
+	for i := 0; i < p.Fields.Len(); i++ {
+		name, value := p.Fields.At(i)
+		if http1.IsHopByHop(name, conn) || (p.Chunked && http1.EqualFold(name, "Content-Length")) {
+			continue
+		}
+		o.text = append(append(o.text, name...), value...)
+		o.kept = append(o.kept, [2]int{len(name), len(value)})
+	}
+	text := string(o.text)
+	values := make([]string, len(o.kept))
+	for i, k := range o.kept {
+		name := http.CanonicalHeaderKey(text[:k[0]])
+		values[i], text = text[k[0]:k[0]+k[1]], text[k[0]+k[1]:]
+		if prev := h[name]; prev != nil {
+			h[name] = append(prev, values[i])
+			continue
+		}
+		h[name] = values[i : i+1 : i+1] // capped: an append to it copies
+	}
 }
 
 // takeBody passes body bytes on: Content-Length bytes as they are, a
