@@ -61,6 +61,7 @@ type prereadConn struct {
 	pre []byte
 }
 
+// Read returns the bytes read before, then reads the connection.
 func (p *prereadConn) Read(b []byte) (int, error) {
 	if len(p.pre) > 0 {
 		n := copy(b, p.pre)
@@ -101,6 +102,8 @@ func (c *bufferedH2Conn) Close() error {
 	return c.Conn.Close()
 }
 
+// Read returns the bytes read before, then reads the connection through
+// a buffer borrowed only while it holds unread bytes.
 func (c *bufferedH2Conn) Read(p []byte) (int, error) {
 	if len(c.pre) > 0 {
 		n := copy(p, c.pre)

@@ -100,6 +100,8 @@ type h2ErrorLog struct {
 	limit lograte.Limiter
 }
 
+// Write logs one line of x/net's server log as a warning, unless one was
+// logged less than a second ago.
 func (w *h2ErrorLog) Write(p []byte) (int, error) {
 	if ok, n := w.limit.Allow(time.Now(), time.Second); ok {
 		w.log.Warn("HTTP/2 client connection", "event", strings.TrimSpace(string(p)), "suppressed", n)

@@ -17,6 +17,7 @@ func Ctl(epfd, op, fd int, ev *unix.EpollEvent) error {
 	return nil
 }
 
+// Poll returns the events ready on epfd now, without waiting (see Ctl).
 func Poll(epfd int, events []unix.EpollEvent) (int, error) {
 	for {
 		n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
