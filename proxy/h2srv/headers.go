@@ -114,7 +114,7 @@ func (c *Conn) blockFragment(frag []byte, ended bool) error {
 	if b.bytes > c.cfg.MaxHeaderBlockBytes {
 		return connErr(http2.ErrCodeEnhanceYourCalm, "header block too large")
 	}
-	c.dec.SetEmitEnabled(b.kind != blockDiscard)
+	c.dec.SetEmitEnabled(b.kind != blockDiscard && !b.tooLarge)
 	if _, err := c.dec.Write(frag); err != nil {
 		return connErr(http2.ErrCodeCompression, "HPACK: "+err.Error())
 	}

@@ -25,7 +25,9 @@ type recorder struct {
 
 func newRecorder() *recorder { return &recorder{bodies: make(map[uint32]string)} }
 
-func (r *recorder) logf(format string, args ...any) { r.log = append(r.log, fmt.Sprintf(format, args...)) }
+func (r *recorder) logf(format string, args ...any) {
+	r.log = append(r.log, fmt.Sprintf(format, args...))
+}
 
 func (r *recorder) Request(s *Stream) {
 	r.logf("request %d %s %s %s %s end=%v %s", s.ID(), s.Method(), s.Scheme(), s.Authority(), s.Path(), s.EndStream(), fieldsString(s.Fields()))
