@@ -98,19 +98,28 @@ func RunH2Spec(t testing.TB, h2spec, addr string, tls bool) []H2SpecCase {
 	if rerr != nil {
 		t.Fatalf("h2spec wrote no report (%v): %v", err, rerr)
 	}
+	cases, err := ParseH2SpecReport(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cases
+}
+
+// ParseH2SpecReport reads the cases of h2spec's JUnit report (-j).
+func ParseH2SpecReport(data []byte) ([]H2SpecCase, error) {
 	var doc struct {
 		Suites []struct {
 			Cases []H2SpecCase `xml:"testcase"`
 		} `xml:"testsuite"`
 	}
 	if err := xml.Unmarshal(data, &doc); err != nil {
-		t.Fatalf("h2spec report: %v", err)
+		return nil, fmt.Errorf("h2spec report: %w", err)
 	}
 	var cases []H2SpecCase
 	for _, s := range doc.Suites {
 		cases = append(cases, s.Cases...)
 	}
-	return cases
+	return cases, nil
 }
 
 // GoToolPath finds a tool installed with `go install`: in

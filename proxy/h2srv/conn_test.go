@@ -476,3 +476,50 @@ func TestHandlerSeesConnectionEnd(t *testing.T) {
 		t.Errorf("Feed after Close = %v", err)
 	}
 }
+
+// TestStreamWriteOrder: the Stream methods refuse what HTTP/2 does not
+// allow: data or trailers before the head, a second final head, writes
+// after the end; a 100 may precede the final head.
+func TestStreamWriteOrder(t *testing.T) {
+	cl := newClient(t, Config{})
+	var s *Stream
+	cl.h.onRequest = func(st *Stream) { s = st }
+	cl.headers(1, false, ":method", "POST", ":scheme", "http", ":path", "/", "expect", "100-continue")
+	cl.mustFeed()
+	if _, err := s.WriteData([]byte("x"), false); err != ErrNoHeaders {
+		t.Errorf("WriteData before WriteHeaders = %v", err)
+	}
+	if err := s.WriteTrailers(nil); err != ErrNoHeaders {
+		t.Errorf("WriteTrailers before WriteHeaders = %v", err)
+	}
+	if err := s.WriteHeaders(100, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteHeaders(200, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteHeaders(200, nil, false); err != ErrHeadersSent {
+		t.Errorf("second WriteHeaders = %v", err)
+	}
+	if _, err := s.WriteData(nil, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.WriteData([]byte("x"), false); err != ErrStreamEnded {
+		t.Errorf("WriteData after the end = %v", err)
+	}
+	evs := cl.read()
+	if len(evs) != 3 || evs[0].field(":status") != "100" || evs[0].end || evs[1].field(":status") != "200" || evs[2].typ != http2.FrameData || !evs[2].end {
+		t.Fatalf("frames %+v", evs)
+	}
+	// Half-closed (local): the body still comes, until the handler
+	// resets with NO_ERROR.
+	cl.data(1, false, "more")
+	cl.mustFeed()
+	if cl.h.bodies[1] != "more" || cl.c.Idle() {
+		t.Fatalf("body %q, Idle %v", cl.h.bodies[1], cl.c.Idle())
+	}
+	s.Reset(http2.ErrCodeNo)
+	if evs := cl.read(); len(evs) != 1 || evs[0].typ != http2.FrameRSTStream || evs[0].code != http2.ErrCodeNo || !cl.c.Idle() {
+		t.Fatalf("after Reset: %+v", evs)
+	}
+}

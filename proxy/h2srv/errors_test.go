@@ -20,6 +20,10 @@ func TestConnectionErrors(t *testing.T) {
 		{"DATA on an idle stream", http2.ErrCodeProtocol, func(cl *client) { cl.data(1, true, "x") }},
 		{"DATA on stream 0", http2.ErrCodeProtocol, func(cl *client) { cl.data(0, true, "x") }},
 		{"RST_STREAM on an idle stream", http2.ErrCodeProtocol, func(cl *client) { cl.fr.WriteRSTStream(1, http2.ErrCodeCancel) }},
+		{"RST_STREAM on an even stream", http2.ErrCodeProtocol, func(cl *client) {
+			cl.headers(5, false, post...)
+			cl.fr.WriteRSTStream(2, http2.ErrCodeCancel)
+		}},
 		{"WINDOW_UPDATE on an idle stream", http2.ErrCodeProtocol, func(cl *client) { cl.fr.WriteWindowUpdate(1, 1) }},
 		{"WINDOW_UPDATE of 0 on the connection", http2.ErrCodeProtocol, func(cl *client) { cl.fr.WriteWindowUpdate(0, 0) }},
 		{"WINDOW_UPDATE overflowing the connection window", http2.ErrCodeFlowControl, func(cl *client) { cl.fr.WriteWindowUpdate(0, 1<<31-1) }},

@@ -60,8 +60,9 @@ func (c *Conn) dispatch(f http2.Frame) error {
 	return nil // unknown frame types are ignored (RFC 9113 section 5.5)
 }
 
-// idle reports whether id names a stream the client has not opened yet.
-func (c *Conn) idle(id uint32) bool { return id > c.maxClientID }
+// idle reports whether id names a stream not opened yet: one above the
+// client's highest, or an even one (the server's, which opens none).
+func (c *Conn) idle(id uint32) bool { return id > c.maxClientID || id%2 == 0 }
 
 // onPing answers a PING.
 func (c *Conn) onPing(f *http2.PingFrame) error {

@@ -4,7 +4,10 @@ import (
 	"golang.org/x/net/http2"
 )
 
-// Stream is one request and its answer on a connection. It is valid from
+// Stream is one request and its answer on a connection. Its methods are
+// called by the connection's driver, inside handler calls or between
+// Feeds (an answer that comes later, once the upstream replies); what
+// they send waits in Conn.Output. It is valid from
 // Handler.Request until it closes: after Handler.Reset returns, after the
 // handler's own Reset, or once both sides have ended (the call that ended
 // the second one returns). The connection then reuses it for a later
@@ -98,7 +101,10 @@ func (s *Stream) WriteHeaders(status int, fields []Field, end bool) error {
 // send windows allow now (copied into Output, cut at the client's frame
 // size). n < len(p): the rest waits, and Handler.Writable will say when
 // to write it again. end (honoured once all of p is taken): the answer
-// ends here.
+// ends here. An answer that ends before the request does leaves the
+// stream half-closed: it counts toward MaxConcurrentStreams until the
+// request ends, so a handler that does not want the rest of the body
+// calls Reset(http2.ErrCodeNo) (RFC 9113 section 8.1).
 func (s *Stream) WriteData(p []byte, end bool) (int, error) {
 	if err := s.usable(); err != nil {
 		return 0, err
