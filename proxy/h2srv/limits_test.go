@@ -157,3 +157,37 @@ func TestControlFloods(t *testing.T) {
 		})
 	}
 }
+
+// TestIdleConnectionMemory reports what an idle connection holds once
+// its preface and SETTINGS exchange are done and one GET was answered
+// with 1 KiB, and bounds it.
+func TestIdleConnectionMemory(t *testing.T) {
+	const conns = 100
+	cl := newClient(t, Config{})
+	cl.buf.Reset()
+	cl.buf.WriteString(ClientPreface)
+	cl.fr.WriteSettings()
+	cl.fr.WriteSettingsAck()
+	cl.headers(1, true, get("/", "user-agent", "test")...)
+	in := append([]byte(nil), cl.buf.Bytes()...)
+	keep := make([]*Conn, 0, conns)
+	used := allocatedDuring(func() {
+		for i := 0; i < conns; i++ {
+			c := NewConn(Config{}, newAnswerHandler(oneKiB))
+			if _, err := c.Feed(in); err != nil {
+				t.Fatal(err)
+			}
+			c.Wrote(len(c.Output()))
+			if !c.Idle() {
+				t.Fatal("GET not answered")
+			}
+			keep = append(keep, c)
+		}
+	})
+	per := used / conns
+	t.Logf("%d bytes allocated per idle connection", per)
+	if per > 32<<10 {
+		t.Errorf("%d bytes per idle connection, want at most 32 KiB", per)
+	}
+	runtime.KeepAlive(keep)
+}
