@@ -523,3 +523,30 @@ func TestStreamWriteOrder(t *testing.T) {
 		t.Fatalf("after Reset: %+v", evs)
 	}
 }
+
+// TestSettingsApplied: an unknown setting is ignored, a repeated one
+// takes its last value, and each SETTINGS is acknowledged; the client's
+// MAX_FRAME_SIZE cuts the answer's DATA frames.
+func TestSettingsApplied(t *testing.T) {
+	cl := newClient(t, Config{})
+	cl.fr.WriteSettings(http2.Setting{ID: 0x99, Val: 7},
+		http2.Setting{ID: http2.SettingInitialWindowSize, Val: 5},
+		http2.Setting{ID: http2.SettingInitialWindowSize, Val: 30000},
+		http2.Setting{ID: http2.SettingMaxFrameSize, Val: 20000})
+	cl.mustFeed()
+	if evs := cl.read(); len(evs) != 1 || evs[0].typ != http2.FrameSettings || !evs[0].end {
+		t.Fatalf("answer to SETTINGS: %+v", evs)
+	}
+	cl.h.onRequest = func(s *Stream) {
+		s.WriteHeaders(200, nil, false)
+		if n, err := s.WriteData(make([]byte, 50000), true); n != 30000 || err != nil {
+			t.Errorf("WriteData = %d, %v; want 30000 (the last INITIAL_WINDOW_SIZE)", n, err)
+		}
+	}
+	cl.headers(1, true, get("/")...)
+	cl.mustFeed()
+	data := ofType(cl.read(), http2.FrameData)
+	if len(data) != 2 || len(data[0].data) != 20000 || len(data[1].data) != 10000 {
+		t.Errorf("%d DATA frames, want 20000 + 10000 bytes", len(data))
+	}
+}
