@@ -1,25 +1,14 @@
 package main
 
 import (
-	"context"
-	"encoding/xml"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"tollgate/internal/testkit"
 )
-
-// h2specVersion is the h2spec .ci/run installs (go install
-// github.com/summerwind/h2spec/cmd/h2spec@v2.2.1+incompatible).
-const h2specVersion = "2.2.1"
 
 // TestH2Spec runs h2spec (github.com/summerwind/h2spec: its generic,
 // http2 and hpack groups, 145 cases) against the real binary over h2c
@@ -38,7 +27,7 @@ const h2specVersion = "2.2.1"
 // h2spec missing: the test fails under CI (.ci/run installs it) and is
 // skipped elsewhere.
 func TestH2Spec(t *testing.T) {
-	h2spec := goToolPath(t, "h2spec", "go install github.com/summerwind/h2spec/cmd/h2spec@v"+h2specVersion+"+incompatible")
+	h2spec := testkit.H2Spec(t)
 	body := strings.Repeat("0123456789abcdef", 64)
 	o := startOrigin(t, func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
@@ -57,15 +46,10 @@ func TestH2Spec(t *testing.T) {
 				cfg = strings.Replace(cfg, `  listen: "LISTEN"`, fmt.Sprintf("  listen: \"LISTEN\"\n  tls: {cert_file: %q, key_file: %q}", cert, key), 1)
 			}
 			g := startGateway(t, cfg)
-			cases := runH2Spec(t, h2spec, g.addr, c.tls)
-			var bad []string
-			for _, tc := range cases {
-				if tc.Error != nil || tc.Failure != nil || tc.Skipped != nil {
-					bad = append(bad, tc.String())
-				}
-			}
-			if len(cases) < 145 {
-				t.Errorf("h2spec reported %d cases, want at least 145", len(cases))
+			cases := testkit.RunH2Spec(t, h2spec, g.addr, c.tls)
+			bad := testkit.H2SpecNotPassed(cases)
+			if len(cases) < testkit.H2SpecCases {
+				t.Errorf("h2spec reported %d cases, want at least %d", len(cases), testkit.H2SpecCases)
 			}
 			if len(bad) > 0 {
 				t.Errorf("h2spec over %s: %d of %d cases did not pass:\n%s", c.name, len(bad), len(cases), strings.Join(bad, "\n"))
@@ -77,87 +61,4 @@ func TestH2Spec(t *testing.T) {
 			}
 		})
 	}
-}
-
-// h2specCase is one <testcase> of h2spec's JUnit report.
-type h2specCase struct {
-	Package string       `xml:"package,attr"` // e.g. http2/6.5.3
-	Name    string       `xml:"classname,attr"`
-	Error   *h2specState `xml:"error"`
-	Failure *h2specState `xml:"failure"`
-	Skipped *h2specState `xml:"skipped"`
-}
-
-// h2specState is a case's <error>, <failure> or <skipped>: for the first
-// two, the events h2spec expected and what came instead.
-type h2specState struct {
-	Text string `xml:",chardata"`
-}
-
-func (c h2specCase) String() string {
-	state := "skipped"
-	for _, s := range []*h2specState{c.Error, c.Failure} {
-		if s != nil {
-			state = "failed: " + strings.Join(strings.Fields(s.Text), " ")
-		}
-	}
-	return fmt.Sprintf("  %s %s: %s", c.Package, c.Name, state)
-}
-
-// runH2Spec runs h2spec against addr (over TLS without verifying the
-// certificate when tls is set) and returns the cases of its JUnit
-// report; its text output is logged when the test fails.
-func runH2Spec(t *testing.T, h2spec, addr string, tls bool) []h2specCase {
-	t.Helper()
-	host, port, _ := net.SplitHostPort(addr)
-	report := filepath.Join(t.TempDir(), "h2spec.xml")
-	args := []string{"-h", host, "-p", port, "-o", "3", "-j", report}
-	if tls {
-		args = append(args, "-t", "-k")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, h2spec, args...).CombinedOutput()
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("h2spec %s (%v):\n%s", strings.Join(args, " "), err, out)
-		}
-	})
-	if ctx.Err() != nil {
-		t.Fatalf("h2spec did not finish within 3 minutes")
-	}
-	data, rerr := os.ReadFile(report)
-	if rerr != nil {
-		t.Fatalf("h2spec wrote no report (%v): %v", err, rerr)
-	}
-	var doc struct {
-		Suites []struct {
-			Cases []h2specCase `xml:"testcase"`
-		} `xml:"testsuite"`
-	}
-	if err := xml.Unmarshal(data, &doc); err != nil {
-		t.Fatalf("h2spec report: %v", err)
-	}
-	var cases []h2specCase
-	for _, s := range doc.Suites {
-		cases = append(cases, s.Cases...)
-	}
-	return cases
-}
-
-// goToolPath finds a tool installed with `go install`: in
-// $(go env GOPATH)/bin, where go install puts it (often not in PATH),
-// else in PATH (testkit.NeedTool: missing, the test fails under CI and is
-// skipped elsewhere).
-func goToolPath(t *testing.T, name, install string) string {
-	t.Helper()
-	if gopath, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		for _, dir := range filepath.SplitList(strings.TrimSpace(string(gopath))) {
-			p := filepath.Join(dir, "bin", name)
-			if st, err := os.Stat(p); err == nil && !st.IsDir() {
-				return p
-			}
-		}
-	}
-	return testkit.NeedTool(t, name, install)
 }

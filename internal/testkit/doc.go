@@ -6,7 +6,9 @@
 // OTLP/HTTP trace receiver (StartOTLPReceiver), throwaway certificate
 // authorities, certificates and CRLs (CA, Leaf), and HTTP/2 upstreams: a
 // real h2c server (StartH2C) and a raw frame server for refusals and
-// GOAWAYs (StartH2Frames).
+// GOAWAYs (StartH2Frames); running h2spec and reading its report
+// (H2Spec, RunH2Spec, H2SpecNotPassed), and finding tools installed with
+// go install (GoToolPath).
 //
 // It is an ordinary package so that _test.go files anywhere in the module
 // can import it; only tests do. It depends on the standard library, the

@@ -120,3 +120,35 @@ func TestFreePortNeverRepeats(t *testing.T) {
 		seen[p] = true
 	}
 }
+
+func TestParseH2SpecReport(t *testing.T) {
+	report := `<testsuites>
+<testsuite name="6.7. PING" package="http2/6.7">
+<testcase package="http2/6.7" classname="Sends a PING frame"></testcase>
+<testcase package="http2/6.7" classname="Sends a PING frame with ACK"><failure>
+  Expected: PING Frame (length:8, flags:0x01)
+    Actual: Timeout</failure></testcase>
+</testsuite>
+<testsuite name="5.1.2" package="http2/5.1.2">
+<testcase package="http2/5.1.2" classname="Sends HEADERS past the limit"><skipped>no limit</skipped></testcase>
+</testsuite>
+</testsuites>`
+	cases, err := ParseH2SpecReport([]byte(report))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) != 3 || !cases[0].Passed() || cases[1].Passed() || cases[2].Passed() {
+		t.Fatalf("cases %+v", cases)
+	}
+	bad := H2SpecNotPassed(cases)
+	want := []string{
+		"  http2/6.7 Sends a PING frame with ACK: failed: Expected: PING Frame (length:8, flags:0x01) Actual: Timeout",
+		"  http2/5.1.2 Sends HEADERS past the limit: skipped",
+	}
+	if strings.Join(bad, "\n") != strings.Join(want, "\n") {
+		t.Errorf("not passed:\n%s\nwant:\n%s", strings.Join(bad, "\n"), strings.Join(want, "\n"))
+	}
+	if _, err := ParseH2SpecReport([]byte("<testsuites>")); err == nil {
+		t.Error("a truncated report parsed")
+	}
+}
