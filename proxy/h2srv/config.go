@@ -41,6 +41,11 @@ type Config struct {
 	// Now reads the clock for the rate windows (the event loop's cached
 	// time). Default time.Now.
 	Now func() time.Time
+	// StreamError, if set, is told of each request reset for what it
+	// carried, by kind: "connection_specific_field" for a request naming
+	// a connection-specific field or a TE other than "trailers" (RFC 9113
+	// section 8.2.2), "malformed_request" for any other malformed head.
+	StreamError func(kind string)
 }
 
 // withDefaults returns cfg with every zero field set to its default.

@@ -163,6 +163,15 @@ func (c *Conn) GoAway() {
 	c.fr.WriteGoAway(c.maxClientID, http2.ErrCodeNo, nil)
 }
 
+// InHeaderBlock reports whether the connection waits for the rest of
+// something a client must send whole and in time: the client preface and
+// its first SETTINGS, or a header block begun (a HEADERS frame without
+// END_HEADERS, its CONTINUATIONs still to come). The driver bounds that
+// wait (read_header_timeout).
+func (c *Conn) InHeaderBlock() bool {
+	return c.err == nil && (c.prefaceLeft > 0 || !c.gotSettings || c.blk.kind != blockNone || c.in.partialHeaders())
+}
+
 // Idle reports whether no stream is open (for idle timeouts).
 func (c *Conn) Idle() bool { return len(c.streams) == 0 }
 

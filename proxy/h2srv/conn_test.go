@@ -1,6 +1,7 @@
 package h2srv
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -548,5 +549,62 @@ func TestSettingsApplied(t *testing.T) {
 	data := ofType(cl.read(), http2.FrameData)
 	if len(data) != 2 || len(data[0].data) != 20000 || len(data[1].data) != 10000 {
 		t.Errorf("%d DATA frames, want 20000 + 10000 bytes", len(data))
+	}
+}
+
+// TestInHeaderBlock: the connection says it waits for something owed in
+// time while the preface is incomplete and while a header block has
+// begun (a HEADERS frame cut short, or one without END_HEADERS), and not
+// once the block ended.
+func TestInHeaderBlock(t *testing.T) {
+	c := NewConn(Config{}, newRecorder())
+	if !c.InHeaderBlock() {
+		t.Fatal("a new connection (no preface yet) is not waiting for it")
+	}
+	cl := newClient(t, Config{})
+	if cl.c.InHeaderBlock() {
+		t.Fatal("after the preface and SETTINGS: InHeaderBlock() = true")
+	}
+	block := cl.block(get("/split")...)
+	cl.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block[:len(block)/2], EndStream: true})
+	whole := cl.buf.Bytes()
+	if _, err := cl.c.Feed(whole[:5]); err != nil { // a HEADERS frame's header, cut
+		t.Fatal(err)
+	}
+	if !cl.c.InHeaderBlock() {
+		t.Fatal("a HEADERS frame half received: InHeaderBlock() = false")
+	}
+	if _, err := cl.c.Feed(whole[5:]); err != nil {
+		t.Fatal(err)
+	}
+	cl.buf.Reset()
+	if !cl.c.InHeaderBlock() {
+		t.Fatal("HEADERS without END_HEADERS: InHeaderBlock() = false")
+	}
+	cl.fr.WriteContinuation(1, true, block[len(block)/2:])
+	cl.mustFeed()
+	if cl.c.InHeaderBlock() {
+		t.Fatal("the block ended: InHeaderBlock() = true")
+	}
+	if !cl.h.has("request 1 GET") {
+		t.Fatalf("the request did not arrive: %v", cl.h.log)
+	}
+}
+
+// TestStreamErrorKinds: a request reset for a connection-specific field
+// or a TE other than trailers is told to Config.StreamError as
+// connection_specific_field; another malformed head as malformed_request.
+func TestStreamErrorKinds(t *testing.T) {
+	var kinds []string
+	cl := newClient(t, Config{StreamError: func(kind string) { kinds = append(kinds, kind) }})
+	cl.headers(1, true, get("/", "connection", "keep-alive")...)
+	cl.expectReset(1, http2.ErrCodeProtocol)
+	cl.headers(3, true, get("/", "te", "gzip")...)
+	cl.expectReset(3, http2.ErrCodeProtocol)
+	cl.headers(5, true, ":method", "GET", ":path", "/")
+	cl.expectReset(5, http2.ErrCodeProtocol)
+	want := []string{"connection_specific_field", "connection_specific_field", "malformed_request"}
+	if fmt.Sprint(kinds) != fmt.Sprint(want) {
+		t.Fatalf("kinds %v, want %v", kinds, want)
 	}
 }

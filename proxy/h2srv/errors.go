@@ -3,6 +3,7 @@ package h2srv
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"golang.org/x/net/http2"
 )
@@ -19,6 +20,32 @@ type ConnError struct {
 func (e *ConnError) Error() string {
 	return fmt.Sprintf("h2srv: connection error %v: %s", e.Code, e.Reason)
 }
+
+// Kind names the error in a few machine-readable words, for a metric's
+// label: "rapid_reset" (streams reset or refused too fast),
+// "continuation_flood" (a header block of too many frames or bytes),
+// "control_flood" (PING, SETTINGS, PRIORITY or empty frames too fast),
+// else the code: "protocol_error", "flow_control_error",
+// "frame_size_error", "compression_error", "stream_closed", ...
+func (e *ConnError) Kind() string {
+	switch e.Reason {
+	case reasonRapidReset:
+		return "rapid_reset"
+	case reasonContinuations, reasonBlockTooLarge:
+		return "continuation_flood"
+	}
+	if e.Code == http2.ErrCodeEnhanceYourCalm {
+		return "control_flood"
+	}
+	return strings.ToLower(e.Code.String())
+}
+
+// Reasons Kind tells apart.
+const (
+	reasonRapidReset    = "too many streams reset or refused"
+	reasonContinuations = "too many CONTINUATION frames"
+	reasonBlockTooLarge = "header block too large"
+)
 
 // connErr builds a ConnError.
 func connErr(code http2.ErrCode, reason string) error {

@@ -226,3 +226,25 @@ func TestValidRequestsPass(t *testing.T) {
 		})
 	}
 }
+
+// TestConnErrorKind: the connection errors a client can cause have the
+// short kinds a metric's label takes.
+func TestConnErrorKind(t *testing.T) {
+	cases := []struct {
+		err  error
+		want string
+	}{
+		{connErr(http2.ErrCodeEnhanceYourCalm, reasonRapidReset), "rapid_reset"},
+		{connErr(http2.ErrCodeEnhanceYourCalm, reasonContinuations), "continuation_flood"},
+		{connErr(http2.ErrCodeEnhanceYourCalm, reasonBlockTooLarge), "continuation_flood"},
+		{connErr(http2.ErrCodeEnhanceYourCalm, "too many PING frames"), "control_flood"},
+		{connErr(http2.ErrCodeProtocol, "bad client preface"), "protocol_error"},
+		{errFrameTooLarge, "frame_size_error"},
+		{connErr(http2.ErrCodeStreamClosed, "HEADERS on a closed stream"), "stream_closed"},
+	}
+	for _, tc := range cases {
+		if got := tc.err.(*ConnError).Kind(); got != tc.want {
+			t.Errorf("%v: kind %q, want %q", tc.err, got, tc.want)
+		}
+	}
+}

@@ -73,12 +73,18 @@ func regularFieldProblem(name, value string) string {
 	case !httpguts.ValidHeaderFieldValue(value):
 		return "invalid field value"
 	case connectionSpecific(name):
-		return "connection-specific field " + name
+		return problemConnectionSpecific + name
 	case name == "te" && value != "trailers":
-		return "te other than trailers"
+		return problemTE
 	}
 	return ""
 }
+
+// The problems of RFC 9113 section 8.2.2, told apart for StreamError.
+const (
+	problemConnectionSpecific = "connection-specific field "
+	problemTE                 = "te other than trailers"
+)
 
 // parseContentLength parses a content-length value: digits only, no
 // overflow; ok false otherwise.

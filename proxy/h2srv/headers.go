@@ -1,6 +1,8 @@
 package h2srv
 
 import (
+	"strings"
+
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 )
@@ -109,10 +111,10 @@ func (c *Conn) blockFragment(frag []byte, ended bool) error {
 	b.frames++
 	b.bytes += len(frag)
 	if b.frames > 1+c.cfg.MaxContinuations {
-		return connErr(http2.ErrCodeEnhanceYourCalm, "too many CONTINUATION frames")
+		return connErr(http2.ErrCodeEnhanceYourCalm, reasonContinuations)
 	}
 	if b.bytes > c.cfg.MaxHeaderBlockBytes {
-		return connErr(http2.ErrCodeEnhanceYourCalm, "header block too large")
+		return connErr(http2.ErrCodeEnhanceYourCalm, reasonBlockTooLarge)
 	}
 	c.dec.SetEmitEnabled(b.kind != blockDiscard && !b.tooLarge)
 	if _, err := c.dec.Write(frag); err != nil {
@@ -256,12 +258,25 @@ func (c *Conn) openRequest(b *headerBlock) {
 		c.closeStream(s)
 		return
 	case b.problem != "" || s.headProblem() != "" || b.endStream && s.contentLength > 0:
+		c.countMalformed(b.problem)
 		c.resetStream(s, http2.ErrCodeProtocol)
 		return
 	}
 	s.remoteEnded = b.endStream
 	s.announced = true
 	c.h.Request(s)
+}
+
+// countMalformed tells Config.StreamError of a malformed request head.
+func (c *Conn) countMalformed(problem string) {
+	if c.cfg.StreamError == nil {
+		return
+	}
+	if strings.HasPrefix(problem, problemConnectionSpecific) || problem == problemTE {
+		c.cfg.StreamError("connection_specific_field")
+		return
+	}
+	c.cfg.StreamError("malformed_request")
 }
 
 // endTrailers hands valid trailers to the handler, ending the request.

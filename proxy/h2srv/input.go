@@ -1,6 +1,10 @@
 package h2srv
 
-import "io"
+import (
+	"io"
+
+	"golang.org/x/net/http2"
+)
 
 // input cuts the bytes fed to a connection into whole frames. A frame that
 // arrives whole in one Feed is parsed in place; the start of one that does
@@ -65,4 +69,10 @@ func (s *source) Read(p []byte) (int, error) {
 	n := copy(p, s.b)
 	s.b = s.b[n:]
 	return n, nil
+}
+
+// partialHeaders reports that the frame being received, not whole yet, is
+// a HEADERS frame (a header block has begun).
+func (in *input) partialHeaders() bool {
+	return !in.handed && len(in.partial) > 3 && http2.FrameType(in.partial[3]) == http2.FrameHeaders
 }

@@ -31,7 +31,7 @@ func (c *Conn) countReset() error {
 	if c.resets.add(c.cfg.Now()) {
 		return nil
 	}
-	return connErr(http2.ErrCodeEnhanceYourCalm, "too many streams reset or refused")
+	return connErr(http2.ErrCodeEnhanceYourCalm, reasonRapidReset)
 }
 
 // countControl counts a frame that costs work but carries no request:

@@ -4,69 +4,91 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
-	"net/http"
-	"sync"
+	"os"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/net/http2"
+
+	"tollgate/proxy/h2srv"
 )
 
 // Conn is one HTTP/2 stream seen as an HTTP/1.1 connection carrying one
 // request (see the package doc). Read and Write may run at once (a body
 // streams up while the answer streams down); each alone is used by one
 // goroutine at a time, as the exchange does.
+//
+// What the connection's driver tells the stream (body bytes, trailers, a
+// reset, room to write) arrives under the connection's mutex, and the
+// Conn's calls into h2srv are made holding it too. The *h2srv.Stream is
+// used only while h2srv has it open (s != nil): h2srv reuses a closed one
+// for a later stream.
 type Conn struct {
-	req    *http.Request
-	w      http.ResponseWriter
-	rc     http.ResponseController
-	local  net.Addr
-	remote net.Addr
+	cn    *conn
+	id    uint32
+	serve func(*Conn)
+
+	// Guarded by cn.mu.
+	s           *h2srv.Stream // nil once h2srv closed the stream
+	remoteEnded bool          // the request ended (END_STREAM)
+	localEnded  bool          // the answer ended (END_STREAM sent)
+	reset       error         // why the stream is gone before its end, if it is
+	body        []byte        // request body received, not read yet: body[bodyOff:]
+	bodyOff     int
+	trailer     []byte // the request's trailer lines, rendered
+	rwake       chan struct{}
+	wwake       chan struct{}
 
 	in  requestReader
 	out responseWriter
 
 	readDeadline, writeDeadline deadline
-
-	closed atomic.Bool
-	from   *Streams // where the Conn goes back once released
+	closed                      atomic.Bool
 }
 
-// Streams hands out the Conns of streams. A Conn released goes back to
-// it with its buffers (the rendered request head, the answer's head
-// parser and fields, its deadline timers), kept for the next stream.
-type Streams struct {
-	conns sync.Pool
-	bufs  *sync.Pool
-}
-
-// NewStreams returns a Streams whose Conns read request bodies through
-// the buffers (*[]byte) bufs lends.
-func NewStreams(bufs *sync.Pool) *Streams {
-	s := &Streams{bufs: bufs}
-	s.conns.New = func() any { return &Conn{from: s} }
-	return s
-}
-
-// Open returns the Conn of the stream a handler was given. local and
-// remote are the HTTP/2 connection's addresses.
-func (s *Streams) Open(w http.ResponseWriter, r *http.Request, local, remote net.Addr) *Conn {
-	c := s.conns.Get().(*Conn)
-	c.req, c.w, c.local, c.remote = r, w, local, remote
-	c.rc = *http.NewResponseController(w)
-	c.closed.Store(false)
-	c.readDeadline.open(c.rc.SetReadDeadline)
-	c.writeDeadline.open(c.rc.SetWriteDeadline)
-	c.in.bufs = s.bufs
-	c.in.init(r)
-	c.out.init(w, &c.rc, r.Method == http.MethodHead)
+// newConn returns a Conn for the pool; its channels and buffers are kept
+// from stream to stream.
+func newConn() *Conn {
+	c := &Conn{rwake: make(chan struct{}, 1), wwake: make(chan struct{}, 1)}
+	c.readDeadline.wake, c.writeDeadline.wake = c.rwake, c.wwake
 	return c
 }
 
+// open readies c for the stream s just opened (cn.mu held): the request
+// head is rendered now, while s's fields are valid.
+func (c *Conn) open(cn *conn, s *h2srv.Stream) {
+	c.cn, c.s, c.id = cn, s, s.ID()
+	c.remoteEnded, c.localEnded, c.reset = s.EndStream(), false, nil
+	c.body, c.bodyOff, c.trailer = c.body[:0], 0, c.trailer[:0]
+	drain(c.rwake)
+	drain(c.wwake)
+	c.closed.Store(false)
+	c.readDeadline.open()
+	c.writeDeadline.open()
+	c.in.bufs = cn.srv.bodyBufs
+	c.in.init(c, s)
+	c.out.init(c, s.Method() == "HEAD")
+}
+
+// drain empties a wake channel.
+func drain(ch chan struct{}) {
+	select {
+	case <-ch:
+	default:
+	}
+}
+
 // keptHead bounds the buffers a released Conn keeps for the next stream
-// (its rendered request head, its answer head's).
+// (its rendered request head, its answer head's, its body buffer).
 const keptHead = 16 << 10
 
-// ErrClosed is returned by Read and Write after Close.
-var ErrClosed = errors.New("h2stream: stream closed")
+// Errors of Read and Write.
+var (
+	// ErrClosed is returned by Read and Write after Close.
+	ErrClosed = errors.New("h2stream: stream closed")
+	// ErrReset is a stream the client reset, or whose connection ended.
+	ErrReset = errors.New("h2stream: stream reset")
+)
 
 // Read returns the request as HTTP/1.1 bytes, then io.EOF.
 func (c *Conn) Read(p []byte) (int, error) {
@@ -84,33 +106,135 @@ func (c *Conn) Write(p []byte) (int, error) {
 	return c.out.write(p)
 }
 
-// Close ends the stream's use as a connection: what the answer's
-// trailers held is set, and later Reads and Writes fail. The handler
-// returning ends the stream itself.
+// Close ends the stream's use as a connection, once its exchange is done:
+// an answer cut short resets the stream (INTERNAL_ERROR); one whose end
+// had no framing (it ran until the close) ends now; a whole answer sent
+// before the request body ended resets the rest of the request
+// (NO_ERROR). Later Reads and Writes fail.
 func (c *Conn) Close() error {
-	if c.closed.CompareAndSwap(false, true) {
-		c.readDeadline.stop()
-		c.writeDeadline.stop()
-		c.in.close()
-		c.out.finish()
+	if !c.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	c.readDeadline.stop()
+	c.writeDeadline.stop()
+	cn := c.cn
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if c.s != nil && !c.out.complete() {
+		c.s.Reset(http2.ErrCodeInternal)
+	}
+	if c.s != nil && !c.localEnded {
+		c.endAnswer() // an answer framed by the close
+	}
+	if c.s != nil && !c.remoteEnded {
+		c.s.Reset(http2.ErrCodeNo)
+	}
+	c.gone(nil) // h2srv closed it: reset, or both sides ended
+	cn.queue()
+	return nil
+}
+
+// endAnswer ends the answer with an empty DATA frame (cn.mu held).
+func (c *Conn) endAnswer() {
+	if _, err := c.s.WriteData(nil, true); err != nil {
+		c.s.Reset(http2.ErrCodeInternal)
+	}
+	c.localEnded = true
+}
+
+// gone notes that h2srv closed the stream (cn.mu held): err, when not
+// nil, is what pending and later reads and writes return.
+func (c *Conn) gone(err error) {
+	if c.s == nil {
+		return
+	}
+	c.s = nil
+	if err != nil && c.reset == nil {
+		c.reset = err
+	}
+	signal(c.rwake)
+	signal(c.wwake)
+	c.cn.streamGone(c.id)
+}
+
+// ended checks whether both sides ended, h2srv then having closed the
+// stream (cn.mu held).
+func (c *Conn) ended() {
+	if c.s != nil && c.localEnded && c.remoteEnded {
+		c.gone(nil)
+	}
+}
+
+// onData keeps request body bytes until the exchange reads them (cn.mu
+// held). The stream's receive window bounds them.
+func (c *Conn) onData(p []byte, end bool) {
+	if c.bodyOff == len(c.body) {
+		c.body, c.bodyOff = c.body[:0], 0
+	}
+	c.body = append(c.body, p...)
+	if end {
+		c.remoteEnded = true
+	}
+	signal(c.rwake)
+	c.ended()
+}
+
+// onTrailers keeps the request's trailers, rendered as a chunked body's
+// trailer section (cn.mu held); the request has ended.
+func (c *Conn) onTrailers(fields []h2srv.Field) {
+	for _, f := range fields {
+		if skipRequestField(f.Name) {
+			continue
+		}
+		c.trailer = append(append(append(append(c.trailer, f.Name...), ": "...), f.Value...), "\r\n"...)
+	}
+	c.remoteEnded = true
+	signal(c.rwake)
+	c.ended()
+}
+
+// onReset fails the stream's pending and later reads and writes (cn.mu
+// held).
+func (c *Conn) onReset(code http2.ErrCode) {
+	c.gone(ErrReset)
+}
+
+// waitRead waits, cn.mu held on entry and exit, until the stream's state
+// changes or the read deadline passes.
+func (c *Conn) waitRead() error {
+	return c.waitOn(c.rwake, &c.readDeadline)
+}
+
+// waitWrite is waitRead for a write.
+func (c *Conn) waitWrite() error {
+	return c.waitOn(c.wwake, &c.writeDeadline)
+}
+
+func (c *Conn) waitOn(wake chan struct{}, d *deadline) error {
+	if d.passed() {
+		return os.ErrDeadlineExceeded
+	}
+	c.cn.mu.Unlock()
+	<-wake
+	c.cn.mu.Lock()
+	if d.passed() {
+		return os.ErrDeadlineExceeded
 	}
 	return nil
 }
 
 // Complete reports whether the answer was written whole: its head and,
-// when it was framed, its last byte. A stream whose answer is cut must
-// be reset rather than ended cleanly (the handler panics with
-// http.ErrAbortHandler).
+// when it was framed, its last byte.
 func (c *Conn) Complete() bool { return c.out.complete() }
 
 // Started reports whether the answer's head was sent.
 func (c *Conn) Started() bool { return c.out.started }
 
 // LocalAddr returns the HTTP/2 connection's local address.
-func (c *Conn) LocalAddr() net.Addr { return c.local }
+func (c *Conn) LocalAddr() net.Addr { return c.cn.nc.LocalAddr() }
 
 // RemoteAddr returns the client's address.
-func (c *Conn) RemoteAddr() net.Addr { return c.remote }
+func (c *Conn) RemoteAddr() net.Addr { return c.cn.nc.RemoteAddr() }
 
 // SetDeadline sets both deadlines.
 func (c *Conn) SetDeadline(t time.Time) error {
@@ -127,24 +251,117 @@ func (c *Conn) SetWriteDeadline(t time.Time) error { return c.writeDeadline.setT
 // ConnectionState returns the TLS state of the HTTP/2 connection (the
 // client's certificate, for mutual TLS); the zero state for h2c.
 func (c *Conn) ConnectionState() tls.ConnectionState {
-	if c.req.TLS == nil {
+	if c.cn.tls == nil {
 		return tls.ConnectionState{}
 	}
-	return *c.req.TLS
+	return *c.cn.tls
 }
 
 // IsTLS reports whether the stream came over TLS.
-func (c *Conn) IsTLS() bool { return c.req.TLS != nil }
+func (c *Conn) IsTLS() bool { return c.cn.tls != nil }
 
-// Release gives the Conn back, with its buffers, once its stream is done
-// with and the Conn closed: no method may be called after it.
-func (c *Conn) Release() {
+// release drops what c holds of its stream, keeping its buffers for the
+// next one, once it is closed.
+func (c *Conn) release() {
 	c.in.release()
-	c.out.head.Shrink(keptHead)
-	if cap(c.out.text) > keptHead {
-		c.out.text, c.out.kept = nil, nil
+	c.out.release()
+	if cap(c.body) > keptHead {
+		c.body = nil
 	}
-	c.req, c.w, c.rc, c.local, c.remote = nil, nil, http.ResponseController{}, nil, nil
-	c.out.w, c.out.rc = nil, nil
-	c.from.conns.Put(c)
+	if cap(c.trailer) > keptHead {
+		c.trailer = nil
+	}
+	c.cn, c.serve = nil, nil
+}
+
+// sendHead writes a response head (a 1xx, or the final one; end: no body
+// follows).
+func (c *Conn) sendHead(status int, fields []h2srv.Field, end bool) error {
+	cn := c.cn
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if err := c.usable(); err != nil {
+		return err
+	}
+	if err := c.s.WriteHeaders(status, fields, end); err != nil {
+		return err
+	}
+	if end && status >= 200 {
+		c.localEnded = true
+	}
+	cn.queue()
+	c.ended()
+	return nil
+}
+
+// sendData writes body bytes, waiting while the connection's output is
+// full or the client's windows are spent (until the write deadline);
+// end: the answer ends with them.
+func (c *Conn) sendData(p []byte, end bool) (int, error) {
+	cn := c.cn
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	sent := 0
+	for {
+		if err := c.usable(); err != nil {
+			return sent, err
+		}
+		if cn.out.full() {
+			cn.out.wait(c.wwake)
+			if err := c.waitWrite(); err != nil {
+				return sent, err
+			}
+			continue
+		}
+		n, err := c.s.WriteData(p[sent:], end)
+		if err != nil {
+			return sent, err
+		}
+		sent += n
+		cn.queue()
+		if sent == len(p) {
+			if end {
+				c.localEnded = true
+				c.ended()
+			}
+			return sent, nil
+		}
+		if err := c.waitWrite(); err != nil {
+			return sent, err
+		}
+	}
+}
+
+// sendTrailers ends the answer: with trailer fields, or, when there are
+// none, an empty DATA frame.
+func (c *Conn) sendTrailers(fields []h2srv.Field) error {
+	if len(fields) == 0 {
+		_, err := c.sendData(nil, true)
+		return err
+	}
+	cn := c.cn
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if err := c.usable(); err != nil {
+		return err
+	}
+	if err := c.s.WriteTrailers(fields); err != nil {
+		return err
+	}
+	c.localEnded = true
+	cn.queue()
+	c.ended()
+	return nil
+}
+
+// usable says why the stream cannot be written to, if it cannot (cn.mu
+// held).
+func (c *Conn) usable() error {
+	switch {
+	case c.reset != nil:
+		return c.reset
+	case c.s == nil:
+		return ErrReset
+	}
+	return nil
 }

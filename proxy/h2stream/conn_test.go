@@ -2,10 +2,10 @@ package h2stream
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,34 +13,62 @@ import (
 	"time"
 )
 
-// exchange stands in for the gateway's exchange: what a handler does with
-// its Conn in the test that starts the server.
-type exchange func(t *testing.T, c *Conn, r *http.Request)
+// exchange stands in for the gateway's exchange: what a stream's runner
+// does with its Conn in the test that starts the server. r is the request
+// parsed from the Conn (its body reads the rest), raw the bytes it read.
+type exchange func(t *testing.T, c *Conn, r *http.Request, raw *bytes.Buffer)
 
-// startH2C serves HTTP/2 with prior knowledge on loopback, each stream
-// handed to ex through a Conn, and returns a client for it.
-func startH2C(t *testing.T, ex exchange) (*httptest.Server, *http.Client) {
+// startH2C serves HTTP/2 with prior knowledge on loopback through a
+// Server, each stream handed to ex through a Conn, and returns the
+// server's URL and a client for it.
+func startH2C(t *testing.T, ex exchange) (string, *http.Client) {
+	t.Helper()
+	return startH2CConfig(t, Config{}, ex)
+}
+
+// startH2CConfig is startH2C with cfg (its Serve set here).
+func startH2CConfig(t *testing.T, cfg Config, ex exchange) (string, *http.Client) {
 	t.Helper()
 	bufs := &sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
-	streams := NewStreams(bufs)
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := streams.Open(w, r, &net.TCPAddr{}, &net.TCPAddr{})
-		ex(t, c, r)
-		c.Close()
-		complete := c.Complete()
-		c.Release()
-		if !complete {
-			panic(http.ErrAbortHandler)
+	srv := NewServer(bufs)
+	cfg.Serve = func(c *Conn) {
+		var raw bytes.Buffer
+		r, err := http.ReadRequest(bufio.NewReader(io.TeeReader(c, &raw)))
+		if err != nil {
+			t.Errorf("the rendered request does not parse: %v\n%q", err, raw.String())
+			return
 		}
-	}))
-	srv.Config.Protocols = new(http.Protocols)
-	srv.Config.Protocols.SetUnencryptedHTTP2(true)
-	srv.Start()
-	t.Cleanup(srv.Close)
+		ex(t, c, r, &raw)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		ln.Close()
+		srv.GoAway()
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				srv.ServeConn(nc, nil, cfg)
+			}()
+		}
+	}()
 	tr := &http.Transport{Protocols: new(http.Protocols)}
 	tr.Protocols.SetUnencryptedHTTP2(true)
 	t.Cleanup(tr.CloseIdleConnections)
-	return srv, &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	return "http://" + ln.Addr().String(), &http.Client{Transport: tr, Timeout: 10 * time.Second}
 }
 
 // TestRequestRendering: what the exchange reads from a stream is an
@@ -54,16 +82,12 @@ func TestRequestRendering(t *testing.T) {
 		raw  string
 	}
 	got := make(chan seen, 1)
-	srv, client := startH2C(t, func(t *testing.T, c *Conn, _ *http.Request) {
-		raw, _ := io.ReadAll(c) // one request, then EOF
-		req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(string(raw))))
-		if err != nil {
-			t.Errorf("rendered request does not parse: %v\n%q", err, raw)
-			got <- seen{}
-			return
-		}
+	srv, client := startH2C(t, func(t *testing.T, c *Conn, req *http.Request, raw *bytes.Buffer) {
 		body, _ := io.ReadAll(req.Body)
-		got <- seen{req, string(body), string(raw)}
+		if n, err := c.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+			t.Errorf("after the request: %d bytes, %v; want io.EOF (one request a stream)", n, err)
+		}
+		got <- seen{req, string(body), raw.String()}
 		io.WriteString(c, "HTTP/1.1 204 No Content\r\n\r\n")
 	})
 	cases := []struct {
@@ -78,7 +102,7 @@ func TestRequestRendering(t *testing.T) {
 		{"PUT", strings.NewReader(""), "", "Content-Length: 0"},
 	}
 	for _, tc := range cases {
-		req, _ := http.NewRequest(tc.method, srv.URL+"/p/a?q=1", tc.body)
+		req, _ := http.NewRequest(tc.method, srv+"/p/a?q=1", tc.body)
 		req.Header.Set("X-Custom", "v1")
 		req.Header.Add("X-Custom", "v2")
 		resp, err := client.Do(req)
@@ -90,7 +114,7 @@ func TestRequestRendering(t *testing.T) {
 		if s.req == nil {
 			t.FailNow()
 		}
-		if s.req.Method != tc.method || s.req.RequestURI != "/p/a?q=1" || s.req.Host != strings.TrimPrefix(srv.URL, "http://") ||
+		if s.req.Method != tc.method || s.req.RequestURI != "/p/a?q=1" || s.req.Host != strings.TrimPrefix(srv, "http://") ||
 			strings.Join(s.req.Header.Values("X-Custom"), ",") != "v1,v2" || s.body != tc.want {
 			t.Errorf("%s: rendered as %q", tc.method, s.raw)
 		}
@@ -115,7 +139,7 @@ const answer = "HTTP/1.1 100 Continue\r\n\r\n" +
 // the client gets the same head (no interim, no hop-by-hop fields), body
 // and trailers.
 func TestAnswerSplitAnywhere(t *testing.T) {
-	srv, client := startH2C(t, func(t *testing.T, c *Conn, r *http.Request) {
+	srv, client := startH2C(t, func(t *testing.T, c *Conn, r *http.Request, _ *bytes.Buffer) {
 		at, _ := strconv.Atoi(r.URL.Query().Get("at"))
 		for _, part := range []string{answer[:at], answer[at:]} {
 			if _, err := io.WriteString(c, part); err != nil {
@@ -124,7 +148,7 @@ func TestAnswerSplitAnywhere(t *testing.T) {
 		}
 	})
 	for at := 0; at <= len(answer); at++ {
-		resp, err := client.Get(srv.URL + "/?at=" + strconv.Itoa(at))
+		resp, err := client.Get(srv + "/?at=" + strconv.Itoa(at))
 		if err != nil {
 			t.Fatalf("split at %d: %v", at, err)
 		}
@@ -142,7 +166,7 @@ func TestAnswerSplitAnywhere(t *testing.T) {
 // trailers-only answer) is one head; a Content-Length body passes as is;
 // an answer cut short resets the stream instead of ending it cleanly.
 func TestBodylessAnswerEndsWithItsHead(t *testing.T) {
-	srv, client := startH2C(t, func(t *testing.T, c *Conn, r *http.Request) {
+	srv, client := startH2C(t, func(t *testing.T, c *Conn, r *http.Request, _ *bytes.Buffer) {
 		switch r.URL.Path {
 		case "/bodyless":
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: application/grpc\r\nGrpc-Status: 16\r\nContent-Length: 0\r\n\r\n")
@@ -153,7 +177,7 @@ func TestBodylessAnswerEndsWithItsHead(t *testing.T) {
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this")
 		}
 	})
-	resp, err := client.Get(srv.URL + "/bodyless")
+	resp, err := client.Get(srv + "/bodyless")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +186,7 @@ func TestBodylessAnswerEndsWithItsHead(t *testing.T) {
 	if resp.StatusCode != 200 || len(body) != 0 || resp.Header.Get("Grpc-Status") != "16" {
 		t.Fatalf("bodyless: %d %q %v", resp.StatusCode, body, resp.Header)
 	}
-	resp, err = client.Get(srv.URL + "/sized")
+	resp, err = client.Get(srv + "/sized")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +195,7 @@ func TestBodylessAnswerEndsWithItsHead(t *testing.T) {
 	if resp.StatusCode != 201 || string(body) != "sixsix" {
 		t.Fatalf("sized: %d %q", resp.StatusCode, body)
 	}
-	resp, err = client.Get(srv.URL + "/cut")
+	resp, err = client.Get(srv + "/cut")
 	if err == nil {
 		_, err = io.ReadAll(resp.Body)
 		resp.Body.Close()

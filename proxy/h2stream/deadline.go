@@ -5,16 +5,15 @@ import (
 	"time"
 )
 
-// deadline is a stream's read or write deadline, kept here and handed to
-// the HTTP/2 server only when it passes. The exchange moves its idle
-// deadline forward on every read and write; setting the server's each
-// time would cost a message to the connection's goroutine and a new timer
-// per call. Here a call stores the time, and one timer per stream,
-// re-armed only when a deadline comes earlier than the armed one, checks
-// it when it fires: a deadline that has passed goes to the server (which
-// ends the blocked read or write); one moved forward re-arms the timer.
+// deadline is a stream's read or write deadline. The exchange moves its
+// idle deadline forward on every read and write; arming a timer each time
+// would cost a timer per call. Here a call stores the time, and one timer
+// per stream, re-armed only when a deadline comes earlier than the armed
+// one, checks it when it fires: a deadline that has passed wakes the
+// stream's waiting Read or Write (which then sees passed), one moved
+// forward re-arms the timer.
 type deadline struct {
-	set func(time.Time) error // the server's deadline setter
+	wake chan struct{} // the waiter's wake
 
 	mu     sync.Mutex
 	at     time.Time // zero: none
@@ -23,12 +22,12 @@ type deadline struct {
 	closed bool
 }
 
-// open readies the deadline for a new stream whose server deadline
-// setter is set. A timer kept from an earlier stream that fires late finds
-// no deadline, or the new stream's, and goes by it.
-func (d *deadline) open(set func(time.Time) error) {
+// open readies the deadline for a new stream. A timer kept from an
+// earlier stream that fires late finds no deadline, or the new stream's,
+// and goes by it.
+func (d *deadline) open() {
 	d.mu.Lock()
-	d.set, d.at, d.armed, d.closed = set, time.Time{}, time.Time{}, false
+	d.at, d.armed, d.closed = time.Time{}, time.Time{}, false
 	d.mu.Unlock()
 }
 
@@ -52,23 +51,28 @@ func (d *deadline) setTo(t time.Time) error {
 	return nil
 }
 
+// passed reports whether the deadline has passed.
+func (d *deadline) passed() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return !d.at.IsZero() && !time.Now().Before(d.at)
+}
+
 // fire checks the deadline when the timer fires.
 func (d *deadline) fire() {
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	at := d.at
 	d.armed = time.Time{}
 	if d.closed || at.IsZero() {
-		d.mu.Unlock()
 		return
 	}
 	if wait := time.Until(at); wait > 0 {
 		d.armed = at
 		d.timer.Reset(wait)
-		d.mu.Unlock()
 		return
 	}
-	d.set(at) // passed: the server ends what waits (under mu: never after stop)
-	d.mu.Unlock()
+	signal(d.wake) // passed: the waiter wakes and sees it
 }
 
 // stop disarms the deadline for good: the stream is done with.
@@ -76,7 +80,7 @@ func (d *deadline) stop() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.closed = true
-	d.set = nil
+	d.at = time.Time{}
 	if d.timer != nil {
 		d.timer.Stop()
 	}

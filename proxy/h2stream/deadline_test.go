@@ -1,6 +1,7 @@
 package h2stream
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -18,7 +19,7 @@ func TestReadDeadlineEndsAStalledBody(t *testing.T) {
 		elapsed time.Duration
 	}
 	got := make(chan result, 1)
-	srv, client := startH2C(t, func(t *testing.T, c *Conn, _ *http.Request) {
+	srv, client := startH2C(t, func(t *testing.T, c *Conn, _ *http.Request, _ *bytes.Buffer) {
 		start := time.Now()
 		c.SetReadDeadline(start.Add(time.Hour))
 		c.SetReadDeadline(start.Add(150 * time.Millisecond)) // earlier: re-arms
@@ -29,7 +30,7 @@ func TestReadDeadlineEndsAStalledBody(t *testing.T) {
 	pr, pw := io.Pipe()
 	defer pw.Close()
 	go pw.Write([]byte("a first piece of a body that never ends"))
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/", pr)
+	req, _ := http.NewRequest(http.MethodPost, srv+"/", pr)
 	go func() {
 		if resp, err := client.Do(req); err == nil {
 			resp.Body.Close()
@@ -54,7 +55,7 @@ func TestReadDeadlineEndsAStalledBody(t *testing.T) {
 // passes; the whole answer arrives.
 func TestWriteDeadlineMovedForwardKeepsTheStream(t *testing.T) {
 	const pieces = 8
-	srv, client := startH2C(t, func(t *testing.T, c *Conn, _ *http.Request) {
+	srv, client := startH2C(t, func(t *testing.T, c *Conn, _ *http.Request, _ *bytes.Buffer) {
 		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n")
 		for range pieces {
 			c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
@@ -65,7 +66,7 @@ func TestWriteDeadlineMovedForwardKeepsTheStream(t *testing.T) {
 			time.Sleep(40 * time.Millisecond) // 320 ms in all, past the first deadline
 		}
 	})
-	resp, err := client.Get(srv.URL + "/")
+	resp, err := client.Get(srv + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +87,7 @@ func TestWriteDeadlineEndsABlockedWrite(t *testing.T) {
 		elapsed time.Duration
 	}
 	got := make(chan result, 1)
-	srv, client := startH2C(t, func(t *testing.T, c *Conn, _ *http.Request) {
+	srv, client := startH2C(t, func(t *testing.T, c *Conn, _ *http.Request, _ *bytes.Buffer) {
 		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 67108864\r\n\r\n")
 		start := time.Now()
 		c.SetWriteDeadline(start.Add(time.Hour))
@@ -98,7 +99,7 @@ func TestWriteDeadlineEndsABlockedWrite(t *testing.T) {
 		}
 		got <- result{err, time.Since(start)}
 	})
-	resp, err := client.Get(srv.URL + "/")
+	resp, err := client.Get(srv + "/")
 	if err != nil {
 		t.Fatal(err)
 	}

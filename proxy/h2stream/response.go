@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net/http"
 
+	"tollgate/proxy/h2srv"
 	"tollgate/proxy/http1"
 )
 
@@ -24,10 +24,11 @@ const (
 )
 
 // responseWriter parses the exchange's HTTP/1.1 answer and writes it to
-// the stream.
+// the stream: the head as HEADERS (a 1xx as an informational HEADERS), the
+// body as DATA, a chunked body's trailer section as trailers, END_STREAM
+// with the answer's end.
 type responseWriter struct {
-	w       http.ResponseWriter
-	rc      *http.ResponseController
+	c       *Conn
 	isHead  bool
 	phase   int
 	head    http1.HeadCollector
@@ -36,14 +37,14 @@ type responseWriter struct {
 	chunked bool
 	chunks  http1.ChunkSink
 	started bool // the head went to the stream
-	// text and kept are copyFields' scratch: the kept fields' bytes, and
-	// the length of each one's name and value
-	text []byte
-	kept [][2]int
+	// text and fields are copyFields' scratch: the kept fields' bytes,
+	// and the fields as h2srv takes them (strings into text)
+	text   []byte
+	fields []h2srv.Field
 }
 
-func (o *responseWriter) init(w http.ResponseWriter, rc *http.ResponseController, isHead bool) {
-	o.w, o.rc, o.isHead = w, rc, isHead
+func (o *responseWriter) init(c *Conn, isHead bool) {
+	o.c, o.isHead = c, isHead
 	o.phase, o.left, o.chunked, o.started = answerHead, 0, false, false
 	o.head.Reset(maxAnswerHead)
 }
@@ -59,21 +60,13 @@ func (o *responseWriter) write(p []byte) (int, error) {
 		case answerBody:
 			k, err = o.takeBody(p)
 		case answerUntil:
-			k, err = o.w.Write(p)
+			k, err = o.c.sendData(p, false)
 		default:
 			err = errExtraBytes
 		}
 		p = p[k:]
 		if err != nil {
 			return total - len(p), err
-		}
-	}
-	// A body still coming is flushed write by write (it streams); a whole
-	// answer leaves with the frame that ends the stream, in one write,
-	// when the handler returns.
-	if o.started && o.phase != answerDone {
-		if err := o.rc.Flush(); err != nil {
-			return total, err
 		}
 	}
 	return total, nil
@@ -93,22 +86,24 @@ func (o *responseWriter) takeHead(p []byte) (int, error) {
 	if err != nil {
 		return used, fmt.Errorf("h2stream: answer head: %w", err)
 	}
-	o.sendHead()
-	return used, nil
+	return used, o.sendHead()
 }
 
-// sendHead writes the parsed head to the stream, or drops a 1xx.
-func (o *responseWriter) sendHead() {
+// sendHead writes the parsed head to the stream: a 1xx (but 101, which
+// HTTP/2 has not) as an informational HEADERS, a bodyless answer as one
+// HEADERS frame that ends the stream.
+func (o *responseWriter) sendHead() error {
 	p := &o.resp
 	if p.Status < 200 {
-		return // interim: the HTTP/2 server answers Expect itself
+		if p.Status == 101 {
+			return nil
+		}
+		return o.c.sendHead(p.Status, o.copyFields(), false)
 	}
-	o.copyFields(o.w.Header())
-	o.w.WriteHeader(p.Status)
+	end := p.Bodyless(o.isHead) || p.ContentLen == 0
 	switch {
-	case p.Bodyless(o.isHead) || p.ContentLen == 0:
-		o.phase = answerDone // one HEADERS frame ends the stream when the handler returns
-		return
+	case end:
+		o.phase = answerDone
 	case p.ContentLen > 0:
 		o.phase, o.left = answerBody, p.ContentLen
 	case p.Chunked:
@@ -118,42 +113,40 @@ func (o *responseWriter) sendHead() {
 		o.phase = answerUntil
 	}
 	o.started = true
+	return o.c.sendHead(p.Status, o.copyFields(), end)
 }
 
-// copyFields puts the head's end-to-end fields in h. The names and values
-// are copied into one string, and the value lists share one backing
-// array: two allocations for the whole head, not three per field.
-func (o *responseWriter) copyFields(h http.Header) {
+// copyFields returns the head's end-to-end fields (a chunked answer's
+// Content-Length dropped), their names and values copied into one string.
+func (o *responseWriter) copyFields() []h2srv.Field {
 	p := &o.resp
 	conn := p.Fields.Get("Connection")
-	o.text, o.kept = o.text[:0], o.kept[:0]
+	o.text, o.fields = o.text[:0], o.fields[:0]
+	type span struct{ n, v int }
+	var spans [32]span
+	kept := spans[:0]
 	for i := 0; i < p.Fields.Len(); i++ {
 		name, value := p.Fields.At(i)
 		if http1.IsHopByHop(name, conn) || (p.Chunked && http1.EqualFold(name, "Content-Length")) {
 			continue
 		}
 		o.text = append(append(o.text, name...), value...)
-		o.kept = append(o.kept, [2]int{len(name), len(value)})
+		kept = append(kept, span{len(name), len(value)})
 	}
 	text := string(o.text)
-	values := make([]string, len(o.kept))
-	for i, k := range o.kept {
-		name := http.CanonicalHeaderKey(text[:k[0]])
-		values[i], text = text[k[0]:k[0]+k[1]], text[k[0]+k[1]:]
-		if prev := h[name]; prev != nil {
-			h[name] = append(prev, values[i])
-			continue
-		}
-		h[name] = values[i : i+1 : i+1] // capped: an append to it copies
+	for _, k := range kept {
+		o.fields = append(o.fields, h2srv.Field{Name: text[:k.n], Value: text[k.n : k.n+k.v]})
+		text = text[k.n+k.v:]
 	}
+	return o.fields
 }
 
-// takeBody passes body bytes on: Content-Length bytes as they are, a
-// chunked body decoded.
+// takeBody passes body bytes on: Content-Length bytes as they are, the
+// last ending the stream; a chunked body decoded.
 func (o *responseWriter) takeBody(p []byte) (int, error) {
 	if !o.chunked {
 		k := int(min(int64(len(p)), o.left))
-		n, err := o.w.Write(p[:k])
+		n, err := o.c.sendData(p[:k], int64(k) == o.left)
 		o.left -= int64(n)
 		if o.left == 0 {
 			o.phase = answerDone
@@ -173,7 +166,9 @@ func (o *responseWriter) takeChunks(p []byte) (int, error) {
 		return len(p), err
 	}
 	if o.chunks.Done() {
-		o.setTrailers(o.chunks.Trailer())
+		if err := o.c.sendTrailers(o.trailers(o.chunks.Trailer())); err != nil {
+			return len(p), err
+		}
 		o.phase = answerDone
 		if n < len(p) {
 			return len(p), errExtraBytes
@@ -184,30 +179,37 @@ func (o *responseWriter) takeChunks(p []byte) (int, error) {
 
 // writeData passes decoded body bytes to the stream.
 func (o *responseWriter) writeData(d []byte) error {
-	_, err := o.w.Write(d)
+	_, err := o.c.sendData(d, false)
 	return err
 }
 
-// setTrailers makes the chunked body's trailer fields ("name: value\r\n"
-// lines, checked by the scanner) the stream's trailers, sent when the
-// handler returns.
-func (o *responseWriter) setTrailers(lines []byte) {
-	h := o.w.Header()
+// trailers returns the chunked body's trailer fields ("name: value\r\n"
+// lines, checked by the scanner).
+func (o *responseWriter) trailers(lines []byte) []h2srv.Field {
+	o.fields = o.fields[:0]
 	for len(lines) > 0 {
 		line, rest, _ := bytes.Cut(lines, []byte("\r\n"))
 		lines = rest
-		name, value, ok := bytes.Cut(line, []byte(": "))
+		name, value, ok := bytes.Cut(line, []byte(":"))
 		if !ok {
 			continue
 		}
-		k := http.TrailerPrefix + http.CanonicalHeaderKey(string(name))
-		h[k] = append(h[k], string(value))
+		o.fields = append(o.fields, h2srv.Field{Name: string(name), Value: string(bytes.TrimSpace(value))})
 	}
+	return o.fields
 }
-
-// finish ends the answer: nothing left to do but let the handler return.
-func (o *responseWriter) finish() {}
 
 func (o *responseWriter) complete() bool {
 	return o.phase == answerDone || o.phase == answerUntil
+}
+
+// release drops what the answer held, keeping small buffers.
+func (o *responseWriter) release() {
+	o.head.Shrink(keptHead)
+	if cap(o.text) > keptHead {
+		o.text = nil
+	}
+	clear(o.fields)
+	o.fields = o.fields[:0]
+	o.c = nil
 }
