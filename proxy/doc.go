@@ -25,14 +25,14 @@
 //     far it got). The head is parsed by proxy/http1 and routed against
 //     the snapshot (snapshot.go, loaded once per request, so a reload
 //     never changes a request midway).
-//   - h2server.go, h2conn.go, h2writer.go, h2guard.go, h2headerblock.go,
-//     h2headertimeout.go: a connection that speaks HTTP/2 (ALPN "h2", or
-//     the cleartext preface the loop sees in its first bytes) goes to a
-//     worker, where x/net's HTTP/2 server runs it, reading through a
-//     pooled buffer (h2conn.go), writing in batches (h2writer.go), and
-//     past the guard (rapid resets, SETTINGS order, connection-specific
-//     fields, header blocks within read_header_timeout). Each stream is served as a connection of its own carrying
-//     one request (proxy/h2stream), through the same exchange.
+//   - h2server.go: a connection that speaks HTTP/2 (ALPN "h2", or the
+//     cleartext preface the loop sees in its first bytes) goes to a
+//     worker, where proxy/h2stream drives it over proxy/h2srv (the
+//     sans-I/O HTTP/2 server: framing, HPACK, flow control, the bounds
+//     on what a client may cost), reading through a pooled buffer and
+//     writing in batches. Each stream is served as a connection of its
+//     own carrying one request (h2stream.Conn), through the same
+//     exchange, on a runner goroutine kept for later streams.
 //   - bodybuffer.go: a small Content-Length body is read whole before
 //     anything else happens; upload.go: a chunked body streams upstream
 //     as it arrives, once the request is sent.

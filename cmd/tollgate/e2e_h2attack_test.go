@@ -53,9 +53,10 @@ const (
 // reading it (the attacker's writes block); for rapid reset, at most 1,000
 // of its streams reached the origin. The gateway's peak RSS may grow by at
 // most 64 MiB and its CPU time during the attack stay under 1.5 s; the
-// attack shows in tollgate_http2_errors_total or the log. (Without the
-// rapid-reset guard, proxy/h2guard.go, the gateway spent 1.6–3 s of CPU
-// and sometimes never closed the connection.)
+// attack shows in tollgate_http2_errors_total or the log. (With x/net's
+// server and no rapid-reset bound of the gateway's own, it spent 1.6–3 s
+// of CPU and sometimes never closed the connection; proxy/h2srv bounds
+// resets per connection.)
 func TestHTTP2AttacksLeaveOthersServed(t *testing.T) {
 	attacker := buildH2Attack(t)
 	for _, attack := range []string{"rapid-reset", "continuation"} {

@@ -16,14 +16,11 @@ import (
 // self-signed certificate), each against its own gateway in front of an
 // origin that answers every request with 1 KiB (h2spec skips its flow
 // control cases on a body under 5 bytes). Every case must pass: the test
-// fails listing each one h2spec failed, errored or skipped. Three pass
-// thanks to the gateway rather than golang.org/x/net/http2's server,
-// which runs its HTTP/2 connections: http2/6.5.3 (a SETTINGS frame that
-// repeats an identifier, rewritten on its way in) and http2/8.1.2.2 (a
-// request with a connection-specific field, which x/net is made to
-// reset) by the guard (proxy/h2guard.go, proxy/h2headerblock.go), and,
-// over h2c, http2/3.5 (bytes that are neither the preface nor HTTP/1.x,
-// closed without an HTTP/1.1 answer: proxy/serve.go, failNotHTTP).
+// fails listing each one h2spec failed, errored or skipped. The gateway's
+// HTTP/2 server is proxy/h2srv, driven by proxy/h2stream; over h2c,
+// http2/3.5 (bytes that are neither the preface nor HTTP/1.x) passes by
+// the front door closing them without an HTTP/1.1 answer (proxy/serve.go,
+// failNotHTTP).
 // h2spec missing: the test fails under CI (.ci/run installs it) and is
 // skipped elsewhere.
 func TestH2Spec(t *testing.T) {

@@ -1,7 +1,8 @@
 // Package h2srv is the server side of one HTTP/2 connection (RFC 9113) as
 // a sans-I/O state machine: bytes in, handler calls out, frames out. It
-// owns no goroutine, socket or timer; whoever drives it — one of the
-// event loops (proxy/reactor.go) later, a test harness now — reads the
+// owns no goroutine, socket or timer; whoever drives it — proxy/h2stream's
+// goroutine driver now, one of the event loops (proxy/reactor.go) later,
+// a test harness here — reads the
 // socket, feeds the bytes, and writes what the connection has to send.
 //
 // A request passes through it like this:
@@ -33,7 +34,8 @@
 // time (rapid reset, CVE-2023-44487), PING, SETTINGS and empty frames per
 // window; past a bound the connection ends with GOAWAY ENHANCE_YOUR_CALM.
 //
-// The package is not wired into the gateway yet: proxy/h2server.go still
-// serves HTTP/2 through x/net's server. Its conformance is shown by
-// h2spec run against a test harness in this package (h2spec_test.go).
+// The gateway's HTTP/2 clients are served by it: proxy/h2stream drives
+// each connection (proxy/h2server.go wires it in). Its conformance is
+// shown by h2spec run against a test harness in this package
+// (h2spec_test.go) and against the gateway (cmd/tollgate's TestH2Spec).
 package h2srv
