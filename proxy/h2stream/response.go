@@ -117,7 +117,10 @@ func (o *responseWriter) sendHead() error {
 }
 
 // copyFields returns the head's end-to-end fields (a chunked answer's
-// Content-Length dropped), their names and values copied into one string.
+// Content-Length dropped), their names in lower case (as HTTP/2 has them)
+// and values copied into one string: one allocation for the head (the
+// HPACK encoder may keep the strings in its table, so they are not the
+// parser's bytes).
 func (o *responseWriter) copyFields() []h2srv.Field {
 	p := &o.resp
 	conn := p.Fields.Get("Connection")
@@ -130,7 +133,7 @@ func (o *responseWriter) copyFields() []h2srv.Field {
 		if http1.IsHopByHop(name, conn) || (p.Chunked && http1.EqualFold(name, "Content-Length")) {
 			continue
 		}
-		o.text = append(append(o.text, name...), value...)
+		o.text = append(appendLower(o.text, name), value...)
 		kept = append(kept, span{len(name), len(value)})
 	}
 	text := string(o.text)
@@ -212,4 +215,15 @@ func (o *responseWriter) release() {
 	clear(o.fields)
 	o.fields = o.fields[:0]
 	o.c = nil
+}
+
+// appendLower appends name in ASCII lower case.
+func appendLower(dst, name []byte) []byte {
+	for _, b := range name {
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		dst = append(dst, b)
+	}
+	return dst
 }

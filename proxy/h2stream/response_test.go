@@ -22,14 +22,14 @@ func parsedAnswer(t testing.TB, head string) *responseWriter {
 }
 
 // TestCopyFields: the answer's end-to-end fields reach the stream's head
-// in order, repeated fields kept, hop-by-hop ones (and a chunked answer's
+// in order, names in lower case, repeated fields kept, hop-by-hop ones (and a chunked answer's
 // Content-Length) dropped.
 func TestCopyFields(t *testing.T) {
 	o := parsedAnswer(t, "HTTP/1.1 200 OK\r\nConnection: x-hop\r\nX-Hop: 1\r\nset-cookie: a=1\r\n"+
 		"Content-Type: text/plain\r\nSet-Cookie: b=2\r\nTransfer-Encoding: chunked\r\nContent-Length: 9\r\nx-empty:\r\n\r\n")
 	got := o.copyFields()
-	want := []h2srv.Field{{Name: "set-cookie", Value: "a=1"}, {Name: "Content-Type", Value: "text/plain"},
-		{Name: "Set-Cookie", Value: "b=2"}, {Name: "x-empty", Value: ""}}
+	want := []h2srv.Field{{Name: "set-cookie", Value: "a=1"}, {Name: "content-type", Value: "text/plain"},
+		{Name: "set-cookie", Value: "b=2"}, {Name: "x-empty", Value: ""}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("fields %v, want %v", got, want)
 	}
