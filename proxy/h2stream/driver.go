@@ -99,6 +99,7 @@ const (
 // lingerClose writes what is pending, shuts the sending side, drains the
 // client for a moment and closes (mu held on entry, released).
 func (cn *conn) lingerClose() {
+	cn.out.finish()
 	for cn.out.writing && !cn.out.closed {
 		cn.out.wait(cn.room)
 		cn.mu.Unlock()
@@ -238,6 +239,7 @@ func (cn *conn) goAway() {
 
 // Request starts a stream's exchange on a runner (h2srv.Handler).
 func (cn *conn) Request(s *h2srv.Stream) {
+	cn.blockSince = time.Time{} // a header block ended: the next one's time starts with it
 	c := cn.srv.conns.Get().(*Conn)
 	c.open(cn, s)
 	cn.streams[s.ID()] = c
@@ -254,6 +256,7 @@ func (cn *conn) Data(s *h2srv.Stream, p []byte, end bool) {
 // Trailers passes the request's trailers to the stream's Conn
 // (h2srv.Handler).
 func (cn *conn) Trailers(s *h2srv.Stream, fields []h2srv.Field) {
+	cn.blockSince = time.Time{}
 	if c := cn.streams[s.ID()]; c != nil {
 		c.onTrailers(fields)
 	}

@@ -36,6 +36,7 @@ type writer struct {
 	spare   []byte
 	writing bool  // a goroutine is writing pending
 	closing bool  // close the socket once pending is written
+	final   bool  // what is pending is the last: closeFlush bounds its writing
 	closed  bool  // the socket was closed
 	err     error // the first failed write
 	waiters []chan struct{}
@@ -88,6 +89,13 @@ func (w *writer) closeAfter() {
 	w.nc.SetWriteDeadline(time.Now().Add(closeFlush))
 }
 
+// finish bounds the writing of what is pending to closeFlush from now: the
+// connection is ending (mu held).
+func (w *writer) finish() {
+	w.final = true
+	w.nc.SetWriteDeadline(time.Now().Add(closeFlush))
+}
+
 // closeNow closes the socket (mu held).
 func (w *writer) closeNow() {
 	if !w.closed {
@@ -108,11 +116,10 @@ func (w *writer) flush() {
 			w.pending = w.take()
 		}
 		w.wake() // room: the next batch gathers meanwhile
-		closing := w.closing
-		w.mu.Unlock()
-		if w.writeTimeout > 0 && !closing {
+		if w.writeTimeout > 0 && !w.closing && !w.final { // under mu: finish's deadline is never overwritten
 			w.nc.SetWriteDeadline(time.Now().Add(w.writeTimeout))
 		}
+		w.mu.Unlock()
 		_, err := w.nc.Write(buf)
 		w.mu.Lock()
 		w.spare = buf[:0]
