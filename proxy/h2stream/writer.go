@@ -115,7 +115,7 @@ func (w *writer) flush() {
 		if w.pending == nil {
 			w.pending = w.take()
 		}
-		w.wake() // room: the next batch gathers meanwhile
+		w.wake()                                          // room: the next batch gathers meanwhile
 		if w.writeTimeout > 0 && !w.closing && !w.final { // under mu: finish's deadline is never overwritten
 			w.nc.SetWriteDeadline(time.Now().Add(w.writeTimeout))
 		}
