@@ -115,8 +115,9 @@ func (w *writer) flush() {
 		if w.pending == nil {
 			w.pending = w.take()
 		}
-		w.wake()                                          // room: the next batch gathers meanwhile
-		if w.writeTimeout > 0 && !w.closing && !w.final { // under mu: finish's deadline is never overwritten
+		w.wake() // room: the next batch gathers meanwhile
+		// Set under mu, so finish's deadline is never overwritten.
+		if w.writeTimeout > 0 && !w.closing && !w.final {
 			w.nc.SetWriteDeadline(time.Now().Add(w.writeTimeout))
 		}
 		w.mu.Unlock()
