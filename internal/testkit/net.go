@@ -53,3 +53,40 @@ func FreeAddr(t testing.TB) string {
 	t.Helper()
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t)))
 }
+
+// ServeLoopback listens on 127.0.0.1 and serves each connection it
+// accepts on a goroutine of its own, until the test ends; it returns the
+// listener's address. When the test ends the listener closes, stop (if
+// not nil) is called to end the connections still served, and the
+// goroutines are waited for.
+func ServeLoopback(t testing.TB, serve func(net.Conn), stop func()) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		ln.Close()
+		if stop != nil {
+			stop()
+		}
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				serve(nc)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}

@@ -151,4 +151,10 @@ func TestParseH2SpecReport(t *testing.T) {
 	if _, err := ParseH2SpecReport([]byte("<testsuites>")); err == nil {
 		t.Error("a truncated report parsed")
 	}
+	// A failed case's frames may hold zero bytes (a PING's opaque data).
+	withZeros := "<testsuites><testsuite><testcase package=\"http2/7\" classname=\"GOAWAY\"><error>PING Frame (opaque_data:h2spec\x00\x00)</error></testcase></testsuite></testsuites>"
+	cases, err = ParseH2SpecReport([]byte(withZeros))
+	if err != nil || len(cases) != 1 || cases[0].Passed() || !strings.Contains(cases[0].String(), "h2spec\uFFFD\uFFFD") {
+		t.Errorf("a report with zero bytes: %+v, %v", cases, err)
+	}
 }

@@ -176,10 +176,12 @@ func (c *Conn) InHeaderBlock() bool {
 func (c *Conn) Idle() bool { return len(c.streams) == 0 }
 
 // Done reports whether the driver should close once Output is written: a
-// connection error happened, or a GOAWAY went either way and no stream is
-// left.
+// connection error happened, or the server's GOAWAY went out and no stream
+// is left. The client's GOAWAY only stops new streams: the client closes
+// when it is done, and until then its PINGs and SETTINGS are answered
+// (h2spec http2/7 sends a PING after one).
 func (c *Conn) Done() bool {
-	return c.err != nil || ((c.goingAway || c.peerGoneAway) && len(c.streams) == 0)
+	return c.err != nil || (c.goingAway && len(c.streams) == 0)
 }
 
 // Close ends the connection from the driver's side (the socket failed or

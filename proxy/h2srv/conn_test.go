@@ -372,14 +372,22 @@ func TestGoAway(t *testing.T) {
 	}
 }
 
-// TestPeerGoAway: after the client's GOAWAY, new streams are refused.
+// TestPeerGoAway: after the client's GOAWAY, new streams are refused, but
+// the connection stays: a PING that follows is answered, and it is the
+// client that closes.
 func TestPeerGoAway(t *testing.T) {
 	cl := newClient(t, Config{})
 	cl.fr.WriteGoAway(0, http2.ErrCodeNo, nil)
 	cl.headers(1, true, get("/")...)
 	cl.expectReset(1, http2.ErrCodeRefusedStream)
-	if !cl.c.Done() {
-		t.Error("Done() = false after the client's GOAWAY with no stream open")
+	if cl.c.Done() {
+		t.Error("Done() = true after the client's GOAWAY: the connection would close under the client")
+	}
+	cl.fr.WritePing(false, [8]byte{'a', 'f', 't', 'e', 'r', 0, 0, 0})
+	cl.mustFeed()
+	evs := cl.read()
+	if len(evs) != 1 || evs[0].typ != http2.FramePing || !evs[0].end || evs[0].data != "after\x00\x00\x00" {
+		t.Fatalf("after the client's GOAWAY, a PING got %+v, want its ACK alone", evs)
 	}
 }
 

@@ -4,9 +4,10 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"tollgate/internal/testkit"
 
 	"golang.org/x/net/http2"
 )
@@ -65,31 +66,7 @@ func (h *answerHandler) send(s *Stream, p []byte) {
 // a Conn driven by handler(), and writes its Output.
 func startHarness(t testing.TB, cfg Config, handler func() Handler) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				driveConn(nc.(*net.TCPConn), NewConn(cfg, handler()))
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return testkit.ServeLoopback(t, func(nc net.Conn) { driveConn(nc.(*net.TCPConn), NewConn(cfg, handler())) }, nil)
 }
 
 // driveConn is the harness's driver for one connection: read, Feed,

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"tollgate/internal/testkit"
 )
 
 // exchange stands in for the gateway's exchange: what a stream's runner
@@ -40,35 +42,11 @@ func startH2CConfig(t *testing.T, cfg Config, ex exchange) (string, *http.Client
 		}
 		ex(t, c, r, &raw)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		ln.Close()
-		srv.GoAway()
-		wg.Wait()
-	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				srv.ServeConn(nc, nil, cfg)
-			}()
-		}
-	}()
+	addr := testkit.ServeLoopback(t, func(nc net.Conn) { srv.ServeConn(nc, nil, cfg) }, srv.GoAway)
 	tr := &http.Transport{Protocols: new(http.Protocols)}
 	tr.Protocols.SetUnencryptedHTTP2(true)
 	t.Cleanup(tr.CloseIdleConnections)
-	return "http://" + ln.Addr().String(), &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	return "http://" + addr, &http.Client{Transport: tr, Timeout: 10 * time.Second}
 }
 
 // TestRequestRendering: what the exchange reads from a stream is an
