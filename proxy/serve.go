@@ -143,13 +143,15 @@ func (cc *clientConn) startExchange(snap *Snapshot, rt *routeRT) {
 }
 
 // endRoute ends the exchange, records it and says whether the connection
-// may serve another request. replied: the gateway answered itself.
+// may serve another request. replied: a filter answered (for the trace);
+// any answer the gateway made itself (res.gateway) may leave the body
+// unread, which keepAfterReply sees to.
 func (cc *clientConn) endRoute(snap *Snapshot, rt *routeRT, res exchangeResult, replied bool) bool {
 	cc.stopDuplex()
 	cc.x.End()
 	cc.traceEnd(rt, res, replied)
 	cc.finish(snap, rt, res)
-	if replied || res.gateway {
+	if res.gateway {
 		return cc.keepAfterReply()
 	}
 	return res.status != 0 && cc.q.KeepAlive
