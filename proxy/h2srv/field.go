@@ -85,18 +85,3 @@ const (
 	problemConnectionSpecific = "connection-specific field "
 	problemTE                 = "te other than trailers"
 )
-
-// parseContentLength parses a content-length value: digits only, no
-// overflow; ok false otherwise.
-func parseContentLength(v string) (n int64, ok bool) {
-	if v == "" || len(v) > 18 {
-		return 0, false
-	}
-	for i := 0; i < len(v); i++ {
-		if v[i] < '0' || v[i] > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(v[i]-'0')
-	}
-	return n, true
-}

@@ -3,6 +3,8 @@ package h2srv
 import (
 	"strings"
 
+	"tollgate/proxy/http1"
+
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 )
@@ -160,7 +162,7 @@ func (c *Conn) requestField(s *Stream, f hpack.HeaderField) string {
 		return p
 	}
 	if f.Name == "content-length" {
-		n, ok := parseContentLength(f.Value)
+		n, ok := http1.ParseDecimal(f.Value)
 		if !ok || s.contentLength >= 0 && s.contentLength != n {
 			return "invalid content-length"
 		}

@@ -63,7 +63,7 @@ func contentLength(h *Header) (n int64, ok bool) {
 		for len(v) > 0 {
 			var tok []byte
 			tok, v = nextToken(v)
-			m, valid := parseDecimal(tok)
+			m, valid := ParseDecimal(tok)
 			if !valid || (n >= 0 && m != n) {
 				return 0, false
 			}
@@ -88,13 +88,16 @@ func (q *Request) readTransferEncoding() error {
 	return nil
 }
 
-// parseDecimal parses a non-empty run of ASCII digits without overflow.
-func parseDecimal(b []byte) (int64, bool) {
+// ParseDecimal parses a non-empty run of ASCII digits without overflow
+// (at most 18 of them): a Content-Length, a status code. HTTP/2's
+// content-length (proxy/h2srv) is parsed by it too.
+func ParseDecimal[T string | []byte](b T) (int64, bool) {
 	if len(b) == 0 || len(b) > 18 {
 		return 0, false
 	}
 	var n int64
-	for _, c := range b {
+	for i := 0; i < len(b); i++ {
+		c := b[i]
 		if c < '0' || c > '9' {
 			return 0, false
 		}

@@ -79,7 +79,7 @@ func (p *Response) parseStatusLine(line []byte, off int) error {
 	if err != nil {
 		return err
 	}
-	code, ok := parseDecimal(line[9:12])
+	code, ok := ParseDecimal(line[9:12])
 	if !ok || code < 100 || code > 599 {
 		return ErrBadStatus
 	}
