@@ -1,10 +1,9 @@
 package proxy
 
 import (
-	"crypto/tls"
-	"io"
-	"net"
 	"time"
+
+	"tollgate/proxy/sock"
 )
 
 // Lingering close. When the gateway answers a request without reading its
@@ -38,21 +37,6 @@ func (e *Engine) lingerClose(s *session) {
 		if err != nil {
 			return
 		}
-		if closeWrite(c) != nil {
-			return
-		}
-		c.SetReadDeadline(time.Now().Add(lingerTime))
-		io.Copy(io.Discard, io.LimitReader(c, lingerBytes))
+		sock.Linger(c, lingerTime, lingerBytes)
 	}()
-}
-
-// closeWrite shuts the sending side of c: FIN (after TLS's close_notify).
-func closeWrite(c net.Conn) error {
-	switch c := c.(type) {
-	case *net.TCPConn:
-		return c.CloseWrite()
-	case *tls.Conn:
-		return c.CloseWrite()
-	}
-	return net.ErrClosed
 }

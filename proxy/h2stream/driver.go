@@ -3,7 +3,6 @@ package h2stream
 import (
 	"crypto/tls"
 	"errors"
-	"io"
 	"net"
 	"os"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"golang.org/x/net/http2"
 
 	"tollgate/proxy/h2srv"
+	"tollgate/proxy/sock"
 )
 
 // conn drives one HTTP/2 connection: its goroutine reads the client and
@@ -108,21 +108,12 @@ func (cn *conn) lingerClose() {
 	}
 	closed := cn.out.closed
 	cn.mu.Unlock()
-	if !closed && closeWrite(cn.nc) == nil {
-		cn.nc.SetReadDeadline(time.Now().Add(lingerTime))
-		io.Copy(io.Discard, io.LimitReader(cn.nc, lingerBytes))
+	if !closed {
+		sock.Linger(cn.nc, lingerTime, lingerBytes)
 	}
 	cn.mu.Lock()
 	cn.out.closeAfter()
 	cn.mu.Unlock()
-}
-
-// closeWrite shuts the sending side of c: FIN (after TLS's close_notify).
-func closeWrite(c net.Conn) error {
-	if cw, ok := c.(interface{ CloseWrite() error }); ok { // a TCP or TLS connection, or one wrapping it
-		return cw.CloseWrite()
-	}
-	return net.ErrClosed
 }
 
 // feed gives p to h2srv, waiting for room when the output is full, and

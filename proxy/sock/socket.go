@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -102,4 +103,19 @@ func WriteNow(fd int, p []byte) (int, error) {
 		done += n
 	}
 	return done, nil
+}
+
+// Linger is the middle of a lingering close (nginx's lingering_close):
+// it shuts c's sending side — FIN, after TLS's close_notify, so what was
+// written is delivered — then reads and drops what the peer still sends,
+// for at most wait or max bytes. Closing with the peer's bytes unread
+// would make the kernel reset the connection, and the peer could lose
+// the answer (or GOAWAY) written last. The caller closes c after.
+func Linger(c net.Conn, wait time.Duration, max int64) {
+	cw, ok := c.(interface{ CloseWrite() error }) // a TCP or TLS connection, or one wrapping it
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	c.SetReadDeadline(time.Now().Add(wait))
+	io.Copy(io.Discard, io.LimitReader(c, max))
 }
