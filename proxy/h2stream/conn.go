@@ -120,26 +120,30 @@ func (c *Conn) Close() error {
 	cn := c.cn
 	cn.mu.Lock()
 	defer cn.mu.Unlock()
-	if c.s != nil && !c.out.complete() {
-		c.s.Reset(http2.ErrCodeInternal)
-	}
-	if c.s != nil && !c.localEnded {
-		c.endAnswer() // an answer framed by the close
-	}
-	if c.s != nil && !c.remoteEnded {
-		c.s.Reset(http2.ErrCodeNo)
+	if c.s != nil {
+		c.s.Reset(c.closeCode()) // a no-op once both sides ended
 	}
 	c.gone(nil) // h2srv closed it: reset, or both sides ended
 	cn.queue()
 	return nil
 }
 
-// endAnswer ends the answer with an empty DATA frame (cn.mu held).
-func (c *Conn) endAnswer() {
-	if _, err := c.s.WriteData(nil, true); err != nil {
-		c.s.Reset(http2.ErrCodeInternal)
+// closeCode ends what is left of the stream when its exchange is done
+// (cn.mu held, the stream open): an answer framed by the close gets its
+// END_STREAM; the code says how to reset what still remains —
+// INTERNAL_ERROR for an answer cut short, NO_ERROR for a request body no
+// longer wanted.
+func (c *Conn) closeCode() http2.ErrCode {
+	if !c.out.complete() {
+		return http2.ErrCodeInternal
 	}
-	c.localEnded = true
+	if !c.localEnded {
+		if _, err := c.s.WriteData(nil, true); err != nil {
+			return http2.ErrCodeInternal
+		}
+		c.localEnded = true
+	}
+	return http2.ErrCodeNo
 }
 
 // gone notes that h2srv closed the stream (cn.mu held): err, when not
