@@ -98,6 +98,14 @@ func isReset(err error) bool {
 	return errors.As(err, &oe) && !oe.Timeout()
 }
 
+// expectClose reads until the server closes the connection; frames
+// before that are skipped. A connection still open 10 s on fails the test
+// (until's deadline).
+func (c *rawH2) expectClose() {
+	c.t.Helper()
+	c.until(func(http2.Frame) bool { return false })
+}
+
 // goAway matches a GOAWAY frame.
 func goAway(f http2.Frame) bool { _, ok := f.(*http2.GoAwayFrame); return ok }
 
@@ -130,9 +138,7 @@ func TestIdleConnectionGetsGoAway(t *testing.T) {
 	if d := time.Since(start); d < 200*time.Millisecond {
 		t.Errorf("GOAWAY %v after the last stream ended, before the idle timeout", d)
 	}
-	if c.until(func(http2.Frame) bool { return false }) != nil {
-		t.Fatal("the connection was not closed after its GOAWAY")
-	}
+	c.expectClose() // after its GOAWAY
 }
 
 // TestHeaderBlockTimeout: a header block begun and stalled closes the
@@ -145,9 +151,7 @@ func TestHeaderBlockTimeout(t *testing.T) {
 	block := c.block("/stalled")
 	c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block[:2], EndStream: true})
 	start := time.Now()
-	if c.until(func(http2.Frame) bool { return false }) != nil {
-		t.Fatal("unreachable")
-	}
+	c.expectClose()
 	if d := time.Since(start); d < 250*time.Millisecond || d > 8*time.Second {
 		t.Errorf("closed %v after the block began, want about 300 ms", d)
 	}
@@ -186,9 +190,7 @@ func TestGoAwayLetsStreamsFinish(t *testing.T) {
 	if string(body) != "done" {
 		t.Fatalf("the stream in flight got %q, want its whole answer", body)
 	}
-	if c.until(func(http2.Frame) bool { return false }) != nil {
-		t.Fatal("unreachable")
-	}
+	c.expectClose()
 }
 
 // TestClientResetFailsRead: a client that resets its stream while the
@@ -196,14 +198,30 @@ func TestGoAwayLetsStreamsFinish(t *testing.T) {
 // connection goes on serving.
 func TestClientResetFailsRead(t *testing.T) {
 	got := make(chan error, 2)
+	readPart := make(chan struct{}, 2)
 	c, _ := startRaw(t, Config{Serve: func(sc *Conn) {
-		_, err := io.Copy(io.Discard, sc)
+		buf := make([]byte, 4<<10)
+		var err error
+		for err == nil {
+			var n int
+			n, err = sc.Read(buf)
+			if bytes.Contains(buf[:n], []byte("part of a body")) {
+				readPart <- struct{}{} // the next read waits for more
+			}
+		}
+		if err == io.EOF {
+			err = nil
+		}
 		got <- err
 		io.WriteString(sc, "HTTP/1.1 204 No Content\r\n\r\n")
 	}})
 	c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: c.block("/upload"), EndHeaders: true})
 	c.fr.WriteData(1, false, []byte("part of a body"))
-	time.Sleep(100 * time.Millisecond)
+	select {
+	case <-readPart: // the reset comes while the read waits for body
+	case <-time.After(10 * time.Second):
+		t.Fatal("the exchange never read the first part of the body")
+	}
 	c.fr.WriteRSTStream(1, http2.ErrCodeCancel)
 	select {
 	case err := <-got:
