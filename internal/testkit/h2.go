@@ -60,45 +60,31 @@ func StartH2C(t testing.TB, h http.Handler, maxStreams int) *H2CServer {
 // when the test ends.
 func StartH2Frames(t testing.TB, onStream func(fr *http2.Framer, streamID uint32)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
 	var mu sync.Mutex
 	open := map[net.Conn]bool{}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			open[c] = true
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				serveFrames(c, onStream)
-				mu.Lock()
-				delete(open, c)
-				mu.Unlock()
-				c.Close()
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
+	stopped := false
+	serve := func(c net.Conn) {
 		mu.Lock()
-		for c := range open {
+		open[c] = true
+		if stopped { // accepted as the test ended
 			c.Close()
 		}
 		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
+		serveFrames(c, onStream)
+		mu.Lock()
+		delete(open, c)
+		mu.Unlock()
+		c.Close()
+	}
+	closeOpen := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		for c := range open {
+			c.Close()
+		}
+	}
+	return ServeLoopback(t, serve, closeOpen)
 }
 
 // serveFrames runs one connection of StartH2Frames.
