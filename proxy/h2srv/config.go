@@ -41,10 +41,12 @@ type Config struct {
 	// Now reads the clock for the rate windows (the event loop's cached
 	// time). Default time.Now.
 	Now func() time.Time
-	// StreamError, if set, is told of each request reset for what it
+	// StreamError, if set, is told of each request refused for what it
 	// carried, by kind: "connection_specific_field" for a request naming
 	// a connection-specific field or a TE other than "trailers" (RFC 9113
-	// section 8.2.2), "malformed_request" for any other malformed head.
+	// section 8.2.2), "malformed_request" for any other malformed head,
+	// "header_list_too_large" for a head answered 431 (or trailers reset)
+	// past MaxHeaderListSize.
 	StreamError func(kind string)
 }
 

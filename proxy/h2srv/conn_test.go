@@ -425,7 +425,8 @@ func TestPingAndUnknownFrames(t *testing.T) {
 // (and a RST_STREAM NO_ERROR, its body not being wanted); the connection
 // goes on, its HPACK state intact.
 func TestHeaderListTooLarge(t *testing.T) {
-	cl := newClient(t, Config{MaxHeaderListSize: 4096})
+	var kinds []string
+	cl := newClient(t, Config{MaxHeaderListSize: 4096, StreamError: func(kind string) { kinds = append(kinds, kind) }})
 	cl.h.onRequest = func(s *Stream) { answer(t, s, "") }
 	cl.headers(1, false, get("/", "x-a", strings.Repeat("a", 3000), "x-b", strings.Repeat("b", 3000))...)
 	cl.mustFeed()
@@ -437,6 +438,9 @@ func TestHeaderListTooLarge(t *testing.T) {
 	cl.mustFeed()
 	if cl.h.has("request 1") || !cl.h.has("request 3") {
 		t.Errorf("log %v", cl.h.log)
+	}
+	if len(kinds) != 1 || kinds[0] != "header_list_too_large" {
+		t.Errorf("StreamError told %v, want [header_list_too_large]", kinds)
 	}
 }
 

@@ -253,6 +253,7 @@ func (c *Conn) openRequest(b *headerBlock) {
 	s := b.stream
 	switch {
 	case b.tooLarge:
+		c.tellStreamError("header_list_too_large")
 		c.writeHead(s.id, 431, nil, true)
 		if !b.endStream {
 			c.fr.WriteRSTStream(s.id, http2.ErrCodeNo)
@@ -271,14 +272,18 @@ func (c *Conn) openRequest(b *headerBlock) {
 
 // countMalformed tells Config.StreamError of a malformed request head.
 func (c *Conn) countMalformed(problem string) {
-	if c.cfg.StreamError == nil {
-		return
-	}
 	if strings.HasPrefix(problem, problemConnectionSpecific) || problem == problemTE {
-		c.cfg.StreamError("connection_specific_field")
+		c.tellStreamError("connection_specific_field")
 		return
 	}
-	c.cfg.StreamError("malformed_request")
+	c.tellStreamError("malformed_request")
+}
+
+// tellStreamError tells Config.StreamError, if set, of a request refused.
+func (c *Conn) tellStreamError(kind string) {
+	if c.cfg.StreamError != nil {
+		c.cfg.StreamError(kind)
+	}
 }
 
 // endTrailers hands valid trailers to the handler, ending the request.
@@ -286,6 +291,7 @@ func (c *Conn) endTrailers(b *headerBlock) {
 	s := b.stream
 	switch {
 	case b.tooLarge:
+		c.tellStreamError("header_list_too_large")
 		c.resetStream(s, http2.ErrCodeEnhanceYourCalm)
 		return
 	case !b.endStream || b.problem != "" || s.contentLength >= 0 && s.received != s.contentLength:
