@@ -21,11 +21,7 @@ import (
 )
 
 // h2cClient speaks HTTP/2 in cleartext by prior knowledge.
-func h2cClient() *http.Client {
-	tr := &http.Transport{Protocols: new(http.Protocols)}
-	tr.Protocols.SetUnencryptedHTTP2(true)
-	return &http.Client{Timeout: 10 * time.Second, Transport: tr}
-}
+func h2cClient() *http.Client { return testkit.H2CClient(10 * time.Second) }
 
 // h2TLSClient speaks HTTP/2 over TLS, trusting ca.
 func h2TLSClient(ca *testkit.CA) *http.Client {

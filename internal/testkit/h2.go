@@ -120,3 +120,11 @@ func serveFrames(c net.Conn, onStream func(fr *http2.Framer, streamID uint32)) {
 		}
 	}
 }
+
+// H2CClient is Go's HTTP/2 client in cleartext, by prior knowledge (as
+// gRPC clients speak it), with the given timeout per request.
+func H2CClient(timeout time.Duration) *http.Client {
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	return &http.Client{Timeout: timeout, Transport: tr}
+}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+
 	"tollgate/internal/testkit"
 
 	"golang.org/x/net/http2"
@@ -79,11 +80,7 @@ func (h *sizedHandler) send(s *Stream) {
 }
 
 // h2cClient is Go's HTTP/2 client over cleartext (prior knowledge).
-func h2cClient() *http.Client {
-	protocols := new(http.Protocols)
-	protocols.SetUnencryptedHTTP2(true)
-	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{Protocols: protocols}}
-}
+func h2cClient() *http.Client { return testkit.H2CClient(30 * time.Second) }
 
 // TestGoClientInterop: Go's HTTP/2 client (net/http's, x/net's inside), on one connection, sends
 // bodies and reads answers far larger than the default windows (so both

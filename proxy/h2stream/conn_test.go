@@ -43,10 +43,9 @@ func startH2CConfig(t *testing.T, cfg Config, ex exchange) (string, *http.Client
 		ex(t, c, r, &raw)
 	}
 	addr := testkit.ServeLoopback(t, func(nc net.Conn) { srv.ServeConn(nc, nil, cfg) }, srv.GoAway)
-	tr := &http.Transport{Protocols: new(http.Protocols)}
-	tr.Protocols.SetUnencryptedHTTP2(true)
-	t.Cleanup(tr.CloseIdleConnections)
-	return "http://" + addr, &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	client := testkit.H2CClient(10 * time.Second)
+	t.Cleanup(client.CloseIdleConnections)
+	return "http://" + addr, client
 }
 
 // TestRequestRendering: what the exchange reads from a stream is an
