@@ -175,6 +175,9 @@ func (cc *clientConn) keepAfterReply() bool {
 		_, err := cc.r.Discard(int(q.ContentLen))
 		return err == nil
 	}
+	if cc.w.Flush() != nil { // the answer leaves first: a client may hold its body back for it
+		return false
+	}
 	cc.c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	_, err := cc.r.Discard(int(q.ContentLen))
 	cc.c.SetReadDeadline(time.Time{})

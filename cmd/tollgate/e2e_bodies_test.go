@@ -260,3 +260,39 @@ func postRaw(t *testing.T, addr string, size int) (int, error) {
 	}
 	return resp.StatusCode, nil
 }
+
+// TestRefusalSentBeforeTheBodyIsRead: over HTTP/2 (a stream is served by
+// a worker, which reads a small unread body to drop it), a request the
+// gateway refuses gets its answer while the client still holds its body
+// back; the body is not waited for first.
+func TestRefusalSentBeforeTheBodyIsRead(t *testing.T) {
+	o := startOrigin(t, echoHandler)
+	g := startGateway(t, fmt.Sprintf(`
+server: {listen: "LISTEN"}
+admin: {listen: "ADMIN"}
+auth:
+  api_keys:
+    keys: [{sha256: "%x", client_id: partner}]
+upstreams: {app: {targets: ["%s"]}}
+routes:
+  - {name: keyed, match: {path_prefix: /}, upstream: app, auth: [api_key]}
+`, sha256.Sum256([]byte("k")), o.addr))
+	client := testkit.H2CClient(10 * time.Second)
+	defer client.CloseIdleConnections()
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	req, _ := http.NewRequest("POST", g.url("/up"), pr)
+	req.ContentLength = 1000 // small enough to be read and dropped
+	start := time.Now()
+	resp, err := client.Do(req) // the body is written only after the answer
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if took := time.Since(start); resp.StatusCode != 401 || took > 2*time.Second {
+		t.Fatalf("status %d after %v with the body held back, want 401 at once", resp.StatusCode, took)
+	}
+	if n := o.requests.Load(); n != 0 {
+		t.Fatalf("origin saw %d refused requests", n)
+	}
+}
