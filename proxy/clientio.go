@@ -3,6 +3,7 @@ package proxy
 import (
 	"net"
 
+	"tollgate/proxy/h2stream"
 	"tollgate/proxy/sock"
 )
 
@@ -16,6 +17,7 @@ import (
 type clientIO struct {
 	c        net.Conn
 	fd       int
+	stream   *h2stream.Conn // an HTTP/2 stream served on a loop: its reads and writes never wait
 	nonblock bool
 	// overflow[sent:] is what loop-mode writes could not place yet.
 	overflow []byte
@@ -29,30 +31,51 @@ type clientIO struct {
 
 // attach points the IO at s, in loop mode when s can be served by the loop.
 func (cio *clientIO) attach(s *session, loop bool) {
-	cio.c, cio.fd, cio.full, cio.hup = s.c, s.fd, false, false
-	cio.nonblock = loop && s.parkable()
+	cio.c, cio.fd, cio.stream, cio.full, cio.hup = s.c, s.fd, s.stream, false, false
+	cio.nonblock = loop && (s.parkable() || s.stream != nil)
 }
 
 func (cio *clientIO) detach() {
-	cio.c, cio.fd, cio.nonblock = nil, -1, false
+	cio.c, cio.fd, cio.stream, cio.nonblock = nil, -1, nil, false
 	if cap(cio.overflow) > 64<<10 {
 		cio.overflow = nil
 	}
 	cio.overflow, cio.sent = cio.overflow[:0], 0
 }
 
-// pending reports bytes a loop-mode write could not place yet.
-func (cio *clientIO) pending() bool { return len(cio.overflow) > cio.sent }
+// pending reports bytes a loop-mode write could not place yet (a
+// stream's: bytes, or its answer's end, held for the client's window).
+func (cio *clientIO) pending() bool {
+	if cio.stream != nil {
+		_, held := cio.stream.Held()
+		return held
+	}
+	return len(cio.overflow) > cio.sent
+}
 
 // waiting returns how many bytes wait for the client's socket.
-func (cio *clientIO) waiting() int { return len(cio.overflow) - cio.sent }
+func (cio *clientIO) waiting() int {
+	if cio.stream != nil {
+		n, _ := cio.stream.Held()
+		return n
+	}
+	return len(cio.overflow) - cio.sent
+}
 
 // block switches to goroutine mode.
-func (cio *clientIO) block() { cio.nonblock = false }
+func (cio *clientIO) block() {
+	cio.nonblock = false
+	if cio.stream != nil {
+		cio.stream.SetNonblocking(false)
+	}
+}
 
 // flushOverflow writes what loop-mode writes left behind, waiting as long
 // as the write deadline allows. Goroutine mode only.
 func (cio *clientIO) flushOverflow() error {
+	if cio.stream != nil {
+		return cio.stream.Flush()
+	}
 	if !cio.pending() {
 		return nil
 	}
@@ -80,7 +103,13 @@ func (cio *clientIO) Read(p []byte) (int, error) {
 	if !cio.nonblock {
 		return cio.c.Read(p)
 	}
-	n, err := sock.Read(cio.fd, p)
+	var n int
+	var err error
+	if cio.stream != nil {
+		n, err = cio.stream.Read(p)
+	} else {
+		n, err = sock.Read(cio.fd, p)
+	}
 	cio.full = err == nil && n == len(p)
 	return n, err
 }
@@ -93,6 +122,9 @@ func (cio *clientIO) Write(p []byte) (int, error) {
 			return 0, err
 		}
 		return cio.c.Write(p)
+	}
+	if cio.stream != nil { // it holds what the client's window does not take
+		return cio.stream.Write(p)
 	}
 	if cio.pending() {
 		if cio.sent > len(cio.overflow)/2 { // most was sent: move the rest down before growing

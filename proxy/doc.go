@@ -32,7 +32,11 @@
 //     on what a client may cost), reading through a pooled buffer and
 //     writing in batches. Each stream is served as a connection of its
 //     own carrying one request (h2stream.Conn), through the same
-//     exchange, on a runner goroutine kept for later streams.
+//     exchange: on an event loop, as a session without a socket, when its
+//     request is whole (Engine.inlineStream; a body still coming, or an
+//     answer past the client's window, goes to a worker as any wait the
+//     loop does not do), else on a runner goroutine kept for later
+//     streams.
 //   - bodybuffer.go: a small Content-Length body is read whole before
 //     anything else happens; upload.go: a chunked body streams upstream
 //     as it arrives, once the request is sent.

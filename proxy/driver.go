@@ -98,6 +98,9 @@ func (l *evLoop) recoverSession(s *session, cc *clientConn) {
 // drive acts on steps until the session waits or leaves the loop.
 func (l *evLoop) drive(s *session, cc *clientConn, st loopAction) {
 	e := l.r.e
+	if s.stream != nil && (st == actNext || st == actPark) {
+		st = actClose // an HTTP/2 stream carries one request
+	}
 	for {
 		switch st {
 		case actNext:
@@ -134,6 +137,9 @@ func (l *evLoop) drive(s *session, cc *clientConn, st loopAction) {
 // for the rest of a body until the route's timeout. false: the wait could
 // not be set up.
 func (l *evLoop) await(s *session, cc *clientConn, act loopAction) bool {
+	if s.stream != nil && act != actAwaitUpstream {
+		return false // an HTTP/2 stream's body and window are waited for on a worker
+	}
 	server := &cc.e.snap.Load().Conf.Server
 	switch act {
 	case actAwaitUpstream:
@@ -193,7 +199,7 @@ func (cc *clientConn) nextInline() loopAction {
 		cc.stage = stageHead
 		return cc.flushInline(true, actAwaitHead)
 	}
-	if cc.s.fresh && cc.h2Buffered() {
+	if cc.s.fresh && cc.s.proto == protoH1 && cc.h2Buffered() {
 		cc.stage = stageH2
 		return actHandOff
 	}
@@ -206,6 +212,8 @@ func (cc *clientConn) nextInline() loopAction {
 	switch {
 	case f != failNone:
 		return cc.handoff(stageRoute)
+	case cc.s.stream != nil && !cc.streamBodyAtHand():
+		return cc.handoff(stageRoute) // a worker decides before it reads the body, as for any stream
 	case !cc.bodyAtHand() && cc.gatherable():
 		cc.stage = stageBody
 		return cc.bodyArrived()
@@ -229,6 +237,16 @@ func (cc *clientConn) bodyAtHand() bool {
 		size += q.ContentLen
 	}
 	return size <= maxInlineHead
+}
+
+// streamBodyAtHand reports, for an HTTP/2 stream, a request without a
+// body or whose body the stream received whole.
+func (cc *clientConn) streamBodyAtHand() bool {
+	if !cc.q.HasBody() {
+		return true
+	}
+	n, whole := cc.s.stream.BodyAtHand()
+	return whole && int64(n+cc.r.Buffered()) >= cc.q.ContentLen
 }
 
 // decideInline runs the route's filters from filter from on without
@@ -416,7 +434,7 @@ func headIn(r *bufio.Reader) bool {
 // endInline ends a request answered on the loop.
 func (cc *clientConn) endInline(snap *Snapshot, rt *routeRT, res exchangeResult, replied bool) loopAction {
 	cc.e.servedInline.Add(1)
-	keep := cc.endRoute(snap, rt, res, replied) && !cc.e.draining.Load()
+	keep := cc.endRoute(snap, rt, res, replied) && !cc.e.draining.Load() && cc.s.stream == nil
 	cc.s.state.Store(stateIdle)
 	if !keep {
 		return cc.flushInline(false, actClose)

@@ -248,9 +248,13 @@ func (e *Engine) serveSession(s *session) {
 		e.serveH2(s, c, pre)
 		return
 	}
-	if resumed && !cc.resume() {
-		cc.w.Flush()
-		return
+	if resumed {
+		// An HTTP/2 stream carries one request: only its head, too large
+		// for the loop, is still to be read.
+		if goOn := cc.resume(); !goOn || s.stream != nil && cc.stage != stageHead {
+			cc.w.Flush()
+			return
+		}
 	}
 	parked = cc.serve()
 }
@@ -302,6 +306,11 @@ func (e *Engine) track(s *session) bool {
 
 // closeSession closes a connection for good.
 func (e *Engine) closeSession(s *session) {
+	if sc := s.stream; sc != nil { // an HTTP/2 stream a loop took: it ends
+		s.stream = nil
+		sc.Finish()
+		return
+	}
 	e.mu.Lock()
 	_, ok := e.sessions[s]
 	delete(e.sessions, s)

@@ -26,7 +26,12 @@ import (
 // attacks cost a bounded amount per connection). Each stream is served
 // by the one exchange every HTTP/1.1 request goes through: the stream,
 // seen as an HTTP/1.1 connection carrying one request (h2stream.Conn),
-// is a session of its own, served on a runner goroutine. So routing,
+// is a session of its own. A stream whose request ended with its head or
+// has a declared length is posted to an event loop, which serves it as it
+// serves an HTTP/1.1 request, never waiting on the stream (it reads and
+// writes without blocking; a body not yet whole, or an answer the
+// client's window holds back, hands it to a worker); a stream whose body
+// streams (gRPC) is served on a runner goroutine. So routing,
 // auth, quotas (each stream is one request; concurrency counts streams
 // in flight), plugins, breakers, retries, metrics and the access log are
 // the same code.
@@ -75,6 +80,7 @@ func (f *h2Front) config(e *Engine, snap *Snapshot) h2stream.Config {
 		IdleTimeout:       sc.IdleTimeout,
 		ReadHeaderTimeout: sc.ReadHeaderTimeout,
 		Serve:             e.serveStream,
+		Inline:            e.inlineFunc(),
 		ConnError:         f.connError,
 		HeaderTimeout: func(peer net.Addr) {
 			f.m.countH2Error("read_header_timeout")
@@ -165,6 +171,27 @@ func (e *Engine) serveStream(sc *h2stream.Conn) {
 	s := newSession(sc)
 	s.proto = protoH2
 	e.serveSession(s) // s is not tracked: closing it is this goroutine's
+}
+
+// inlineFunc returns the hook that serves streams on the event loops, or
+// nil when the engine has none.
+func (e *Engine) inlineFunc() func(*h2stream.Conn) bool {
+	if e.reactor == nil {
+		return nil
+	}
+	return e.inlineStream
+}
+
+// inlineStream gives a new stream to an event loop, which serves it as a
+// session of its own through the same exchange as an HTTP/1.1 request,
+// never waiting on it: a body or a client window it would wait for sends
+// it to a worker (await), as for any session. false: the loops stopped.
+func (e *Engine) inlineStream(sc *h2stream.Conn) bool {
+	r := e.reactor
+	s := newSession(sc)
+	s.proto, s.stream = protoH2, sc
+	s.loop = r.loops[int(r.next.Add(1))%len(r.loops)]
+	return s.loop.post(s)
 }
 
 // takeBuffered returns a copy of what cc's reader holds.

@@ -190,6 +190,9 @@ func (l *evLoop) parkServed(s *session, idle time.Duration) bool {
 // quiet stops events for a session handed to a worker goroutine (its
 // reads go through Go's netpoller meanwhile); park re-arms it.
 func (l *evLoop) quiet(s *session) {
+	if s.fd < 0 { // an HTTP/2 stream: no socket of its own
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.stopped { // a stopped loop's epoll fd may be closed
@@ -379,6 +382,10 @@ func (l *evLoop) resumePosted() {
 	l.mu.Unlock()
 	for i, s := range todo {
 		todo[i] = nil
+		if s.cc == nil { // an HTTP/2 stream, new (Engine.inlineStream)
+			l.serveClient(s, false)
+			continue
+		}
 		l.proceed(s, (*clientConn).afterWait)
 	}
 	l.mu.Lock()
@@ -556,6 +563,11 @@ func (r *reactor) stop() {
 			for _, s := range posted { // their wait ended: a worker goes on
 				cc := s.cc
 				s.cc = nil
+				if cc == nil { // a new HTTP/2 stream: a worker serves it
+					s.stream.SetNonblocking(false)
+					r.e.dispatch(s)
+					continue
+				}
 				l.handOff(s, cc)
 			}
 			l.mu.Lock()

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"tollgate/proxy/h2stream"
 )
 
 // Connection states tracked for graceful shutdown.
@@ -49,6 +51,10 @@ type session struct {
 	inPending   bool
 	upFD        int
 	expiredMode int32
+
+	// stream is the HTTP/2 stream an event loop serves as this session
+	// (Engine.inlineStream); ending the session ends the stream (Finish).
+	stream *h2stream.Conn
 
 	// cc is the clientConn that stays attached while a request waits for
 	// its upstream or moves from the loop to a worker.

@@ -82,6 +82,11 @@ func h2Exchanges(t *testing.T, c *http.Client, base string) {
 		resp.Trailer.Get("X-Checksum") != "abc" || resp.Trailer.Get("Content-Length") != "" {
 		t.Fatalf("trailers over HTTP/2: %d %q trailers %v", resp.StatusCode, body, resp.Trailer)
 	}
+	// Past the client's 4 MiB stream window: what a loop's write cannot
+	// send waits for the window (on a worker) and arrives whole.
+	if resp, body = do("GET", "/api/big", nil); resp.StatusCode != 200 || body != bigBody {
+		t.Fatalf("6 MiB over HTTP/2: %d, %d bytes (intact: %v)", resp.StatusCode, len(body), body == bigBody)
+	}
 	if resp, body = do("GET", "/nowhere", nil); resp.StatusCode != 404 || !strings.Contains(body, `"no_route"`) {
 		t.Fatalf("no route over HTTP/2: %d %s", resp.StatusCode, body)
 	}
@@ -113,6 +118,11 @@ func h2Exchanges(t *testing.T, c *http.Client, base string) {
 // h2Origin echoes requests, and answers /api/trailers with a chunked body
 // and trailer fields (one the gateway must drop).
 func h2Origin(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/api/big" {
+		w.Header().Set("Content-Length", fmt.Sprint(len(bigBody)))
+		io.WriteString(w, bigBody)
+		return
+	}
 	if r.URL.Path != "/api/trailers" {
 		echoHandler(w, r)
 		return
@@ -125,6 +135,15 @@ func h2Origin(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(http.TrailerPrefix+"X-Checksum", "abc")
 	w.Header().Set(http.TrailerPrefix+"Content-Length", "5")
 }
+
+// bigBody is h2Origin's /api/big: 6 MiB, each 16-byte line numbered.
+var bigBody = func() string {
+	var b strings.Builder
+	for i := 0; b.Len() < 6<<20; i++ {
+		fmt.Fprintf(&b, "%015d\n", i)
+	}
+	return b.String()
+}()
 
 const h2Routes = `
 routes:
@@ -144,8 +163,8 @@ upstreams: {app: {targets: ["%s"]}}
 	if s, _, _ := fetch(t, "GET", g.url("/api/h1"), ""); s != 200 {
 		t.Fatalf("HTTP/1.1 beside HTTP/2 on the same listener: %d", s)
 	}
-	if v := g.metric(`tollgate_requests_total{code="200",protocol="h2",route="api"}`); v != 44 {
-		t.Errorf("h2 requests counted %v, want 44", v)
+	if v := g.metric(`tollgate_requests_total{code="200",protocol="h2",route="api"}`); v != 45 {
+		t.Errorf("h2 requests counted %v, want 45", v)
 	}
 	if v := g.metric(`tollgate_requests_total{code="200",protocol="http1",route="api"}`); v != 1 {
 		t.Errorf("http1 requests counted %v, want 1", v)

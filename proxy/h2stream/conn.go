@@ -38,6 +38,10 @@ type Conn struct {
 	trailer     []byte // the request's trailer lines, rendered
 	rwake       chan struct{}
 	wwake       chan struct{}
+	nonblock    bool          // Read and Write never wait (held.go)
+	held        []byte        // answer bytes a non-blocking Write could not send yet
+	heldEnd     heldEnd       // how the answer ends once held bytes left
+	heldFields  []h2srv.Field // held trailers (heldEnd == heldTrailers)
 
 	in  requestReader
 	out responseWriter
@@ -59,6 +63,7 @@ func newConn() *Conn {
 func (c *Conn) open(cn *conn, s *h2srv.Stream) {
 	c.cn, c.s, c.id = cn, s, s.ID()
 	c.remoteEnded, c.localEnded, c.reset = s.EndStream(), false, nil
+	c.nonblock, c.held, c.heldEnd = false, c.held[:0], heldOpen
 	c.body, c.bodyOff, c.trailer = c.body[:0], 0, c.trailer[:0]
 	drain(c.rwake)
 	drain(c.wwake)
@@ -134,6 +139,9 @@ func (c *Conn) Close() error {
 // INTERNAL_ERROR for an answer cut short, NO_ERROR for a request body no
 // longer wanted.
 func (c *Conn) closeCode() http2.ErrCode {
+	if code, ok := c.heldCode(); ok {
+		return code
+	}
 	if !c.out.complete() {
 		return http2.ErrCodeInternal
 	}
@@ -275,6 +283,11 @@ func (c *Conn) release() {
 	if cap(c.trailer) > keptHead {
 		c.trailer = nil
 	}
+	if cap(c.held) > keptHead {
+		c.held = nil
+	}
+	clear(c.heldFields)
+	c.heldFields, c.heldEnd = c.heldFields[:0], heldOpen
 	c.cn, c.serve = nil, nil
 }
 
@@ -305,6 +318,12 @@ func (c *Conn) sendData(p []byte, end bool) (int, error) {
 	cn := c.cn
 	cn.mu.Lock()
 	defer cn.mu.Unlock()
+	if c.nonblock {
+		return c.sendOrHold(p, end)
+	}
+	if err := c.pushHeld(true); err != nil {
+		return 0, err
+	}
 	sent := 0
 	for {
 		if err := c.usable(); err != nil {
@@ -336,6 +355,36 @@ func (c *Conn) sendData(p []byte, end bool) (int, error) {
 	}
 }
 
+// sendOrHold is sendData without waiting (cn.mu held): what the windows
+// and the output bound do not take now is held (held.go), behind what
+// already is.
+func (c *Conn) sendOrHold(p []byte, end bool) (int, error) {
+	if err := c.usable(); err != nil {
+		return 0, err
+	}
+	if err := c.pushHeld(false); err != nil {
+		return 0, err
+	}
+	if c.holding() || c.cn.out.full() {
+		c.hold(p, end)
+		return len(p), nil
+	}
+	n, err := c.s.WriteData(p, end)
+	if err != nil {
+		return n, err
+	}
+	c.cn.queue()
+	if n < len(p) {
+		c.hold(p[n:], end)
+		return len(p), nil
+	}
+	if end {
+		c.localEnded = true
+		c.ended()
+	}
+	return n, nil
+}
+
 // sendTrailers ends the answer: with trailer fields, or, when there are
 // none, an empty DATA frame.
 func (c *Conn) sendTrailers(fields []h2srv.Field) error {
@@ -348,6 +397,13 @@ func (c *Conn) sendTrailers(fields []h2srv.Field) error {
 	defer cn.mu.Unlock()
 	if err := c.usable(); err != nil {
 		return err
+	}
+	if c.holding() { // behind the held bytes
+		c.holdTrailers(fields)
+		if c.nonblock {
+			return nil
+		}
+		return c.pushHeld(true)
 	}
 	if err := c.s.WriteTrailers(fields); err != nil {
 		return err

@@ -24,7 +24,11 @@
 //     chunked when a body follows without one, none when the request
 //     ended with its head) and a runner goroutine — an idle one kept from
 //     an earlier stream, its stack already grown, or a new one — serves
-//     it with Config.Serve (the exchange).
+//     it with Config.Serve (the exchange). With Config.Inline, a stream
+//     whose request is whole with its head or has a declared length is
+//     offered, once the feed that opened it is done (its body bytes of
+//     that feed at hand), to be served elsewhere without waiting: its Conn
+//     is then non-blocking (held.go) and ends with Finish.
 //  4. Read: the head, then the body from the Conn's buffer, which
 //     Handler.Data fills (bounded by the stream's receive window) and
 //     which gives the client its window back as the exchange reads; a

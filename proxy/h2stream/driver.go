@@ -30,6 +30,7 @@ type conn struct {
 	streams map[uint32]*Conn // the streams h2srv has open, by id
 	room    chan struct{}    // the reader's wake when output room opens
 	reading bool             // the driver is in Feed (or closing): it acts on Done itself
+	offered []*Conn          // streams the feed opened, for Config.Inline after it
 
 	// The read deadline: the header block's or the idle one's.
 	blockSince time.Time // when the preface or the current header block began
@@ -129,6 +130,7 @@ func (cn *conn) feed(p []byte) bool {
 		cn.reading = true
 		n, err := cn.h2.Feed(p)
 		cn.reading = false
+		cn.offer()
 		p = p[n:]
 		cn.queue()
 		var ce *h2srv.ConnError
@@ -228,13 +230,33 @@ func (cn *conn) goAway() {
 	}
 }
 
-// Request starts a stream's exchange on a runner (h2srv.Handler).
+// Request starts a stream's exchange: on whoever Config.Inline hands it
+// to, or on a runner (h2srv.Handler).
 func (cn *conn) Request(s *h2srv.Stream) {
 	cn.blockSince = time.Time{} // a header block ended: the next one's time starts with it
 	c := cn.srv.conns.Get().(*Conn)
 	c.open(cn, s)
 	cn.streams[s.ID()] = c
+	if cn.cfg.Inline != nil && !c.in.chunked {
+		cn.offered = append(cn.offered, c) // once the feed is done: its body may follow in it
+		return
+	}
 	cn.srv.run(c, cn.cfg.Serve)
+}
+
+// offer hands the streams a feed opened to Config.Inline, with the body
+// bytes that came in the same feed, or to runners (mu held).
+func (cn *conn) offer() {
+	for i, c := range cn.offered {
+		cn.offered[i] = nil
+		c.nonblock = true
+		if cn.cfg.Inline(c) {
+			continue
+		}
+		c.nonblock = false
+		cn.srv.run(c, cn.cfg.Serve)
+	}
+	cn.offered = cn.offered[:0]
 }
 
 // Data passes request body bytes to the stream's Conn (h2srv.Handler).

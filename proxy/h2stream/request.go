@@ -164,7 +164,7 @@ func (in *requestReader) fill() error {
 		if c.s == nil {
 			return ErrReset
 		}
-		if err := c.waitRead(); err != nil {
+		if err := c.readNow(); err != nil {
 			return err
 		}
 	}

@@ -41,6 +41,13 @@ type Config struct {
 	// the answer, and returns when the exchange is done. It runs on a
 	// goroutine of its own (a runner kept for later streams).
 	Serve func(c *Conn)
+	// Inline, when set, is offered each stream whose request is whole
+	// with its head or has a declared length (cn.mu held: it must not
+	// block or call into the Conn). It returns true when it took the
+	// stream, then made non-blocking (held.go), to serve elsewhere — an
+	// event loop — and to end with Finish; false leaves the stream to
+	// Serve on a runner.
+	Inline func(c *Conn) bool
 	// ConnError is told of a connection ended for the client's protocol
 	// error (a GOAWAY with its code was sent).
 	ConnError func(peer net.Addr, err *h2srv.ConnError)
@@ -132,6 +139,15 @@ func (srv *Server) runner(c *Conn) {
 			return
 		}
 	}
+}
+
+// Finish ends a stream Config.Inline took, once its exchange is done:
+// c is closed (see Close) and goes back to its server's pool.
+func (c *Conn) Finish() {
+	srv := c.cn.srv
+	c.Close()
+	c.release()
+	srv.conns.Put(c)
 }
 
 // serveStream serves one stream and gives its Conn back.
