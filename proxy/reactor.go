@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"tollgate/proxy/h2stream"
 	"tollgate/proxy/sock"
 	"tollgate/upstream"
 )
@@ -64,6 +65,8 @@ type evLoop struct {
 	stopped bool
 	posted  []*session // suspended exchanges whose wait ended (post)
 	drained []*session // the loop's spare for posted
+
+	h2out h2stream.Batch // HTTP/2 connections its streams wrote to this turn; loop goroutine only
 }
 
 // maxLoops bounds the event loops: a loop is a bit of upstream.Conn.Sock.Loops.
@@ -349,6 +352,7 @@ func (l *evLoop) run() {
 				l.event(fd, events[i].Events)
 			}
 		}
+		l.h2out.Flush() // the turn's HTTP/2 answers, one write a connection
 		select {
 		case <-l.r.done:
 			return
@@ -519,6 +523,9 @@ func (r *reactor) release(s *session, expired bool) {
 // idle_timeout: both connections are closed, the exchange is logged with
 // what went out.
 func (r *reactor) cutStream(s *session, cc *clientConn) {
+	if s.stream != nil { // off its loop now: its writes must not wait for the loop's turn
+		s.stream.SetNonblocking(false)
+	}
 	switch cc.stage {
 	case stageRelay:
 		cc.endRoute(cc.snap, cc.rt, cc.endStream(false), false)

@@ -39,6 +39,7 @@ type Conn struct {
 	rwake       chan struct{}
 	wwake       chan struct{}
 	nonblock    bool          // Read and Write never wait (held.go)
+	batch       *Batch        // while nonblock: output waits for its Flush (batch.go)
 	held        []byte        // answer bytes a non-blocking Write could not send yet
 	heldEnd     heldEnd       // how the answer ends once held bytes left
 	heldFields  []h2srv.Field // held trailers (heldEnd == heldTrailers)
@@ -63,7 +64,7 @@ func newConn() *Conn {
 func (c *Conn) open(cn *conn, s *h2srv.Stream) {
 	c.cn, c.s, c.id = cn, s, s.ID()
 	c.remoteEnded, c.localEnded, c.reset = s.EndStream(), false, nil
-	c.nonblock, c.held, c.heldEnd = false, c.held[:0], heldOpen
+	c.nonblock, c.batch, c.held, c.heldEnd = false, nil, c.held[:0], heldOpen
 	c.body, c.bodyOff, c.trailer = c.body[:0], 0, c.trailer[:0]
 	drain(c.rwake)
 	drain(c.wwake)
@@ -306,7 +307,7 @@ func (c *Conn) sendHead(status int, fields []h2srv.Field, end bool) error {
 	if end && status >= 200 {
 		c.localEnded = true
 	}
-	cn.queue()
+	c.queueOut()
 	c.ended()
 	return nil
 }
@@ -373,7 +374,7 @@ func (c *Conn) sendOrHold(p []byte, end bool) (int, error) {
 	if err != nil {
 		return n, err
 	}
-	c.cn.queue()
+	c.queueOut()
 	if n < len(p) {
 		c.hold(p[n:], end)
 		return len(p), nil
@@ -409,7 +410,7 @@ func (c *Conn) sendTrailers(fields []h2srv.Field) error {
 		return err
 	}
 	c.localEnded = true
-	cn.queue()
+	c.queueOut()
 	c.ended()
 	return nil
 }

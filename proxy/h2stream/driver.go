@@ -31,6 +31,7 @@ type conn struct {
 	room    chan struct{}    // the reader's wake when output room opens
 	reading bool             // the driver is in Feed (or closing): it acts on Done itself
 	offered []*Conn          // streams the feed opened, for Config.Inline after it
+	batched bool             // in a Batch, its output waiting for the Batch's Flush
 
 	// The read deadline: the header block's or the idle one's.
 	blockSince time.Time // when the preface or the current header block began
@@ -49,6 +50,9 @@ func newDriver(srv *Server, nc net.Conn, cfg Config) *conn {
 		h2cfg.MaxOutput = 256 << 10
 	}
 	cn.out = writer{nc: nc, mu: &cn.mu, bufs: &srv.writeBufs, max: h2cfg.MaxOutput, writeTimeout: cfg.IdleTimeout}
+	if _, isTLS := nc.(*tls.Conn); !isTLS {
+		cn.out.raw = rawWriter(nc)
+	}
 	cn.h2 = h2srv.NewConn(h2cfg, cn)
 	now := time.Now()
 	cn.blockSince, cn.idleSince = now, now

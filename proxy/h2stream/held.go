@@ -34,6 +34,9 @@ const (
 func (c *Conn) SetNonblocking(on bool) {
 	c.cn.mu.Lock()
 	c.nonblock = on
+	if !on {
+		c.batch = nil
+	}
 	c.cn.mu.Unlock()
 }
 
@@ -115,7 +118,7 @@ func (c *Conn) pushHeld(wait bool) error {
 				return err
 			}
 			c.dropHeld(n)
-			cn.queue()
+			c.queueOut()
 			if len(c.held) > 0 {
 				if !wait {
 					return nil
@@ -139,7 +142,7 @@ func (c *Conn) pushHeld(wait bool) error {
 			clear(c.heldFields)
 			c.heldFields, c.heldEnd = c.heldFields[:0], heldOpen
 			c.localEnded = true
-			cn.queue()
+			c.queueOut()
 			c.ended()
 		}
 	}

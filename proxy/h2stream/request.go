@@ -176,7 +176,7 @@ func (in *requestReader) fill() error {
 	c.bodyOff += n
 	if c.s != nil && n > 0 {
 		c.s.Consumed(n)
-		c.cn.queue()
+		c.queueOut()
 	}
 	end := c.remoteEnded && c.bodyOff == len(c.body)
 	if !in.chunked {

@@ -3,6 +3,7 @@ package h2stream
 import (
 	"net"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -27,8 +28,9 @@ import (
 // when there is not: an idle connection holds none.
 type writer struct {
 	nc           net.Conn
-	mu           *sync.Mutex // the connection's
-	bufs         *sync.Pool  // of *[]byte
+	raw          syscall.RawConn // nc's socket for writeNow; nil for TLS
+	mu           *sync.Mutex     // the connection's
+	bufs         *sync.Pool      // of *[]byte
 	max          int
 	writeTimeout time.Duration // 0: none
 
@@ -59,6 +61,62 @@ func (w *writer) queue(p []byte) {
 		w.writing = true
 		go w.flush()
 	}
+}
+
+// add appends p to what is pending without starting the flushing
+// goroutine: writeNow (or a later queue) sends it (mu held).
+func (w *writer) add(p []byte) {
+	if len(p) == 0 || w.err != nil || w.closed {
+		return
+	}
+	if w.pending == nil {
+		w.pending = w.take()
+	}
+	w.pending = append(w.pending, p...)
+}
+
+// writeNow writes what is pending with one write that does not wait, when
+// no goroutine is writing; what the socket does not take is left to one
+// started here (mu held, released during the write).
+func (w *writer) writeNow() {
+	if w.writing || len(w.pending) == 0 || w.err != nil || w.closed {
+		return
+	}
+	w.writing = true
+	if w.raw == nil {
+		go w.flush()
+		return
+	}
+	buf := w.pending
+	w.pending = w.spare
+	w.spare = nil
+	w.mu.Unlock()
+	n, err := writeRaw(w.raw, buf)
+	w.mu.Lock()
+	if err != nil {
+		w.err = err
+		w.give(buf)
+		w.closeNow()
+		w.writing = false
+		w.wake()
+		return
+	}
+	if n < len(buf) { // the rest goes first, then what was added meanwhile
+		added := w.pending
+		w.pending = append(buf[:copy(buf, buf[n:])], added...)
+		w.give(added)
+	} else {
+		w.spare = buf[:0]
+	}
+	if len(w.pending) > 0 {
+		go w.flush()
+		return
+	}
+	w.writing = false
+	if w.closing {
+		w.closeNow()
+	}
+	w.wake()
 }
 
 // full reports whether the pending bytes reached the bound (mu held).
