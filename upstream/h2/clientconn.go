@@ -63,6 +63,7 @@ type clientConn struct {
 	encBuf    bytes.Buffer
 	names     fieldCache // request field names, lower case
 	values    fieldCache // request field values
+	digits    [20]byte   // a content-length being encoded
 	streams   map[uint32]*stream
 	nextID    uint32
 	sendWin   int64 // the connection's send window

@@ -15,6 +15,8 @@ type deadline struct {
 	t       time.Time
 	waiters int
 	moved   chan struct{} // closed (and replaced) when t moves while someone waits
+	timer   *time.Timer   // reused by one waiter at a time; nil until the first timed wait
+	timing  bool          // a waiter holds timer
 }
 
 // set moves the deadline (zero: none).
@@ -75,8 +77,8 @@ func (d *deadline) waitUntil(t time.Time, moved, ch, done <-chan struct{}) (err 
 		if left <= 0 {
 			return os.ErrDeadlineExceeded, false
 		}
-		timer := time.NewTimer(left)
-		defer timer.Stop()
+		timer := d.takeTimer(left)
+		defer d.giveTimer(timer)
 		expired = timer.C
 	}
 	select {
@@ -89,4 +91,32 @@ func (d *deadline) waitUntil(t time.Time, moved, ch, done <-chan struct{}) (err 
 	case <-moved:
 		return nil, true
 	}
+}
+
+// takeTimer returns a timer running for left: the deadline's own (a
+// Bridge's reads, and its writes, wait one at a time: no allocation per
+// wait), or a new one while another waiter holds it.
+func (d *deadline) takeTimer(left time.Duration) *time.Timer {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.timing {
+		return time.NewTimer(left)
+	}
+	d.timing = true
+	if d.timer == nil {
+		d.timer = time.NewTimer(left)
+	} else {
+		d.timer.Reset(left) // Go 1.23 timers: no stale expiry survives Reset
+	}
+	return d.timer
+}
+
+// giveTimer stops a timer takeTimer returned.
+func (d *deadline) giveTimer(t *time.Timer) {
+	t.Stop()
+	d.mu.Lock()
+	if t == d.timer {
+		d.timing = false
+	}
+	d.mu.Unlock()
 }

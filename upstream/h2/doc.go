@@ -24,8 +24,8 @@
 //     hold it back.
 //   - Read (response.go, stream.go): the connection's read loop decodes
 //     the response head and trailers and buffers DATA in the stream; Read
-//     renders it as HTTP/1.1 — status
-//     line, fields (pseudo-headers dropped), then the body: with
+//     renders it as HTTP/1.1 — status line, fields (pseudo-headers and
+//     hop-by-hop ones dropped, in the server's order), then the body: with
 //     Content-Length when the upstream gave one and declared no trailers,
 //     else chunked, each read of DATA a chunk as it arrives and the HTTP/2
 //     trailers (grpc-status, grpc-message, metadata) as chunked trailer

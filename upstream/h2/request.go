@@ -218,8 +218,7 @@ func (c *clientConn) encodeRequest(q *http1.Request) {
 		c.enc.WriteField(hpack.HeaderField{Name: "te", Value: "trailers"})
 	}
 	if !q.Chunked && (q.ContentLen > 0 || q.ContentLen == 0 && methodWithBody(q.Method())) {
-		var digits [20]byte
-		c.enc.WriteField(hpack.HeaderField{Name: "content-length", Value: transient(strconv.AppendInt(digits[:0], q.ContentLen, 10)), Sensitive: true})
+		c.enc.WriteField(hpack.HeaderField{Name: "content-length", Value: transient(strconv.AppendInt(c.digits[:0], q.ContentLen, 10)), Sensitive: true})
 	}
 }
 
