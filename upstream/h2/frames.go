@@ -75,10 +75,7 @@ func (c *clientConn) handle(f http2.Frame) error {
 		return c.onWindowUpdate(f)
 	case *http2.PingFrame:
 		if !f.IsAck() {
-			c.mu.Lock()
-			c.fr.WritePing(true, f.Data)
-			c.out.kick()
-			c.mu.Unlock()
+			return c.ack(func() { c.fr.WritePing(true, f.Data) })
 		}
 	case *http2.RSTStreamFrame:
 		c.onReset(f)
@@ -90,6 +87,23 @@ func (c *clientConn) handle(f http2.Frame) error {
 	return nil // PRIORITY and unknown frame types are ignored
 }
 
+// maxAckBacklog bounds the output a server makes the connection queue by
+// asking for acknowledgements (PING, SETTINGS) it does not read.
+const maxAckBacklog = 4 * maxPending
+
+// ack queues an acknowledgement written by write, unless the server lets
+// them pile up unread.
+func (c *clientConn) ack(write func()) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.out.pending) >= maxAckBacklog {
+		return connFault(http2.ErrCodeEnhanceYourCalm, "the server asks for PING or SETTINGS acknowledgements faster than it reads them")
+	}
+	write()
+	c.out.kick()
+	return nil
+}
+
 // onSettings applies the server's SETTINGS and acknowledges them.
 func (c *clientConn) onSettings(f *http2.SettingsFrame) error {
 	if f.IsAck() {
@@ -97,12 +111,11 @@ func (c *clientConn) onSettings(f *http2.SettingsFrame) error {
 	}
 	c.mu.Lock()
 	err := f.ForeachSetting(c.applySettingLocked)
-	if err == nil {
-		c.fr.WriteSettingsAck()
-		c.out.kick()
-	}
 	c.mu.Unlock()
 	if err != nil {
+		return err
+	}
+	if err := c.ack(func() { c.fr.WriteSettingsAck() }); err != nil {
 		return err
 	}
 	if !c.gotSettings {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 
 	"golang.org/x/net/http2"
@@ -46,6 +47,12 @@ func (b *Bridge) start(rest []byte) (n int, err error) {
 		b.pool.release(c)
 		s.fail(err)
 		return 0, err
+	}
+	select {
+	case <-b.closed: // closed while the stream started: Close saw no stream to cancel
+		s.cancel()
+		return 0, net.ErrClosed
+	default:
 	}
 	if sent < len(data) || (end && !s.localEndedLocked(c)) {
 		// Flow control held part of the body back: it waits here.
