@@ -226,15 +226,23 @@ func (c *clientConn) removeLocked(s *stream) bool {
 	return true
 }
 
-// detach takes s off the connection, with RST_STREAM code when rst is
-// set (or when s's request is not complete, with CANCEL, for a stream
-// the server ended); the reservation is released. False when s was
-// already detached.
-func (c *clientConn) detach(s *stream, code http2.ErrCode, rst bool) bool {
+// resetMode says whether detach sends RST_STREAM.
+type resetMode uint8
+
+const (
+	resetNever  resetMode = iota // the server closed the stream itself (RST_STREAM, GOAWAY)
+	resetIfOpen                  // the response ended: cancel a request still being sent
+	resetAlways                  // the gateway ends the stream
+)
+
+// detach takes s off the connection, sending RST_STREAM code as mode
+// says (CANCEL for resetIfOpen); the reservation is released. False
+// when s was already detached.
+func (c *clientConn) detach(s *stream, code http2.ErrCode, mode resetMode) bool {
 	c.mu.Lock()
 	removed := c.removeLocked(s)
-	if removed && c.err == nil && (rst || !s.localEnded) {
-		if !rst {
+	if removed && c.err == nil && (mode == resetAlways || mode == resetIfOpen && !s.localEnded) {
+		if mode == resetIfOpen {
 			code = http2.ErrCodeCancel
 		}
 		c.fr.WriteRSTStream(s.id, code)
@@ -249,7 +257,7 @@ func (c *clientConn) detach(s *stream, code http2.ErrCode, rst bool) bool {
 
 // failStream resets s with code and fails it with err.
 func (c *clientConn) failStream(s *stream, code http2.ErrCode, err error) {
-	if c.detach(s, code, true) {
+	if c.detach(s, code, resetAlways) {
 		s.fail(err)
 	}
 }
@@ -261,14 +269,14 @@ func (c *clientConn) endStream(s *stream, tail []byte) {
 		c.failStream(s, http2.ErrCodeProtocol, fmt.Errorf("HTTP/2 response from %s: %w", c.pool.opts.Addr, err))
 		return
 	}
-	if c.detach(s, http2.ErrCodeCancel, false) {
+	if c.detach(s, http2.ErrCodeCancel, resetIfOpen) {
 		s.end(tail)
 	}
 }
 
 // cancel ends a stream the exchange gave up on (RST_STREAM CANCEL).
 func (c *clientConn) cancel(s *stream) {
-	if c.detach(s, http2.ErrCodeCancel, true) {
+	if c.detach(s, http2.ErrCodeCancel, resetAlways) {
 		s.fail(net.ErrClosed)
 	}
 }

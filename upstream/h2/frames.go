@@ -191,7 +191,7 @@ func (c *clientConn) onReset(f *http2.RSTStreamFrame) {
 	c.mu.Lock()
 	s := c.streams[f.StreamID]
 	c.mu.Unlock()
-	if s == nil || !c.detach(s, 0, false) {
+	if s == nil || !c.detach(s, 0, resetNever) {
 		return
 	}
 	if f.ErrCode == http2.ErrCodeRefusedStream {
@@ -218,7 +218,7 @@ func (c *clientConn) onGoAway(f *http2.GoAwayFrame) {
 		why += fmt.Sprintf(" (%.200q)", d)
 	}
 	for _, s := range refused {
-		if c.detach(s, 0, false) {
+		if c.detach(s, 0, resetNever) {
 			s.fail(&refusedError{addr: c.pool.opts.Addr, why: why})
 		}
 	}
