@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -238,18 +239,99 @@ func TestMalformedServerFrames(t *testing.T) {
 	}
 }
 
-// countingConn records the writes to a connection.
+// countingConn records the writes to a connection; while gate is set, a
+// write waits for it to close.
 type countingConn struct {
 	net.Conn
 	mu     sync.Mutex
 	writes [][]byte
+	gate   chan struct{}
 }
 
 func (c *countingConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	c.writes = append(c.writes, append([]byte(nil), p...))
+	gate := c.gate
 	c.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
 	return c.Conn.Write(p)
+}
+
+// frameTypes parses the frames of one write.
+func frameTypes(p []byte) (types []http2.FrameType, lastEnds bool) {
+	fr := http2.NewFramer(nil, bytes.NewReader(p))
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			return types, lastEnds
+		}
+		types = append(types, f.Header().Type)
+		lastEnds = f.Header().Flags.Has(http2.FlagDataEndStream)
+	}
+}
+
+// countingPool returns a pool to addr whose connection records its writes.
+func countingPool(t *testing.T, addr string) (*Pool, func() *countingConn) {
+	var mu sync.Mutex
+	var cc *countingConn
+	p := newTestPool(t, addr)
+	p.opts.Dial = func(deadline time.Time) (net.Conn, error) {
+		nc, err := (&net.Dialer{Deadline: deadline}).Dial("tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		cc = &countingConn{Conn: nc}
+		return cc, nil
+	}
+	return p, func() *countingConn { mu.Lock(); defer mu.Unlock(); return cc }
+}
+
+// Frames of several streams produced while a write is in progress leave
+// together in the next one.
+func TestStreamsShareAWrite(t *testing.T) {
+	addr := testkit.StartH2C(t, http.HandlerFunc(echo), 0).Addr
+	p, conn := countingPool(t, addr)
+	var bridges []*Bridge
+	for range 3 {
+		b := prepared(t, p)
+		defer b.Close()
+		bridges = append(bridges, b)
+	}
+	cc := conn()
+	if !testkit.Poll(5*time.Second, 5*time.Millisecond, func() bool { return cc.count() >= 2 }) { // preface and SETTINGS, the SETTINGS ack
+		t.Fatalf("%d writes after the handshake", cc.count())
+	}
+	gate := make(chan struct{})
+	cc.mu.Lock()
+	cc.gate = gate
+	before := len(cc.writes)
+	cc.mu.Unlock()
+	io.WriteString(bridges[0], "GET /a HTTP/1.1\r\nHost: h\r\n\r\n")
+	if !testkit.Poll(5*time.Second, time.Millisecond, func() bool { return cc.count() == before+1 }) {
+		t.Fatal("the first stream's write did not start")
+	}
+	io.WriteString(bridges[1], "GET /b HTTP/1.1\r\nHost: h\r\n\r\n")
+	io.WriteString(bridges[2], "GET /c HTTP/1.1\r\nHost: h\r\n\r\n")
+	cc.mu.Lock()
+	cc.gate = nil
+	cc.mu.Unlock()
+	close(gate)
+	for _, b := range bridges {
+		readResponse(t, b, bufio.NewReader(b), false)
+	}
+	cc.mu.Lock()
+	writes := cc.writes[before:]
+	cc.mu.Unlock()
+	if len(writes) != 2 {
+		t.Fatalf("three streams left in %d writes, want 2", len(writes))
+	}
+	if types, _ := frameTypes(writes[1]); len(types) != 2 || types[0] != http2.FrameHeaders || types[1] != http2.FrameHeaders {
+		t.Fatalf("the second write holds frames %v, want the two later streams' HEADERS", types)
+	}
 }
 
 func (c *countingConn) count() int {
@@ -263,21 +345,13 @@ func (c *countingConn) count() int {
 // a GET.
 func TestCompleteRequestInOneWrite(t *testing.T) {
 	addr := testkit.StartH2C(t, http.HandlerFunc(echo), 0).Addr
-	var cc *countingConn
-	p := newTestPool(t, addr)
-	p.opts.Dial = func(deadline time.Time) (net.Conn, error) {
-		nc, err := (&net.Dialer{Deadline: deadline}).Dial("tcp", addr)
-		if err != nil {
-			return nil, err
-		}
-		cc = &countingConn{Conn: nc}
-		return cc, nil
-	}
+	p, conn := countingPool(t, addr)
 	b := prepared(t, p)
 	defer b.Close()
 	r := bufio.NewReader(b)
 	io.WriteString(b, "GET /warm HTTP/1.1\r\nHost: h\r\n\r\n")
 	readResponse(t, b, r, false)
+	cc := conn()
 	for _, tc := range []struct {
 		req       string
 		wantTypes []http2.FrameType
@@ -295,19 +369,9 @@ func TestCompleteRequestInOneWrite(t *testing.T) {
 		if len(writes) != 1 {
 			t.Fatalf("%q left in %d writes, want 1", tc.req, len(writes))
 		}
-		fr := http2.NewFramer(nil, bytes.NewReader(writes[0]))
-		var types []http2.FrameType
-		ended := false
-		for {
-			f, err := fr.ReadFrame()
-			if err != nil {
-				break
-			}
-			types = append(types, f.Header().Type)
-			ended = f.Header().Flags.Has(http2.FlagDataEndStream)
-		}
-		if len(types) != len(tc.wantTypes) || types[0] != tc.wantTypes[0] || types[len(types)-1] != tc.wantTypes[len(tc.wantTypes)-1] || !ended {
-			t.Fatalf("%q left as frames %v (last ends the stream: %v), want %v", tc.req, types, ended, tc.wantTypes)
+		types, ended := frameTypes(writes[0])
+		if !slices.Equal(types, tc.wantTypes) || !ended {
+			t.Fatalf("%q left as frames %v (the last ends the stream: %v), want %v", tc.req, types, ended, tc.wantTypes)
 		}
 	}
 }
