@@ -375,3 +375,29 @@ func TestCompleteRequestInOneWrite(t *testing.T) {
 		}
 	}
 }
+
+// A stream reserved on a connection that goes away before the request is
+// written is refused at once (safe to retry), and nothing of it is sent.
+func TestStartAfterGoAwayIsRefused(t *testing.T) {
+	addr := testkit.StartH2Frames(t, func(fr *http2.Framer, id uint32) {
+		fr.WriteGoAway(id, http2.ErrCodeNo, nil)
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: encodeBlock(":status", "204"), EndStream: true, EndHeaders: true})
+	})
+	p := newTestPool(t, addr)
+	first, second := prepared(t, p), prepared(t, p)
+	defer first.Close()
+	defer second.Close()
+	io.WriteString(first, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+	readResponse(t, first, bufio.NewReader(first), false)
+	_, err := io.WriteString(second, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nhello")
+	if !errors.Is(err, ErrRefused) {
+		t.Fatalf("a request written after the GOAWAY: %v, want ErrRefused", err)
+	}
+	if _, err := io.WriteString(second, "world"); err == nil {
+		t.Fatal("the rest of a refused request's body was taken")
+	}
+	second.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := second.Read(make([]byte, 10)); !errors.Is(err, ErrRefused) {
+		t.Fatalf("reading a refused stream: %v, want ErrRefused", err)
+	}
+}

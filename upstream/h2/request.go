@@ -152,6 +152,7 @@ func (b *Bridge) decodeChunks(p []byte) (data []byte, n int, err error) {
 func (c *clientConn) open(s *stream, q *http1.Request, data []byte, end bool) (sent int, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	s.removed = true // until it is among c's streams
 	switch {
 	case c.err != nil:
 		return 0, &refusedError{addr: c.pool.opts.Addr, why: "the connection closed before the stream started"}

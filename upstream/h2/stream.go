@@ -53,7 +53,7 @@ type stream struct {
 const keepStreamBuffer = 64 << 10
 
 func newStream() *stream {
-	return &stream{writable: make(chan struct{}, 1), readable: make(chan struct{}, 1)}
+	return &stream{writable: make(chan struct{}, 1), readable: make(chan struct{}, 1), removed: true}
 }
 
 // reset readies a finished (or new) stream for an exchange on c.

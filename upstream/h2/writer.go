@@ -34,7 +34,7 @@ const (
 	// maxPending is what body senders may queue before they wait.
 	maxPending = 256 << 10
 	// keepBuffer is the largest buffer a writer keeps between writes.
-	keepBuffer = 1 << 20
+	keepBuffer = 512 << 10
 )
 
 // Write appends one frame (the Framer's; mu held).
