@@ -401,3 +401,29 @@ func TestStartAfterGoAwayIsRefused(t *testing.T) {
 		t.Fatalf("reading a refused stream: %v, want ErrRefused", err)
 	}
 }
+
+// A connection without streams for the idle timeout is closed (GOAWAY,
+// then the socket); a busy one is not.
+func TestIdleConnectionCloses(t *testing.T) {
+	srv := testkit.StartH2C(t, http.HandlerFunc(echo), 0)
+	p := newTestPool(t, srv.Addr)
+	p.opts.IdleTimeout = 150 * time.Millisecond
+	b := prepared(t, p)
+	defer b.Close()
+	io.WriteString(b, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+	readResponse(t, b, bufio.NewReader(b), false)
+	if !b.Reusable() || p.Conns() != 1 {
+		t.Fatalf("after one request: reusable %v, %d connections", b.Reusable(), p.Conns())
+	}
+	if !testkit.Poll(5*time.Second, 10*time.Millisecond, func() bool { return p.Conns() == 0 }) {
+		t.Fatalf("%d connections left after the idle timeout", p.Conns())
+	}
+	// The next request dials again.
+	b2 := prepared(t, p)
+	defer b2.Close()
+	io.WriteString(b2, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+	readResponse(t, b2, bufio.NewReader(b2), false)
+	if n := srv.Conns.Load(); n != 2 {
+		t.Fatalf("the server saw %d connections, want 2", n)
+	}
+}
