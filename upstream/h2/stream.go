@@ -232,6 +232,9 @@ func (s *stream) fail(err error) {
 // read copies the rendered response into p as it arrives, waiting until
 // d's deadline or until closed is.
 func (s *stream) read(p []byte, d *deadline, closed <-chan struct{}) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
 	for {
 		s.mu.Lock()
 		n, grant := s.fill(p)
