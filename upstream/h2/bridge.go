@@ -1,7 +1,6 @@
 package h2
 
 import (
-	"errors"
 	"net"
 	"sync"
 	"time"
@@ -22,15 +21,17 @@ type Bridge struct {
 	once   sync.Once
 
 	mu   sync.Mutex
-	slot *conn   // the reservation Prepare made for the next stream; guarded by mu
-	cur  *stream // the stream of the current exchange; guarded by mu
+	slot *clientConn // the connection Prepare reserved a stream on; guarded by mu
+	cur  *stream     // the stream of the current (or last) exchange; guarded by mu
+	live bool        // cur is the current exchange's (Read may read it); guarded by mu
 
 	// The writer's side, used by the exchange's goroutine only.
-	wstate writeState
-	head   http1.HeadCollector // the request head as written so far
-	q      http1.Request
-	left   int64 // Content-Length body bytes still to come
-	chunks http1.ChunkSink
+	wstate  writeState
+	head    http1.HeadCollector // the request head as written so far
+	q       http1.Request
+	left    int64 // Content-Length body bytes still to come
+	chunks  http1.ChunkSink
+	scratch []byte // a chunked body's data, decoded
 }
 
 // writeState is how far the request written to a Bridge got.
@@ -67,7 +68,7 @@ func (b *Bridge) Prepare(deadline time.Time, connect time.Duration) (reused bool
 		return false, err
 	}
 	b.mu.Lock()
-	b.slot, b.cur = c, nil
+	b.slot, b.live = c, false
 	b.mu.Unlock()
 	b.wstate = writeHead
 	b.head.Reset(maxHead)
@@ -84,19 +85,11 @@ func (b *Bridge) Reusable() bool {
 		return false
 	}
 	select {
-	case <-s.done:
+	case <-b.closed:
+		return false
 	default:
-		// The last body bytes can reach the exchange a moment before the
-		// stream's end (END_STREAM) does.
-		timer := time.NewTimer(time.Second)
-		defer timer.Stop()
-		select {
-		case <-s.done:
-		case <-timer.C:
-			return false
-		}
 	}
-	return s.resp.drained()
+	return s.waitDrained()
 }
 
 // Write takes the request: the head, then the body its framing announces.
@@ -113,7 +106,7 @@ func (b *Bridge) Write(p []byte) (int, error) {
 	case writeBody:
 		return b.writeBody(p)
 	}
-	return 0, errors.New("HTTP/2 bridge: bytes after the end of the request")
+	return 0, errBodyAfterEnd
 }
 
 // writeHead collects the head; at its blank line the stream starts and
@@ -123,26 +116,23 @@ func (b *Bridge) writeHead(p []byte) (int, error) {
 	if err != nil || !done {
 		return used, err
 	}
-	if err := b.start(); err != nil {
+	n, err := b.start(p[used:])
+	if err != nil {
 		return 0, err
 	}
-	if used == len(p) {
-		return len(p), nil
-	}
-	n, err := b.writeBody(p[used:])
-	return used + n, err
+	return used + n, nil
 }
 
 // Read returns the response of the current stream rendered as HTTP/1.1,
 // as it arrives, waiting until the read deadline.
 func (b *Bridge) Read(p []byte) (int, error) {
 	b.mu.Lock()
-	s := b.cur
+	s, live := b.cur, b.live
 	b.mu.Unlock()
-	if s == nil {
+	if !live {
 		return 0, errNoStream
 	}
-	return s.resp.read(p, &b.rd, b.closed)
+	return s.read(p, &b.rd, b.closed)
 }
 
 // Close ends the bridge: a stream still open is cancelled (RST_STREAM

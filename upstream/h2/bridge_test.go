@@ -223,9 +223,8 @@ func TestBridgeRefusedStream(t *testing.T) {
 	}
 }
 
-// TestRefusedByGoAway pins the http2 package's errors unprocessed
-// matches: a GOAWAY below the stream is a refusal, a reset after the
-// server took the stream is not.
+// TestRefusedByGoAway: a GOAWAY below the stream is a refusal, a reset
+// after the server took the stream is not.
 func TestRefusedByGoAway(t *testing.T) {
 	for _, tc := range []struct {
 		name    string

@@ -13,19 +13,27 @@
 //     one, dialled once for all the callers that wait for it (a failed
 //     dial is a connect failure of the try).
 //   - Write (request.go): the request head is parsed with proxy/http1,
-//     its hop-by-hop and framing fields dropped, and the stream starts
-//     (golang.org/x/net/http2's ClientConn, which does the framing, HPACK
-//     and flow control); the body that follows, by Content-Length or
-//     decoded from chunks, is streamed into the stream through a bounded
-//     pipe as it is written.
-//   - Read (response.go): the response comes back as HTTP/1.1 — status
-//     line, fields (pseudo-headers dropped), then the body: with
+//     its fields HPACK-encoded straight from the parsed head (hop-by-hop
+//     and framing fields dropped), and the stream starts on the gateway's
+//     own HTTP/2 client connection (clientconn.go: golang.org/x/net/http2's
+//     Framer and hpack for the wire, flow control both ways). A request
+//     complete when it starts (a GET, a gRPC unary call, a small POST)
+//     leaves as HEADERS and DATA with END_STREAM in one write; the body
+//     that follows, by Content-Length or decoded from chunks, goes out as
+//     DATA as it is written, the Write waiting while the server's windows
+//     hold it back.
+//   - Read (response.go, stream.go): the connection's read loop decodes
+//     the response head and trailers and buffers DATA in the stream; Read
+//     renders it as HTTP/1.1 — status line, fields (pseudo-headers and
+//     hop-by-hop ones dropped, in the server's order), then the body: with
 //     Content-Length when the upstream gave one and declared no trailers,
 //     else chunked, each read of DATA a chunk as it arrives and the HTTP/2
 //     trailers (grpc-status, grpc-message, metadata) as chunked trailer
 //     lines. A stream that ends with its HEADERS (gRPC's trailers-only
 //     answer) is a head with Content-Length: 0. Memory per stream is the
-//     pipe and the stream's flow-control window, never the whole body.
+//     stream's flow-control window (streamWindow), never the whole body:
+//     window goes back to the server (WINDOW_UPDATE) once the exchange
+//     has read half of it.
 //   - The stream's end releases its reservation; the Bridge goes back to
 //     the pool like a keep-alive connection. Close cancels a stream still
 //     open (RST_STREAM CANCEL).
@@ -37,8 +45,16 @@
 // the exchange); deadlines (SetReadDeadline, SetWriteDeadline) time out
 // with os.ErrDeadlineExceeded as a socket's do.
 //
-// Goroutines: one per stream, from its start until its response is read
-// (or it fails, or the Bridge is closed); and the http2 package's read loop
-// per HTTP/2 connection, which ends when the connection closes (idle for
-// the pool's idle timeout, a GOAWAY, or Pool.Retire).
+// A server that breaks the protocol (a malformed frame or header block, a
+// header list over maxHeaderList, a body past its Content-Length, a window
+// overrun) fails the stream (RST_STREAM) or the whole connection (GOAWAY)
+// with an error saying what was wrong; the exchange reports it like any
+// upstream failure.
+//
+// Goroutines: two per HTTP/2 connection, none per stream: the read loop
+// (frames.go), and the writer (writer.go), which writes what the streams
+// and the read loop queued in one write(2) — frames produced while a
+// write runs leave together in the next. Both end when the connection
+// closes (idle for the pool's idle timeout, a GOAWAY, a failure, or
+// Pool.Retire).
 package h2

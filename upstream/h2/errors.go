@@ -3,7 +3,6 @@ package h2
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"golang.org/x/net/http2"
 )
@@ -19,56 +18,63 @@ var errPoolClosed = errors.New("HTTP/2 connection pool retired")
 // errNoStream is Read on a Bridge before any request was written to it.
 var errNoStream = errors.New("no request on this HTTP/2 bridge")
 
-// errBodyClosed is what a request body pipe returns once the HTTP/2
-// stream stopped reading it.
-var errBodyClosed = errors.New("the HTTP/2 stream stopped reading the request body")
+// errEmptyBody is a response that should have no body but carries one.
+var errEmptyBody = errors.New("HTTP/2 response carries a body it should not have")
 
-// refusedError is a refused stream: Is(ErrRefused), with the http2
-// package's error kept for the log.
+// refusedError is a refused stream: Is(ErrRefused), with what refused it
+// kept for the log.
 type refusedError struct {
 	addr string
-	err  error
+	why  string
 }
 
 // Error describes the refusal.
 func (e *refusedError) Error() string {
-	return fmt.Sprintf("upstream %s refused the HTTP/2 stream before processing it: %v", e.addr, e.err)
+	return fmt.Sprintf("upstream %s refused the HTTP/2 stream before processing it: %s", e.addr, e.why)
 }
-
-// Unwrap returns the http2 package's error.
-func (e *refusedError) Unwrap() error { return e.err }
 
 // Is makes errors.Is(err, ErrRefused) true.
 func (e *refusedError) Is(target error) bool { return target == ErrRefused }
 
-// classify turns a failed RoundTrip (no response head) into the error the
-// exchange sees: a refusal when the server left the stream unprocessed.
-func classify(addr string, err error) error {
-	if unprocessed(err) {
-		return &refusedError{addr: addr, err: err}
-	}
-	return fmt.Errorf("HTTP/2 stream to %s: %w", addr, err)
+// resetError is a stream the server reset with RST_STREAM (other than
+// REFUSED_STREAM).
+type resetError struct {
+	addr string
+	code http2.ErrCode
 }
 
-// unprocessed reports a stream the server did not process. REFUSED_STREAM
-// comes as an http2.StreamError. The GOAWAY cases come as errors the
-// http2 package does not export: the stream was above the GOAWAY's last
-// stream id ("received Server's graceful shutdown GOAWAY", or "received
-// GOAWAY from server ErrCode:…" for the first stream of a connection), or
-// the connection stopped taking new streams between the pool's choice and
-// the stream's start ("client conn not usable", "could not be
-// established"). Their texts are matched
-// here and nowhere else; TestRefusedByGoAway pins them against a real
-// server, so an x/net upgrade that changes them fails a test instead of
-// silently turning refusals into resets.
-func unprocessed(err error) bool {
-	var se http2.StreamError
-	if errors.As(err, &se) {
-		return se.Code == http2.ErrCodeRefusedStream
+// Error names the reset's code.
+func (e *resetError) Error() string {
+	return fmt.Sprintf("HTTP/2 stream to %s reset by the server: %v", e.addr, e.code)
+}
+
+// protocolError is a response the gateway could not use: a malformed
+// frame or header block, a broken bound. It fails the stream (code: the
+// RST_STREAM sent) or, at the connection level, the connection (the
+// GOAWAY's code).
+type protocolError struct {
+	code http2.ErrCode
+	msg  string
+	err  error // what it wraps, nil if nothing
+}
+
+// Error describes the fault.
+func (e *protocolError) Error() string {
+	if e.err != nil {
+		return e.msg + ": " + e.err.Error()
 	}
-	msg := err.Error()
-	return msg == "http2: Transport received Server's graceful shutdown GOAWAY" ||
-		strings.HasPrefix(msg, "http2: Transport received GOAWAY from server ErrCode:") ||
-		msg == "http2: client conn not usable" ||
-		msg == "http2: client conn could not be established"
+	return e.msg
+}
+
+// Unwrap returns what the fault wraps.
+func (e *protocolError) Unwrap() error { return e.err }
+
+// streamFault is a stream-level protocolError.
+func streamFault(code http2.ErrCode, format string, args ...any) *protocolError {
+	return &protocolError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// connFault is a connection-level protocolError.
+func connFault(code http2.ErrCode, format string, args ...any) *protocolError {
+	return &protocolError{code: code, msg: fmt.Sprintf(format, args...)}
 }

@@ -14,7 +14,7 @@ import (
 
 // newTestPool returns a pool of h2c connections to addr, retired when the
 // test ends.
-func newTestPool(t *testing.T, addr string) *Pool {
+func newTestPool(t testing.TB, addr string) *Pool {
 	t.Helper()
 	p := NewPool(Options{Addr: addr, Dial: func(deadline time.Time) (net.Conn, error) {
 		d := net.Dialer{Deadline: deadline, Timeout: 2 * time.Second}

@@ -1,25 +1,23 @@
-//lint:file-ignore SA1019 x/net/http2's Transport and ClientConn are deprecated in favour of net/http's, whose errors (REFUSED_STREAM) cannot be told apart: this package needs http2.StreamError.
-
 package h2
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
-	"net/url"
 	"sync"
 	"time"
 
-	"golang.org/x/net/http2"
+	"tollgate/proxy/http1"
 )
 
 // Tuning of every Pool's HTTP/2 connections.
 const (
 	// defaultStreams is the stream limit assumed of a connection whose
 	// server has not said (it always has by the end of Prepare's dial:
-	// see dialConn).
+	// see open).
 	defaultStreams = 100
 	// streamWindow is the flow-control window of each stream: the most of
 	// a response body the gateway buffers for one stream.
@@ -28,6 +26,8 @@ const (
 	maxHeaderList = 256 << 10
 	// probeBody is how much of a health check's answer is read.
 	probeBody = 64 << 10
+	// writeBuffer is the first size of a connection's output buffer.
+	writeBuffer = 16 << 10
 )
 
 // Options configure a Pool. Zero values: IdleTimeout 0 keeps idle
@@ -49,21 +49,14 @@ type Options struct {
 // or closing. Safe for concurrent use.
 type Pool struct {
 	opts   Options
-	tr     *http2.Transport
 	scheme string
 
-	bufs sync.Pool // of *[]byte (capacity pipeSize): what streams read bodies into
+	bufs sync.Pool // of *[]byte: connections' output buffers
 
 	mu      sync.Mutex
-	conns   []*conn
+	conns   []*clientConn
 	dialing *dialCall // the dial in progress, nil when none
 	retired bool
-}
-
-// conn is one HTTP/2 connection with the streams reserved on it.
-type conn struct {
-	cc      *http2.ClientConn
-	streams int // reserved by Prepare and not yet released; guarded by Pool.mu
 }
 
 // dialCall is a dial that every caller wanting a connection waits for.
@@ -74,25 +67,16 @@ type dialCall struct {
 
 // NewPool returns an empty pool for one target.
 func NewPool(o Options) *Pool {
-	// The http2 Transport takes the stream window from the net/http
-	// Transport it is configured on; it refuses only one configured twice,
-	// which a fresh one never is (the plain Transport's 4 MiB window
-	// would do then).
-	tr, err := http2.ConfigureTransports(&http.Transport{HTTP2: &http.HTTP2Config{MaxReceiveBufferPerStream: streamWindow}})
-	if err != nil {
-		tr = &http2.Transport{}
-	}
-	tr.AllowHTTP = true
-	tr.DisableCompression = true // bodies pass as the upstream encoded them
-	tr.MaxHeaderListSize = maxHeaderList
-	tr.IdleConnTimeout = o.IdleTimeout
-	p := &Pool{opts: o, tr: tr, scheme: "http"}
-	p.bufs.New = func() any { b := make([]byte, 0, pipeSize); return &b }
+	p := &Pool{opts: o, scheme: "http"}
+	p.bufs.New = func() any { b := make([]byte, 0, writeBuffer); return &b }
 	if o.TLS {
 		p.scheme = "https"
 	}
 	return p
 }
+
+// takeBuf returns an empty output buffer.
+func (p *Pool) takeBuf() []byte { return (*p.bufs.Get().(*[]byte))[:0] }
 
 // Addr returns the target's address.
 func (p *Pool) Addr() string { return p.opts.Addr }
@@ -109,7 +93,7 @@ func (p *Pool) Conns() int {
 // deadline, the dial bounded by connect as well) when none has. reused is
 // false when this call dialled the connection. The caller ends the
 // reservation with release.
-func (p *Pool) reserve(deadline time.Time, connect time.Duration) (c *conn, reused bool, err error) {
+func (p *Pool) reserve(deadline time.Time, connect time.Duration) (c *clientConn, reused bool, err error) {
 	reused = true
 	for {
 		p.mu.Lock()
@@ -117,23 +101,26 @@ func (p *Pool) reserve(deadline time.Time, connect time.Duration) (c *conn, reus
 			p.mu.Unlock()
 			return nil, false, errPoolClosed
 		}
-		if c := p.pickLocked(); c != nil {
-			c.streams++
+		c, done := p.pickLocked()
+		if c != nil {
+			c.reserved++
 			p.mu.Unlock()
+			shutdownAll(done)
 			return c, reused, nil
 		}
 		call := p.dialing
-		if call == nil {
+		mine := call == nil
+		if mine {
 			call = &dialCall{done: make(chan struct{})}
 			p.dialing = call
-			p.mu.Unlock()
+		}
+		p.mu.Unlock()
+		shutdownAll(done)
+		if mine {
 			p.dialConn(call, deadline, connect)
 			reused = false
-		} else {
-			p.mu.Unlock()
-			if err := waitCall(call, deadline); err != nil {
-				return nil, false, err
-			}
+		} else if err := waitCall(call, deadline); err != nil {
+			return nil, false, err
 		}
 		if call.err != nil {
 			return nil, false, call.err
@@ -158,103 +145,153 @@ func waitCall(call *dialCall, deadline time.Time) error {
 }
 
 // pickLocked returns the first connection with room for a stream, and
-// closes the connections that are done (closed, or closing without
-// streams).
-func (p *Pool) pickLocked() *conn {
-	var pick *conn
+// takes out the connections that are done (closed, or going away without
+// streams), for the caller to shut down outside the lock.
+func (p *Pool) pickLocked() (pick *clientConn, done []*clientConn) {
 	keep := p.conns[:0]
 	for _, c := range p.conns {
-		st := c.cc.State()
-		if st.Closed || (st.Closing && c.streams == 0) {
-			c.cc.Close()
+		closed, away := c.closed.Load(), c.goingAway.Load()
+		if closed || (away && c.reserved == 0) {
+			done = append(done, c)
 			continue
 		}
 		keep = append(keep, c)
-		limit := int(st.MaxConcurrentStreams)
-		if limit == 0 {
-			limit = defaultStreams
-		}
-		if pick == nil && !st.Closing && c.streams < limit {
+		if pick == nil && !away && c.reserved < int(c.maxStreams.Load()) {
 			pick = c
 		}
 	}
 	clear(p.conns[len(keep):])
 	p.conns = keep
-	return pick
+	return pick, done
+}
+
+// shutdownAll closes connections taken out of the pool.
+func shutdownAll(conns []*clientConn) {
+	for _, c := range conns {
+		c.shutdown()
+	}
 }
 
 // dialConn dials a connection for call and adds it to the pool. It waits
-// for the server's first answer (a PING's), so that the server's SETTINGS
-// — its stream limit — are known before streams are reserved on it, and a
-// server that does not speak HTTP/2 fails the dial.
+// for the server's SETTINGS, so that its stream limit is known before
+// streams are reserved on it, and a server that does not speak HTTP/2
+// fails the dial.
 func (p *Pool) dialConn(call *dialCall, deadline time.Time, connect time.Duration) {
 	defer close(call.done)
-	ctx := context.Background()
-	if connect > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, connect)
-		defer cancel()
+	if connect > 0 && (deadline.IsZero() || time.Until(deadline) > connect) {
+		deadline = time.Now().Add(connect)
 	}
-	if !deadline.IsZero() {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, deadline)
-		defer cancel()
-	}
-	cc, err := p.open(ctx, deadline)
+	c, err := p.open(deadline)
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.dialing = nil
 	switch {
 	case err != nil:
 		call.err = err
 	case p.retired:
-		cc.Close()
 		call.err = errPoolClosed
 	default:
-		p.conns = append(p.conns, &conn{cc: cc})
+		p.conns = append(p.conns, c)
+		c = nil
+	}
+	p.mu.Unlock()
+	if c != nil {
+		c.shutdown()
 	}
 }
 
-// open dials and starts one HTTP/2 connection.
-func (p *Pool) open(ctx context.Context, deadline time.Time) (*http2.ClientConn, error) {
+// open dials and starts one HTTP/2 connection, ready once the server's
+// SETTINGS came.
+func (p *Pool) open(deadline time.Time) (*clientConn, error) {
 	nc, err := p.opts.Dial(deadline)
 	if err != nil {
 		return nil, err
 	}
-	cc, err := p.tr.NewClientConn(nc)
-	if err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("starting HTTP/2 with %s: %w", p.opts.Addr, err)
-	}
-	if err := cc.Ping(ctx); err != nil {
-		cc.Close()
+	c := newClientConn(p, nc)
+	if err := c.waitReady(deadline); err != nil {
+		c.fail(err)
 		return nil, fmt.Errorf("no HTTP/2 answer from %s (does it speak HTTP/2 with prior knowledge?): %w", p.opts.Addr, err)
 	}
-	return cc, nil
+	return c, nil
 }
 
 // release ends a reservation. A connection left without streams that is
-// closing (GOAWAY, retired pool) is closed.
-func (p *Pool) release(c *conn) {
+// closing (GOAWAY, retired pool, failed) is closed; one that is idle is
+// closed after the idle timeout.
+func (p *Pool) release(c *clientConn) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	c.streams--
-	if c.streams > 0 {
+	c.reserved--
+	if c.reserved > 0 {
+		p.mu.Unlock()
 		return
 	}
-	if st := c.cc.State(); p.retired || st.Closed || st.Closing {
-		c.cc.Close()
+	if p.retired || c.closed.Load() || c.goingAway.Load() {
 		p.removeLocked(c)
+		p.mu.Unlock()
+		c.shutdown()
+		return
+	}
+	p.idleLocked(c)
+	p.mu.Unlock()
+}
+
+// forget takes a connection that failed or goes away out of the pool
+// once it has no streams.
+func (p *Pool) forget(c *clientConn) {
+	p.mu.Lock()
+	gone := c.reserved == 0 && p.removeLocked(c)
+	p.mu.Unlock()
+	if gone {
+		c.shutdown()
 	}
 }
 
-func (p *Pool) removeLocked(c *conn) {
+// idleLocked starts counting c's idle time: a timer (one per connection,
+// armed once per idle spell) closes it after the idle timeout.
+func (p *Pool) idleLocked(c *clientConn) {
+	idle := p.opts.IdleTimeout
+	if idle <= 0 {
+		return
+	}
+	c.idleSince = time.Now()
+	if c.idleArmed {
+		return
+	}
+	c.idleArmed = true
+	if c.idleTimer == nil {
+		c.idleTimer = time.AfterFunc(idle, func() { p.idleCheck(c) })
+		return
+	}
+	c.idleTimer.Reset(idle)
+}
+
+// idleCheck closes c if it has been idle for the idle timeout, or looks
+// again when it will have been.
+func (p *Pool) idleCheck(c *clientConn) {
+	p.mu.Lock()
+	c.idleArmed = false
+	if c.reserved > 0 {
+		p.mu.Unlock()
+		return
+	}
+	if left := p.opts.IdleTimeout - time.Since(c.idleSince); left > 0 {
+		c.idleArmed = true
+		c.idleTimer.Reset(left)
+		p.mu.Unlock()
+		return
+	}
+	p.removeLocked(c)
+	p.mu.Unlock()
+	c.shutdown()
+}
+
+func (p *Pool) removeLocked(c *clientConn) bool {
 	for i, x := range p.conns {
 		if x == c {
 			p.conns = append(p.conns[:i], p.conns[i+1:]...)
-			return
+			return true
 		}
 	}
+	return false
 }
 
 // Retire closes the connections without streams at once and the others
@@ -262,19 +299,20 @@ func (p *Pool) removeLocked(c *conn) {
 // twice is harmless.
 func (p *Pool) Retire() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.retired = true
+	var done []*clientConn
 	keep := p.conns[:0]
 	for _, c := range p.conns {
-		if c.streams == 0 {
-			c.cc.Close()
+		if c.reserved == 0 {
+			done = append(done, c)
 			continue
 		}
-		c.cc.SetDoNotReuse()
 		keep = append(keep, c)
 	}
 	clear(p.conns[len(keep):])
 	p.conns = keep
+	p.mu.Unlock()
+	shutdownAll(done)
 }
 
 // Probe sends GET path (Host: host) as a stream of its own, for a health
@@ -282,20 +320,28 @@ func (p *Pool) Retire() {
 // read. ctx bounds the whole probe.
 func (p *Pool) Probe(ctx context.Context, host, path string) (int, error) {
 	deadline, _ := ctx.Deadline()
-	c, _, err := p.reserve(deadline, 0)
-	if err != nil {
+	b := p.NewBridge()
+	defer b.Close()
+	if _, err := b.Prepare(deadline, 0); err != nil {
 		return 0, fmt.Errorf("connecting to %s: %w", p.opts.Addr, err)
 	}
-	defer p.release(c)
-	req := &http.Request{Method: http.MethodGet, URL: &url.URL{Scheme: p.scheme, Host: host, Opaque: path},
-		Host: host, Header: http.Header{"User-Agent": {"tollgate-health-check"}}}
-	res, err := c.cc.RoundTrip(req.WithContext(ctx))
-	if err != nil {
-		return 0, classify(p.opts.Addr, err)
+	b.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { b.Close() })
+	defer stop()
+	req := "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: tollgate-health-check\r\n\r\n"
+	if _, err := io.WriteString(b, req); err != nil {
+		return 0, fmt.Errorf("health check to %s: %w", p.opts.Addr, err)
 	}
-	defer res.Body.Close()
-	if _, err := io.Copy(io.Discard, io.LimitReader(res.Body, probeBody)); err != nil {
+	r := bufio.NewReader(b)
+	var res http1.Response
+	if err := res.ReadHead(r, maxHeaderList); err != nil {
 		return 0, fmt.Errorf("health check answer from %s: %w", p.opts.Addr, err)
 	}
-	return res.StatusCode, nil
+	if err := res.Parse(); err != nil {
+		return 0, fmt.Errorf("health check answer from %s: %w", p.opts.Addr, err)
+	}
+	if _, err := io.Copy(io.Discard, io.LimitReader(r, probeBody)); err != nil && !errors.Is(err, io.EOF) {
+		return 0, fmt.Errorf("health check answer from %s: %w", p.opts.Addr, err)
+	}
+	return res.Status, nil
 }
