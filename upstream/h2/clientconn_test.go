@@ -427,3 +427,42 @@ func TestIdleConnectionCloses(t *testing.T) {
 		t.Fatalf("the server saw %d connections, want 2", n)
 	}
 }
+
+// TestCredentialsNeverIndexed: a request's Authorization and Cookie go
+// upstream as never-indexed literals (RFC 7541 section 7.1.3), so one
+// client's token never sits in the HPACK table a connection shares with
+// other clients; other repeated fields are indexed.
+func TestCredentialsNeverIndexed(t *testing.T) {
+	addr := testkit.StartH2C(t, http.HandlerFunc(echo), 0).Addr
+	p, conn := countingPool(t, addr)
+	b := prepared(t, p)
+	defer b.Close()
+	r := bufio.NewReader(b)
+	io.WriteString(b, "GET /warm HTTP/1.1\r\nHost: h\r\n\r\n")
+	readResponse(t, b, r, false)
+	cc := conn()
+	b.Prepare(time.Now().Add(5*time.Second), time.Second)
+	io.WriteString(b, "GET /c HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer secret-token\r\nCookie: s=1\r\nX-Kind: plain\r\n\r\n")
+	readResponse(t, b, r, false)
+	cc.mu.Lock()
+	writes := bytes.Join(cc.writes, nil) // all of them: the table is built from the first
+	cc.mu.Unlock()
+	writes = writes[len(http2.ClientPreface):]
+	sensitive := map[string]bool{}
+	dec := hpack.NewDecoder(4096, func(f hpack.HeaderField) { sensitive[f.Name] = f.Sensitive })
+	fr := http2.NewFramer(nil, bytes.NewReader(writes))
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			break
+		}
+		if h, ok := f.(*http2.HeadersFrame); ok {
+			dec.Write(h.HeaderBlockFragment())
+		}
+	}
+	for name, want := range map[string]bool{"authorization": true, "cookie": true, "x-kind": false} {
+		if got, ok := sensitive[name]; !ok || got != want {
+			t.Errorf("%s: sent %v, never-indexed %v; want never-indexed %v", name, ok, got, want)
+		}
+	}
+}

@@ -231,9 +231,10 @@ func (c *clientConn) encodeRequest(q *http1.Request) {
 }
 
 // writeField encodes one field (mu held): a value that changes from
-// request to request, or one too long to keep, is never indexed.
+// request to request, one too long to keep, or a credential is never
+// indexed.
 func (c *clientConn) writeField(name string, v []byte) {
-	if volatileField(name) {
+	if volatileField(name) || secretField(name) {
 		c.enc.WriteField(hpack.HeaderField{Name: name, Value: transient(v), Sensitive: true})
 		return
 	}
@@ -246,6 +247,18 @@ func (c *clientConn) writeField(name string, v []byte) {
 func volatileField(name string) bool {
 	switch name {
 	case "grpc-timeout", "x-request-id", "traceparent", "tracestate", "date", "x-b3-traceid", "x-b3-spanid":
+		return true
+	}
+	return false
+}
+
+// secretField names fields whose values are credentials: never indexed
+// (RFC 7541 section 7.1.3), so that one client's token never sits in the
+// HPACK table of a connection other clients' requests share, where the
+// size of what they send could tell it (a compression oracle).
+func secretField(name string) bool {
+	switch name {
+	case "authorization", "proxy-authorization", "cookie":
 		return true
 	}
 	return false
