@@ -185,12 +185,16 @@ func (e *Engine) inlineFunc() func(*h2stream.Conn) bool {
 // inlineStream gives a new stream to an event loop, which serves it as a
 // session of its own through the same exchange as an HTTP/1.1 request,
 // never waiting on it: a body or a client window it would wait for sends
-// it to a worker (await), as for any session. false: the loops stopped.
+// it to a worker (await), as for any session. A connection's streams all
+// go to one loop (as an nginx worker serves a connection's streams): one
+// wake of the loop for the streams a read of the client opened, and their
+// answers leave together at the end of its turn. false: the loops
+// stopped.
 func (e *Engine) inlineStream(sc *h2stream.Conn) bool {
 	r := e.reactor
 	s := newSession(sc)
 	s.proto, s.stream = protoH2, sc
-	s.loop = r.loops[int(r.next.Add(1))%len(r.loops)]
+	s.loop = r.loops[int(sc.Shard())%len(r.loops)]
 	return s.loop.post(s)
 }
 

@@ -31,6 +31,7 @@ type conn struct {
 	room    chan struct{}    // the reader's wake when output room opens
 	reading bool             // the driver is in Feed (or closing): it acts on Done itself
 	offered []*Conn          // streams the feed opened, for Config.Inline after it
+	shard   uint32           // Conn.Shard
 	batched bool             // in a Batch, its output waiting for the Batch's Flush
 
 	// The read deadline: the header block's or the idle one's.
@@ -41,6 +42,7 @@ type conn struct {
 
 func newDriver(srv *Server, nc net.Conn, cfg Config) *conn {
 	cn := &conn{srv: srv, nc: nc, cfg: cfg, streams: make(map[uint32]*Conn), room: make(chan struct{}, 1)}
+	cn.shard = srv.shards.Add(1)
 	if tc, ok := nc.(*tls.Conn); ok {
 		cs := tc.ConnectionState()
 		cn.tls = &cs

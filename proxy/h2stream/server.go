@@ -3,6 +3,7 @@ package h2stream
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"tollgate/proxy/h2srv"
@@ -19,6 +20,8 @@ type Server struct {
 	writeBufs sync.Pool  // *[]byte: pending output
 
 	work chan *Conn // a stream for an idle runner
+
+	shards atomic.Uint32 // numbers connections for Conn.Shard
 
 	mu       sync.Mutex
 	live     map[*conn]struct{}
@@ -140,6 +143,11 @@ func (srv *Server) runner(c *Conn) {
 		}
 	}
 }
+
+// Shard returns a number its connection got when it started, the same
+// for all its streams: who serves streams elsewhere (Config.Inline) may
+// keep a connection's streams together by it.
+func (c *Conn) Shard() uint32 { return c.cn.shard }
 
 // Finish ends a stream Config.Inline took, once its exchange is done:
 // c is closed (see Close) and goes back to its server's pool.
