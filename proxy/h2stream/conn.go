@@ -325,12 +325,44 @@ func (c *Conn) sendData(p []byte, end bool) (int, error) {
 	if err := c.pushHeld(true); err != nil {
 		return 0, err
 	}
+	return c.send(p, end, true)
+}
+
+// sendOrHold is sendData without waiting (cn.mu held): what the windows
+// and the output bound do not take now is held (held.go), behind what
+// already is.
+func (c *Conn) sendOrHold(p []byte, end bool) (int, error) {
+	if err := c.pushHeld(false); err != nil {
+		return 0, err
+	}
+	n := 0
+	if !c.holding() {
+		var err error
+		if n, err = c.send(p, end, false); err != nil {
+			return n, err
+		}
+	}
+	if n < len(p) || end && !c.localEnded {
+		c.hold(p[n:], end)
+	}
+	return len(p), nil
+}
+
+// send writes p as DATA, END_STREAM with its last byte when end is set,
+// as far as the client's windows and the connection's output bound allow;
+// with wait it waits for room (until the write deadline) until all of p
+// is sent. It returns how much was sent (cn.mu held).
+func (c *Conn) send(p []byte, end, wait bool) (int, error) {
+	cn := c.cn
 	sent := 0
 	for {
 		if err := c.usable(); err != nil {
 			return sent, err
 		}
 		if cn.out.full() {
+			if !wait {
+				return sent, nil
+			}
 			cn.out.wait(c.wwake)
 			if err := c.waitWrite(); err != nil {
 				return sent, err
@@ -342,7 +374,7 @@ func (c *Conn) sendData(p []byte, end bool) (int, error) {
 			return sent, err
 		}
 		sent += n
-		cn.queue()
+		c.queueOut()
 		if sent == len(p) {
 			if end {
 				c.localEnded = true
@@ -350,40 +382,13 @@ func (c *Conn) sendData(p []byte, end bool) (int, error) {
 			}
 			return sent, nil
 		}
+		if !wait {
+			return sent, nil
+		}
 		if err := c.waitWrite(); err != nil {
 			return sent, err
 		}
 	}
-}
-
-// sendOrHold is sendData without waiting (cn.mu held): what the windows
-// and the output bound do not take now is held (held.go), behind what
-// already is.
-func (c *Conn) sendOrHold(p []byte, end bool) (int, error) {
-	if err := c.usable(); err != nil {
-		return 0, err
-	}
-	if err := c.pushHeld(false); err != nil {
-		return 0, err
-	}
-	if c.holding() || c.cn.out.full() {
-		c.hold(p, end)
-		return len(p), nil
-	}
-	n, err := c.s.WriteData(p, end)
-	if err != nil {
-		return n, err
-	}
-	c.queueOut()
-	if n < len(p) {
-		c.hold(p[n:], end)
-		return len(p), nil
-	}
-	if end {
-		c.localEnded = true
-		c.ended()
-	}
-	return n, nil
 }
 
 // sendTrailers ends the answer: with trailer fields, or, when there are
@@ -406,6 +411,11 @@ func (c *Conn) sendTrailers(fields []h2srv.Field) error {
 		}
 		return c.pushHeld(true)
 	}
+	return c.writeTrailers(fields)
+}
+
+// writeTrailers ends the answer with its trailer fields (cn.mu held).
+func (c *Conn) writeTrailers(fields []h2srv.Field) error {
 	if err := c.s.WriteTrailers(fields); err != nil {
 		return err
 	}

@@ -97,55 +97,28 @@ func (c *Conn) holdTrailers(fields []h2srv.Field) {
 // pushHeld sends what is held as far as the windows and the output bound
 // allow; with wait it waits for room until all is sent (cn.mu held).
 func (c *Conn) pushHeld(wait bool) error {
-	cn := c.cn
-	for c.holding() {
-		if err := c.usable(); err != nil {
-			return err
+	if len(c.held) > 0 || c.heldEnd == heldEndData {
+		end := c.heldEnd == heldEndData
+		n, err := c.send(c.held, end, wait)
+		c.dropHeld(n)
+		if err != nil || len(c.held) > 0 || end && !c.localEnded {
+			return err // an error, or room ran out without waiting: the rest stays held
 		}
-		if cn.out.full() {
-			if !wait {
-				return nil
-			}
-			cn.out.wait(c.wwake)
-			if err := c.waitWrite(); err != nil {
-				return err
-			}
-			continue
-		}
-		if len(c.held) > 0 || c.heldEnd == heldEndData {
-			n, err := c.s.WriteData(c.held, c.heldEnd == heldEndData)
-			if err != nil {
-				return err
-			}
-			c.dropHeld(n)
-			c.queueOut()
-			if len(c.held) > 0 {
-				if !wait {
-					return nil
-				}
-				if err := c.waitWrite(); err != nil {
-					return err
-				}
-				continue
-			}
-			if c.heldEnd == heldEndData {
-				c.heldEnd = heldOpen
-				c.localEnded = true
-				c.ended()
-				return nil
-			}
-		}
-		if c.heldEnd == heldTrailers {
-			if err := c.s.WriteTrailers(c.heldFields); err != nil {
-				return err
-			}
-			clear(c.heldFields)
-			c.heldFields, c.heldEnd = c.heldFields[:0], heldOpen
-			c.localEnded = true
-			c.queueOut()
-			c.ended()
+		if end {
+			c.heldEnd = heldOpen
 		}
 	}
+	if c.heldEnd != heldTrailers {
+		return nil
+	}
+	if err := c.usable(); err != nil {
+		return err
+	}
+	if err := c.writeTrailers(c.heldFields); err != nil {
+		return err // still held: Close resets the stream
+	}
+	clear(c.heldFields)
+	c.heldFields, c.heldEnd = c.heldFields[:0], heldOpen
 	return nil
 }
 
