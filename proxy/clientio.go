@@ -33,9 +33,6 @@ type clientIO struct {
 func (cio *clientIO) attach(s *session, loop bool) {
 	cio.c, cio.fd, cio.stream, cio.full, cio.hup = s.c, s.fd, s.stream, false, false
 	cio.nonblock = loop && (s.parkable() || s.stream != nil)
-	if cio.nonblock && s.stream != nil {
-		s.stream.SetBatch(&s.loop.h2out) // its answers leave at the end of the loop's turn
-	}
 }
 
 func (cio *clientIO) detach() {

@@ -175,7 +175,7 @@ func (e *Engine) serveStream(sc *h2stream.Conn) {
 
 // inlineFunc returns the hook that serves streams on the event loops, or
 // nil when the engine has none.
-func (e *Engine) inlineFunc() func(*h2stream.Conn) bool {
+func (e *Engine) inlineFunc() func(*h2stream.Conn) (*h2stream.Batch, bool) {
 	if e.reactor == nil {
 		return nil
 	}
@@ -188,14 +188,14 @@ func (e *Engine) inlineFunc() func(*h2stream.Conn) bool {
 // it to a worker (await), as for any session. A connection's streams all
 // go to one loop (as an nginx worker serves a connection's streams): one
 // wake of the loop for the streams a read of the client opened, and their
-// answers leave together at the end of its turn. false: the loops
-// stopped.
-func (e *Engine) inlineStream(sc *h2stream.Conn) bool {
+// answers leave together at the end of its turn (the loop's Batch). Not
+// taken: the loops stopped.
+func (e *Engine) inlineStream(sc *h2stream.Conn) (*h2stream.Batch, bool) {
 	r := e.reactor
 	s := newSession(sc)
 	s.proto, s.stream = protoH2, sc
 	s.loop = r.loops[int(sc.Shard())%len(r.loops)]
-	return s.loop.post(s)
+	return &s.loop.h2out, s.loop.post(s)
 }
 
 // takeBuffered returns a copy of what cc's reader holds.

@@ -10,7 +10,7 @@ import (
 //
 // Streams served on an event loop (Config.Inline) write their answers
 // during the loop's turn, often many of one connection's streams in the
-// same turn. With a Batch set on them (SetBatch), what they produce joins
+// same turn. With a Batch (Config.Inline gives it), what they produce joins
 // the connection's pending output without starting its flushing
 // goroutine, and the connection is noted in the Batch; at the turn's end
 // the loop calls Batch.Flush, which writes each noted connection's output
@@ -31,15 +31,6 @@ func (b *Batch) Flush() {
 		cn.flushBatched()
 	}
 	b.conns = b.conns[:0]
-}
-
-// SetBatch has c's writes, while it is non-blocking, wait in its
-// connection's output for b's Flush (nil: they start the connection's
-// flushing at once, as a blocking Write's do).
-func (c *Conn) SetBatch(b *Batch) {
-	c.cn.mu.Lock()
-	c.batch = b
-	c.cn.mu.Unlock()
 }
 
 // queueOut moves what h2srv has to send to the writer (cn.mu held): for a
@@ -69,19 +60,6 @@ func (cn *conn) flushBatched() {
 	defer cn.mu.Unlock()
 	cn.batched = false
 	cn.out.writeNow()
-}
-
-// rawWriter returns the socket under nc for writes that must not wait, or
-// nil (TLS: its records are the tls.Conn's to write).
-func rawWriter(nc any) syscall.RawConn {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return nil
-	}
-	if raw, err := sc.SyscallConn(); err == nil {
-		return raw
-	}
-	return nil
 }
 
 // writeRaw writes p to raw once without waiting: the bytes written, and

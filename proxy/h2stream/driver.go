@@ -52,9 +52,7 @@ func newDriver(srv *Server, nc net.Conn, cfg Config) *conn {
 		h2cfg.MaxOutput = 256 << 10
 	}
 	cn.out = writer{nc: nc, mu: &cn.mu, bufs: &srv.writeBufs, max: h2cfg.MaxOutput, writeTimeout: cfg.IdleTimeout}
-	if _, isTLS := nc.(*tls.Conn); !isTLS {
-		cn.out.raw = rawWriter(nc)
-	}
+	cn.out.raw = rawConn(nc)
 	cn.h2 = h2srv.NewConn(h2cfg, cn)
 	now := time.Now()
 	cn.blockSince, cn.idleSince = now, now
@@ -63,7 +61,7 @@ func newDriver(srv *Server, nc net.Conn, cfg Config) *conn {
 
 // serve reads and feeds the client until the connection ends.
 func (cn *conn) serve(pre []byte) {
-	src := newSource(cn.nc, pre, &cn.srv.readBufs)
+	src := newSource(cn.nc, cn.out.raw, pre, &cn.srv.readBufs)
 	cn.mu.Lock()
 	cn.nc.SetWriteDeadline(time.Time{})
 	cn.queue()
@@ -256,7 +254,8 @@ func (cn *conn) offer() {
 	for i, c := range cn.offered {
 		cn.offered[i] = nil
 		c.nonblock = true
-		if cn.cfg.Inline(c) {
+		if b, taken := cn.cfg.Inline(c); taken {
+			c.batch = b
 			continue
 		}
 		c.nonblock = false

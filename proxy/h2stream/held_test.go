@@ -20,7 +20,7 @@ func startInline(t *testing.T) (*rawH2, <-chan *Conn) {
 	taken := make(chan *Conn, 4)
 	c, _ := startRaw(t, Config{
 		Serve:  func(*Conn) { t.Error("a stream Inline could take went to a runner") },
-		Inline: func(sc *Conn) bool { taken <- sc; return true },
+		Inline: func(sc *Conn) (*Batch, bool) { taken <- sc; return nil, true },
 	})
 	return c, taken
 }

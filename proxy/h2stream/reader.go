@@ -31,16 +31,25 @@ type source struct {
 	pre  []byte          // read before the driver took over
 }
 
-func newSource(nc net.Conn, pre []byte, bufs *sync.Pool) *source {
-	s := &source{nc: nc, bufs: bufs, pre: pre}
-	if _, isTLS := nc.(*tls.Conn); !isTLS {
-		if sc, ok := nc.(syscall.Conn); ok {
-			if raw, err := sc.SyscallConn(); err == nil {
-				s.raw = raw
-			}
-		}
+func newSource(nc net.Conn, raw syscall.RawConn, pre []byte, bufs *sync.Pool) *source {
+	return &source{nc: nc, raw: raw, bufs: bufs, pre: pre}
+}
+
+// rawConn returns the socket under nc, for reads that wait for bytes
+// before taking a buffer and writes that must not wait; nil for TLS,
+// whose records are the tls.Conn's to read and write.
+func rawConn(nc net.Conn) syscall.RawConn {
+	if _, isTLS := nc.(*tls.Conn); isTLS {
+		return nil
 	}
-	return s
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	if raw, err := sc.SyscallConn(); err == nil {
+		return raw
+	}
+	return nil
 }
 
 // next waits for bytes from the client (honouring the read deadline) and

@@ -45,12 +45,13 @@ type Config struct {
 	// goroutine of its own (a runner kept for later streams).
 	Serve func(c *Conn)
 	// Inline, when set, is offered each stream whose request is whole
-	// with its head or has a declared length (cn.mu held: it must not
-	// block or call into the Conn). It returns true when it took the
+	// with its head or has a declared length (the connection's mutex
+	// held: it must not block or call into the Conn). taken: it took the
 	// stream, then made non-blocking (held.go), to serve elsewhere — an
-	// event loop — and to end with Finish; false leaves the stream to
-	// Serve on a runner.
-	Inline func(c *Conn) bool
+	// event loop — and to end with Finish; its writes wait for b's Flush
+	// (batch.go) when b is not nil. Not taken leaves the stream to Serve
+	// on a runner.
+	Inline func(c *Conn) (b *Batch, taken bool)
 	// ConnError is told of a connection ended for the client's protocol
 	// error (a GOAWAY with its code was sent).
 	ConnError func(peer net.Addr, err *h2srv.ConnError)
@@ -161,7 +162,5 @@ func (c *Conn) Finish() {
 // serveStream serves one stream and gives its Conn back.
 func (srv *Server) serveStream(c *Conn) {
 	c.serve(c)
-	c.Close()
-	c.release()
-	srv.conns.Put(c)
+	c.Finish()
 }

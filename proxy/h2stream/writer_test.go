@@ -121,7 +121,7 @@ func writeNowInOrder(t *testing.T, sndbuf int) {
 	var mu sync.Mutex
 	w := newTestWriter(server, &mu)
 	w.max = 1 << 20
-	w.raw = rawWriter(server)
+	w.raw = rawConn(server)
 	if w.raw == nil {
 		t.Fatal("no raw socket under a TCP connection")
 	}
