@@ -121,12 +121,8 @@ func newClientConn(p *Pool, nc net.Conn) *clientConn {
 
 // waitReady waits for the server's SETTINGS until deadline (zero: none).
 func (c *clientConn) waitReady(deadline time.Time) error {
-	var expired <-chan time.Time
-	if !deadline.IsZero() {
-		timer := time.NewTimer(time.Until(deadline))
-		defer timer.Stop()
-		expired = timer.C
-	}
+	expired, stop := expiry(deadline)
+	defer stop()
 	select {
 	case <-c.ready:
 	case <-expired:

@@ -120,3 +120,13 @@ func (d *deadline) giveTimer(t *time.Timer) {
 	}
 	d.mu.Unlock()
 }
+
+// expiry returns a channel that receives at deadline (never, for the
+// zero time) and the function that stops its timer.
+func expiry(deadline time.Time) (<-chan time.Time, func()) {
+	if deadline.IsZero() {
+		return nil, func() {}
+	}
+	timer := time.NewTimer(time.Until(deadline))
+	return timer.C, func() { timer.Stop() }
+}

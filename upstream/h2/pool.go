@@ -130,12 +130,8 @@ func (p *Pool) reserve(deadline time.Time, connect time.Duration) (c *clientConn
 
 // waitCall waits for another caller's dial until deadline.
 func waitCall(call *dialCall, deadline time.Time) error {
-	var expired <-chan time.Time
-	if !deadline.IsZero() {
-		timer := time.NewTimer(time.Until(deadline))
-		defer timer.Stop()
-		expired = timer.C
-	}
+	expired, stop := expiry(deadline)
+	defer stop()
 	select {
 	case <-call.done:
 		return nil
