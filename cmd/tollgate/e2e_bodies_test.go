@@ -150,13 +150,10 @@ func TestTruncatedBodies(t *testing.T) {
 	}
 }
 
-// TestRefusalReachesClientStillSending: a request the gateway refuses
-// before reading its body (401: no credentials) gets its answer even
-// while the client is still writing a large body — the gateway lingers,
-// dropping the body, instead of resetting the connection under the
-// client's write — for a Content-Length body and a chunked one; the
-// origin sees none of them.
-func TestRefusalReachesClientStillSending(t *testing.T) {
+// keyedGateway starts an echo origin and a gateway whose one route
+// admits the API key "k" only.
+func keyedGateway(t *testing.T) (*origin, *gateway) {
+	t.Helper()
 	o := startOrigin(t, echoHandler)
 	g := startGateway(t, fmt.Sprintf(`
 server: {listen: "LISTEN"}
@@ -168,6 +165,17 @@ upstreams: {app: {targets: ["%s"]}}
 routes:
   - {name: keyed, match: {path_prefix: /}, upstream: app, auth: [api_key]}
 `, sha256.Sum256([]byte("k")), o.addr))
+	return o, g
+}
+
+// TestRefusalReachesClientStillSending: a request the gateway refuses
+// before reading its body (401: no credentials) gets its answer even
+// while the client is still writing a large body — the gateway lingers,
+// dropping the body, instead of resetting the connection under the
+// client's write — for a Content-Length body and a chunked one; the
+// origin sees none of them.
+func TestRefusalReachesClientStillSending(t *testing.T) {
+	o, g := keyedGateway(t)
 	bodies := map[string]func() io.Reader{
 		"sized":   func() io.Reader { return strings.NewReader(strings.Repeat("b", 4<<20)) },
 		"chunked": func() io.Reader { return io.MultiReader(io.LimitReader(zeros{}, 4<<20)) },
@@ -266,17 +274,7 @@ func postRaw(t *testing.T, addr string, size int) (int, error) {
 // gateway refuses gets its answer while the client still holds its body
 // back; the body is not waited for first.
 func TestRefusalSentBeforeTheBodyIsRead(t *testing.T) {
-	o := startOrigin(t, echoHandler)
-	g := startGateway(t, fmt.Sprintf(`
-server: {listen: "LISTEN"}
-admin: {listen: "ADMIN"}
-auth:
-  api_keys:
-    keys: [{sha256: "%x", client_id: partner}]
-upstreams: {app: {targets: ["%s"]}}
-routes:
-  - {name: keyed, match: {path_prefix: /}, upstream: app, auth: [api_key]}
-`, sha256.Sum256([]byte("k")), o.addr))
+	o, g := keyedGateway(t)
 	client := testkit.H2CClient(10 * time.Second)
 	defer client.CloseIdleConnections()
 	pr, pw := io.Pipe()

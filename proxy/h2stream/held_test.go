@@ -10,6 +10,7 @@ import (
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
+	"tollgate/internal/testkit"
 	"tollgate/proxy/sock"
 )
 
@@ -124,12 +125,10 @@ func TestNonblockingReadSaysWouldBlock(t *testing.T) {
 		t.Fatalf("BodyAtHand before the body: %d, %v", n, whole)
 	}
 	c.fr.WriteData(1, true, []byte("hello"))
-	deadline := time.Now().Add(10 * time.Second)
-	for n, whole := sc.BodyAtHand(); !whole || n != 5; n, whole = sc.BodyAtHand() {
-		if time.Now().After(deadline) {
-			t.Fatalf("BodyAtHand 10 s after the body was sent: %d, %v", n, whole)
-		}
-		time.Sleep(5 * time.Millisecond)
+	atHand := func() bool { n, whole := sc.BodyAtHand(); return n == 5 && whole }
+	if !testkit.Poll(10*time.Second, 5*time.Millisecond, atHand) {
+		n, whole := sc.BodyAtHand()
+		t.Fatalf("BodyAtHand 10 s after the body was sent: %d, %v", n, whole)
 	}
 	got, err := io.ReadAll(sc)
 	if err != nil || string(got) != "hello" {

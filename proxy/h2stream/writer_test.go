@@ -2,6 +2,7 @@ package h2stream
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -21,15 +22,33 @@ func TestWriterKeepsOrder(t *testing.T) {
 	client, server := net.Pipe()
 	var mu sync.Mutex
 	w := newTestWriter(server, &mu)
-	var want bytes.Buffer
+	got := readAllOf(client)
+	want := queueAll(w, &mu, 2000, func(i int) int { return 1 + i*37%3000 }, w.queue)
+	mu.Lock()
+	w.closeAfter()
+	mu.Unlock()
+	expectBytes(t, got, want, "")
+}
+
+// readAllOf reads c to its end on a goroutine of its own; the bytes come
+// on the channel.
+func readAllOf(c net.Conn) <-chan []byte {
 	got := make(chan []byte, 1)
 	go func() {
-		b, _ := io.ReadAll(client)
+		b, _ := io.ReadAll(c)
 		got <- b
 	}()
+	return got
+}
+
+// queueAll gives put (mu held) n pieces, piece i size(i) bytes of byte(i),
+// waiting while w is full as the driver and the streams do; it returns
+// the bytes in the order given.
+func queueAll(w *writer, mu *sync.Mutex, n int, size func(int) int, put func([]byte)) []byte {
+	var want bytes.Buffer
 	room := make(chan struct{}, 1)
-	for i := range 2000 {
-		p := bytes.Repeat([]byte{byte(i)}, 1+i*37%3000)
+	for i := range n {
+		p := bytes.Repeat([]byte{byte(i)}, size(i))
 		want.Write(p)
 		mu.Lock()
 		for w.full() {
@@ -38,19 +57,22 @@ func TestWriterKeepsOrder(t *testing.T) {
 			<-room
 			mu.Lock()
 		}
-		w.queue(p)
+		put(p)
 		mu.Unlock()
 	}
-	mu.Lock()
-	w.closeAfter()
-	mu.Unlock()
+	return want.Bytes()
+}
+
+// expectBytes fails unless got brings want within 10 s.
+func expectBytes(t *testing.T, got <-chan []byte, want []byte, what string) {
+	t.Helper()
 	select {
 	case b := <-got:
-		if !bytes.Equal(b, want.Bytes()) {
-			t.Fatalf("read %d bytes, wrote %d: not the same bytes in the same order", len(b), want.Len())
+		if !bytes.Equal(b, want) {
+			t.Fatalf("%sread %d bytes, wrote %d: not the same bytes in the same order", what, len(b), len(want))
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("the reader did not get everything within 10 s")
+		t.Fatalf("%sthe reader did not get everything within 10 s", what)
 	}
 }
 
@@ -125,12 +147,7 @@ func writeNowInOrder(t *testing.T, sndbuf int) {
 	if w.raw == nil {
 		t.Fatal("no raw socket under a TCP connection")
 	}
-	var want bytes.Buffer
-	got := make(chan []byte, 1)
-	go func() {
-		b, _ := io.ReadAll(client)
-		got <- b
-	}()
+	got := readAllOf(client)
 	stop := make(chan struct{})
 	kicked := make(chan struct{})
 	go func() { // a loop's turns: writeNow while the adder adds
@@ -144,35 +161,15 @@ func writeNowInOrder(t *testing.T, sndbuf int) {
 			mu.Lock()
 			w.writeNow()
 			mu.Unlock()
-			time.Sleep(50 * time.Microsecond)
+			time.Sleep(50 * time.Microsecond) // the pace of the turns, not a wait for something
 		}
 	}()
-	room := make(chan struct{}, 1)
-	for i := range 500 {
-		p := bytes.Repeat([]byte{byte(i)}, 1+i*97%900)
-		want.Write(p)
-		mu.Lock()
-		for w.full() {
-			w.wait(room)
-			mu.Unlock()
-			<-room
-			mu.Lock()
-		}
-		w.add(p)
-		mu.Unlock()
-	}
+	want := queueAll(w, &mu, 500, func(i int) int { return 1 + i*97%900 }, w.add)
 	close(stop)
 	<-kicked
 	mu.Lock()
 	w.writeNow()
 	w.closeAfter()
 	mu.Unlock()
-	select {
-	case b := <-got:
-		if !bytes.Equal(b, want.Bytes()) {
-			t.Fatalf("send buffer %d: read %d bytes, wrote %d: not the same bytes in the same order", sndbuf, len(b), want.Len())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("send buffer %d: the reader did not get everything within 10 s", sndbuf)
-	}
+	expectBytes(t, got, want, fmt.Sprintf("send buffer %d: ", sndbuf))
 }

@@ -334,6 +334,20 @@ func TestStreamsShareAWrite(t *testing.T) {
 	}
 }
 
+// warmCounting returns a Bridge on a connection to an echo server that
+// records its writes, one exchange done (the handshake is behind it), and
+// a reader of the Bridge's answers.
+func warmCounting(t *testing.T) (*Bridge, *bufio.Reader, *countingConn) {
+	t.Helper()
+	p, conn := countingPool(t, testkit.StartH2C(t, http.HandlerFunc(echo), 0).Addr)
+	b := prepared(t, p)
+	t.Cleanup(func() { b.Close() })
+	r := bufio.NewReader(b)
+	io.WriteString(b, "GET /warm HTTP/1.1\r\nHost: h\r\n\r\n")
+	readResponse(t, b, r, false)
+	return b, r, conn()
+}
+
 func (c *countingConn) count() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -344,14 +358,7 @@ func (c *countingConn) count() int {
 // and DATA with END_STREAM for a small POST, HEADERS with END_STREAM for
 // a GET.
 func TestCompleteRequestInOneWrite(t *testing.T) {
-	addr := testkit.StartH2C(t, http.HandlerFunc(echo), 0).Addr
-	p, conn := countingPool(t, addr)
-	b := prepared(t, p)
-	defer b.Close()
-	r := bufio.NewReader(b)
-	io.WriteString(b, "GET /warm HTTP/1.1\r\nHost: h\r\n\r\n")
-	readResponse(t, b, r, false)
-	cc := conn()
+	b, r, cc := warmCounting(t)
 	for _, tc := range []struct {
 		req       string
 		wantTypes []http2.FrameType
@@ -433,14 +440,7 @@ func TestIdleConnectionCloses(t *testing.T) {
 // client's token never sits in the HPACK table a connection shares with
 // other clients; other repeated fields are indexed.
 func TestCredentialsNeverIndexed(t *testing.T) {
-	addr := testkit.StartH2C(t, http.HandlerFunc(echo), 0).Addr
-	p, conn := countingPool(t, addr)
-	b := prepared(t, p)
-	defer b.Close()
-	r := bufio.NewReader(b)
-	io.WriteString(b, "GET /warm HTTP/1.1\r\nHost: h\r\n\r\n")
-	readResponse(t, b, r, false)
-	cc := conn()
+	b, r, cc := warmCounting(t)
 	b.Prepare(time.Now().Add(5*time.Second), time.Second)
 	io.WriteString(b, "GET /c HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer secret-token\r\nCookie: s=1\r\nX-Kind: plain\r\n\r\n")
 	readResponse(t, b, r, false)
